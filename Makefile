@@ -1,0 +1,88 @@
+# sdu: one POSIX Makefile. make; make check; make install; make clean.
+# make check SANITIZE=1 builds with ASan and UBSan; CI=true makes warnings errors.
+
+PREFIX = /usr/local
+DESTDIR =
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
+
+CC = cc
+WARN = -std=c99 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+  -Wold-style-definition -Wshadow
+WERROR_true = -Werror
+SAN_1 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# sanitizers cannot link statically; without them every program is static
+STATIC_ = -static
+STATIC_0 = -static
+STATIC_1 =
+OPT = -O2 -g
+CFLAGS = $(OPT)
+SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon
+LDFLAGS =
+SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE))
+LIBS = -llmdb -lowfat -lpthread
+
+# one line per part of the library, so that parts are added without clashes
+OBJ_BASE = common/sdu_msg.o common/sdu_env.o
+OBJ_SMTP =
+OBJ_CONFIG =
+OBJ_ADDR =
+OBJ_CDB =
+OBJ_STATE =
+OBJ_DNS =
+COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
+  $(OBJ_STATE) $(OBJ_DNS)
+
+UNIT_BASE = tests/unit/t_msg
+UNIT_SMTP =
+UNIT_CONFIG =
+UNIT_ADDR =
+UNIT_CDB =
+UNIT_STATE =
+UNIT_DNS =
+UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
+  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS)
+
+# programs that ship, with their man pages
+PROGS =
+MANS1 =
+# programs the tests and benchmarks use
+TEST_PROGS =
+BENCH_PROGS =
+
+HEADERS = common/*.h
+
+all: $(PROGS) $(TEST_PROGS) $(BENCH_PROGS)
+
+.SUFFIXES: .c .o
+.c.o:
+	$(CC) $(CFLAGS) $(SDU_CFLAGS) -c -o $@ $<
+
+$(COMMON_OBJS): $(HEADERS)
+
+common/libsdu.a: $(COMMON_OBJS)
+	rm -f $@
+	ar rcs $@ $(COMMON_OBJS)
+
+# every program and test binary: its own .o plus the library
+LINK = $(CC) $(CFLAGS) $(LDFLAGS) $(SDU_LDFLAGS) -o $@
+
+$(UNIT_TESTS:=.o): tests/unit/sdu_t.h $(HEADERS)
+
+tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
+	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
+
+check: all $(UNIT_TESTS)
+	sh tests/run.sh
+
+install: $(PROGS)
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	for p in $(PROGS); do cp $$p $(DESTDIR)$(BINDIR)/ || exit 1; done
+	for m in $(MANS1); do cp $$m $(DESTDIR)$(MANDIR)/man1/ || exit 1; done
+
+clean:
+	rm -f common/*.o common/libsdu.a tests/unit/*.o $(UNIT_TESTS) \
+	  $(PROGS) $(TEST_PROGS) $(BENCH_PROGS) */*.o tests/*.o bench/*.o
+	rm -rf tests/tmp
+
+.PHONY: all check install clean

@@ -1,0 +1,29 @@
+/* sdu_env.c: environment access and chain loading */
+#include <stdlib.h>
+#include <unistd.h>
+#include <buffer.h>
+#include "sdu_env.h"
+#include "sdu_msg.h"
+
+const char *sdu_env_get(const char *name) { return getenv(name); }
+
+int sdu_env_isset(const char *name) { return getenv(name) != 0; }
+
+int sdu_env_set(const char *name, const char *value) { return setenv(name, value, 1) == 0; }
+
+int sdu_env_unset(const char *name) { return unsetenv(name) == 0; }
+
+const char *sdu_env_remoteip(void)
+{
+  const char *ip = getenv("TCPREMOTEIP");
+  return (ip && *ip) ? ip : "unknown";
+}
+
+void sdu_exec_next(char **argv)
+{
+  /* anything buffered for fd 1 or 2 would be lost across exec */
+  buffer_flush(buffer_1);
+  buffer_flush(buffer_2);
+  execvp(argv[0], argv);
+  sdu_fatalsys(SDU_EXIT_TEMP, "unable to run ", argv[0]);
+}

@@ -1,0 +1,69 @@
+/* sdu_msg.c: messages in the qmail wording and the key=value decision log */
+#include <unistd.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <fmt.h>
+#include <str.h>
+#include "sdu_msg.h"
+
+void sdu_iam(const char *prog) { errmsg_iam(prog); }
+
+const char *sdu_prog(void) { return argv0 ? argv0 : "sdu"; }
+
+void sdu_nomem(void) { sdu_fatal(SDU_EXIT_TEMP, "out of memory"); }
+
+void sdu_usage(const char *usage) { die(SDU_EXIT_PERM, "usage: ", usage); }
+
+int sdu_printable(stralloc *out, const char *s, size_t len, size_t max, int keepspace)
+{
+  size_t i;
+  if (len > max) len = max;
+  if (!stralloc_readyplus(out, len)) return 0;
+  for (i = 0; i < len; ++i) {
+    unsigned char c = (unsigned char) s[i];
+    if ((c == ' ' && keepspace) || (c > 32 && c < 127)) out->s[out->len++] = (char) c;
+    else out->s[out->len++] = '_';
+  }
+  return 1;
+}
+
+void sdu_log_start(sdu_log *l)
+{
+  l->sa.len = 0;
+  if (!stralloc_copys(&l->sa, sdu_prog())) sdu_nomem();
+  if (!stralloc_append(&l->sa, ":")) sdu_nomem();
+}
+
+void sdu_log_kvb(sdu_log *l, const char *key, const char *value, size_t len)
+{
+  if (!stralloc_append(&l->sa, " ")) sdu_nomem();
+  if (!stralloc_cats(&l->sa, key)) sdu_nomem();
+  if (!stralloc_append(&l->sa, "=")) sdu_nomem();
+  if (!len) { if (!stralloc_append(&l->sa, "-")) sdu_nomem(); return; }
+  if (!sdu_printable(&l->sa, value, len, SDU_LOG_VALUE_MAX, 0)) sdu_nomem();
+}
+
+void sdu_log_kv(sdu_log *l, const char *key, const char *value)
+{
+  sdu_log_kvb(l, key, value ? value : "", value ? str_len(value) : 0);
+}
+
+void sdu_log_kvu(sdu_log *l, const char *key, unsigned long value)
+{
+  char num[FMT_ULONG];
+  sdu_log_kvb(l, key, num, fmt_ulong(num, value));
+}
+
+int sdu_log_emit(sdu_log *l, int fd)
+{
+  size_t done = 0;
+  int r = 0;
+  if (!stralloc_append(&l->sa, "\n")) sdu_nomem();
+  while (done < l->sa.len) {
+    ssize_t w = write(fd, l->sa.s + done, l->sa.len - done);
+    if (w < 0) { if (errno == EINTR) continue; r = -1; break; }
+    done += (size_t) w;
+  }
+  stralloc_free(&l->sa);
+  return r;
+}

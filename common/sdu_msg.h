@@ -1,0 +1,38 @@
+/* sdu_msg.h: fatal and warning messages on fd 2, exit codes, decision log */
+#ifndef SDU_MSG_H
+#define SDU_MSG_H
+
+#include <stddef.h>
+#include <errmsg.h>
+#include <stralloc.h>
+
+#define SDU_EXIT_PERM 100 /* usage or permanent configuration error */
+#define SDU_EXIT_TEMP 111 /* temporary or system error */
+
+/* errmsg's carp/die write to fd 2, prefixed by the name given to sdu_iam */
+#define sdu_fatal(code, ...) die((code), "fatal: ", __VA_ARGS__)
+#define sdu_fatalsys(code, ...) diesys((code), "fatal: ", __VA_ARGS__)
+#define sdu_warn(...) carp("warning: ", __VA_ARGS__)
+#define sdu_warnsys(...) carpsys("warning: ", __VA_ARGS__)
+
+void sdu_iam(const char *prog);
+const char *sdu_prog(void);
+void sdu_nomem(void);
+void sdu_usage(const char *usage);
+
+/* printable copy of s[0..len), cut to max bytes; anything outside
+   0x21..0x7e (and space unless keepspace) becomes '_' */
+int sdu_printable(stralloc *out, const char *s, size_t len, size_t max, int keepspace);
+
+/* one decision per line: "prog: k=v k=v\n", written in one write(2) */
+typedef struct sdu_log { stralloc sa; } sdu_log;
+void sdu_log_start(sdu_log *l);
+void sdu_log_kv(sdu_log *l, const char *key, const char *value);
+void sdu_log_kvb(sdu_log *l, const char *key, const char *value, size_t len);
+void sdu_log_kvu(sdu_log *l, const char *key, unsigned long value);
+/* writes the line to fd (2 in programs), then frees it */
+int sdu_log_emit(sdu_log *l, int fd);
+
+#define SDU_LOG_VALUE_MAX 256
+
+#endif
