@@ -24,7 +24,7 @@ LIBS = -llmdb -lowfat -lpthread
 
 # one line per part of the library, so that parts are added without clashes
 OBJ_BASE = common/sdu_msg.o common/sdu_env.o
-OBJ_SMTP =
+OBJ_SMTP = common/sdu_smtp.o common/sdu_respond.o common/sdu_proxy.o
 OBJ_CONFIG =
 OBJ_ADDR =
 OBJ_CDB =
@@ -47,7 +47,7 @@ UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
 PROGS =
 MANS1 =
 # programs the tests and benchmarks use
-TEST_PROGS =
+TEST_PROGS = tests/sdu-testproxy
 BENCH_PROGS =
 
 HEADERS = common/*.h
@@ -71,6 +71,9 @@ $(UNIT_TESTS:=.o): tests/unit/sdu_t.h $(HEADERS)
 
 tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
+
+tests/sdu-testproxy: tests/sdu-testproxy.o common/libsdu.a
+	$(LINK) tests/sdu-testproxy.o common/libsdu.a $(LIBS)
 
 check: all $(UNIT_TESTS)
 	sh tests/run.sh

@@ -29,7 +29,7 @@ int sdu_printable(stralloc *out, const char *s, size_t len, size_t max, int keep
 
 void sdu_log_start(sdu_log *l)
 {
-  l->sa.len = 0;
+  l->sa.s = 0; l->sa.len = 0; l->sa.a = 0;
   if (!stralloc_copys(&l->sa, sdu_prog())) sdu_nomem();
   if (!stralloc_append(&l->sa, ":")) sdu_nomem();
 }
@@ -50,7 +50,7 @@ void sdu_log_kv(sdu_log *l, const char *key, const char *value)
 
 void sdu_log_kvu(sdu_log *l, const char *key, unsigned long value)
 {
-  char num[FMT_ULONG];
+  char num[FMT_ULONG] = { 0 };
   sdu_log_kvb(l, key, num, fmt_ulong(num, value));
 }
 

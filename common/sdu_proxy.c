@@ -1,0 +1,597 @@
+/* sdu_proxy.c: the SMTP proxy engine: run the next program on pipes, relay,
+   let hooks answer the commands they care about, keep replies in order */
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <byte.h>
+#include <str.h>
+#include "sdu_smtp.h"
+#include "sdu_msg.h"
+#include "sdu_env.h"
+
+#define BUFSZ 65536           /* each of the four buffers */
+#define HIGHWATER (BUFSZ / 2) /* stop reading a side whose output is this full */
+#define QMAX 256              /* commands in flight; the client waits beyond */
+#define REPLY_MAX 16384       /* longest downstream reply kept whole */
+#define REPLY_LINE 1000       /* longest downstream reply line passed on */
+#define HEADER_MAX 8192       /* injected header lines */
+
+/* a command awaiting its reply, from downstream or from us */
+struct pend {
+  int verb;
+  int local;          /* 1: the reply is text, already known */
+  int close;          /* end the session after this reply */
+  char *text;         /* local reply, CRLF included */
+  size_t textlen;
+};
+
+enum { M_CMD, M_WAITDATA, M_DATA, M_WAITAUTH, M_AUTHLINE, M_PASS };
+
+/* where the message data scanner is, relative to the start of a line */
+enum { D_BOL, D_MID, D_CR, D_DOT, D_DOTCR };
+
+struct buf { char *s; size_t len; };
+
+struct sdu_proxy {
+  const sdu_proxy_cfg *cfg;
+  const sdu_hooks *h;
+  int fdin, fdout;     /* client */
+  int tochild, fromchild;
+  pid_t pid;
+  struct buf cin, cout, din, dout;
+  struct pend q[QMAX];
+  unsigned int qhead, qlen;
+  int mode, dstate, skipping;
+  int cineof, cingone, coutdead, childgone, closing, finished;
+  unsigned long seq;
+  stralloc answer;     /* set by hooks */
+  stralloc header;     /* injected after each 354 */
+  stralloc reply;      /* downstream reply being assembled */
+  stralloc tmp;
+  int lastcode;        /* of downstream's last reply */
+  time_t last, start;
+};
+
+void sdu_proxy_defaults(sdu_proxy_cfg *cfg)
+{
+  cfg->idle = 1200;     /* qmail-smtpd's timeoutsmtpd */
+  cfg->session = 3600;
+  cfg->childwait = 10;
+  cfg->fdin = 0;
+  cfg->fdout = 1;
+}
+
+void sdu_proxy_answer(sdu_proxy *p, const char *reply)
+{
+  p->answer.len = 0;
+  if (!stralloc_cats(&p->answer, reply)) p->answer.len = 0;
+}
+
+int sdu_proxy_header(sdu_proxy *p, const char *lines)
+{
+  size_t i, len = str_len(lines);
+  p->header.len = 0;
+  for (i = 0; i < len; ++i) {
+    if (lines[i] == '\n' && (i == 0 || lines[i - 1] != '\r'))
+      if (!stralloc_append(&p->header, "\r")) return 0;
+    if (!stralloc_append(&p->header, lines + i)) return 0;
+  }
+  if (p->header.len && p->header.s[p->header.len - 1] != '\n')
+    if (!stralloc_catb(&p->header, "\r\n", 2)) return 0;
+  if (p->header.len > HEADER_MAX) { p->header.len = 0; return 0; }
+  return 1;
+}
+
+int sdu_proxy_authenticated(const sdu_proxy *p) { return p->mode == M_PASS; }
+
+static int addb(struct buf *b, const char *s, size_t len)
+{
+  /* the writers stop reading before a buffer can overflow; this is the bound */
+  if (len > BUFSZ - b->len) return 0;
+  byte_copy(b->s + b->len, len, s);
+  b->len += len;
+  return 1;
+}
+
+static void consume(struct buf *b, size_t n)
+{
+  if (n >= b->len) { b->len = 0; return; }
+  byte_copy(b->s, b->len - n, b->s + n);
+  b->len -= n;
+}
+
+static struct pend *qtail_add(sdu_proxy *p, int verb)
+{
+  struct pend *e;
+  e = &p->q[(p->qhead + p->qlen) % QMAX];
+  ++p->qlen;
+  e->verb = verb; e->local = 0; e->close = 0; e->textlen = 0;
+  return e;
+}
+
+/* queue a reply of our own, in its place among downstream's */
+static void qlocal(sdu_proxy *p, int verb, int dfltcode, const char *text, int close)
+{
+  struct pend *e = qtail_add(p, verb);
+  p->tmp.len = 0;
+  if (!sdu_smtp_fmtreply(&p->tmp, dfltcode, text)) sdu_nomem();
+  e->local = 1;
+  e->close = close;
+  if (!e->text) { e->text = malloc(SDU_SMTP_TEXT_MAX + 16); if (!e->text) sdu_nomem(); }
+  e->textlen = p->tmp.len;
+  byte_copy(e->text, e->textlen, p->tmp.s);
+}
+
+static void closechild(sdu_proxy *p)
+{
+  if (p->tochild >= 0) { close(p->tochild); p->tochild = -1; }
+}
+
+/* downstream is gone: the first reply it owed becomes ours, then we close */
+static void downstream_died(sdu_proxy *p)
+{
+  unsigned int i;
+  int inmsg = p->mode == M_DATA;
+  if (p->childgone) return;
+  p->childgone = 1;
+  closechild(p);
+  for (i = 0; i < p->qlen; ++i) {
+    struct pend *e = &p->q[(p->qhead + i) % QMAX];
+    if (!e->local) {
+      if (e->verb == SDU_V_DOT) inmsg = 1;
+      p->qlen = i;
+      break;
+    }
+  }
+  if (inmsg)
+    qlocal(p, SDU_V_DOT, 451, "4.3.0 message not accepted: the mail server failed, try again later", 1);
+  else
+    qlocal(p, SDU_V_OTHER, 421, "4.3.0 the mail server is not available, closing connection", 1);
+  p->mode = M_CMD;
+  p->cin.len = 0;
+  p->cineof = 1;
+}
+
+static void hook_reply(sdu_proxy *p, int verb, int code, const char *text, size_t len)
+{
+  sdu_cmd c;
+  if (!p->h->reply || p->mode == M_PASS) return;
+  byte_zero(&c, sizeof c);
+  c.verb = verb;
+  c.seq = p->seq;
+  p->h->reply(p->h->ctx, p, &c, code, text, len);
+}
+
+/* a whole reply from downstream, for the command at the head of the queue */
+static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
+{
+  struct pend *e = p->qlen ? &p->q[p->qhead] : 0;
+  int verb = e ? e->verb : SDU_V_OTHER;
+
+  hook_reply(p, verb, code, r, len);
+  if (verb == SDU_V_EHLO && code == 250) {
+    p->tmp.len = 0;
+    if (!sdu_smtp_ehlofilter(&p->tmp, r, len)) sdu_nomem();
+    r = p->tmp.s; len = p->tmp.len;
+  }
+  if (!addb(&p->cout, r, len)) { /* bounded by the high-water mark */ }
+  if (!e) return;   /* unsolicited (say a 421 before closing): passed on */
+  p->qhead = (p->qhead + 1) % QMAX;
+  --p->qlen;
+  switch (verb) {
+    case SDU_V_DATA:
+      if (code == 354) {
+        p->mode = M_DATA;
+        p->dstate = D_BOL;
+        if (p->header.len && !addb(&p->dout, p->header.s, p->header.len)) {}
+      } else p->mode = M_CMD;
+      break;
+    case SDU_V_AUTH: case SDU_V_AUTHLINE:
+      if (code == 334) p->mode = M_AUTHLINE;
+      else if (code == 235) p->mode = M_PASS;
+      else p->mode = M_CMD;
+      break;
+  }
+}
+
+/* move what can go to the client, in order */
+static void drain(sdu_proxy *p)
+{
+  for (;;) {
+    struct pend *e;
+    if (p->cout.len > HIGHWATER) return;
+    if (p->qlen && (e = &p->q[p->qhead])->local) {
+      addb(&p->cout, e->text, e->textlen);
+      p->qhead = (p->qhead + 1) % QMAX;
+      --p->qlen;
+      if (e->close) { p->closing = 1; p->qlen = 0; return; }
+      continue;
+    }
+    if (p->mode == M_PASS && !p->qlen) {
+      size_t n = p->din.len < BUFSZ - p->cout.len ? p->din.len : BUFSZ - p->cout.len;
+      addb(&p->cout, p->din.s, n);
+      consume(&p->din, n);
+      return;
+    }
+    /* a downstream reply: whole lines in din, up to a last line */
+    {
+      size_t pos = 0;
+      int done = 0, code = 0;
+      while (!done) {
+        size_t nl = byte_chr(p->din.s + pos, p->din.len - pos, '\n');
+        size_t l;
+        int more;
+        if (pos + nl == p->din.len) {
+          if (p->din.len == BUFSZ && pos == 0) {
+            sdu_warn("reply line from downstream too long");
+            p->din.len = 0;
+            downstream_died(p);
+            return;
+          }
+          break;
+        }
+        l = nl;
+        if (l && p->din.s[pos + l - 1] == '\r') --l;
+        if (!sdu_smtp_replyline(p->din.s + pos, l, &code, &more)) more = 0, code = 421;
+        /* keep the first lines and always the last; cut each line */
+        if (!more || p->reply.len < REPLY_MAX) {
+          if (!stralloc_catb(&p->reply, p->din.s + pos, l > REPLY_LINE ? REPLY_LINE : l)) sdu_nomem();
+          if (!stralloc_catb(&p->reply, "\r\n", 2)) sdu_nomem();
+        }
+        pos += nl + 1;
+        if (!more) done = 1;
+      }
+      consume(&p->din, pos);
+      if (!done) return;
+      p->lastcode = code;
+      downstream_reply(p, p->reply.s, p->reply.len, code);
+      p->reply.len = 0;
+    }
+  }
+}
+
+/* one command line from the client (no CRLF) */
+static void command(sdu_proxy *p, const char *line, size_t len)
+{
+  sdu_cmd c;
+  int action = SDU_PASS;
+  size_t arg;
+
+  ++p->seq;
+  if (p->mode == M_AUTHLINE) {
+    /* not a command: the client's answer to a 334 goes on untouched */
+    qtail_add(p, SDU_V_AUTHLINE);
+    addb(&p->dout, line, len);
+    addb(&p->dout, "\r\n", 2);
+    p->mode = M_WAITAUTH;
+    return;
+  }
+  if (p->skipping) {
+    qlocal(p, SDU_V_BAD, 500, "5.5.2 line too long", 0);
+    return;
+  }
+  if (!sdu_smtp_cleanline(line, len)) {
+    qlocal(p, SDU_V_BAD, 500, "5.5.2 bad characters in command", 0);
+    return;
+  }
+  byte_zero(&c, sizeof c);
+  c.verb = sdu_smtp_verb(line, len, &arg);
+  c.line = line; c.len = len;
+  c.arg = line + arg; c.arglen = len - arg;
+  c.seq = p->seq;
+  switch (c.verb) {
+    case SDU_V_STARTTLS:
+      qlocal(p, c.verb, 454, "4.7.0 TLS not available", 0);
+      return;
+    case SDU_V_BDAT:
+      qlocal(p, c.verb, 502, "5.5.1 BDAT not supported, use DATA", 0);
+      return;
+  }
+  p->answer.len = 0;
+  if (p->h->command) action = p->h->command(p->h->ctx, p, &c);
+  if (action != SDU_PASS) {
+    if (!stralloc_0(&p->answer)) sdu_nomem();
+    if (action == SDU_CLOSE)
+      qlocal(p, c.verb, 421, p->answer.len > 1 ? p->answer.s : "4.3.0 closing connection", 1);
+    else
+      qlocal(p, c.verb, 451, p->answer.len > 1 ? p->answer.s : "4.3.0 try again later", 0);
+    return;
+  }
+  qtail_add(p, c.verb);
+  addb(&p->dout, line, len);
+  addb(&p->dout, "\r\n", 2);
+  if (c.verb == SDU_V_DATA) p->mode = M_WAITDATA;
+  else if (c.verb == SDU_V_AUTH) p->mode = M_WAITAUTH;
+}
+
+/* parse client commands while there is room for them */
+static void commands(sdu_proxy *p)
+{
+  size_t pos = 0;
+  while (!p->closing && (p->mode == M_CMD || p->mode == M_AUTHLINE)
+         && p->qlen < QMAX - 1 && p->dout.len < HIGHWATER) {
+    size_t nl = byte_chr(p->cin.s + pos, p->cin.len - pos, '\n');
+    size_t l;
+    if (pos + nl == p->cin.len) {
+      if (pos == 0 && p->cin.len >= SDU_SMTP_LINE_MAX) {
+        /* no end in sight: drop it, answer 500 when the line ends */
+        p->skipping = 1;
+        p->cin.len = 0;
+      }
+      break;
+    }
+    l = nl;
+    if (l && p->cin.s[pos + l - 1] == '\r') --l;
+    command(p, p->cin.s + pos, l);
+    p->skipping = 0;
+    pos += nl + 1;
+  }
+  consume(&p->cin, pos);
+}
+
+/* relay message data, finding its end; bare LF becomes CRLF so that
+   downstream sees the end exactly where we do */
+static void data(sdu_proxy *p)
+{
+  const char *s = p->cin.s;
+  size_t n = p->cin.len, i = 0, from = 0;
+  int st = p->dstate;
+
+  while (i < n && p->dout.len + (i - from) < BUFSZ - 8) {
+    if (st == D_MID || st == D_CR) {
+      size_t room = BUFSZ - 8 - p->dout.len - (i - from);
+      size_t span = n - i < room ? n - i : room;
+      size_t k = byte_chr(s + i, span, '\n');
+      if (k == span) { st = s[i + span - 1] == '\r' ? D_CR : D_MID; i += span; continue; }
+      if (k > 0) st = s[i + k - 1] == '\r' ? D_CR : D_MID;
+      i += k;
+      /* s[i] is LF */
+      if (st != D_CR) {
+        addb(&p->dout, s + from, i - from);
+        addb(&p->dout, "\r\n", 2);
+        from = i + 1;
+      }
+      ++i;
+      st = D_BOL;
+      continue;
+    }
+    {
+      char c = s[i];
+      switch (st) {
+        case D_BOL:
+          st = c == '.' ? D_DOT : c == '\r' ? D_CR : D_MID;
+          if (c == '\n') {
+            addb(&p->dout, s + from, i - from);
+            addb(&p->dout, "\r\n", 2);
+            from = i + 1;
+            st = D_BOL;
+          }
+          break;
+        case D_DOT:
+          if (c == '\r') st = D_DOTCR;
+          else if (c == '\n') {
+            addb(&p->dout, s + from, i - from);
+            addb(&p->dout, "\r\n", 2);
+            from = i + 1;
+            goto end;
+          } else st = D_MID;
+          break;
+        case D_DOTCR:
+          if (c == '\n') { ++i; addb(&p->dout, s + from, i - from); from = i; goto end; }
+          st = c == '\r' ? D_CR : D_MID;
+          break;
+      }
+      ++i;
+    }
+  }
+  addb(&p->dout, s + from, i - from);
+  consume(&p->cin, i);
+  p->dstate = st;
+  return;
+end:
+  consume(&p->cin, from);
+  qtail_add(p, SDU_V_DOT);
+  p->mode = M_CMD;
+  p->dstate = D_BOL;
+}
+
+static void parse(sdu_proxy *p)
+{
+  int before;
+  do {
+    before = p->mode;
+    if (p->mode == M_DATA) data(p);
+    if (p->mode == M_CMD || p->mode == M_AUTHLINE) {
+      commands(p);
+      /* a last line the client never ended will not be answered */
+      if (p->cineof && p->mode == M_CMD && byte_chr(p->cin.s, p->cin.len, '\n') == p->cin.len)
+        p->cin.len = 0;
+    }
+    if (p->mode == M_PASS && p->cin.len && p->dout.len < HIGHWATER) {
+      size_t n = p->cin.len < BUFSZ - p->dout.len ? p->cin.len : BUFSZ - p->dout.len;
+      addb(&p->dout, p->cin.s, n);
+      consume(&p->cin, n);
+    }
+  } while (p->mode != before && !p->closing);
+}
+
+static int setnonblock(int fd)
+{
+  int fl = fcntl(fd, F_GETFL);
+  if (fl == -1) return -1;
+  return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int startchild(sdu_proxy *p, char **argv)
+{
+  int in[2], out[2];
+  if (pipe(in) == -1) return -1;
+  if (pipe(out) == -1) { close(in[0]); close(in[1]); return -1; }
+  p->pid = fork();
+  if (p->pid == -1) { close(in[0]); close(in[1]); close(out[0]); close(out[1]); return -1; }
+  if (p->pid == 0) {
+    signal(SIGPIPE, SIG_DFL);
+    if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1) _exit(111);
+    close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+    sdu_exec_next(argv);
+  }
+  close(in[0]); close(out[1]);
+  p->tochild = in[1];
+  p->fromchild = out[0];
+  fcntl(p->tochild, F_SETFD, FD_CLOEXEC);
+  fcntl(p->fromchild, F_SETFD, FD_CLOEXEC);
+  setnonblock(p->tochild);
+  setnonblock(p->fromchild);
+  return 0;
+}
+
+static void reap(sdu_proxy *p)
+{
+  int status, i;
+  if (p->pid <= 0) return;
+  closechild(p);
+  if (p->fromchild >= 0) { close(p->fromchild); p->fromchild = -1; }
+  for (i = 0; i < (int) p->cfg->childwait * 20; ++i) {
+    pid_t r = waitpid(p->pid, &status, WNOHANG);
+    if (r == p->pid || (r == -1 && errno != EINTR)) { p->pid = 0; return; }
+    usleep(50000);
+  }
+  kill(p->pid, SIGTERM);
+  for (i = 0; i < 20; ++i) {
+    if (waitpid(p->pid, &status, WNOHANG) == p->pid) { p->pid = 0; return; }
+    usleep(50000);
+  }
+  kill(p->pid, SIGKILL);
+  waitpid(p->pid, &status, 0);
+  p->pid = 0;
+}
+
+/* write a buffer to fd; -1 when the other side is gone */
+static int flush(int fd, struct buf *b)
+{
+  ssize_t w;
+  if (!b->len) return 0;
+  w = write(fd, b->s, b->len);
+  if (w < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+  consume(b, (size_t) w);
+  return 0;
+}
+
+int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
+{
+  sdu_proxy *p;
+  int r = 0;
+
+  p = calloc(1, sizeof *p);
+  if (!p) sdu_nomem();
+  p->cfg = cfg; p->h = h;
+  p->fdin = cfg->fdin; p->fdout = cfg->fdout;
+  p->tochild = p->fromchild = -1;
+  p->cin.s = malloc(BUFSZ); p->cout.s = malloc(BUFSZ);
+  p->din.s = malloc(BUFSZ); p->dout.s = malloc(BUFSZ);
+  if (!p->cin.s || !p->cout.s || !p->din.s || !p->dout.s) sdu_nomem();
+  signal(SIGPIPE, SIG_IGN);
+  p->start = p->last = time(0);
+
+  if (startchild(p, argv) == -1) {
+    sdu_warnsys("unable to start ", argv[0]);
+    r = 111;
+    p->childgone = 1;
+    qlocal(p, SDU_V_GREETING, 421, "4.3.0 the mail server is not available, closing connection", 1);
+  } else
+    qtail_add(p, SDU_V_GREETING);
+  setnonblock(p->fdin);
+  setnonblock(p->fdout);
+
+  while (!p->finished) {
+    struct pollfd pf[4];
+    int n = 0, ci = -1, co = -1, di = -1, dw = -1, timeout;
+    time_t now;
+
+    drain(p);
+    if (!p->closing && !p->cingone) parse(p);
+    drain(p);
+    if (p->cineof && !p->cin.len && p->tochild >= 0 && !p->dout.len) closechild(p);
+    if (p->cineof && p->mode == M_DATA && !p->cin.len && p->tochild >= 0) {
+      /* the client left in the middle of a message: downstream must not take it */
+      p->dout.len = 0;
+      closechild(p);
+    }
+
+    if (!p->coutdead && p->cout.len) { pf[n].fd = p->fdout; pf[n].events = POLLOUT; co = n++; }
+    if (p->closing || (p->childgone && !p->qlen)) {
+      if (!p->cout.len || p->coutdead) break;
+    }
+    if (p->coutdead && p->cingone) break;
+    if (!p->cineof && !p->closing && p->cin.len < BUFSZ
+        && (p->mode == M_DATA || p->mode == M_PASS || p->cin.len < SDU_SMTP_LINE_MAX
+            || byte_chr(p->cin.s, p->cin.len, '\n') == p->cin.len)) {
+      pf[n].fd = p->fdin; pf[n].events = POLLIN; ci = n++;
+    }
+    if (p->tochild >= 0 && p->dout.len) { pf[n].fd = p->tochild; pf[n].events = POLLOUT; dw = n++; }
+    if (p->fromchild >= 0 && !p->childgone && p->din.len < BUFSZ && p->cout.len < HIGHWATER) {
+      pf[n].fd = p->fromchild; pf[n].events = POLLIN; di = n++;
+    }
+    if (!n) {
+      if (p->childgone || p->coutdead) break;
+      if (p->cineof && p->tochild < 0 && p->fromchild < 0) break;
+    }
+    now = time(0);
+    {
+      time_t dl = p->last + (time_t) cfg->idle;
+      if (p->start + (time_t) cfg->session < dl) dl = p->start + (time_t) cfg->session;
+      if (now >= dl) {
+        sdu_warn("session timed out");
+        p->cout.len = 0;
+        p->qlen = 0;
+        qlocal(p, SDU_V_OTHER, 421, "4.4.2 timeout, closing connection", 1);
+        drain(p);
+        flush(p->fdout, &p->cout);
+        break;
+      }
+      timeout = (int) (dl - now) * 1000;
+    }
+    if (poll(pf, (nfds_t) n, timeout) < 0) {
+      if (errno == EINTR) continue;
+      sdu_warnsys("poll failed");
+      r = 111;
+      break;
+    }
+    now = time(0);
+    if (co >= 0 && pf[co].revents) {
+      if (flush(p->fdout, &p->cout) == -1) { p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0; }
+    }
+    if (dw >= 0 && pf[dw].revents) {
+      if (flush(p->tochild, &p->dout) == -1) { downstream_died(p); p->dout.len = 0; }
+    }
+    if (ci >= 0 && pf[ci].revents) {
+      ssize_t got = read(p->fdin, p->cin.s + p->cin.len, BUFSZ - p->cin.len);
+      if (got > 0) { p->cin.len += (size_t) got; p->last = now; }
+      else if (got == 0 || (errno != EAGAIN && errno != EINTR)) p->cineof = 1;
+    }
+    if (di >= 0 && pf[di].revents) {
+      ssize_t got = read(p->fromchild, p->din.s + p->din.len, BUFSZ - p->din.len);
+      if (got > 0) { p->last = now; p->din.len += (size_t) got; }
+      else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        drain(p);
+        /* after its 221 (or a 421 of its own) downstream may go; otherwise it failed */
+        if (p->qlen || p->mode == M_DATA || p->mode == M_WAITDATA
+            || (!p->cineof && p->lastcode != 221 && p->lastcode != 421 && p->mode != M_PASS))
+          downstream_died(p);
+        else { p->childgone = 1; closechild(p); }
+      }
+    }
+  }
+  if (p->h->end) p->h->end(p->h->ctx, p);
+  closechild(p);
+  close(p->fdout);
+  close(p->fdin);
+  reap(p);
+  return r;
+}

@@ -1,0 +1,100 @@
+/* sdu_smtp.h: SMTP command and reply parsing, the responder, the proxy engine */
+#ifndef SDU_SMTP_H
+#define SDU_SMTP_H
+
+#include <stddef.h>
+#include <stralloc.h>
+
+/* --- commands and replies ------------------------------------------- */
+
+enum sdu_verb {
+  SDU_V_GREETING, /* not a command: downstream's greeting */
+  SDU_V_HELO, SDU_V_EHLO, SDU_V_MAIL, SDU_V_RCPT, SDU_V_DATA,
+  SDU_V_DOT,      /* not a command: the end of the message data */
+  SDU_V_RSET, SDU_V_NOOP, SDU_V_QUIT, SDU_V_VRFY, SDU_V_AUTH,
+  SDU_V_STARTTLS, SDU_V_BDAT,
+  SDU_V_AUTHLINE, /* not a command: a client line inside an AUTH exchange */
+  SDU_V_OTHER,
+  SDU_V_BAD       /* a line the engine refused itself (too long, NUL, CR) */
+};
+
+#define SDU_SMTP_LINE_MAX 2048  /* longest command line accepted, CRLF included */
+#define SDU_SMTP_TEXT_MAX 400   /* longest reply text we write ourselves */
+
+/* classify a command line (no CRLF); *arg is the offset of its argument */
+int sdu_smtp_verb(const char *line, size_t len, size_t *arg);
+const char *sdu_smtp_verbname(int verb);
+/* a reply line "ddd", "ddd text" or "ddd-text": 1 and its code, 0 if malformed;
+   *more is set when another line of the same reply follows */
+int sdu_smtp_replyline(const char *line, size_t len, int *code, int *more);
+/* 1 if the command line holds only bytes a command may hold */
+int sdu_smtp_cleanline(const char *line, size_t len);
+/* append a reply "code text\r\n" made safe to send: the text is cut to
+   SDU_SMTP_TEXT_MAX and made printable; a text that starts with its own code
+   ("553 sorry") keeps it */
+int sdu_smtp_fmtreply(stralloc *out, int code, const char *text);
+/* the code a reply text starts with, or dflt */
+int sdu_smtp_replycode(const char *text, int dflt);
+/* the EHLO reply without the extensions a proxy cannot pass (STARTTLS,
+   CHUNKING, BINARYMIME), continuation marks redone */
+int sdu_smtp_ehlofilter(stralloc *out, const char *reply, size_t len);
+
+/* --- the responder: a link that answers the connection itself ------- */
+
+typedef struct sdu_respond_cfg {
+  const char *host;     /* name in the greeting and in 250 replies */
+  const char *refusal;  /* e.g. "451 4.7.1 try again later" or "553 5.7.1 go away" */
+  int atgreeting;       /* 1: send the refusal as greeting (a 421/554) and close */
+  unsigned long timeout;      /* seconds for the whole session */
+  unsigned long maxcommands;  /* commands answered before 421 and close */
+  int fdin, fdout;
+} sdu_respond_cfg;
+
+void sdu_respond_defaults(sdu_respond_cfg *cfg);
+/* answers the connection; returns when it is over (0, or 111 on I/O error) */
+int sdu_respond(const sdu_respond_cfg *cfg);
+
+/* --- the proxy engine: a link in the middle ----------------------- */
+
+typedef struct sdu_proxy sdu_proxy;
+
+typedef struct sdu_cmd {
+  int verb;
+  const char *line; size_t len;  /* the line as the client sent it, no CRLF */
+  const char *arg; size_t arglen; /* after the verb (and the blank after it) */
+  unsigned long seq;             /* number of the command in the session */
+} sdu_cmd;
+
+enum { SDU_PASS, SDU_ANSWER, SDU_CLOSE };
+
+typedef struct sdu_hooks {
+  void *ctx;
+  /* a client command, in order; returns SDU_PASS, or SDU_ANSWER/SDU_CLOSE
+     after sdu_proxy_answer(); SDU_CLOSE ends the session after that reply */
+  int (*command)(void *ctx, sdu_proxy *p, const sdu_cmd *c);
+  /* downstream's whole reply to what was passed on (greeting, commands,
+     the end of data); called before the reply goes to the client */
+  void (*reply)(void *ctx, sdu_proxy *p, const sdu_cmd *c, int code,
+    const char *text, size_t len);
+  /* the session is over */
+  void (*end)(void *ctx, sdu_proxy *p);
+} sdu_hooks;
+
+typedef struct sdu_proxy_cfg {
+  unsigned long idle;     /* seconds without a byte from either side */
+  unsigned long session;  /* seconds for the whole session */
+  unsigned long childwait; /* seconds to wait for downstream at the end */
+  int fdin, fdout;        /* the client: 0 and 1 */
+} sdu_proxy_cfg;
+
+void sdu_proxy_defaults(sdu_proxy_cfg *cfg);
+/* runs argv on pipes and relays; returns the exit code for main */
+int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h);
+/* the reply for SDU_ANSWER/SDU_CLOSE: "550 5.1.1 no such user" */
+void sdu_proxy_answer(sdu_proxy *p, const char *reply);
+/* header lines injected after every later 354 ("" for none); 0 = no memory */
+int sdu_proxy_header(sdu_proxy *p, const char *lines);
+/* 1 after downstream accepted AUTH: everything passes unchecked */
+int sdu_proxy_authenticated(const sdu_proxy *p);
+
+#endif
