@@ -34,21 +34,35 @@ COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
   $(OBJ_STATE) $(OBJ_DNS)
 
 UNIT_BASE = tests/unit/t_msg
-UNIT_SMTP =
+UNIT_SMTP = tests/unit/t_smtp
 UNIT_CONFIG =
 UNIT_ADDR =
 UNIT_CDB =
 UNIT_STATE =
 UNIT_DNS =
 UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
-  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS)
+  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) \
+  $(UNIT_RBLCHECK) $(UNIT_THROTTLE) $(UNIT_RCPTCHECK) $(UNIT_SPAMGRAB)
 
-# programs that ship, with their man pages
-PROGS =
-MANS1 =
+# programs that ship, with their man pages: one line per program directory
+PROG_RBLCHECK =
+PROG_THROTTLE =
+PROG_RCPTCHECK =
+PROG_SPAMGRAB =
+MAN_RBLCHECK =
+MAN_THROTTLE =
+MAN_RCPTCHECK =
+MAN_SPAMGRAB =
+PROGS = $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
+MANS1 = $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
+# unit tests of the programs' own parts (<prog>/<prog>_*.c)
+UNIT_RBLCHECK =
+UNIT_THROTTLE =
+UNIT_RCPTCHECK =
+UNIT_SPAMGRAB =
 # programs the tests and benchmarks use
-TEST_PROGS = tests/sdu-testproxy
-BENCH_PROGS =
+TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss
+BENCH_PROGS = bench/smtpblast
 
 HEADERS = common/*.h
 
@@ -72,10 +86,20 @@ $(UNIT_TESTS:=.o): tests/unit/sdu_t.h $(HEADERS)
 tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
 
+tests/unit/t_smtp: tests/unit/t_smtp.o common/libsdu.a
+	$(LINK) tests/unit/t_smtp.o common/libsdu.a $(LIBS)
+
 tests/sdu-testproxy: tests/sdu-testproxy.o common/libsdu.a
 	$(LINK) tests/sdu-testproxy.o common/libsdu.a $(LIBS)
 
+tests/sdu-maxrss: tests/sdu-maxrss.o common/libsdu.a
+	$(LINK) tests/sdu-maxrss.o common/libsdu.a $(LIBS)
+
+bench/smtpblast: bench/smtpblast.o
+	$(LINK) bench/smtpblast.o
+
 check: all $(UNIT_TESTS)
+	for m in $(MANS1); do mandoc -Tlint -Wwarning $$m || exit 1; done
 	sh tests/run.sh
 
 install: $(PROGS)
