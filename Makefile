@@ -29,7 +29,7 @@ OBJ_CONFIG =
 OBJ_ADDR =
 OBJ_CDB =
 OBJ_STATE =
-OBJ_DNS =
+OBJ_DNS = common/sdu_ip.o common/sdu_dns.o
 COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
   $(OBJ_STATE) $(OBJ_DNS)
 
@@ -39,7 +39,7 @@ UNIT_CONFIG =
 UNIT_ADDR =
 UNIT_CDB =
 UNIT_STATE =
-UNIT_DNS =
+UNIT_DNS = tests/unit/t_ip tests/unit/t_dns
 UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
   $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) \
   $(UNIT_RBLCHECK) $(UNIT_THROTTLE) $(UNIT_RCPTCHECK) $(UNIT_SPAMGRAB)
@@ -85,6 +85,12 @@ $(UNIT_TESTS:=.o): tests/unit/sdu_t.h $(HEADERS)
 
 tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
+
+tests/unit/t_ip: tests/unit/t_ip.o common/libsdu.a
+	$(LINK) tests/unit/t_ip.o common/libsdu.a $(LIBS)
+
+tests/unit/t_dns: tests/unit/t_dns.o common/libsdu.a
+	$(LINK) tests/unit/t_dns.o common/libsdu.a $(LIBS)
 
 tests/unit/t_smtp: tests/unit/t_smtp.o common/libsdu.a
 	$(LINK) tests/unit/t_smtp.o common/libsdu.a $(LIBS)

@@ -1,0 +1,68 @@
+/* sdu_dns.h: many DNS queries at once under one deadline (the dnsfilter way) */
+#ifndef SDU_DNS_H
+#define SDU_DNS_H
+
+#include <stddef.h>
+#include <stralloc.h>
+#include <dns.h>
+
+enum { SDU_DNS_A = 1, SDU_DNS_PTR = 12, SDU_DNS_TXT = 16, SDU_DNS_AAAA = 28 };
+
+enum {
+  SDU_DNS_PENDING,  /* not answered: sdu_dns_run stopped because enough said so */
+  SDU_DNS_OK,       /* answer holds at least one record of the type */
+  SDU_DNS_NXDOMAIN, /* no such name, or no record of this type */
+  SDU_DNS_TIMEOUT,  /* no answer before the deadline */
+  SDU_DNS_FAIL      /* SERVFAIL, REFUSED, server unreachable, bad packet, bad name */
+};
+
+#define SDU_DNS_TXTMAX 1024 /* at most this many bytes of TXT (with the NULs) */
+#define SDU_DNS_NAMEMAX 255 /* longest dotted name we ask for */
+
+/* answer, when status is SDU_DNS_OK:
+   A     4 bytes per address, in the order of the packet
+   AAAA  16 bytes per address
+   TXT   per record: its strings joined, then a '\0' (a NUL inside the data
+         becomes '?'); cut to SDU_DNS_TXTMAX bytes in all
+   PTR   per record: the dotted name, then a '\0' (answer.s is a C string)
+   Set name and type with sdu_dnsq_init on a fresh q; the rest is
+   sdu_dns_run's. A q may run again (set name and type anew): its answer
+   buffer is reused; sdu_dnsq_free releases it. */
+typedef struct sdu_dnsq {
+  const char *name;   /* dotted, without or with the trailing dot */
+  int type;
+  int status;
+  stralloc answer;
+  unsigned long ms;   /* from the start to the answer (or to giving up) */
+  /* internal */
+  struct dns_transmit tx;
+  unsigned int refused; /* a bit per server that said no (unreachable, REFUSED, SERVFAIL) */
+} sdu_dnsq;
+
+void sdu_dnsq_init(sdu_dnsq *q, const char *name, int type);
+void sdu_dnsq_free(sdu_dnsq *q, unsigned int n);
+
+/* Start all n queries, wait until every one is answered or timeout_ms has
+   passed; after each query that ends, call enough(ctx, q, n) if not 0: a
+   nonzero return stops the waiting (queries still out stay SDU_DNS_PENDING).
+   Servers from $DNSCACHEIP, else /etc/resolv.conf (libowfat's
+   dns_resolvconfip). Returns 0; -1 when there is no server list or no
+   memory, every query then SDU_DNS_FAIL. */
+int sdu_dns_run(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
+  int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx);
+
+/* the same with the servers given: up to 16 addresses of 16 bytes each
+   (v4 as ::ffff:a.b.c.d), unused ones all zero, port 53 */
+int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
+  unsigned long timeout_ms,
+  int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx);
+
+/* the next TXT string (or PTR name) of an answer: start with *pos = 0;
+   1 and s/len set, or 0 when there is no more */
+int sdu_dnsq_next(const sdu_dnsq *q, size_t *pos, const char **s, size_t *len);
+
+/* read a response packet into q->answer and q->status (sdu_dns_run's work;
+   for tests): returns q->status */
+int sdu_dns_packet(sdu_dnsq *q, const char *buf, unsigned int len);
+
+#endif

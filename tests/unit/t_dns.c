@@ -1,0 +1,443 @@
+/* t_dns.c: DNS answers read from packets; with "live" arguments (given by
+   tests/e2e/dns.t.sh), queries in parallel against a real rbldnsd */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "sdu_t.h"
+#include "sdu_dns.h"
+
+/* ---- packets built by hand ---- */
+
+static char pkt[4096];
+static unsigned int plen;
+
+static void put(const void *p, unsigned int n) { memcpy(pkt + plen, p, n); plen += n; }
+static void put16(unsigned int v) { pkt[plen++] = (char) (v >> 8); pkt[plen++] = (char) v; }
+static void putname(const char *dotted)
+{
+  while (*dotted) {
+    const char *dot = strchr(dotted, '.');
+    unsigned int l = dot ? (unsigned int) (dot - dotted) : (unsigned int) strlen(dotted);
+    pkt[plen++] = (char) l;
+    put(dotted, l);
+    dotted += l;
+    if (*dotted) ++dotted;
+  }
+  pkt[plen++] = 0;
+}
+
+/* header and question for q.example; answers follow at offset 12+17+4 */
+static void head(unsigned int rcode, unsigned int ancount, unsigned int type)
+{
+  plen = 0;
+  put16(0x1234);
+  put16(0x8180 | rcode);
+  put16(1);
+  put16(ancount);
+  put16(0);
+  put16(0);
+  putname("q.example");
+  put16(type);
+  put16(1);
+}
+
+/* an answer owned by the question's name (compressed pointer to offset 12) */
+static void rr(unsigned int type, unsigned int class, const char *rdata, unsigned int rdlen)
+{
+  put16(0xc00c);
+  put16(type);
+  put16(class);
+  put16(0);
+  put16(300);
+  put16(rdlen);
+  put(rdata, rdlen);
+}
+
+/* T_EQB stops at a NUL: answers hold NULs */
+#define T_BIN(sa, lit, name) T_OK((sa).len == sizeof lit - 1 && !memcmp((sa).s, lit, sizeof lit - 1), name)
+
+static void packet_tests(void)
+{
+  sdu_dnsq q;
+  size_t pos, len;
+  const char *s;
+  unsigned int i;
+  char big[256];
+
+  sdu_dnsq_init(&q, "q.example", SDU_DNS_A);
+  head(0, 3, 1);
+  rr(5, 1, "\001x\007example\000", 11); /* CNAME on the way */
+  rr(1, 1, "\177\000\000\002", 4);
+  rr(1, 1, "\177\000\000\012", 4);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_OK, "A answer after a CNAME is OK");
+  T_BIN(q.answer, "\177\000\000\002\177\000\000\012", "both A records, 4 bytes each");
+
+  head(0, 2, 1);
+  rr(1, 3, "\177\000\000\003", 4); /* class CH is not ours */
+  rr(1, 1, "\177\000\000\004\005", 5); /* wrong length */
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_NXDOMAIN, "A records of another class or length are not answers");
+
+  head(3, 0, 1);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_NXDOMAIN, "rcode 3 is NXDOMAIN");
+  head(2, 0, 1);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_FAIL, "rcode 2 (SERVFAIL) is FAIL");
+  head(5, 0, 1);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_FAIL, "rcode 5 (REFUSED) is FAIL");
+  head(0, 0, 1);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_NXDOMAIN, "NOERROR without answers is no data");
+  head(0, 1, 1);
+  rr(16, 1, "\002hi", 3);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_NXDOMAIN, "an answer of another type is no data");
+
+  head(0, 2, 1);
+  rr(1, 1, "\177\000\000\002", 4);
+  rr(1, 1, "\177\000\000\003", 4);
+  T_EQI(sdu_dns_packet(&q, pkt, plen - 3), SDU_DNS_FAIL, "cut packet is FAIL");
+  T_EQI(q.answer.len, 0, "and leaves no answer");
+  T_EQI(sdu_dns_packet(&q, pkt, 11), SDU_DNS_FAIL, "short header is FAIL");
+  head(0, 1, 1);
+  rr(1, 1, "\177\000\000\002", 4);
+  pkt[plen - 5] = 100; /* rdlength past the end */
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_FAIL, "rdlength past the end is FAIL");
+  head(0, 1, 1);
+  pkt[12] = (char) 0xc0; /* question name points at itself */
+  pkt[13] = 12;
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_FAIL, "compression loop is FAIL");
+
+  sdu_dnsq_free(&q, 1);
+  sdu_dnsq_init(&q, "q.example", SDU_DNS_AAAA);
+  head(0, 1, 28);
+  rr(28, 1, "\040\001\015\270\0\0\0\0\0\0\0\0\0\0\0\001", 16);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_OK, "AAAA answer");
+  T_BIN(q.answer, "\040\001\015\270\0\0\0\0\0\0\0\0\0\0\0\001", "16 bytes per AAAA");
+  sdu_dnsq_free(&q, 1);
+
+  sdu_dnsq_init(&q, "q.example", SDU_DNS_TXT);
+  head(0, 2, 16);
+  rr(16, 1, "\002ab\002cd", 6);
+  rr(16, 1, "\003x\000y\000", 5);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_OK, "TXT answer");
+  T_BIN(q.answer, "abcd\0x?y\0", "TXT: strings joined, NUL after each record, NUL inside becomes ?");
+  pos = 0;
+  T_OK(sdu_dnsq_next(&q, &pos, &s, &len) && len == 4 && !memcmp(s, "abcd", 4), "first TXT record");
+  T_OK(sdu_dnsq_next(&q, &pos, &s, &len) && len == 3 && !memcmp(s, "x?y", 3), "second TXT record");
+  T_OK(!sdu_dnsq_next(&q, &pos, &s, &len), "no third TXT record");
+  head(0, 1, 16);
+  rr(16, 1, "\005ab", 3);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_FAIL, "TXT string longer than its record is FAIL");
+
+  memset(big, 'z', sizeof big);
+  big[0] = (char) 255;
+  head(0, 6, 16);
+  for (i = 0; i < 6; ++i) rr(16, 1, big, 256);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_OK, "1530 bytes of TXT");
+  T_EQI(q.answer.len, SDU_DNS_TXTMAX, "TXT cut to SDU_DNS_TXTMAX");
+  T_OK(q.answer.s[q.answer.len - 1] == 0, "the cut TXT still ends in a NUL");
+  for (pos = 0, i = 0; sdu_dnsq_next(&q, &pos, &s, &len); ++i) ;
+  T_EQI(i, 4, "four records fit (the fourth cut)");
+  sdu_dnsq_free(&q, 1);
+
+  sdu_dnsq_init(&q, "q.example", SDU_DNS_PTR);
+  head(0, 2, 12);
+  rr(12, 1, "\004host\300\016", 7); /* host + pointer to "example" in the question */
+  rr(12, 1, "\001a\001b\000", 5);
+  T_EQI(sdu_dns_packet(&q, pkt, plen), SDU_DNS_OK, "PTR answer");
+  T_BIN(q.answer, "host.example\0a.b\0", "PTR names, compressed ones expanded");
+  T_EQS(q.answer.s, "host.example", "PTR answer is a C string");
+  sdu_dnsq_free(&q, 1);
+}
+
+static int calls;
+static int count_enough(void *ctx, sdu_dnsq *q, unsigned int n)
+{
+  (void) ctx; (void) q; (void) n;
+  ++calls;
+  return 0;
+}
+
+static void run_tests_offline(void)
+{
+  char servers[256];
+  sdu_dnsq q[2];
+  char longname[400];
+
+  memset(servers, 0, sizeof servers);
+  sdu_dnsq_init(&q[0], "a.example", SDU_DNS_A);
+  sdu_dnsq_init(&q[1], "b.example", SDU_DNS_A);
+  T_EQI(sdu_dns_run_servers(servers, q, 2, 1000, 0, 0), -1, "no servers: -1");
+  T_OK(q[0].status == SDU_DNS_FAIL && q[1].status == SDU_DNS_FAIL, "no servers: every query FAIL");
+  T_EQI(sdu_dns_run_servers(servers, q, 0, 1000, 0, 0), 0, "no queries: nothing to do");
+
+  /* a bad name fails before anything is sent (the server is never asked) */
+  memset(longname, 'a', sizeof longname - 1);
+  longname[sizeof longname - 1] = 0;
+  servers[10] = servers[11] = (char) 0xff;
+  servers[12] = 127; servers[15] = 1;
+  sdu_dnsq_init(&q[0], longname, SDU_DNS_A);
+  calls = 0;
+  T_EQI(sdu_dns_run_servers(servers, q, 1, 1000, count_enough, 0), 0, "bad name: run returns 0");
+  T_EQI(q[0].status, SDU_DNS_FAIL, "a 399-byte name is FAIL");
+  T_EQI(calls, 1, "enough is called for it");
+  sdu_dnsq_free(q, 2);
+}
+
+/* ---- live, against rbldnsd ---- */
+
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void server16(char *out, const char *ip4)
+{
+  struct in_addr a;
+  memset(out, 0, 16);
+  out[10] = out[11] = (char) 0xff;
+  if (inet_pton(AF_INET, ip4, &a) == 1) memcpy(out + 12, &a, 4);
+}
+
+static int bind53(const char *ip4)
+{
+  struct sockaddr_in sa;
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  if (s == -1) return -1;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  if (inet_pton(AF_INET, ip4, &sa.sin_addr) != 1 || bind(s, (struct sockaddr *) &sa, sizeof sa) == -1) {
+    close(s);
+    return -1;
+  }
+  return s;
+}
+
+/* the set of A answers, as "127.0.0.2,127.0.0.10" sorted by last octet */
+static void alist(const sdu_dnsq *q, char *out, size_t max)
+{
+  unsigned int seen[256] = {0};
+  size_t i, len = 0;
+  out[0] = 0;
+  for (i = 0; i + 4 <= q->answer.len; i += 4)
+    if (!memcmp(q->answer.s + i, "\177\000\000", 3)) seen[(unsigned char) q->answer.s[i + 3]]++;
+    else seen[0]++;
+  for (i = 0; i < 256; ++i)
+    while (seen[i]-- > 0 && len + 16 < max)
+      len += (size_t) snprintf(out + len, max - len, "%s127.0.0.%u", len ? "," : "", (unsigned int) i);
+}
+
+static void expect(sdu_dnsq *q, int status, const char *alistwant, const char *name)
+{
+  char got[256];
+  char n2[300];
+  snprintf(n2, sizeof n2, "%s: status", name);
+  T_EQI(q->status, status, n2);
+  if (alistwant) {
+    alist(q, got, sizeof got);
+    snprintf(n2, sizeof n2, "%s: answers", name);
+    T_EQS(got, alistwant, n2);
+  }
+}
+
+static int stop_at_first(void *ctx, sdu_dnsq *q, unsigned int n)
+{
+  (void) ctx; (void) n;
+  ++calls;
+  return q[0].status != SDU_DNS_PENDING;
+}
+
+static int live(const char *server, const char *hole, const char *closed)
+{
+  char srv[256], tmp[256];
+  sdu_dnsq q[24];
+  unsigned int i;
+  int hs, cs;
+  double t0, dt, one, four;
+  size_t pos, len;
+  const char *s;
+  char name[24][64];
+  char msg[200];
+
+  if (geteuid() != 0) {
+    T_SKIP("live DNS tests", "need root to bind port 53");
+    T_DONE();
+  }
+  hs = bind53(hole); /* a server that reads nothing and never answers */
+  T_OK(hs != -1, "blackhole bound");
+  cs = bind53(closed); /* nothing may listen on the closed address */
+  T_OK(cs != -1, "closed address is free");
+  if (cs != -1) close(cs);
+  memset(srv, 0, sizeof srv);
+  server16(srv, server);
+
+  /* DNSCACHEIP points at rbldnsd: this is sdu_dns_run's own server list */
+  sdu_dnsq_init(&q[0], "1.2.0.192.bl.test", SDU_DNS_A);
+  sdu_dnsq_init(&q[1], "1.2.0.192.bl.test", SDU_DNS_TXT);
+  sdu_dnsq_init(&q[2], "2.2.0.192.bl.test", SDU_DNS_A);
+  sdu_dnsq_init(&q[3], "77.100.51.198.bl.test.", SDU_DNS_A);
+  sdu_dnsq_init(&q[4], "99.2.0.192.bl.test", SDU_DNS_A);
+  sdu_dnsq_init(&q[5], "99.2.0.192.bl.test", SDU_DNS_TXT);
+  /* 2001:db8:1:0:ffff::7 in the ip6trie /48 */
+  sdu_dnsq_init(&q[6], "7.0.0.0.0.0.0.0.0.0.0.0.f.f.f.f.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.bl.test", SDU_DNS_A);
+  /* 2001:db8:2:3:: in the ip6tset /64 */
+  sdu_dnsq_init(&q[7], "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.0.2.0.0.0.8.b.d.0.1.0.0.2.bl.test", SDU_DNS_A);
+  /* 2001:db8:9:: listed nowhere */
+  sdu_dnsq_init(&q[8], "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.9.0.0.0.8.b.d.0.1.0.0.2.bl.test", SDU_DNS_A);
+  sdu_dnsq_init(&q[9], "50.2.0.192.bl.test", SDU_DNS_TXT);
+  sdu_dnsq_init(&q[10], "2.2.0.192.bl.test", SDU_DNS_TXT);
+  t0 = now();
+  T_EQI(sdu_dns_run(q, 11, 3000, 0, 0), 0, "run against $DNSCACHEIP");
+  dt = now() - t0;
+  expect(&q[0], SDU_DNS_OK, "127.0.0.2,127.0.0.10", "listed twice: both codes");
+  expect(&q[1], SDU_DNS_OK, 0, "TXT of a listed address");
+  T_OK(q[1].answer.len && memmem(q[1].answer.s, q[1].answer.len, "Listed in bl: 192.0.2.1", 23), "TXT text with the address put in");
+  expect(&q[2], SDU_DNS_OK, "127.0.0.3", "own code");
+  expect(&q[3], SDU_DNS_OK, "127.0.0.2", "inside a listed /24, trailing dot");
+  expect(&q[4], SDU_DNS_NXDOMAIN, "", "unlisted v4");
+  expect(&q[5], SDU_DNS_NXDOMAIN, "", "TXT of unlisted v4");
+  expect(&q[6], SDU_DNS_OK, "127.0.0.5", "v6 in an ip6trie /48");
+  expect(&q[7], SDU_DNS_OK, "127.0.0.2", "v6 in an ip6tset /64");
+  expect(&q[8], SDU_DNS_NXDOMAIN, "", "unlisted v6");
+  expect(&q[9], SDU_DNS_OK, 0, "long TXT");
+  T_OK(q[9].answer.len > 200 && q[9].answer.len <= SDU_DNS_TXTMAX && q[9].answer.s[q[9].answer.len - 1] == 0,
+    "long TXT is bounded and ends in NUL");
+  for (pos = 0, i = 0; sdu_dnsq_next(&q[9], &pos, &s, &len); ++i) ;
+  printf("# long TXT: %lu bytes in %u records\n", (unsigned long) q[9].answer.len, i);
+  T_OK(memchr(q[9].answer.s, '\001', q[9].answer.len) != 0, "control bytes come through as data (callers make them printable)");
+  expect(&q[10], SDU_DNS_OK, 0, "TXT of the own-code entry");
+  T_OK(sdu_dnsq_next(&q[10], (pos = 0, &pos), &s, &len) && len == 11 && !memcmp(s, "second code", 11), "its text");
+  T_OK(dt < 1.0, "11 queries answered within a second");
+  printf("# 11 queries: %.1f ms\n", dt * 1000);
+  sdu_dnsq_free(q, 11);
+
+  /* 20 at once */
+  for (i = 0; i < 20; ++i) {
+    snprintf(name[i], sizeof name[i], "%u.100.51.198.bl.test", i * 10);
+    sdu_dnsq_init(&q[i], name[i], SDU_DNS_A);
+  }
+  sdu_dnsq_init(&q[19], "99.2.0.192.bl.test", SDU_DNS_A);
+  t0 = now();
+  sdu_dns_run_servers(srv, q, 20, 3000, 0, 0);
+  dt = now() - t0;
+  for (i = 0; i < 19 && q[i].status == SDU_DNS_OK && q[i].answer.len == 4; ++i) ;
+  T_EQI(i, 19, "20 at once: the 19 listed are OK");
+  T_EQI(q[19].status, SDU_DNS_NXDOMAIN, "20 at once: the unlisted one is NXDOMAIN");
+  printf("# 20 queries: %.1f ms\n", dt * 1000);
+  sdu_dnsq_free(q, 20);
+
+  /* a zone rbldnsd does not serve: REFUSED; dns_transmit tries again four times */
+  sdu_dnsq_init(&q[0], "1.2.0.192.other.test", SDU_DNS_A);
+  t0 = now();
+  sdu_dns_run_servers(srv, q, 1, 3000, 0, 0);
+  dt = now() - t0;
+  T_EQI(q[0].status, SDU_DNS_FAIL, "REFUSED is FAIL");
+  T_EQI(q[0].answer.len, 0, "REFUSED leaves no answer");
+  T_OK(dt < 0.5, "REFUSED is known at once");
+  printf("# REFUSED: %.1f ms\n", dt * 1000);
+
+  /* a server that never answers costs the deadline, no more */
+  server16(tmp, hole);
+  memset(tmp + 16, 0, 240);
+  sdu_dnsq_init(&q[0], "1.2.0.192.bl.test", SDU_DNS_A);
+  sdu_dnsq_init(&q[1], "2.2.0.192.bl.test", SDU_DNS_TXT);
+  t0 = now();
+  sdu_dns_run_servers(tmp, q, 2, 1500, 0, 0);
+  dt = now() - t0;
+  T_OK(q[0].status == SDU_DNS_TIMEOUT && q[1].status == SDU_DNS_TIMEOUT, "silent server: TIMEOUT");
+  snprintf(msg, sizeof msg, "silent server: returns at the 1.5 s deadline (%.3f s)", dt);
+  T_OK(dt >= 1.5 && dt < 2.0, msg);
+  T_OK(q[0].ms >= 1500 && q[0].ms < 2000, "silent server: ms is the deadline");
+  sdu_dnsq_init(&q[0], "1.2.0.192.bl.test", SDU_DNS_A);
+  t0 = now();
+  sdu_dns_run_servers(tmp, q, 1, 300, 0, 0);
+  dt = now() - t0;
+  snprintf(msg, sizeof msg, "silent server: a 0.3 s deadline is 0.3 s (%.3f s)", dt);
+  T_OK(q[0].status == SDU_DNS_TIMEOUT && dt >= 0.3 && dt < 0.8, msg);
+
+  /* a closed port: ICMP port unreachable, FAIL at once */
+  server16(tmp, closed);
+  sdu_dnsq_init(&q[0], "1.2.0.192.bl.test", SDU_DNS_A);
+  t0 = now();
+  sdu_dns_run_servers(tmp, q, 1, 3000, 0, 0);
+  dt = now() - t0;
+  T_EQI(q[0].status, SDU_DNS_FAIL, "closed port: FAIL");
+  snprintf(msg, sizeof msg, "closed port: known at once (%.1f ms)", dt * 1000);
+  T_OK(dt < 0.3, msg);
+
+  /* closed first, then rbldnsd: the refusal moves on to the next server */
+  server16(tmp + 16, server);
+  sdu_dnsq_init(&q[0], "1.2.0.192.bl.test", SDU_DNS_A);
+  t0 = now();
+  sdu_dns_run_servers(tmp, q, 1, 3000, 0, 0);
+  dt = now() - t0;
+  expect(&q[0], SDU_DNS_OK, "127.0.0.2,127.0.0.10", "closed server, then a good one");
+  snprintf(msg, sizeof msg, "closed server, then a good one: at once (%.1f ms)", dt * 1000);
+  T_OK(dt < 0.3, msg);
+
+  /* silent first, then rbldnsd: dns_transmit waits its first timeout (3 s
+     in libowfat 0.32), then asks the next */
+  server16(tmp, hole);
+  sdu_dnsq_free(q, 1);
+  sdu_dnsq_init(&q[0], "1.2.0.192.bl.test", SDU_DNS_A);
+  t0 = now();
+  sdu_dns_run_servers(tmp, q, 1, 6000, 0, 0);
+  dt = now() - t0;
+  expect(&q[0], SDU_DNS_OK, "127.0.0.2,127.0.0.10", "silent server, then a good one");
+  T_OK(dt < 6.0, "silent server, then a good one: before the deadline");
+  printf("# silent server, then a good one: %.3f s\n", dt);
+  sdu_dnsq_free(q, 2);
+
+  /* enough stops early: the other three would wait for the silent server */
+  sdu_dnsq_init(&q[0], "1.2.0.192.bl.test", SDU_DNS_A);
+  for (i = 1; i < 4; ++i) sdu_dnsq_init(&q[i], "1.2.0.192.other.test", SDU_DNS_A);
+  memset(tmp, 0, sizeof tmp);
+  server16(tmp, server);
+  server16(tmp + 16, hole);
+  calls = 0;
+  t0 = now();
+  sdu_dns_run_servers(tmp, q, 4, 3000, stop_at_first, 0);
+  dt = now() - t0;
+  T_EQI(q[0].status, SDU_DNS_OK, "enough: the first query answered");
+  T_OK(q[1].status == SDU_DNS_PENDING && q[2].status == SDU_DNS_PENDING && q[3].status == SDU_DNS_PENDING,
+    "enough: the rest are left PENDING");
+  snprintf(msg, sizeof msg, "enough: stops at once (%.1f ms, deadline 3 s)", dt * 1000);
+  T_OK(dt < 0.5, msg);
+  T_EQI(calls, 1, "enough: called once");
+  calls = 0;
+  t0 = now();
+  sdu_dns_run_servers(tmp, q, 4, 1200, count_enough, 0);
+  dt = now() - t0;
+  T_OK(q[1].status == SDU_DNS_TIMEOUT && calls == 1 && dt >= 1.2, "without enough the same queries wait for the deadline");
+  sdu_dnsq_free(q, 4);
+
+  /* micro-check: 4 at once cost about what one costs */
+  for (i = 0; i < 4; ++i) {
+    snprintf(name[i], sizeof name[i], "%u.100.51.198.bl.test", i + 1);
+    sdu_dnsq_init(&q[i], name[i], SDU_DNS_A);
+  }
+  t0 = now();
+  for (i = 0; i < 50; ++i) sdu_dns_run_servers(srv, q, 1, 3000, 0, 0);
+  one = (now() - t0) / 50;
+  t0 = now();
+  for (i = 0; i < 50; ++i) sdu_dns_run_servers(srv, q, 4, 3000, 0, 0);
+  four = (now() - t0) / 50;
+  T_OK(q[3].status == SDU_DNS_OK, "micro-check queries answered");
+  printf("# one query: %.3f ms, four at once: %.3f ms (average of 50)\n", one * 1000, four * 1000);
+  sdu_dnsq_free(q, 4);
+
+  if (hs != -1) close(hs);
+  T_DONE();
+}
+
+int main(int argc, char **argv)
+{
+  if (argc == 5 && !strcmp(argv[1], "live")) return live(argv[2], argv[3], argv[4]);
+  packet_tests();
+  run_tests_offline();
+  T_DONE();
+}
