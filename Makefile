@@ -25,9 +25,9 @@ LIBS = -llmdb -lowfat -lpthread
 # one line per part of the library, so that parts are added without clashes
 OBJ_BASE = common/sdu_msg.o common/sdu_env.o
 OBJ_SMTP = common/sdu_smtp.o common/sdu_respond.o common/sdu_proxy.o
-OBJ_CONFIG =
-OBJ_ADDR =
-OBJ_CDB =
+OBJ_CONFIG = common/sdu_config.o
+OBJ_ADDR = common/sdu_addr.o
+OBJ_CDB = common/sdu_cdb.o
 OBJ_STATE =
 OBJ_DNS = common/sdu_ip.o common/sdu_dns.o
 COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
@@ -35,9 +35,9 @@ COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
 
 UNIT_BASE = tests/unit/t_msg
 UNIT_SMTP = tests/unit/t_smtp
-UNIT_CONFIG =
-UNIT_ADDR =
-UNIT_CDB =
+UNIT_CONFIG = tests/unit/t_config
+UNIT_ADDR = tests/unit/t_addr
+UNIT_CDB = tests/unit/t_cdb
 UNIT_STATE =
 UNIT_DNS = tests/unit/t_ip tests/unit/t_dns
 UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
@@ -85,6 +85,15 @@ $(UNIT_TESTS:=.o): tests/unit/sdu_t.h $(HEADERS)
 
 tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
+
+tests/unit/t_config: tests/unit/t_config.o common/libsdu.a
+	$(LINK) tests/unit/t_config.o common/libsdu.a $(LIBS)
+
+tests/unit/t_addr: tests/unit/t_addr.o common/libsdu.a
+	$(LINK) tests/unit/t_addr.o common/libsdu.a $(LIBS)
+
+tests/unit/t_cdb: tests/unit/t_cdb.o common/libsdu.a
+	$(LINK) tests/unit/t_cdb.o common/libsdu.a $(LIBS)
 
 tests/unit/t_ip: tests/unit/t_ip.o common/libsdu.a
 	$(LINK) tests/unit/t_ip.o common/libsdu.a $(LIBS)
