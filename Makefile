@@ -61,7 +61,7 @@ UNIT_THROTTLE =
 UNIT_RCPTCHECK =
 UNIT_SPAMGRAB =
 # programs the tests and benchmarks use
-TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss
+TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast
 
 HEADERS = common/*.h
@@ -109,6 +109,9 @@ tests/sdu-testproxy: tests/sdu-testproxy.o common/libsdu.a
 
 tests/sdu-maxrss: tests/sdu-maxrss.o common/libsdu.a
 	$(LINK) tests/sdu-maxrss.o common/libsdu.a $(LIBS)
+
+tests/smtpsink: tests/smtpsink.o common/libsdu.a
+	$(LINK) tests/smtpsink.o common/libsdu.a $(LIBS)
 
 bench/smtpblast: bench/smtpblast.o
 	$(LINK) bench/smtpblast.o
