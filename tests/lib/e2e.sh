@@ -25,6 +25,8 @@ e2e_init() {
   export E2E_DIR E2E_NAME
   trap 'e2e_exit' EXIT
   trap 'exit 143' HUP INT TERM
+  # a reader that went away (| head) must not leave the servers running
+  trap 'exec > /dev/null 2>&1; exit 141' PIPE
 }
 
 # the EXIT trap: stop every server; keep the scratch dir only after a failure
