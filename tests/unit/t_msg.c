@@ -53,5 +53,6 @@ int main(void)
     readall(p[0], buf, sizeof buf, &len);
     T_EQI(len, 9 + 3 + SDU_LOG_VALUE_MAX + 1, "long values are cut");
   }
+  stralloc_free(&sa);
   T_DONE();
 }

@@ -144,5 +144,6 @@ int main(void)
       "responder: a silent client is dropped at the deadline");
     waitpid(pid, 0, 0);
   }
+  stralloc_free(&sa);
   T_DONE();
 }
