@@ -48,14 +48,14 @@ struct sdu_proxy {
   struct pend q[QMAX];
   unsigned int qhead, qlen;
   int mode, dstate, skipping;
-  int cineof, cingone, coutdead, childgone, closing, finished;
+  int cineof, cingone, coutdead, childgone, closing, closequeued, finished;
   unsigned long seq;
   stralloc answer;     /* set by hooks */
   stralloc header;     /* injected after each 354 */
   stralloc reply;      /* downstream reply being assembled */
   stralloc tmp;
   int lastcode;        /* of downstream's last reply */
-  time_t last, start;
+  unsigned long long last, start; /* milliseconds, monotonic */
 };
 
 void sdu_proxy_defaults(sdu_proxy_cfg *cfg)
@@ -205,7 +205,7 @@ static void drain(sdu_proxy *p)
 {
   for (;;) {
     struct pend *e;
-    if (p->cout.len > HIGHWATER) return;
+    if (p->closing || p->cout.len > HIGHWATER) return;
     if (p->qlen && (e = &p->q[p->qhead])->local) {
       addb(&p->cout, e->text, e->textlen);
       p->qhead = (p->qhead + 1) % QMAX;
@@ -297,8 +297,10 @@ static void command(sdu_proxy *p, const char *line, size_t len)
   if (p->h->command) action = p->h->command(p->h->ctx, p, &c);
   if (action != SDU_PASS) {
     if (!stralloc_0(&p->answer)) sdu_nomem();
-    if (action == SDU_CLOSE)
+    if (action == SDU_CLOSE) {
       qlocal(p, c.verb, 421, p->answer.len > 1 ? p->answer.s : "4.3.0 closing connection", 1);
+      p->closequeued = 1;   /* nothing after this command goes on */
+    }
     else
       qlocal(p, c.verb, 451, p->answer.len > 1 ? p->answer.s : "4.3.0 try again later", 0);
     return;
@@ -314,7 +316,7 @@ static void command(sdu_proxy *p, const char *line, size_t len)
 static void commands(sdu_proxy *p)
 {
   size_t pos = 0;
-  while (!p->closing && (p->mode == M_CMD || p->mode == M_AUTHLINE)
+  while (!p->closing && !p->closequeued && (p->mode == M_CMD || p->mode == M_AUTHLINE)
          && p->qlen < QMAX - 1 && p->dout.len < HIGHWATER) {
     size_t nl = byte_chr(p->cin.s + pos, p->cin.len - pos, '\n');
     size_t l;
@@ -421,6 +423,13 @@ static void parse(sdu_proxy *p)
   } while (p->mode != before && !p->closing);
 }
 
+static unsigned long long nowms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned long long) ts.tv_sec * 1000 + (unsigned long long) ts.tv_nsec / 1000000;
+}
+
 static int setnonblock(int fd)
 {
   int fl = fcntl(fd, F_GETFL);
@@ -497,7 +506,7 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
   p->din.s = malloc(BUFSZ); p->dout.s = malloc(BUFSZ);
   if (!p->cin.s || !p->cout.s || !p->din.s || !p->dout.s) sdu_nomem();
   signal(SIGPIPE, SIG_IGN);
-  p->start = p->last = time(0);
+  p->start = p->last = nowms();
 
   if (startchild(p, argv) == -1) {
     sdu_warnsys("unable to start ", argv[0]);
@@ -512,7 +521,7 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
   while (!p->finished) {
     struct pollfd pf[4];
     int n = 0, ci = -1, co = -1, di = -1, dw = -1, timeout;
-    time_t now;
+    unsigned long long now;
 
     drain(p);
     if (!p->closing && !p->cingone) parse(p);
@@ -542,10 +551,11 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
       if (p->childgone || p->coutdead) break;
       if (p->cineof && p->tochild < 0 && p->fromchild < 0) break;
     }
-    now = time(0);
+    now = nowms();
     {
-      time_t dl = p->last + (time_t) cfg->idle;
-      if (p->start + (time_t) cfg->session < dl) dl = p->start + (time_t) cfg->session;
+      unsigned long long dl = p->last + (unsigned long long) cfg->idle * 1000;
+      if (p->start + (unsigned long long) cfg->session * 1000 < dl)
+        dl = p->start + (unsigned long long) cfg->session * 1000;
       if (now >= dl) {
         sdu_warn("session timed out");
         p->cout.len = 0;
@@ -555,7 +565,7 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
         flush(p->fdout, &p->cout);
         break;
       }
-      timeout = (int) (dl - now) * 1000;
+      timeout = dl - now > 86400000 ? 86400000 : (int) (dl - now);
     }
     if (poll(pf, (nfds_t) n, timeout) < 0) {
       if (errno == EINTR) continue;
@@ -563,7 +573,7 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
       r = 111;
       break;
     }
-    now = time(0);
+    now = nowms();
     if (co >= 0 && pf[co].revents) {
       if (flush(p->fdout, &p->cout) == -1) { p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0; }
     }

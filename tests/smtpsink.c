@@ -27,6 +27,9 @@
  *   reject-data=S    554 at the end of a message that contains S
  *   slow=MS          sleep MS milliseconds before every reply
  *   nodir            count messages and bytes only (for benchmarks)
+ *   auth             offer AUTH LOGIN PLAIN: PLAIN with a response gets 235,
+ *                    LOGIN asks two 334 questions, then 235 (535 when the
+ *                    password line is "YmFk", base64 of "bad")
  *
  * Replies: 220 smtpsink ESMTP; EHLO: PIPELINING 8BITMIME SIZE STARTTLS HELP
  * (STARTTLS only so that tests see a proxy strip it; using it gets 454);
@@ -63,7 +66,7 @@ struct sink {
   int havemail, rcpts;
   char helo[LINE_MAX_CMD];
   /* behaviours */
-  int close_greeting, close_mail, close_dot, nodir;
+  int close_greeting, close_mail, close_dot, nodir, auth;
   long close_data; /* -1: off */
   long slow_ms;
   struct pattern rrcpt[MAX_PATTERNS]; int nrrcpt;
@@ -362,6 +365,7 @@ static void behaviour(struct sink *k, const char *x)
   else if (!strcmp(x, "close-data")) k->close_data = 10;
   else if (!strncmp(x, "close-data=", 11)) k->close_data = strtol(x + 11, 0, 10);
   else if (!strcmp(x, "nodir")) k->nodir = 1;
+  else if (!strcmp(x, "auth")) k->auth = 1;
   else if (!strncmp(x, "slow=", 5)) k->slow_ms = strtol(x + 5, 0, 10);
   else if (!strncmp(x, "reject-rcpt=", 12) && k->nrrcpt < MAX_PATTERNS) pattern_init(&k->rrcpt[k->nrrcpt++], x + 12);
   else if (!strncmp(x, "reject-data=", 12) && k->nrdata < MAX_PATTERNS) pattern_init(&k->rdata[k->nrdata++], x + 12);
@@ -402,7 +406,19 @@ int main(int argc, char **argv)
     if (is_cmd(line, "EHLO") || is_cmd(line, "HELO")) {
       snprintf(k->helo, sizeof k->helo, "%s", line[4] ? line + 5 : "");
       if (line[0] == 'H' || line[0] == 'h') reply(k, "250 smtpsink\r\n");
-      else reply(k, "250-smtpsink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE\r\n250-STARTTLS\r\n250 HELP\r\n");
+      else {
+        reply(k, "250-smtpsink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE\r\n250-STARTTLS\r\n");
+        if (k->auth) reply(k, "250-AUTH LOGIN PLAIN\r\n");
+        reply(k, "250 HELP\r\n");
+      }
+    } else if (k->auth && is_cmd(line, "AUTH")) {
+      if (!strncasecmp(line + 4, " PLAIN ", 7)) { reply(k, "235 ok, go ahead\r\n"); continue; }
+      if (strncasecmp(line + 4, " LOGIN", 6)) { reply(k, "504 unknown mechanism\r\n"); continue; }
+      reply(k, "334 VXNlcm5hbWU6\r\n");
+      if (getline_cmd(k, line, sizeof line, &len) != 1) finish(k, 0);
+      reply(k, "334 UGFzc3dvcmQ6\r\n");
+      if (getline_cmd(k, line, sizeof line, &len) != 1) finish(k, 0);
+      reply(k, strcmp(line, "YmFk") ? "235 ok, go ahead\r\n" : "535 authentication failed\r\n");
     } else if (is_cmd(line, "MAIL")) {
       if (k->close_mail) vanish(k);
       if (k->havemail) { reply(k, "503 nested MAIL\r\n"); continue; }

@@ -24,11 +24,11 @@ for t in "$top"/tests/transcript/*.t; do
   while [ -f "$work/cmd/$i.sh" ]; do
     (cd "$work" && TESTDIR="$top/tests/transcript" sh "$work/cmd/$i.sh" > "$work/cmd/$i.out" 2>&1
      rc=$?; [ $rc -ne 0 ] && echo "[$rc]" >> "$work/cmd/$i.out"; exit 0)
-    desc="$name: $(head -n 1 "$work/cmd/$i.sh" | cut -c1-70)"
+    desc="$name: $(head -n 1 "$work/cmd/$i.sh" | cut -c1-60)"
     if cmp -s "$work/cmd/$i.exp" "$work/cmd/$i.out"; then
-      echo "ok - $desc"
+      printf "ok - %s\n" "$desc"
     else
-      echo "not ok - $desc"
+      printf "not ok - %s\n" "$desc"
       diff -u "$work/cmd/$i.exp" "$work/cmd/$i.out" | sed 's/^/#   /' | head -40
     fi
     i=$((i + 1))

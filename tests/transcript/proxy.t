@@ -1,0 +1,205 @@
+The proxy engine (common/sdu_proxy.c) through tests/sdu-testproxy, with
+tests/smtpsink at the end of the chain. Input is written in one go, so every
+dialogue is pipelined; replies must come back in order.
+
+A whole session: STARTTLS is taken out of the EHLO reply, a refused recipient
+never reaches downstream, the header goes in right after 354, dot-stuffing
+passes, a bare LF in the data becomes CRLF.
+
+  $ mkdir sink
+  > printf 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nRCPT TO:<bad@example.net>\r\nRCPT TO:<two@example.net>\r\nDATA\r\nSubject: test\r\n\r\n..stuffed\r\nbare LF\nend\r\n.\r\nQUIT\r\n' |
+  > sdu-testproxy -r bad -H 'X-Test: yes' smtpsink -d sink 2>/dev/null | sed 's/as [0-9]*\./as PID./' | cat -v
+  220 smtpsink ESMTP^M
+  250-smtpsink^M
+  250-PIPELINING^M
+  250-8BITMIME^M
+  250-SIZE^M
+  250 HELP^M
+  250 ok^M
+  250 ok^M
+  550 5.1.1 no such user here^M
+  250 ok^M
+  354 go ahead^M
+  250 ok queued as PID.1^M
+  221 smtpsink^M
+  $ cat -v sink/msg.*
+  helo: client.example
+  mail: <a@example.org>
+  rcpt: <one@example.net>
+  rcpt: <two@example.net>
+  
+  X-Test: yes^M
+  Subject: test^M
+  ^M
+  .stuffed^M
+  bare LF^M
+  end^M
+
+The hooks see commands as they are read and replies as they come.
+
+  $ printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n' | sdu-testproxy smtpsink 2>&1 >/dev/null | grep -v '^smtpsink'
+  sdu-testproxy: cmd=HELO arg=x
+  sdu-testproxy: cmd=MAIL arg=FROM:<a@example.org>
+  sdu-testproxy: cmd=QUIT arg=-
+  sdu-testproxy: reply=greeting code=220
+  sdu-testproxy: reply=HELO code=250
+  sdu-testproxy: reply=MAIL code=250
+  sdu-testproxy: reply=QUIT code=221
+  sdu-testproxy: action=end
+
+10,000 pipelined recipients in one write, every third refused by the hook:
+every one gets its reply, in order.
+
+  $ awk 'BEGIN { printf "EHLO x\r\nMAIL FROM:<a@example.org>\r\n"; for (i = 1; i <= 10000; i++) printf "RCPT TO:<%s%d@example.net>\r\n", (i % 3 ? "u" : "bad"), i; printf "QUIT\r\n" }' |
+  > sdu-testproxy -r bad smtpsink 2>/dev/null | tr -d '\r' |
+  > awk 'NR > 7 && NR <= 10007 { want = (NR - 7) % 3 ? "250" : "550"; if (substr($0, 1, 3) != want) bad++ } END { print NR " replies, " bad + 0 " out of order"; print $0 }'
+  10008 replies, 0 out of order
+  221 smtpsink
+
+Bad command lines get 500 and the session goes on: over the limit, a NUL,
+a bare CR.
+
+  $ (head -c 3000 /dev/zero | tr '\0' x; printf '\r\nNOOP\r\nMAIL\0FROM:<a@b>\r\nRCPT\rTO:<x>\r\nNOOP\nQUIT\r\n') | sdu-testproxy smtpsink 2>/dev/null | cat -v
+  220 smtpsink ESMTP^M
+  500 5.5.2 line too long^M
+  250 ok^M
+  500 5.5.2 bad characters in command^M
+  500 5.5.2 bad characters in command^M
+  250 ok^M
+  221 smtpsink^M
+
+Memory stays bounded whatever the client sends: a 50 MB line.
+
+  $ (printf 'HELO x\r\n'; head -c 50000000 /dev/zero | tr '\0' x; printf '\r\nQUIT\r\n') | sdu-maxrss sdu-testproxy smtpsink 2>&1 >/dev/null | sed -n 's/^maxrss_kib=//p' | awk '{ print ($1 < 4096) ? "under 4 MiB" : $1 " KiB" }'
+  under 4 MiB
+
+The end of data split over several reads, CR and LF apart.
+
+  $ mkdir sink2
+  > (printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'; sleep 0.3; printf 'Subject: s\r\n\r\nline\r'; sleep 0.2; printf '\n.'; sleep 0.2; printf '\r'; sleep 0.2; printf '\nQUIT\r\n') |
+  > sdu-testproxy smtpsink -d sink2 2>/dev/null | sed 's/as [0-9]*\./as PID./' | cat -v; tail -n 3 sink2/msg.* | cat -v
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  250 ok^M
+  250 ok^M
+  354 go ahead^M
+  250 ok queued as PID.1^M
+  221 smtpsink^M
+  Subject: s^M
+  ^M
+  line^M
+
+A client that leaves in the middle of the data: downstream gets EOF, no
+message is taken.
+
+  $ mkdir sink3
+  > printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: cut\r\n\r\nhalf a mess' | sdu-testproxy smtpsink -d sink3 2>/dev/null | cat -v; ls sink3 | wc -l
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  250 ok^M
+  250 ok^M
+  354 go ahead^M
+  451 4.3.0 message not accepted: the mail server failed, try again later^M
+  0
+
+Downstream that goes away: before its greeting, at MAIL, in the data, before
+its final reply. The client gets 421 or 451, never a 250 for what downstream
+did not accept.
+
+  $ printf 'HELO x\r\nQUIT\r\n' | sdu-testproxy smtpsink -x close-greeting 2>/dev/null | cat -v
+  421 4.3.0 the mail server is not available, closing connection^M
+  $ printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n' | sdu-testproxy smtpsink -x close-mail 2>/dev/null | cat -v
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  421 4.3.0 the mail server is not available, closing connection^M
+  $ printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: x\r\n\r\nsome text that is long enough\r\n.\r\nQUIT\r\n' | sdu-testproxy smtpsink -x close-data 2>/dev/null | cat -v
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  250 ok^M
+  250 ok^M
+  354 go ahead^M
+  451 4.3.0 message not accepted: the mail server failed, try again later^M
+  $ printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n' | sdu-testproxy smtpsink -x close-dot 2>/dev/null | cat -v
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  250 ok^M
+  250 ok^M
+  354 go ahead^M
+  451 4.3.0 message not accepted: the mail server failed, try again later^M
+
+A downstream program that cannot be run.
+
+  $ printf 'HELO x\r\n' | sdu-testproxy /nonexistent/prog 2>&1 | cat -v
+  sdu-testproxy: cmd=HELO arg=x
+  sdu-testproxy: fatal: unable to run /nonexistent/prog: No such file or directory
+  421 4.3.0 the mail server is not available, closing connection^M
+  sdu-testproxy: action=end
+
+A hook that ends the session: its 421 is the last thing the client gets, and
+nothing after that command reaches downstream.
+
+  $ printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bad1@example.net>\r\nRCPT TO:<ok@example.net>\r\nRCPT TO:<bad2@example.net>\r\nRCPT TO:<bad3@example.net>\r\nQUIT\r\n' | sdu-testproxy -r bad -c 2 smtpsink 2>/dev/null | cat -v
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  250 ok^M
+  550 5.1.1 no such user here^M
+  250 ok^M
+  421 4.7.0 too many unknown recipients, closing connection^M
+
+A silent client is dropped after the idle time; a session is bounded as a
+whole even when the client keeps talking.
+
+  $ (printf 'HELO x\r\n'; sleep 3) | sdu-testproxy -i 1 smtpsink 2>log | cat -v; grep -v cmd= log
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  421 4.4.2 timeout, closing connection^M
+  sdu-testproxy: reply=greeting code=220
+  sdu-testproxy: reply=HELO code=250
+  sdu-testproxy: warning: session timed out
+  sdu-testproxy: action=end
+  smtpsink: messages=0 bytes=0
+  $ (printf 'HELO x\r\n'; sleep 1; printf 'NOOP\r\n'; sleep 1.6; printf 'NOOP\r\n'; sleep 1; printf 'NOOP\r\n') | sdu-testproxy -i 5 -s 2 smtpsink 2>/dev/null | cat -v
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  250 ok^M
+  421 4.4.2 timeout, closing connection^M
+
+After downstream accepts AUTH, everything passes unchecked; a failed AUTH
+changes nothing.
+
+  $ printf 'EHLO x\r\nAUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bad@example.net>\r\nQUIT\r\n' | sdu-testproxy -r bad smtpsink -x auth 2>/dev/null | cat -v
+  220 smtpsink ESMTP^M
+  250-smtpsink^M
+  250-PIPELINING^M
+  250-8BITMIME^M
+  250-SIZE^M
+  250-AUTH LOGIN PLAIN^M
+  250 HELP^M
+  334 VXNlcm5hbWU6^M
+  334 UGFzc3dvcmQ6^M
+  235 ok, go ahead^M
+  250 ok^M
+  250 ok^M
+  221 smtpsink^M
+  $ printf 'EHLO x\r\nAUTH LOGIN\r\ndXNlcg==\r\nYmFk\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bad@example.net>\r\nQUIT\r\n' | sdu-testproxy -r bad smtpsink -x auth 2>/dev/null | tail -n 4 | cat -v
+  535 authentication failed^M
+  250 ok^M
+  550 5.1.1 no such user here^M
+  221 smtpsink^M
+
+STARTTLS and BDAT are answered by the proxy itself.
+
+  $ printf 'EHLO x\r\nSTARTTLS\r\nBDAT 10 LAST\r\nQUIT\r\n' | sdu-testproxy smtpsink 2>/dev/null | tail -n 3 | cat -v
+  454 4.7.0 TLS not available^M
+  502 5.5.1 BDAT not supported, use DATA^M
+  221 smtpsink^M
+
+The responder: a refusal for every RCPT and DATA, never starting prog.
+
+  $ printf 'EHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nQUIT\r\n' | sdu-testproxy -R '553 5.7.1 you are listed' smtpsink -x close-greeting | cat -v
+  220 sdu.local ESMTP^M
+  250 sdu.local^M
+  250 2.0.0 ok^M
+  553 5.7.1 you are listed^M
+  553 5.7.1 you are listed^M
+  221 sdu.local^M
