@@ -28,7 +28,7 @@ OBJ_SMTP = common/sdu_smtp.o common/sdu_respond.o common/sdu_proxy.o
 OBJ_CONFIG = common/sdu_config.o
 OBJ_ADDR = common/sdu_addr.o
 OBJ_CDB = common/sdu_cdb.o
-OBJ_STATE =
+OBJ_STATE = common/sdu_state.o common/sdu_time.o
 OBJ_DNS = common/sdu_ip.o common/sdu_dns.o
 COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
   $(OBJ_STATE) $(OBJ_DNS)
@@ -38,31 +38,31 @@ UNIT_SMTP = tests/unit/t_smtp
 UNIT_CONFIG = tests/unit/t_config
 UNIT_ADDR = tests/unit/t_addr
 UNIT_CDB = tests/unit/t_cdb
-UNIT_STATE =
+UNIT_STATE = tests/unit/t_state
 UNIT_DNS = tests/unit/t_ip tests/unit/t_dns
 UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
   $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) \
   $(UNIT_RBLCHECK) $(UNIT_THROTTLE) $(UNIT_RCPTCHECK) $(UNIT_SPAMGRAB)
 
 # programs that ship, with their man pages: one line per program directory
-PROG_RBLCHECK =
+PROG_RBLCHECK = rblcheck/rblcheck
 PROG_THROTTLE =
-PROG_RCPTCHECK =
+PROG_RCPTCHECK = rcptcheck/rcptcheck rcptcheck/rcptcheck-build
 PROG_SPAMGRAB =
 MAN_RBLCHECK =
 MAN_THROTTLE =
-MAN_RCPTCHECK =
+MAN_RCPTCHECK = rcptcheck/rcptcheck.1 rcptcheck/rcptcheck-build.1
 MAN_SPAMGRAB =
 PROGS = $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
 MANS1 = $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
 # unit tests of the programs' own parts (<prog>/<prog>_*.c)
-UNIT_RBLCHECK =
+UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
 UNIT_THROTTLE =
-UNIT_RCPTCHECK =
+UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build
 UNIT_SPAMGRAB =
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
-BENCH_PROGS = bench/smtpblast
+BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec
 
 HEADERS = common/*.h
 
@@ -85,6 +85,43 @@ $(UNIT_TESTS:=.o): tests/unit/sdu_t.h $(HEADERS)
 
 tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
+
+rblcheck/rblcheck.o rblcheck/rblcheck_policy.o tests/unit/t_rblcheck_policy.o: rblcheck/rblcheck_policy.h $(HEADERS)
+
+rblcheck/rblcheck: rblcheck/rblcheck.o rblcheck/rblcheck_policy.o common/libsdu.a
+	$(LINK) rblcheck/rblcheck.o rblcheck/rblcheck_policy.o common/libsdu.a $(LIBS)
+
+tests/unit/t_rblcheck_policy: tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a
+	$(LINK) tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a $(LIBS)
+
+bench/rblcheck_dnsdelay: bench/rblcheck_dnsdelay.o
+	$(LINK) bench/rblcheck_dnsdelay.o
+
+bench/rblcheck_exec: bench/rblcheck_exec.o
+	$(LINK) bench/rblcheck_exec.o
+
+RCPTCHECK_OBJS = rcptcheck/rcptcheck_table.o rcptcheck/rcptcheck_rules.o \
+  rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o
+RCPTBUILD_OBJS = rcptcheck/rcptcheck_build.o rcptcheck/rcptcheck_qmail.o
+$(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) rcptcheck/rcptcheck.o rcptcheck/rcptcheck-build.o: rcptcheck/*.h $(HEADERS)
+
+rcptcheck/rcptcheck: rcptcheck/rcptcheck.o $(RCPTCHECK_OBJS) common/libsdu.a
+	$(LINK) rcptcheck/rcptcheck.o $(RCPTCHECK_OBJS) common/libsdu.a $(LIBS)
+
+rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a
+	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_rcptcheck_rules: tests/unit/t_rcptcheck_rules.o $(RCPTCHECK_OBJS) common/libsdu.a
+	$(LINK) tests/unit/t_rcptcheck_rules.o $(RCPTCHECK_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_rcptcheck_session: tests/unit/t_rcptcheck_session.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a
+	$(LINK) tests/unit/t_rcptcheck_session.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_rcptcheck_build: tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a
+	$(LINK) tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_state: tests/unit/t_state.o common/libsdu.a
+	$(LINK) tests/unit/t_state.o common/libsdu.a $(LIBS)
 
 tests/unit/t_config: tests/unit/t_config.o common/libsdu.a
 	$(LINK) tests/unit/t_config.o common/libsdu.a $(LIBS)

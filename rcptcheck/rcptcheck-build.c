@@ -1,0 +1,81 @@
+/* rcptcheck-build.c: write rcptcheck's recipient table from a list or from a qmail installation */
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <fmt.h>
+#include "sdu_msg.h"
+#include "rcptcheck_build.h"
+#include "rcptcheck_qmail.h"
+
+#define USAGE "rcptcheck-build [ -v ] [ -f rcpt.cdb ] [ list ] | rcptcheck-build -q [ -v ] [ -f rcpt.cdb ] [ -a list ] [ -P passwd ] [ qmailroot ]"
+
+static rc_build b;
+
+static void fail(const char *what)
+{
+  int e = errno;
+  rc_build_abort(&b);
+  errno = e;
+  sdu_fatalsys(SDU_EXIT_TEMP, what);
+}
+
+static void list(const char *name, unsigned long *bad)
+{
+  int fd = 0;
+  if (strcmp(name, "-")) {
+    fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) { int e = errno; rc_build_abort(&b); errno = e; sdu_fatalsys(SDU_EXIT_TEMP, "unable to open ", name); }
+  }
+  if (rc_build_list(&b, fd, fd ? name : "stdin", bad) == -1) fail("unable to build the table");
+  if (fd) close(fd);
+}
+
+int main(int argc, char **argv)
+{
+  const char *file = "/etc/sdu/rcpt.cdb", *extra = 0, *passwd = "/etc/passwd";
+  unsigned long bad = 0;
+  int opt, qmail = 0, verbose = 0;
+
+  sdu_iam("rcptcheck-build");
+  while ((opt = getopt(argc, argv, "+f:a:P:qv")) != -1)
+    switch (opt) {
+      case 'f': file = optarg; break;
+      case 'a': extra = optarg; break;
+      case 'P': passwd = optarg; break;
+      case 'q': qmail = 1; break;
+      case 'v': verbose = 1; break;
+      default: sdu_usage(USAGE);
+    }
+  argv += optind;
+  if (argv[0] && argv[1]) sdu_usage(USAGE);
+  if (!qmail && (extra || strcmp(passwd, "/etc/passwd"))) sdu_usage(USAGE);
+
+  /* in a qmail build the extra list comes first: its refusals win */
+  if (rc_build_start(&b, file, qmail) == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to create a temporary file for ", file);
+  if (!qmail) list(argv[0] ? argv[0] : "-", &bad);
+  else {
+    if (extra) list(extra, &bad);
+    if (!bad && rc_qmail_build(&b, argv[0] ? argv[0] : "/var/qmail", passwd) == -1)
+      fail("unable to read the qmail configuration");
+  }
+  if (bad) {
+    char num[FMT_ULONG];
+    num[fmt_ulong(num, bad)] = 0;
+    rc_build_abort(&b);
+    sdu_fatal(SDU_EXIT_PERM, num, bad == 1 ? " bad line" : " bad lines", ", nothing written to ", file);
+  }
+  {
+    unsigned long records = b.records, domains = b.domains.n;
+    if (rc_build_finish(&b) == -1) fail("unable to write the table");
+    if (verbose) {
+      sdu_log l;
+      sdu_log_start(&l);
+      sdu_log_kv(&l, "file", file);
+      sdu_log_kvu(&l, "records", records);
+      sdu_log_kvu(&l, "domains", domains);
+      sdu_log_emit(&l, 2);
+    }
+  }
+  return 0;
+}
