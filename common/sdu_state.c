@@ -1,0 +1,461 @@
+/* sdu_state.c: changing state in LMDB: tables of entries that carry their own expiry */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <lmdb.h>
+#include "sdu_time.h"
+#include "sdu_state.h"
+
+/* an entry is an 8-byte big-endian expiry, then the caller's bytes;
+   a counter's bytes are an 8-byte big-endian count */
+#define HDR 8
+#define BATCH 1000      /* deletions per cleanup transaction */
+#define SCAN 100000     /* entries looked at per cleanup transaction */
+
+static void pack64(unsigned char *p, unsigned long long u)
+{
+  int i;
+  for (i = 7; i >= 0; --i) { p[i] = (unsigned char) (u & 0xff); u >>= 8; }
+}
+
+static unsigned long long unpack64(const unsigned char *p)
+{
+  unsigned long long u = 0;
+  int i;
+  for (i = 0; i < 8; ++i) u = (u << 8) | p[i];
+  return u;
+}
+
+static int live(unsigned long long expires, unsigned long long now)
+{
+  return !expires || now < expires;
+}
+
+static int errno_of(int rc)
+{
+  if (rc > 0) return rc;
+  switch (rc) {
+    case MDB_MAP_FULL: return ENOSPC;
+    case MDB_NOTFOUND: return ENOENT;
+    case MDB_READERS_FULL: return EAGAIN;
+    case MDB_INVALID: case MDB_CORRUPTED: case MDB_PAGE_NOTFOUND:
+    case MDB_VERSION_MISMATCH: return EPROTO;
+    default: return EIO;
+  }
+}
+
+static int corrupt(int rc)
+{
+  return rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
+    || rc == MDB_VERSION_MISMATCH;
+}
+
+/* "unable to write table t in dir: reason"; returns -1 for the caller to pass on */
+static int fail(sdu_state *st, const char *what, int rc)
+{
+  if (corrupt(rc))
+    snprintf(st->err, sizeof st->err, "database corrupt: %s: %s", st->where, mdb_strerror(rc));
+  else
+    snprintf(st->err, sizeof st->err, "unable to %s %s: %s", what, st->where, mdb_strerror(rc));
+  errno = errno_of(rc);
+  return -1;
+}
+
+static int failmsg(sdu_state *st, int e, const char *msg)
+{
+  snprintf(st->err, sizeof st->err, "%s: %s", msg, st->where);
+  errno = e;
+  return -1;
+}
+
+static int keyok(sdu_state *st, size_t klen)
+{
+  if (klen >= 1 && klen <= SDU_STATE_KEY_MAX) return 1;
+  failmsg(st, EINVAL, "key not 1 to 511 bytes long");
+  return 0;
+}
+
+/* another process may have grown the map beyond ours: adopt its size once */
+static int begin(sdu_state *st, unsigned int flags, MDB_txn **txn)
+{
+  int rc = mdb_txn_begin(st->env, 0, flags, txn);
+  if (rc == MDB_MAP_RESIZED) {
+    rc = mdb_env_set_mapsize(st->env, 0);
+    if (!rc) rc = mdb_txn_begin(st->env, 0, flags, txn);
+  }
+  return rc;
+}
+
+static int wbegin(sdu_state *st, MDB_txn **txn)
+{
+  if (!st->env) return MDB_BAD_TXN;
+  if (st->flags & SDU_STATE_RDONLY) return EROFS;
+  return begin(st, 0, txn);
+}
+
+/* reads reuse one read transaction: renew here, rdone resets */
+static int rbegin(sdu_state *st)
+{
+  int rc;
+  if (!st->env) return MDB_BAD_TXN;
+  if (st->rtxn) {
+    rc = mdb_txn_renew(st->rtxn);
+    if (rc != MDB_MAP_RESIZED) return rc;
+    mdb_txn_abort(st->rtxn);
+    st->rtxn = 0;
+  }
+  return begin(st, MDB_RDONLY, &st->rtxn);
+}
+
+static void rdone(sdu_state *st)
+{
+  mdb_txn_reset(st->rtxn);
+}
+
+static int opendbi(sdu_state *st, const char *table)
+{
+  MDB_txn *txn;
+  MDB_dbi dbi;
+  int rc = begin(st, MDB_RDONLY, &txn);
+  if (rc) return fail(st, "read", rc);
+  rc = mdb_dbi_open(txn, table, 0, &dbi);
+  if (!rc) rc = mdb_txn_commit(txn); /* keeps the handle */
+  else mdb_txn_abort(txn);
+  if (rc == MDB_NOTFOUND) {
+    if (st->flags & SDU_STATE_RDONLY) return failmsg(st, ENOENT, "no such table");
+    rc = begin(st, 0, &txn);
+    if (rc) return fail(st, "create", rc);
+    rc = mdb_dbi_open(txn, table, MDB_CREATE, &dbi);
+    if (!rc) rc = mdb_txn_commit(txn);
+    else mdb_txn_abort(txn);
+  }
+  if (rc == MDB_INCOMPATIBLE) return failmsg(st, EPROTO, "database corrupt: table is not a table");
+  if (rc) return fail(st, "open", rc);
+  st->dbi = dbi;
+  return 0;
+}
+
+static int nameok(sdu_state *st, const char *table)
+{
+  size_t n = strlen(table);
+  if (n >= 1 && n <= SDU_STATE_NAME_MAX) return 1;
+  failmsg(st, EINVAL, "table name not 1 to 64 bytes long");
+  return 0;
+}
+
+/* the map covers the whole size the meta page names: a shorter (truncated)
+   file would be a SIGBUS at the first read of its missing pages */
+static int sizeok(sdu_state *st)
+{
+  MDB_envinfo info;
+  MDB_stat stat;
+  struct stat s;
+  int fd;
+  if (mdb_env_info(st->env, &info) || mdb_env_stat(st->env, &stat)
+    || mdb_env_get_fd(st->env, &fd) || fstat(fd, &s) == -1) {
+    failmsg(st, EIO, "unable to check size of data.mdb");
+    return 0;
+  }
+  if ((unsigned long long) s.st_size < ((unsigned long long) info.me_last_pgno + 1) * stat.ms_psize) {
+    failmsg(st, EPROTO, "database corrupt: data.mdb shorter than its pages");
+    return 0;
+  }
+  return 1;
+}
+
+int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize)
+{
+  int rc, dead, fd;
+  memset(st, 0, sizeof *st);
+  st->flags = flags;
+  st->ownenv = 1;
+  snprintf(st->dir, sizeof st->dir, "%s", dir);
+  snprintf(st->where, sizeof st->where, "table %.64s in %.240s", table, st->dir);
+  if (!nameok(st, table)) return -1;
+  rc = mdb_env_create(&st->env);
+  if (rc) { st->env = 0; return fail(st, "open", rc); }
+  rc = mdb_env_set_maxdbs(st->env, SDU_STATE_MAXDBS);
+  if (!rc) rc = mdb_env_set_mapsize(st->env, mapsize);
+  if (!rc) rc = mdb_env_set_maxreaders(st->env, SDU_STATE_MAXREADERS);
+  /* MDB_NOMETASYNC: one fsync per commit instead of two (an incr took 82
+     instead of 156 us on ext4). A system crash may lose the last commits (a
+     counter one short, a host reported again), never the database's
+     integrity: the data pages are still synced before the meta page. */
+  if (!rc) rc = mdb_env_open(st->env, dir,
+    MDB_NOMETASYNC | ((flags & SDU_STATE_RDONLY) ? MDB_RDONLY : 0), 0660);
+  if (rc) {
+    mdb_env_close(st->env);
+    st->env = 0;
+    if (corrupt(rc))
+      snprintf(st->err, sizeof st->err, "database corrupt: %s/data.mdb: %s", dir, mdb_strerror(rc));
+    else
+      snprintf(st->err, sizeof st->err, "unable to open %s: %s", dir, mdb_strerror(rc));
+    errno = errno_of(rc);
+    return -1;
+  }
+  /* LMDB 0.9 opens data.mdb without O_CLOEXEC: the next program in the
+     chain must not inherit it */
+  if (!mdb_env_get_fd(st->env, &fd)) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  /* free the reader slots of processes that died inside a read */
+  mdb_reader_check(st->env, &dead);
+  if (!sizeok(st) || opendbi(st, table) == -1) {
+    int e = errno;
+    mdb_env_close(st->env);
+    st->env = 0;
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+int sdu_state_open(sdu_state *st, const char *dir, const char *table, int flags)
+{
+  return sdu_state_open_size(st, dir, table, flags, SDU_STATE_MAPSIZE);
+}
+
+int sdu_state_open_table(sdu_state *st, sdu_state *base, const char *table)
+{
+  memset(st, 0, sizeof *st);
+  st->flags = base->flags;
+  memcpy(st->dir, base->dir, sizeof st->dir);
+  snprintf(st->where, sizeof st->where, "table %.64s in %.240s", table, st->dir);
+  if (!base->env) return failmsg(st, EBADF, "base not open");
+  if (!nameok(st, table)) return -1;
+  st->env = base->env;
+  if (opendbi(st, table) == -1) { st->env = 0; return -1; }
+  return 0;
+}
+
+const char *sdu_state_error(const sdu_state *st)
+{
+  return st->err[0] ? st->err : "no error";
+}
+
+void sdu_state_close(sdu_state *st)
+{
+  if (st->rtxn) mdb_txn_abort(st->rtxn);
+  st->rtxn = 0;
+  if (st->env && st->ownenv) mdb_env_close(st->env);
+  st->env = 0;
+}
+
+int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
+  unsigned long long now, unsigned long long *expires)
+{
+  MDB_val k, d;
+  unsigned long long exp;
+  int rc;
+  if (!keyok(st, klen)) return -1;
+  k.mv_data = (void *) key;
+  k.mv_size = klen;
+  rc = rbegin(st);
+  if (rc) return fail(st, "read", rc);
+  rc = mdb_get(st->rtxn, st->dbi, &k, &d);
+  if (rc) {
+    rdone(st);
+    return rc == MDB_NOTFOUND ? 0 : fail(st, "read", rc);
+  }
+  if (d.mv_size < HDR || d.mv_size - HDR > SDU_STATE_VAL_MAX) {
+    rdone(st);
+    return failmsg(st, EPROTO, "database corrupt: entry of a wrong size");
+  }
+  exp = unpack64(d.mv_data);
+  if (!live(exp, now)) { rdone(st); return 0; }
+  if (val && !stralloc_copyb(val, (const char *) d.mv_data + HDR, d.mv_size - HDR)) {
+    rdone(st);
+    return failmsg(st, ENOMEM, "out of memory reading");
+  }
+  rdone(st);
+  if (expires) *expires = exp;
+  return 1;
+}
+
+static int put1(sdu_state *st, MDB_val *k, const char *val, size_t vlen, unsigned long long expires)
+{
+  MDB_txn *txn;
+  MDB_val d;
+  int rc = wbegin(st, &txn);
+  if (rc) return rc;
+  d.mv_size = HDR + vlen;
+  d.mv_data = 0;
+  rc = mdb_put(txn, st->dbi, k, &d, MDB_RESERVE);
+  if (rc) { mdb_txn_abort(txn); return rc; }
+  pack64(d.mv_data, expires);
+  if (vlen) memcpy((char *) d.mv_data + HDR, val, vlen);
+  return mdb_txn_commit(txn);
+}
+
+static int full(sdu_state *st)
+{
+  MDB_envinfo info;
+  char n[64];
+  mdb_env_info(st->env, &info);
+  snprintf(n, sizeof n, "state full (map size %lu bytes) even after cleanup",
+    (unsigned long) info.me_mapsize);
+  return failmsg(st, ENOSPC, n);
+}
+
+int sdu_state_put(sdu_state *st, const char *key, size_t klen, const char *val, size_t vlen,
+  unsigned long long expires)
+{
+  MDB_val k;
+  unsigned long n;
+  int rc;
+  if (!keyok(st, klen)) return -1;
+  if (vlen > SDU_STATE_VAL_MAX) return failmsg(st, EMSGSIZE, "value longer than 65536 bytes");
+  k.mv_data = (void *) key;
+  k.mv_size = klen;
+  rc = put1(st, &k, val, vlen, expires);
+  if (rc == MDB_MAP_FULL) {
+    sdu_state_cleanup(st, sdu_now(), &n);
+    rc = put1(st, &k, val, vlen, expires);
+    if (rc == MDB_MAP_FULL) return full(st);
+  }
+  return rc ? fail(st, "write", rc) : 0;
+}
+
+int sdu_state_del(sdu_state *st, const char *key, size_t klen)
+{
+  MDB_txn *txn;
+  MDB_val k;
+  int rc;
+  if (!keyok(st, klen)) return -1;
+  k.mv_data = (void *) key;
+  k.mv_size = klen;
+  rc = wbegin(st, &txn);
+  if (rc) return fail(st, "write", rc);
+  rc = mdb_del(txn, st->dbi, &k, 0);
+  if (rc == MDB_NOTFOUND) { mdb_txn_abort(txn); return 0; }
+  if (rc) { mdb_txn_abort(txn); return fail(st, "write", rc); }
+  rc = mdb_txn_commit(txn);
+  return rc ? fail(st, "write", rc) : 1;
+}
+
+#define NOTCOUNTER 1 /* not an LMDB code: the entry is not a counter */
+
+static int incr1(sdu_state *st, MDB_val *k, unsigned long long now, unsigned long window,
+  unsigned long *count)
+{
+  MDB_txn *txn;
+  MDB_val d;
+  unsigned long long exp = 0, n = 0;
+  unsigned char buf[HDR + 8];
+  int rc = wbegin(st, &txn);
+  if (rc) return rc;
+  rc = mdb_get(txn, st->dbi, k, &d);
+  if (rc && rc != MDB_NOTFOUND) { mdb_txn_abort(txn); return rc; }
+  if (!rc) {
+    if (d.mv_size != sizeof buf) { mdb_txn_abort(txn); return NOTCOUNTER; }
+    exp = unpack64(d.mv_data);
+    n = unpack64((const unsigned char *) d.mv_data + HDR);
+  }
+  if (!rc && exp && now < exp) {
+    if (n < (unsigned long) -1) ++n;
+  } else {
+    n = 1;
+    exp = now + window < now ? (unsigned long long) -1 : now + window;
+  }
+  pack64(buf, exp);
+  pack64(buf + HDR, n);
+  d.mv_data = buf;
+  d.mv_size = sizeof buf;
+  rc = mdb_put(txn, st->dbi, k, &d, 0);
+  if (rc) { mdb_txn_abort(txn); return rc; }
+  rc = mdb_txn_commit(txn);
+  if (!rc) *count = (unsigned long) n;
+  return rc;
+}
+
+int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long long now,
+  unsigned long window, unsigned long *count)
+{
+  MDB_val k;
+  unsigned long n;
+  int rc;
+  if (!keyok(st, klen)) return -1;
+  if (!window) return failmsg(st, EINVAL, "counter window of 0 seconds");
+  k.mv_data = (void *) key;
+  k.mv_size = klen;
+  rc = incr1(st, &k, now, window, count);
+  if (rc == MDB_MAP_FULL) {
+    sdu_state_cleanup(st, now, &n);
+    rc = incr1(st, &k, now, window, count);
+    if (rc == MDB_MAP_FULL) return full(st);
+  }
+  if (rc == NOTCOUNTER) return failmsg(st, EPROTO, "entry is not a counter");
+  return rc ? fail(st, "write", rc) : 0;
+}
+
+int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *removed)
+{
+  char last[SDU_STATE_KEY_MAX];
+  size_t lastlen = 0;
+  unsigned long total = 0;
+  int rc;
+  if (removed) *removed = 0;
+  for (;;) {
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, d;
+    unsigned long deleted = 0, seen = 0;
+    rc = wbegin(st, &txn);
+    if (rc) return fail(st, "clean up", rc);
+    rc = mdb_cursor_open(txn, st->dbi, &c);
+    if (rc) { mdb_txn_abort(txn); return fail(st, "clean up", rc); }
+    if (lastlen) {
+      k.mv_data = last;
+      k.mv_size = lastlen;
+      rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    } else
+      rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
+    while (!rc) {
+      if (k.mv_size > sizeof last) { rc = MDB_CORRUPTED; break; }
+      memcpy(last, k.mv_data, k.mv_size);
+      lastlen = k.mv_size;
+      if (d.mv_size < HDR || !live(unpack64(d.mv_data), now)) {
+        rc = mdb_cursor_del(c, 0);
+        if (rc) break;
+        ++deleted;
+      }
+      if (deleted >= BATCH || ++seen >= SCAN) break;
+      rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND) { mdb_txn_abort(txn); return fail(st, "clean up", rc); }
+    if (deleted) {
+      int crc = mdb_txn_commit(txn);
+      if (crc) return fail(st, "clean up", crc);
+      total += deleted;
+      if (removed) *removed = total;
+    } else
+      mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) return 0;
+  }
+}
+
+int sdu_state_walk(sdu_state *st, unsigned long long now,
+  int (*fn)(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
+    unsigned long long expires), void *ctx)
+{
+  MDB_cursor *c;
+  MDB_val k, d;
+  int rc = rbegin(st), r = 0;
+  if (rc) return fail(st, "read", rc);
+  rc = mdb_cursor_open(st->rtxn, st->dbi, &c);
+  if (rc) { rdone(st); return fail(st, "read", rc); }
+  for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+    unsigned long long exp;
+    if (d.mv_size < HDR) { rc = MDB_CORRUPTED; break; }
+    exp = unpack64(d.mv_data);
+    if (!live(exp, now)) continue;
+    r = fn(ctx, k.mv_data, k.mv_size, (const char *) d.mv_data + HDR, d.mv_size - HDR, exp);
+    if (r) break;
+  }
+  mdb_cursor_close(c);
+  rdone(st);
+  if (r) return r;
+  if (rc != MDB_NOTFOUND) return fail(st, "read", rc);
+  return 0;
+}

@@ -1,0 +1,71 @@
+/* sdu_state.h: changing state in LMDB: tables of entries that carry their own expiry */
+#ifndef SDU_STATE_H
+#define SDU_STATE_H
+
+#include <stddef.h>
+#include <stralloc.h>
+
+#define SDU_STATE_RDONLY 1            /* open flag: no writes, nothing created */
+#define SDU_STATE_MAPSIZE (64UL << 20) /* default largest size of data.mdb */
+#define SDU_STATE_MAXDBS 32           /* named tables per state directory */
+#define SDU_STATE_MAXREADERS 1024     /* processes at once (set by the first opener) */
+#define SDU_STATE_KEY_MAX 511         /* LMDB's key limit; longer keys are EINVAL */
+#define SDU_STATE_VAL_MAX 65536       /* larger values are refused (EMSGSIZE) */
+#define SDU_STATE_NAME_MAX 64         /* longest table name */
+
+struct MDB_env;
+struct MDB_txn;
+
+/* One table of one state directory. Entries expire at an absolute time
+   (seconds, 0 never); an entry is live while now < expires, and an expired
+   entry reads as absent. A process opens a directory at most once (LMDB's
+   rule): further tables of it go through sdu_state_open_table. Close it
+   before exec: an open store keeps a reader slot for as long as the pid
+   lives. After fork only the parent may use or close it; the child must
+   exec or _exit.
+   Every function returning -1 leaves errno and a reason for sdu_state_error. */
+typedef struct sdu_state {
+  struct MDB_env *env;
+  unsigned int dbi;
+  struct MDB_txn *rtxn; /* a reset read transaction, renewed for each read */
+  int flags;
+  int ownenv;           /* 0 for tables opened with sdu_state_open_table */
+  char dir[256];        /* for messages, cut */
+  char where[320];      /* "table t in dir" for messages */
+  char err[512];
+} sdu_state;
+
+/* open table of dir, creating the files and the table unless RDONLY: 0 ok, -1 failure
+   (errno ENOENT for a missing dir, or with RDONLY a missing data.mdb or table; EPROTO corrupt) */
+int sdu_state_open(sdu_state *st, const char *dir, const char *table, int flags);
+/* the same with a largest data.mdb size other than SDU_STATE_MAPSIZE */
+int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize);
+/* open another table of base's directory sharing its environment; close it before base */
+int sdu_state_open_table(sdu_state *st, sdu_state *base, const char *table);
+/* why the last call failed: "unable to open /var/lib/sdu: No such file or directory" */
+const char *sdu_state_error(const sdu_state *st);
+/* release the table (and the environment, if st opened it); st may be closed twice */
+void sdu_state_close(sdu_state *st);
+
+/* 1 found live (val, unless 0, holds the bytes; *expires if expires is not 0), 0 absent or expired, -1 error */
+int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
+  unsigned long long now, unsigned long long *expires);
+/* store val under key until expires (0 never): 0 ok, -1 error (ENOSPC: full even
+   after removing the entries expired at sdu_now()) */
+int sdu_state_put(sdu_state *st, const char *key, size_t klen, const char *val, size_t vlen,
+  unsigned long long expires);
+/* 1 deleted (live or expired), 0 absent, -1 error */
+int sdu_state_del(sdu_state *st, const char *key, size_t klen);
+/* count one event in a fixed window of window (>0) seconds starting at the key's first
+   event, in one write transaction: 0 ok with *count including this event, -1 error */
+int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long long now,
+  unsigned long window, unsigned long *count);
+/* delete every expired (or malformed) entry, committing every 1000 deletions: 0 ok, -1 error */
+int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *removed);
+/* call fn on each live entry in key order in one read transaction; fn must not
+   use the store; fn returning non-zero stops the walk: 0 done, fn's value, or -1 error */
+int sdu_state_walk(sdu_state *st, unsigned long long now,
+  int (*fn)(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
+    unsigned long long expires), void *ctx);
+
+#endif

@@ -1,0 +1,52 @@
+/* sdu_time.c: the clock (movable by tests) and durations such as "10m" */
+#include <time.h>
+#include <limits.h>
+#include "sdu_env.h"
+#include "sdu_time.h"
+
+/* decimal digits up to the first non-digit; 0 on no digits or overflow */
+static const char *scan_ull(const char *s, unsigned long long max, unsigned long long *u)
+{
+  unsigned long long n = 0;
+  const char *p = s;
+  for (; *p >= '0' && *p <= '9'; ++p) {
+    unsigned int d = (unsigned int) (*p - '0');
+    if (n > (max - d) / 10) return 0;
+    n = n * 10 + d;
+  }
+  if (p == s) return 0;
+  *u = n;
+  return p;
+}
+
+unsigned long long sdu_now(void)
+{
+  const char *e = sdu_env_get("SDU_TEST_NOW");
+  unsigned long long u;
+  time_t t;
+  if (e) {
+    const char *p = scan_ull(e, ULLONG_MAX, &u);
+    if (p && !*p) return u;
+  }
+  t = time(0);
+  return t < 0 ? 0 : (unsigned long long) t;
+}
+
+int sdu_parse_duration(const char *s, unsigned long *secs)
+{
+  unsigned long long n, unit = 1;
+  const char *p = scan_ull(s, ULONG_MAX, &n);
+  if (!p) return 0;
+  switch (*p) {
+    case 0: break;
+    case 's': unit = 1; ++p; break;
+    case 'm': unit = 60; ++p; break;
+    case 'h': unit = 3600; ++p; break;
+    case 'd': unit = 86400; ++p; break;
+    default: return 0;
+  }
+  if (*p) return 0;
+  if (n > ULONG_MAX / unit) return 0;
+  *secs = (unsigned long) (n * unit);
+  return 1;
+}

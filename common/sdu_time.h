@@ -1,0 +1,11 @@
+/* sdu_time.h: the clock (movable by tests) and durations such as "10m" */
+#ifndef SDU_TIME_H
+#define SDU_TIME_H
+
+/* seconds since the epoch; SDU_TEST_NOW, when it holds a decimal number,
+   is returned instead (a testing aid; anything else there is ignored) */
+unsigned long long sdu_now(void);
+/* "90", "90s", "10m", "3h", "7d" into seconds: 1 ok, 0 bad syntax or overflow */
+int sdu_parse_duration(const char *s, unsigned long *secs);
+
+#endif

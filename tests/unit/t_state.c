@@ -1,0 +1,631 @@
+/* t_state.c: the LMDB state store (sdu_state) and the clock and durations (sdu_time) */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <lmdb.h>
+#include "sdu_t.h"
+#include "sdu_state.h"
+#include "sdu_time.h"
+
+static char top[256];
+static char path[512];
+
+static const char *at(const char *name)
+{
+  snprintf(path, sizeof path, "%s/%s", top, name);
+  return path;
+}
+
+static int contains(const char *s, const char *part)
+{
+  return strstr(s, part) != 0;
+}
+
+static int writefile(const char *name, const char *buf, size_t len)
+{
+  int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd == -1) return -1;
+  if (write(fd, buf, len) != (ssize_t) len) { close(fd); return -1; }
+  return close(fd);
+}
+
+#define PUTS(st, k, v, exp) sdu_state_put((st), (k), strlen(k), (v), strlen(v), (exp))
+#define GETS(st, k, val, now, exp) sdu_state_get((st), (k), strlen(k), (val), (now), (exp))
+
+/* the open fds of this process, as a bit set */
+static void fdset(unsigned char *set, size_t n)
+{
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  memset(set, 0, n);
+  if (!d) return;
+  while ((e = readdir(d))) {
+    long fd = strtol(e->d_name, 0, 10);
+    if (fd > 0 && (size_t) fd < n && fd != dirfd(d)) set[fd] = 1;
+  }
+  closedir(d);
+}
+
+struct walked { stralloc sa; int calls; int stopat; };
+
+static int collect(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
+  unsigned long long expires)
+{
+  struct walked *w = ctx;
+  char num[32];
+  ++w->calls;
+  snprintf(num, sizeof num, "@%llu", expires);
+  if (!stralloc_catb(&w->sa, key, klen) || !stralloc_cats(&w->sa, "=")
+    || !stralloc_catb(&w->sa, val, vlen) || !stralloc_cats(&w->sa, num)
+    || !stralloc_cats(&w->sa, " ")) exit(111);
+  return w->calls == w->stopat ? 7 : 0;
+}
+
+static int dies(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
+  unsigned long long expires)
+{
+  (void) ctx; (void) key; (void) klen; (void) val; (void) vlen; (void) expires;
+  kill(getpid(), SIGKILL);
+  return 0;
+}
+
+/* mdb_reader_list's lines are "pid thread txnid": count those of one pid */
+static int readers;
+static int countreader(const char *msg, void *ctx)
+{
+  if (strtol(msg, 0, 10) == (long) *(pid_t *) ctx) ++readers;
+  return 0;
+}
+
+static void t_time(void)
+{
+  unsigned long s;
+  unsigned long long now;
+  time_t t;
+  static const char *bad[] = { "", "s", "-1", "+5", " 5", "5 ", "5x", "5ms", "10M", "1.5h",
+    "18446744073709551616", "213503982334602d", "99999999999999999999999", 0 };
+  int i, allbad = 1;
+
+  T_OK(setenv("SDU_TEST_NOW", "1234567890", 1) == 0, "setenv");
+  T_EQI(sdu_now() == 1234567890ULL, 1, "sdu_now honours SDU_TEST_NOW");
+  setenv("SDU_TEST_NOW", "18446744073709551615", 1);
+  T_OK(sdu_now() == 18446744073709551615ULL, "sdu_now: SDU_TEST_NOW up to 2^64-1");
+  setenv("SDU_TEST_NOW", "12x", 1);
+  t = time(0);
+  now = sdu_now();
+  T_OK(now >= (unsigned long long) t && now <= (unsigned long long) t + 2, "sdu_now ignores a SDU_TEST_NOW that is not a number");
+  unsetenv("SDU_TEST_NOW");
+  t = time(0);
+  now = sdu_now();
+  T_OK(now >= (unsigned long long) t && now <= (unsigned long long) t + 2, "sdu_now is the real clock without SDU_TEST_NOW");
+
+  T_OK(sdu_parse_duration("90", &s) && s == 90, "duration 90");
+  T_OK(sdu_parse_duration("90s", &s) && s == 90, "duration 90s");
+  T_OK(sdu_parse_duration("10m", &s) && s == 600, "duration 10m");
+  T_OK(sdu_parse_duration("3h", &s) && s == 10800, "duration 3h");
+  T_OK(sdu_parse_duration("7d", &s) && s == 604800, "duration 7d");
+  T_OK(sdu_parse_duration("0", &s) && s == 0, "duration 0");
+  T_OK(sdu_parse_duration("007m", &s) && s == 420, "duration with leading zeros");
+  if (ULONG_MAX == 18446744073709551615UL) {
+    T_OK(sdu_parse_duration("18446744073709551615", &s) && s == ULONG_MAX, "duration at ULONG_MAX");
+    T_OK(sdu_parse_duration("213503982334601d", &s) && s == 213503982334601UL * 86400, "largest number of days");
+  } else
+    T_SKIP("duration bounds", "unsigned long is not 64 bits");
+  for (i = 0; bad[i]; ++i) {
+    s = 4242;
+    if (sdu_parse_duration(bad[i], &s) || s != 4242) {
+      printf("#   accepted [%s]\n", bad[i]);
+      allbad = 0;
+    }
+  }
+  T_OK(allbad, "bad durations refused, result untouched");
+}
+
+static void t_basic(void)
+{
+  sdu_state st, st2, ro;
+  stralloc val = {0};
+  unsigned long long exp;
+  unsigned char before[1024], after[1024];
+  char key[SDU_STATE_KEY_MAX + 1];
+  char *big;
+  struct stat sb;
+  size_t i;
+  int cloexec = 1, newfds = 0;
+
+  fdset(before, sizeof before);
+  T_EQI(sdu_state_open(&st, at("db"), "t.basic", 0), 0, "open creates the files in an empty directory");
+  fdset(after, sizeof after);
+  for (i = 0; i < sizeof after; ++i)
+    if (after[i] && !before[i]) {
+      ++newfds;
+      if (!(fcntl((int) i, F_GETFD) & FD_CLOEXEC)) cloexec = 0;
+    }
+  T_OK(newfds >= 1 && cloexec, "every fd the store opens is close-on-exec");
+  T_OK(stat(at("db/data.mdb"), &sb) == 0 && stat(at("db/lock.mdb"), &sb) == 0, "data.mdb and lock.mdb exist");
+
+  T_EQI(PUTS(&st, "a", "one", 1000), 0, "put");
+  exp = 0;
+  T_EQI(GETS(&st, "a", &val, 999, &exp), 1, "get before expiry");
+  T_EQB(val.s, val.len, "one", "get: value");
+  T_OK(exp == 1000, "get: expiry");
+  T_EQI(GETS(&st, "a", &val, 1000, 0), 0, "absent at the expiry time");
+  T_EQI(GETS(&st, "a", &val, 5000, 0), 0, "absent after expiry");
+  T_EQI(GETS(&st, "a", 0, 10, 0), 1, "get without fetching the value");
+  T_EQI(GETS(&st, "zz", &val, 0, 0), 0, "absent key");
+  T_EQI(PUTS(&st, "a", "two", 0), 0, "overwrite");
+  T_EQI(GETS(&st, "a", &val, 18446744073709551615ULL, &exp), 1, "0 never expires");
+  T_EQB(val.s, val.len, "two", "overwritten value");
+  T_OK(exp == 0, "overwritten expiry");
+  T_EQI(PUTS(&st, "e", "", 0), 0, "put of an empty value");
+  T_EQI(GETS(&st, "e", &val, 1, 0), 1, "empty value found");
+  T_EQI(val.len, 0, "empty value is empty");
+  T_EQI(sdu_state_put(&st, "b\0c", 3, "\0\xff\n", 3, 0), 0, "binary key and value");
+  T_EQI(sdu_state_get(&st, "b\0c", 3, &val, 1, 0), 1, "binary key found");
+  T_OK(val.len == 3 && memcmp(val.s, "\0\xff\n", 3) == 0, "binary value intact");
+  T_EQI(sdu_state_get(&st, "b", 1, &val, 1, 0), 0, "keys are exact");
+
+  T_EQI(sdu_state_del(&st, "a", 1), 1, "del");
+  T_EQI(sdu_state_del(&st, "a", 1), 0, "del of an absent key");
+  T_EQI(GETS(&st, "a", &val, 1, 0), 0, "deleted key absent");
+  T_EQI(PUTS(&st, "old", "x", 5), 0, "put already expired");
+  T_EQI(GETS(&st, "old", &val, 6, 0), 0, "expired entry is absent");
+  T_EQI(sdu_state_del(&st, "old", 3), 1, "del of an expired entry deletes it");
+
+  memset(key, 'k', sizeof key);
+  errno = 0;
+  T_EQI(sdu_state_put(&st, key, 0, "x", 1, 0), -1, "empty key refused");
+  T_EQI(errno, EINVAL, "empty key: EINVAL");
+  T_EQI(sdu_state_put(&st, key, SDU_STATE_KEY_MAX, "x", 1, 0), 0, "key of 511 bytes");
+  T_EQI(sdu_state_get(&st, key, SDU_STATE_KEY_MAX, &val, 0, 0), 1, "key of 511 bytes found");
+  T_EQI(sdu_state_put(&st, key, SDU_STATE_KEY_MAX + 1, "x", 1, 0), -1, "key of 512 bytes refused");
+  T_EQI(sdu_state_get(&st, key, SDU_STATE_KEY_MAX + 1, &val, 0, 0), -1, "get with a key of 512 bytes refused");
+  T_OK(contains(sdu_state_error(&st), "key"), "reason names the key");
+  big = malloc(SDU_STATE_VAL_MAX + 1);
+  if (!big) exit(111);
+  memset(big, 'v', SDU_STATE_VAL_MAX + 1);
+  T_EQI(sdu_state_put(&st, "big", 3, big, SDU_STATE_VAL_MAX, 0), 0, "value at the bound");
+  T_EQI(sdu_state_get(&st, "big", 3, &val, 0, 0), 1, "value at the bound found");
+  T_OK(val.len == SDU_STATE_VAL_MAX && memcmp(val.s, big, val.len) == 0, "value at the bound intact");
+  errno = 0;
+  T_EQI(sdu_state_put(&st, "big", 3, big, SDU_STATE_VAL_MAX + 1, 0), -1, "value over the bound refused");
+  T_EQI(errno, EMSGSIZE, "value over the bound: EMSGSIZE");
+  free(big);
+
+  /* a second table of the same directory */
+  T_EQI(sdu_state_open_table(&st2, &st, "t.other"), 0, "open_table");
+  T_EQI(GETS(&st2, "e", &val, 1, 0), 0, "tables are separate");
+  T_EQI(PUTS(&st2, "e", "other", 0), 0, "put in the second table");
+  T_EQI(GETS(&st2, "e", &val, 1, 0), 1, "get from the second table");
+  T_EQB(val.s, val.len, "other", "second table's value");
+  T_EQI(GETS(&st, "e", &val, 1, 0), 1, "first table unchanged");
+  T_EQI(val.len, 0, "first table's value unchanged");
+  sdu_state_close(&st2);
+  sdu_state_close(&st);
+  sdu_state_close(&st); /* twice is harmless */
+
+  /* read-only */
+  errno = 0;
+  T_EQI(sdu_state_open(&ro, at("db"), "t.missing", SDU_STATE_RDONLY), -1, "read-only open of a missing table fails");
+  T_EQI(errno, ENOENT, "missing table: ENOENT");
+  T_OK(contains(sdu_state_error(&ro), "no such table") && contains(sdu_state_error(&ro), "t.missing"),
+    "missing table: reason names the table");
+  printf("#   %s\n", sdu_state_error(&ro));
+  sdu_state_close(&ro);
+  T_EQI(sdu_state_open(&ro, at("db"), "t.basic", SDU_STATE_RDONLY), 0, "read-only open of an existing table");
+  T_EQI(GETS(&ro, "b\0c", &val, 1, 0), 0, "read-only: absent");
+  T_EQI(sdu_state_get(&ro, "b\0c", 3, &val, 1, 0), 1, "read-only: get");
+  errno = 0;
+  T_EQI(PUTS(&ro, "x", "y", 0), -1, "read-only: put refused");
+  T_EQI(errno, EROFS, "read-only: EROFS");
+  T_EQI(sdu_state_del(&ro, "e", 1), -1, "read-only: del refused");
+  sdu_state_close(&ro);
+  T_EQI(sdu_state_open(&ro, at("db"), "t.missing", 0), 0, "read-write open creates a missing table");
+  sdu_state_close(&ro);
+  T_EQI(sdu_state_open(&ro, at("db"), "t.missing", SDU_STATE_RDONLY), 0, "then read-only open finds it");
+  sdu_state_close(&ro);
+  T_EQI(sdu_state_open(&ro, at("db"), "", 0), -1, "empty table name refused");
+  T_EQI(sdu_state_open(&ro, at("db"),
+    "12345678901234567890123456789012345678901234567890123456789012345", 0), -1, "table name of 65 bytes refused");
+  sdu_state_close(&ro);
+  stralloc_free(&val);
+}
+
+static void t_incr(void)
+{
+  sdu_state st;
+  stralloc val = {0};
+  unsigned long c = 0;
+  unsigned long long exp = 0;
+
+  T_EQI(sdu_state_open(&st, at("db"), "t.incr", 0), 0, "open for counters");
+  T_OK(sdu_state_incr(&st, "k", 1, 100, 60, &c) == 0 && c == 1, "first event counts 1");
+  T_OK(sdu_state_incr(&st, "k", 1, 130, 60, &c) == 0 && c == 2, "second event in the window");
+  T_OK(sdu_state_incr(&st, "k", 1, 159, 60, &c) == 0 && c == 3, "last second of the window");
+  T_OK(GETS(&st, "k", &val, 159, &exp) == 1 && exp == 160, "counter expires at the window's end");
+  T_EQI(GETS(&st, "k", &val, 160, 0), 0, "counter absent after its window");
+  T_OK(sdu_state_incr(&st, "k", 1, 160, 60, &c) == 0 && c == 1, "window over: the count restarts at 1");
+  T_OK(GETS(&st, "k", &val, 160, &exp) == 1 && exp == 220, "new window starts at the restart");
+  T_OK(sdu_state_incr(&st, "k", 1, 219, 60, &c) == 0 && c == 2, "counts in the new window");
+  T_OK(sdu_state_incr(&st, "j", 1, 219, 60, &c) == 0 && c == 1, "keys count separately");
+  T_OK(sdu_state_incr(&st, "k", 1, 5000, 60, &c) == 0 && c == 1, "long after: restart at 1");
+  T_EQI(sdu_state_incr(&st, "k", 1, 5000, 0, &c), -1, "window of 0 refused");
+  T_EQI(PUTS(&st, "p", "not a counter", 0), 0, "put a plain entry");
+  errno = 0;
+  T_EQI(sdu_state_incr(&st, "p", 1, 1, 60, &c), -1, "incr of a plain entry fails");
+  T_EQI(errno, EPROTO, "incr of a plain entry: EPROTO");
+  T_OK(contains(sdu_state_error(&st), "not a counter"), "incr of a plain entry: reason");
+  T_OK(sdu_state_incr(&st, "big", 3, 18446744073709551615ULL - 5, 60, &c) == 0 && c == 1, "window end past 2^64 is capped");
+  T_OK(sdu_state_incr(&st, "big", 3, 18446744073709551615ULL - 1, 60, &c) == 0 && c == 2, "capped window still counts");
+  sdu_state_close(&st);
+  stralloc_free(&val);
+}
+
+#define KIDS 8
+#define ROUNDS 200
+
+static void t_concurrent(void)
+{
+  sdu_state st;
+  pid_t pid[KIDS];
+  int p[2], i, okkids = 0;
+  unsigned long c = 0;
+  unsigned int seen[KIDS * ROUNDS + 1], got;
+  int dup = 0, missing = 0, bad = 0;
+  ssize_t r;
+
+  if (pipe(p) == -1) exit(111);
+  for (i = 0; i < KIDS; ++i) {
+    pid[i] = fork();
+    if (pid[i] == -1) exit(111);
+    if (!pid[i]) {
+      sdu_state s;
+      unsigned long n, prev = 0;
+      int j;
+      close(p[0]);
+      if (sdu_state_open(&s, at("db"), "t.conc", 0) == -1) _exit(1);
+      for (j = 0; j < ROUNDS; ++j) {
+        unsigned int u;
+        if (sdu_state_incr(&s, "hits", 4, 1000, 3600, &n) == -1) _exit(2);
+        if (n <= prev) _exit(3);
+        prev = n;
+        u = (unsigned int) n;
+        if (write(p[1], &u, sizeof u) != sizeof u) _exit(4);
+      }
+      sdu_state_close(&s);
+      _exit(0);
+    }
+  }
+  close(p[1]);
+  memset(seen, 0, sizeof seen);
+  while ((r = read(p[0], &got, sizeof got)) == sizeof got) {
+    if (got < 1 || got > KIDS * ROUNDS) ++bad;
+    else if (seen[got]++) ++dup;
+  }
+  close(p[0]);
+  for (i = 0; i < KIDS; ++i) {
+    int ws;
+    if (waitpid(pid[i], &ws, 0) == pid[i] && WIFEXITED(ws) && WEXITSTATUS(ws) == 0) ++okkids;
+  }
+  for (got = 1; got <= KIDS * ROUNDS; ++got) if (!seen[got]) ++missing;
+  T_EQI(okkids, KIDS, "8 processes each counted 200 events");
+  T_OK(!dup && !missing && !bad, "every count 1..1600 handed out exactly once");
+  T_EQI(sdu_state_open(&st, at("db"), "t.conc", 0), 0, "open after the processes");
+  T_OK(sdu_state_incr(&st, "hits", 4, 1000, 3600, &c) == 0, "one more event");
+  T_EQI(c, KIDS * ROUNDS + 1, "the total is exact: 1600 + 1");
+  sdu_state_close(&st);
+}
+
+static void t_cleanup_walk(void)
+{
+  sdu_state st;
+  struct walked w;
+  unsigned long removed = 99;
+  char k[32];
+  int i, n;
+  stralloc val = {0};
+
+  T_EQI(sdu_state_open(&st, at("db"), "t.walk", 0), 0, "open for walk and cleanup");
+  T_EQI(PUTS(&st, "c", "3", 0), 0, "put c");
+  T_EQI(PUTS(&st, "a", "1", 2000), 0, "put a");
+  T_EQI(PUTS(&st, "bb", "gone", 500), 0, "put bb (expires first)");
+  T_EQI(PUTS(&st, "b", "2", 1001), 0, "put b");
+  memset(&w, 0, sizeof w);
+  T_EQI(sdu_state_walk(&st, 1000, collect, &w), 0, "walk");
+  T_EQB(w.sa.s, w.sa.len, "a=1@2000 b=2@1001 c=3@0 ", "walk: key order, expired skipped");
+  w.sa.len = 0;
+  w.calls = 0;
+  T_EQI(sdu_state_walk(&st, 1001, collect, &w), 0, "walk later");
+  T_EQB(w.sa.s, w.sa.len, "a=1@2000 c=3@0 ", "walk later: b expired too");
+  w.sa.len = 0;
+  w.calls = 0;
+  w.stopat = 2;
+  T_EQI(sdu_state_walk(&st, 0, collect, &w), 7, "walk stops at the callback's non-zero value");
+  T_EQI(w.calls, 2, "walk: no call after the stop");
+  T_EQI(PUTS(&st, "d", "after walk", 0), 0, "put works after a stopped walk");
+
+  /* an entry too short for its expiry, as only another program could write it */
+  {
+    MDB_txn *txn;
+    MDB_val k0, d0;
+    k0.mv_data = "bad";
+    k0.mv_size = 3;
+    d0.mv_data = "xyz";
+    d0.mv_size = 3;
+    if (mdb_txn_begin(st.env, 0, 0, &txn) || mdb_put(txn, st.dbi, &k0, &d0, 0) || mdb_txn_commit(txn)) exit(111);
+  }
+  errno = 0;
+  T_EQI(sdu_state_get(&st, "bad", 3, &val, 0, 0), -1, "malformed entry: get fails");
+  T_EQI(errno, EPROTO, "malformed entry: EPROTO");
+  T_OK(contains(sdu_state_error(&st), "corrupt"), "malformed entry: reason");
+  w.calls = 0;
+  w.stopat = 0;
+  T_EQI(sdu_state_walk(&st, 0, collect, &w), -1, "malformed entry: walk fails");
+  T_EQI(w.calls, 2, "malformed entry: walk stops there");
+  T_EQI(sdu_state_cleanup(&st, 1001, &removed), 0, "cleanup");
+  T_EQI(removed, 3, "cleanup removed the 2 expired entries and the malformed one");
+  T_EQI(sdu_state_get(&st, "bad", 3, &val, 0, 0), 0, "malformed entry gone");
+  T_EQI(sdu_state_get(&st, "bb", 2, &val, 0, 0), 0, "expired entry gone even for an earlier now");
+  T_EQI(sdu_state_get(&st, "a", 1, &val, 0, 0), 1, "live entry kept");
+  T_EQI(sdu_state_cleanup(&st, 1001, &removed), 0, "cleanup again");
+  T_EQI(removed, 0, "nothing more to remove");
+
+  /* more than one batch, live entries in between */
+  n = 0;
+  for (i = 0; i < 2600; ++i) {
+    snprintf(k, sizeof k, "m%05d", i);
+    if (PUTS(&st, k, "v", (i % 10 == 9) ? 0 : 3000) == 0) ++n;
+  }
+  T_EQI(n, 2600, "2600 puts");
+  T_EQI(sdu_state_cleanup(&st, 2999, &removed), 0, "cleanup before the m-entries expire");
+  T_EQI(removed, 1, "only a (expired at 2000) removed");
+  T_EQI(sdu_state_cleanup(&st, 3000, &removed), 0, "cleanup of 2340 entries in batches");
+  T_EQI(removed, 2340, "all 2340 expired entries removed");
+  w.sa.len = 0;
+  w.calls = w.stopat = 0;
+  T_EQI(sdu_state_walk(&st, 0, collect, &w), 0, "walk after cleanup");
+  T_EQI(w.calls, 260 + 2, "260 live m-entries plus c and d left");
+  stralloc_free(&w.sa);
+  sdu_state_close(&st);
+  stralloc_free(&val);
+}
+
+static void t_full(void)
+{
+  sdu_state st;
+  char k[32], v[1000];
+  int i, r = 0;
+  stralloc val = {0};
+
+  memset(v, 'f', sizeof v);
+  if (mkdir(at("small"), 0755) == -1) exit(111);
+  T_EQI(sdu_state_open_size(&st, at("small"), "t.full", 0, 256 << 10), 0, "open with a map of 256 KiB");
+  setenv("SDU_TEST_NOW", "50", 1);
+  for (i = 0; i < 1000; ++i) {
+    snprintf(k, sizeof k, "f%04d", i);
+    r = sdu_state_put(&st, k, strlen(k), v, sizeof v, 100);
+    if (r) break;
+  }
+  T_OK(r == -1 && i > 50 && i < 1000, "the small map fills up");
+  T_EQI(errno, ENOSPC, "full: ENOSPC");
+  T_OK(contains(sdu_state_error(&st), "full"), "full: reason says so");
+  printf("#   after %d puts: %s\n", i, sdu_state_error(&st));
+  T_EQI(GETS(&st, "f0000", &val, 50, 0), 1, "nothing lost while full");
+  setenv("SDU_TEST_NOW", "200", 1);
+  T_EQI(sdu_state_put(&st, "new", 3, v, sizeof v, 0), 0, "full with expired entries: put cleans up and succeeds");
+  T_EQI(GETS(&st, "f0000", &val, 0, 0), 0, "the cleanup removed the expired entries");
+  T_EQI(GETS(&st, "new", &val, 0, 0), 1, "the new entry is there");
+  unsetenv("SDU_TEST_NOW");
+  sdu_state_close(&st);
+  stralloc_free(&val);
+}
+
+/* another process grows the file beyond this process's map size */
+static void t_resized(void)
+{
+  sdu_state st;
+  stralloc val = {0};
+  char v[1000];
+  pid_t pid;
+  int ws;
+
+  memset(v, 'r', sizeof v);
+  if (mkdir(at("resize"), 0755) == -1) exit(111);
+  T_EQI(sdu_state_open_size(&st, at("resize"), "t", 0, 256 << 10), 0, "open with a map of 256 KiB");
+  T_EQI(sdu_state_put(&st, "first", 5, "1", 1, 0), 0, "put in the small map");
+  T_EQI(GETS(&st, "first", &val, 0, 0), 1, "get in the small map");
+  pid = fork();
+  if (pid == -1) exit(111);
+  if (!pid) {
+    sdu_state s;
+    char k[32];
+    int i;
+    if (sdu_state_open_size(&s, at("resize"), "t", 0, 4 << 20) == -1) _exit(1);
+    for (i = 0; i < 1000; ++i) {
+      snprintf(k, sizeof k, "r%04d", i);
+      if (sdu_state_put(&s, k, strlen(k), v, sizeof v, 0) == -1) _exit(2);
+    }
+    sdu_state_close(&s);
+    _exit(0);
+  }
+  T_OK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "another process fills 1 MB with a map of 4 MiB");
+  T_EQI(GETS(&st, "r0999", &val, 0, 0), 1, "the small map adopts the larger size and reads");
+  T_EQI(val.len, sizeof v, "the value read through the grown map");
+  T_EQI(sdu_state_put(&st, "last", 4, v, sizeof v, 0), 0, "and writes");
+  sdu_state_close(&st);
+  stralloc_free(&val);
+}
+
+/* a reader that dies inside a read transaction leaves its slot (while some
+   other process keeps the store open: the last one out resets the table);
+   the next open frees it */
+static void t_stale_reader(void)
+{
+  sdu_state st;
+  pid_t pid, pid2;
+  int ws, dead = -1;
+
+  T_EQI(sdu_state_open(&st, at("db"), "t.walk", 0), 0, "open for the stale reader");
+  pid = fork();
+  if (pid == -1) exit(111);
+  if (!pid) {
+    sdu_state s;
+    if (sdu_state_open(&s, at("db"), "t.walk", 0) == -1) _exit(1);
+    sdu_state_walk(&s, 0, dies, 0);
+    _exit(2);
+  }
+  T_OK(waitpid(pid, &ws, 0) == pid && WIFSIGNALED(ws), "a reader killed inside a walk");
+  readers = 0;
+  mdb_reader_list(st.env, countreader, &pid);
+  T_EQI(readers, 1, "its reader slot is left behind");
+  pid2 = fork();
+  if (pid2 == -1) exit(111);
+  if (!pid2) {
+    sdu_state s;
+    if (sdu_state_open(&s, at("db"), "t.walk", SDU_STATE_RDONLY) == -1) _exit(1);
+    sdu_state_close(&s);
+    _exit(0);
+  }
+  T_OK(waitpid(pid2, &ws, 0) == pid2 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "another process opens");
+  readers = 0;
+  mdb_reader_list(st.env, countreader, &pid);
+  T_EQI(readers, 0, "its open freed the dead reader's slot");
+  mdb_reader_check(st.env, &dead);
+  T_EQI(dead, 0, "nothing left for mdb_reader_check");
+  sdu_state_close(&st);
+}
+
+static void t_open_fail(void)
+{
+  sdu_state st;
+  char garbage[65536];
+  unsigned int i, x = 12345;
+  pid_t pid;
+  int ws;
+
+  errno = 0;
+  T_EQI(sdu_state_open(&st, at("nonexistent"), "t", 0), -1, "missing directory");
+  T_EQI(errno, ENOENT, "missing directory: ENOENT");
+  T_OK(contains(sdu_state_error(&st), "unable to open ") && contains(sdu_state_error(&st), "nonexistent: No such file or directory"),
+    "missing directory: reason");
+  printf("#   %s\n", sdu_state_error(&st));
+  sdu_state_close(&st);
+
+  T_EQI(sdu_state_open(&st, at("nonexistent"), "t", SDU_STATE_RDONLY), -1, "missing directory, read-only");
+
+  /* not writable even for root: the "directory" is below a regular file */
+  T_EQI(writefile(at("plainfile"), "x", 1), 0, "make a plain file");
+  errno = 0;
+  T_EQI(sdu_state_open(&st, at("plainfile/sub"), "t", 0), -1, "directory below a plain file");
+  T_EQI(errno, ENOTDIR, "directory below a plain file: ENOTDIR");
+  printf("#   %s\n", sdu_state_error(&st));
+
+  /* the directory is there but LMDB cannot create its data file */
+  if (mkdir(at("dirdata"), 0755) == -1 || mkdir(at("dirdata/data.mdb"), 0755) == -1) exit(111);
+  errno = 0;
+  T_EQI(sdu_state_open(&st, at("dirdata"), "t", 0), -1, "data.mdb is a directory");
+  T_EQI(errno, EISDIR, "data.mdb is a directory: EISDIR");
+  T_OK(contains(sdu_state_error(&st), "unable to open ") && contains(sdu_state_error(&st), "dirdata"), "data.mdb is a directory: reason");
+  printf("#   %s\n", sdu_state_error(&st));
+
+  /* a directory without write permission, tried as an unprivileged user
+     (as root: in a child that became nobody; root itself would succeed) */
+  if (mkdir(at("rodir"), 0555) == -1 || chmod(at("rodir"), 0555) == -1) exit(111);
+  pid = fork();
+  if (pid == -1) exit(111);
+  if (!pid) {
+    int r;
+    if (geteuid() == 0 && (setgid(65534) == -1 || setuid(65534) == -1)) _exit(2);
+    if (access(at("rodir"), X_OK) == -1) _exit(3); /* nobody cannot even reach it */
+    errno = 0;
+    r = sdu_state_open(&st, at("rodir"), "t", 0);
+    if (r == -1 && errno == EACCES && contains(sdu_state_error(&st), "Permission denied")) _exit(0);
+    _exit(1);
+  }
+  if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 3)
+    T_SKIP("unwritable directory as nobody", "nobody cannot reach tests/tmp");
+  else
+    T_OK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "unwritable directory (as an unprivileged user): EACCES, Permission denied");
+
+  /* garbage data.mdb: pseudo-random bytes */
+  for (i = 0; i < sizeof garbage; ++i) { x = x * 1103515245u + 12345u; garbage[i] = (char) (x >> 16); }
+  if (mkdir(at("garbage"), 0755) == -1) exit(111);
+  T_EQI(writefile(at("garbage/data.mdb"), garbage, sizeof garbage), 0, "write a garbage data.mdb");
+  errno = 0;
+  T_EQI(sdu_state_open(&st, at("garbage"), "t", 0), -1, "garbage data.mdb");
+  T_EQI(errno, EPROTO, "garbage data.mdb: EPROTO");
+  T_OK(contains(sdu_state_error(&st), "database corrupt: ") && contains(sdu_state_error(&st), "garbage/data.mdb"),
+    "garbage data.mdb: reason");
+  printf("#   %s\n", sdu_state_error(&st));
+  T_EQI(sdu_state_open(&st, at("garbage"), "t", SDU_STATE_RDONLY), -1, "garbage data.mdb, read-only");
+
+  /* a data.mdb of zeros, and a short one */
+  memset(garbage, 0, sizeof garbage);
+  T_EQI(writefile(at("garbage/data.mdb"), garbage, sizeof garbage), 0, "write a data.mdb of zeros");
+  T_EQI(sdu_state_open(&st, at("garbage"), "t", 0), -1, "data.mdb of zeros");
+  T_OK(contains(sdu_state_error(&st), "database corrupt: "), "data.mdb of zeros: reason");
+  T_EQI(writefile(at("garbage/data.mdb"), "LMDB", 4), 0, "write a 4-byte data.mdb");
+  T_EQI(sdu_state_open(&st, at("garbage"), "t", 0), -1, "4-byte data.mdb");
+  T_OK(contains(sdu_state_error(&st), "database corrupt: "), "4-byte data.mdb: reason");
+  printf("#   %s\n", sdu_state_error(&st));
+}
+
+/* a real store cut short: the meta page names pages the file no longer has */
+static void t_truncated(void)
+{
+  sdu_state st;
+  char k[32], v[200];
+  int i, fd;
+
+  memset(v, 't', sizeof v);
+  if (mkdir(at("trunc"), 0755) == -1) exit(111);
+  T_EQI(sdu_state_open(&st, at("trunc"), "t", 0), 0, "open for truncation");
+  for (i = 0; i < 500; ++i) {
+    snprintf(k, sizeof k, "t%04d", i);
+    if (sdu_state_put(&st, k, strlen(k), v, sizeof v, 0)) break;
+  }
+  T_EQI(i, 500, "500 puts");
+  sdu_state_close(&st);
+  fd = open(at("trunc/data.mdb"), O_WRONLY);
+  T_OK(fd != -1 && ftruncate(fd, 3 * 4096) == 0, "truncate data.mdb to 3 pages");
+  if (fd != -1) close(fd);
+  errno = 0;
+  T_EQI(sdu_state_open(&st, at("trunc"), "t", 0), -1, "truncated data.mdb refused");
+  T_EQI(errno, EPROTO, "truncated data.mdb: EPROTO");
+  T_OK(contains(sdu_state_error(&st), "database corrupt: "), "truncated data.mdb: reason");
+  printf("#   %s\n", sdu_state_error(&st));
+}
+
+int main(void)
+{
+  char cmd[300];
+  snprintf(top, sizeof top, "tests/tmp/t_state.%ld", (long) getpid());
+  snprintf(cmd, sizeof cmd, "rm -rf %s", top);
+  mkdir("tests", 0755);
+  mkdir("tests/tmp", 0755);
+  if (system(cmd) != 0 || mkdir(top, 0755) == -1 || mkdir(at("db"), 0755) == -1) {
+    printf("not ok - cannot make %s\n", top);
+    return 1;
+  }
+  t_time();
+  t_basic();
+  t_incr();
+  t_concurrent();
+  t_cleanup_walk();
+  t_full();
+  t_resized();
+  t_stale_reader();
+  t_open_fail();
+  t_truncated();
+  if (!sdu_t_failed) system(cmd);
+  T_DONE();
+}
