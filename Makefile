@@ -59,7 +59,7 @@ MANS1 = $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
 UNIT_THROTTLE =
 UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build
-UNIT_SPAMGRAB =
+UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec
@@ -85,6 +85,12 @@ $(UNIT_TESTS:=.o): tests/unit/sdu_t.h $(HEADERS)
 
 tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
+
+# spamgrab's parts; spamgrab links dynamically: libpsl.a needs libunistring.a, which Debian ships only in libunistring-dev
+SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o
+$(SPAMGRAB_OBJS) tests/unit/t_spamgrab_parse.o: spamgrab/*.h $(HEADERS)
+tests/unit/t_spamgrab_parse: tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a
+	$(LINK) tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
 
 rblcheck/rblcheck.o rblcheck/rblcheck_policy.o tests/unit/t_rblcheck_policy.o: rblcheck/rblcheck_policy.h $(HEADERS)
 
