@@ -1,0 +1,235 @@
+/* rblcheck.c: looks the client up in every DNS blocklist at once, then refuses, tags or execs */
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <sys/random.h>
+#include <fmt.h>
+#include <scan.h>
+#include "sdu_msg.h"
+#include "sdu_env.h"
+#include "sdu_ip.h"
+#include "sdu_dns.h"
+#include "sdu_smtp.h"
+#include "rblcheck_policy.h"
+
+#define USAGE "rblcheck [ -n ] [ -f policy ] [ -t seconds ] [ -c | -C ] prog [ arg ... ]"
+#define RDNS_MAX 253
+
+static rblcheck_policy policy;
+static rblcheck_ctx ctx;
+static rblcheck_verdict verdict;
+static sdu_dnsq q[2 * RBLCHECK_LISTS_MAX];
+static stralloc names[RBLCHECK_LISTS_MAX];
+static stralloc header;
+
+static int enough(void *unused, sdu_dnsq *qq, unsigned int n)
+{
+  (void) unused; (void) n;
+  rblcheck_absorb(&ctx, qq, policy.needtxt);
+  return rblcheck_decide(&ctx, 0, &verdict);
+}
+
+static void reply(void *unused, sdu_proxy *p, const sdu_cmd *c, int code, const char *text, size_t len)
+{
+  (void) unused; (void) code; (void) text; (void) len;
+  if (c->verb == SDU_V_GREETING && !sdu_proxy_header(p, header.s)) sdu_nomem();
+}
+
+static unsigned int roll(void)
+{
+  unsigned int r = 0;
+  if (getrandom(&r, sizeof r, 0) != (ssize_t) sizeof r) {
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd == -1 || read(fd, &r, sizeof r) != (ssize_t) sizeof r)
+      sdu_fatalsys(SDU_EXIT_TEMP, "unable to read /dev/urandom");
+    close(fd);
+  }
+  return r % 100;
+}
+
+static unsigned long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned long) ts.tv_sec * 1000 + (unsigned long) ts.tv_nsec / 1000000;
+}
+
+static void logkv_lists(sdu_log *l, const char *key, int state, int always)
+{
+  stralloc sa = {0};
+  if (!rblcheck_lists_in(&sa, &ctx, state)) sdu_nomem();
+  if (sa.len || always) sdu_log_kvb(l, key, sa.s, sa.len);
+  stralloc_free(&sa);
+}
+
+static void logline(const char *ip, const rblcheck_verdict *v, const char *reason, long ms)
+{
+  sdu_log l;
+  sdu_log_start(&l);
+  sdu_log_kv(&l, "ip", ip);
+  if (ms >= 0) {
+    logkv_lists(&l, "lists", RBLCHECK_YES, 1);
+    sdu_log_kvu(&l, "score", v->score);
+  }
+  sdu_log_kv(&l, "action", rblcheck_actionname(v->action));
+  if (v->would) sdu_log_kv(&l, "would", rblcheck_actionname(v->would));
+  if (v->rule >= 0) sdu_log_kvu(&l, "rule", policy.rule[v->rule].line);
+  if (reason) sdu_log_kv(&l, "reason", reason);
+  if (ms >= 0) {
+    sdu_log_kvu(&l, "ms", (unsigned long) ms);
+    logkv_lists(&l, "failed", RBLCHECK_FAIL, 0);
+    logkv_lists(&l, "bad", RBLCHECK_BAD, 0);
+    logkv_lists(&l, "skipped", RBLCHECK_PENDING, 0);
+  }
+  sdu_log_emit(&l, 2);
+}
+
+static void warn_bad(void)
+{
+  unsigned int i;
+  for (i = 0; i < policy.nlists; ++i)
+    if (ctx.state[i] == RBLCHECK_BAD) {
+      char a[SDU_IP_FMT];
+      sdu_ip ip;
+      memset(&ip, 0, sizeof ip);
+      memcpy(ip.a, ctx.bad[i], 4);
+      sdu_ip_fmt(a, &ip);
+      sdu_warn("list ", policy.list[i].name, " answered ", a, ", not a listing: ignored");
+    }
+}
+
+static int refuse(const char *text)
+{
+  sdu_respond_cfg cfg;
+  sdu_respond_defaults(&cfg);
+  cfg.host = "rblcheck.local";
+  cfg.refusal = text;
+  return sdu_respond(&cfg);
+}
+
+static void passon(char **argv, const char *ip)
+{
+  sdu_proxy_cfg cfg;
+  sdu_hooks h = { 0, 0, reply, 0 };
+  stralloc sa = {0};
+  if (!rblcheck_lists(&sa, &ctx, ' ') || !stralloc_0(&sa)) sdu_nomem();
+  if (!sdu_env_set("RBLCHECK_LISTS", sa.s)) sdu_nomem();
+  if (verdict.action == RBLCHECK_A_THROTTLE) {
+    /* an operator's lower limit from tcprules stands */
+    const char *old = sdu_env_get("THROTTLE_RCPT");
+    unsigned long u;
+    char num[FMT_ULONG];
+    if (!old || !*old || old[scan_ulong(old, &u)] || u > verdict.throttle) {
+      num[fmt_ulong(num, verdict.throttle)] = 0;
+      if (!sdu_env_set("THROTTLE_RCPT", num)) sdu_nomem();
+    }
+  }
+  if (!verdict.header) sdu_exec_next(argv);
+  if (!rblcheck_header(&header, &ctx, &verdict, ip, time(0)) || !stralloc_0(&header)) sdu_nomem();
+  sdu_proxy_defaults(&cfg);
+  _exit(sdu_proxy_run(argv, &cfg, &h));
+}
+
+int main(int argc, char **argv)
+{
+  const char *file = "/etc/sdu/rblcheck.conf";
+  const char *env, *host;
+  unsigned long timeout = 10000, start;
+  stralloc err = {0}, text = {0};
+  char ipbuf[SDU_IP_FMT], rdns[RDNS_MAX + 1];
+  sdu_ip ip;
+  unsigned int i, n;
+  int opt, check = 0, failclosed = 0, r;
+
+  sdu_iam("rblcheck");
+  while ((opt = getopt(argc, argv, "+f:t:cCn")) != -1)
+    switch (opt) {
+      case 'f': file = optarg; break;
+      case 't': if (!rblcheck_seconds(optarg, &timeout)) sdu_usage(USAGE); break;
+      case 'c': failclosed = 1; break;
+      case 'C': failclosed = 0; break;
+      case 'n': check = 1; break;
+      default: sdu_usage(USAGE);
+    }
+  argv += optind;
+  if (!check && !*argv) sdu_usage(USAGE);
+
+  memset(&verdict, 0, sizeof verdict);
+  verdict.rule = -1;
+  if (!check && sdu_env_isset("RELAYCLIENT")) {
+    verdict.action = RBLCHECK_A_ACCEPT;
+    logline(sdu_env_remoteip(), &verdict, "relayclient", -1);
+    sdu_exec_next(argv);
+  }
+
+  r = rblcheck_policy_load(&policy, file, &err);
+  if (r == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to read ", file);
+  if (r == 0) sdu_fatal(SDU_EXIT_PERM, err.s);
+  if (check) return 0;
+
+  rblcheck_ctx_init(&ctx, &policy);
+  ctx.harvest = sdu_env_isset("SDU_HARVEST");
+  ctx.failclosed = failclosed;
+
+  /* $RBLCHECK, as rblsmtpd reads $RBLSMTPD */
+  switch (rblcheck_envrule(sdu_env_get("RBLCHECK"), &text)) {
+    case -1: sdu_nomem(); break;
+    case 1:
+      verdict.action = RBLCHECK_A_ACCEPT;
+      logline(sdu_env_remoteip(), &verdict, "rblcheck", -1);
+      sdu_exec_next(argv);
+      break;
+    case 2: case 3:
+      verdict.action = text.s[0] == '5' ? RBLCHECK_A_REJECT : RBLCHECK_A_TEMPFAIL;
+      if (ctx.harvest) {
+        verdict.would = verdict.action;
+        verdict.action = RBLCHECK_A_HARVEST;
+        verdict.header = 1;
+      }
+      logline(sdu_env_remoteip(), &verdict, "rblcheck", -1);
+      if (ctx.harvest) passon(argv, sdu_env_remoteip());
+      return refuse(text.s);
+  }
+
+  env = sdu_env_get("TCPREMOTEIP");
+  if (!env || !sdu_ip_parse(&ip, env)) {
+    sdu_warn("unable to read the client address from TCPREMOTEIP");
+    verdict.action = RBLCHECK_A_PASS;
+    logline(sdu_env_remoteip(), &verdict, "noip", -1);
+    sdu_exec_next(argv);
+  }
+  sdu_ip_fmt(ipbuf, &ip);
+  host = sdu_env_get("TCPREMOTEHOST");
+  if (host && *host && strlen(host) <= RDNS_MAX) {
+    strcpy(rdns, host);
+    if (rdns[strlen(rdns) - 1] == '.') rdns[strlen(rdns) - 1] = 0;
+    if (*rdns) ctx.rdns = rdns;
+  }
+  ctx.roll = roll();
+
+  n = policy.nzones;
+  for (i = 0; i < n; ++i) {
+    if (!sdu_ip_revname(&names[i], &ip, policy.list[policy.zonelist[i]].zone) || !stralloc_0(&names[i]))
+      sdu_nomem();
+    sdu_dnsq_init(&q[i], names[i].s, SDU_DNS_A);
+    if (policy.needtxt) sdu_dnsq_init(&q[n + i], names[i].s, SDU_DNS_TXT);
+  }
+  start = now_ms();
+  if (n && sdu_dns_run(q, policy.needtxt ? 2 * n : n, timeout, enough, 0) == -1)
+    sdu_warnsys("unable to ask DNS (no servers in /etc/resolv.conf or $DNSCACHEIP?)");
+  rblcheck_absorb(&ctx, q, policy.needtxt);
+  if (!rblcheck_decide(&ctx, 0, &verdict)) rblcheck_decide(&ctx, 1, &verdict);
+  warn_bad();
+  logline(ipbuf, &verdict, 0, (long) (now_ms() - start));
+
+  if (verdict.refuse) {
+    text.len = 0;
+    if (!rblcheck_text(&text, &ctx, verdict.text, ipbuf) || !stralloc_0(&text)) sdu_nomem();
+    return refuse(text.s);
+  }
+  passon(argv, ipbuf);
+  return 0;
+}
