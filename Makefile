@@ -48,7 +48,7 @@ UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
 PROG_RBLCHECK = rblcheck/rblcheck
 PROG_THROTTLE =
 PROG_RCPTCHECK = rcptcheck/rcptcheck rcptcheck/rcptcheck-build
-PROG_SPAMGRAB =
+PROG_SPAMGRAB = spamgrab/spamgrab
 MAN_RBLCHECK = rblcheck/rblcheck.1
 MAN_THROTTLE =
 MAN_RCPTCHECK = rcptcheck/rcptcheck.1 rcptcheck/rcptcheck-build.1
@@ -87,8 +87,11 @@ tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
 
 # spamgrab's parts; spamgrab links dynamically: libpsl.a needs libunistring.a, which Debian ships only in libunistring-dev
-SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o
-$(SPAMGRAB_OBJS) tests/unit/t_spamgrab_parse.o: spamgrab/*.h $(HEADERS)
+SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o spamgrab/spamgrab_conf.o spamgrab/spamgrab_cache.o \
+  spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o
+$(SPAMGRAB_OBJS) spamgrab/spamgrab.o tests/unit/t_spamgrab_parse.o: spamgrab/*.h $(HEADERS)
+spamgrab/spamgrab: spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $(SAN_$(SANITIZE)) -o $@ spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) -lpsl
 tests/unit/t_spamgrab_parse: tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a
 	$(LINK) tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
 

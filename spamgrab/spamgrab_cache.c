@@ -1,0 +1,128 @@
+/* spamgrab_cache.c: the host cache (known spam hosts, report times) and the per-recipient cap, in LMDB */
+#include <errno.h>
+#include <string.h>
+#include <stdio.h>
+#include <scan.h>
+#include "spamgrab_cache.h"
+
+int sg_cache_open(sg_cache *c, const char *dir, int rdonly)
+{
+  memset(c, 0, sizeof *c);
+  if (sdu_state_open(&c->hosts, dir, SG_TABLE_HOSTS, rdonly ? SDU_STATE_RDONLY : 0) == -1) return -1;
+  if (sdu_state_open_table(&c->cap, &c->hosts, SG_TABLE_CAP) == -1) {
+    memcpy(c->hosts.err, c->cap.err, sizeof c->hosts.err);
+    sdu_state_close(&c->hosts);
+    return -1;
+  }
+  c->open = 1;
+  return 0;
+}
+
+const char *sg_cache_error(const sg_cache *c)
+{
+  return sdu_state_error(&c->hosts);
+}
+
+void sg_cache_close(sg_cache *c)
+{
+  if (!c->open) return;
+  sdu_state_close(&c->cap);
+  sdu_state_close(&c->hosts);
+  c->open = 0;
+}
+
+int sg_host_fmt(char *out, size_t max, const sg_host *h)
+{
+  /* snprintf: libowfat's fmt_* are declared pure, so their writes may be dropped */
+  int n = snprintf(out, max, "%llu %llu %llu %lu %s", h->first, h->last, h->reported, h->seen,
+    *h->lists ? h->lists : "-");
+  return n < 0 || (size_t) n >= max ? -1 : n;
+}
+
+int sg_host_scan(const char *s, size_t len, sg_host *h)
+{
+  char buf[4 * 24 + SG_CACHE_LISTS + 8];
+  size_t i = 0, k;
+  unsigned long long *f[3];
+  int j;
+  if (len >= sizeof buf) return 0;
+  memcpy(buf, s, len);
+  buf[len] = 0;
+  f[0] = &h->first; f[1] = &h->last; f[2] = &h->reported;
+  for (j = 0; j < 3; ++j) {
+    k = scan_ulonglong(buf + i, f[j]);
+    if (!k || buf[i + k] != ' ') return 0;
+    i += k + 1;
+  }
+  k = scan_ulong(buf + i, &h->seen);
+  if (!k || buf[i + k] != ' ') return 0;
+  i += k + 1;
+  if (!strcmp(buf + i, "-")) *h->lists = 0;
+  else {
+    if (strlen(buf + i) > SG_CACHE_LISTS) return 0;
+    strcpy(h->lists, buf + i);
+  }
+  return 1;
+}
+
+static size_t key(char *out, const sdu_ip *ip)
+{
+  return sdu_ip_fmt(out, ip);
+}
+
+int sg_cache_get(sg_cache *c, const sdu_ip *ip, unsigned long long now, sg_host *h)
+{
+  char k[SDU_IP_FMT];
+  stralloc v = { 0 };
+  int r = sdu_state_get(&c->hosts, k, key(k, ip), &v, now, 0);
+  if (r == 1 && !sg_host_scan(v.s, v.len, h)) r = 0; /* a malformed entry is no entry */
+  stralloc_free(&v);
+  return r;
+}
+
+int sg_cache_put(sg_cache *c, const sdu_ip *ip, const sg_host *h, unsigned long long expires)
+{
+  char k[SDU_IP_FMT], v[4 * 24 + SG_CACHE_LISTS + 8];
+  int n = sg_host_fmt(v, sizeof v, h);
+  if (n < 0) { errno = EINVAL; return -1; }
+  return sdu_state_put(&c->hosts, k, key(k, ip), v, (size_t) n, expires);
+}
+
+int sg_cache_cap(sg_cache *c, const char *rcpt, unsigned long long now, unsigned long cap)
+{
+  unsigned long count;
+  size_t n = strlen(rcpt);
+  if (n > SDU_STATE_KEY_MAX) n = SDU_STATE_KEY_MAX;
+  if (sdu_state_incr(&c->cap, rcpt, n, now, 86400, &count) == -1) return -1;
+  return count <= cap;
+}
+
+typedef struct zonectx { buffer *out; int err; } zonectx;
+
+static int zoneline(void *ctx, const char *k, size_t klen, const char *v, size_t vlen, unsigned long long expires)
+{
+  zonectx *z = ctx;
+  char ipbuf[SDU_IP_FMT];
+  sdu_ip ip;
+  (void) v; (void) vlen; (void) expires;
+  if (klen >= sizeof ipbuf) return 0;
+  memcpy(ipbuf, k, klen);
+  ipbuf[klen] = 0;
+  if (!sdu_ip_parse(&ip, ipbuf) || ip.v6) return 0; /* ip4set takes IPv4 only */
+  if (buffer_put(z->out, ipbuf, klen) == -1 || buffer_puts(z->out, "\n") == -1) { z->err = errno; return 1; }
+  return 0;
+}
+
+int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, buffer *out)
+{
+  zonectx z;
+  int r;
+  z.out = out;
+  z.err = 0;
+  if (buffer_puts(out, "# spamgrab: hosts that sent us spam that caused double-bounces\n:127.0.0.2:") == -1 ||
+      buffer_puts(out, text) == -1 || buffer_puts(out, "\n") == -1) return -1;
+  r = sdu_state_walk(&c->hosts, now, zoneline, &z);
+  if (r == -1) return -1;
+  if (z.err) { errno = z.err; return -1; }
+  return buffer_flush(out);
+}

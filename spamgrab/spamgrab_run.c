@@ -1,0 +1,334 @@
+/* spamgrab_run.c: what spamgrab does with one message: decide, report, remember */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <buffer.h>
+#include "sdu_msg.h"
+#include "sdu_time.h"
+#include "spamgrab_parse.h"
+#include "spamgrab_cache.h"
+#include "spamgrab_report.h"
+#include "spamgrab_contact.h"
+#include "spamgrab_out.h"
+#include "spamgrab_run.h"
+
+#define MAXOUT (SG_OPS_MAX + 1)
+
+static int onlist(const char *lists, const char *name)
+{
+  size_t n = strlen(name);
+  const char *s = lists;
+  while (*s) {
+    size_t l = strcspn(s, ",");
+    if (l == n && !memcmp(s, name, n)) return 1;
+    s += l;
+    if (*s == ',') ++s;
+  }
+  return 0;
+}
+
+static int isdialup(const sg_conf *c, const char *lists)
+{
+  const char *s = lists;
+  while (*s) {
+    size_t l = strcspn(s, ",");
+    if (sg_conf_isdialup(c, s, l)) return 1;
+    s += l;
+    if (*s == ',') ++s;
+  }
+  return 0;
+}
+
+static void warn(const char *a, const char *b)
+{
+  sdu_warn(a, b);
+}
+
+/* a dry run prints what it would send or save */
+static void show(const char *what, const char *to, const stralloc *r)
+{
+  buffer_puts(buffer_1, "=== ");
+  buffer_puts(buffer_1, what);
+  buffer_puts(buffer_1, " ");
+  buffer_puts(buffer_1, to);
+  buffer_puts(buffer_1, "\n");
+  buffer_put(buffer_1, r->s, r->len);
+  buffer_flush(buffer_1);
+}
+
+static const char *from_of(const sg_conf *c, stralloc *tmp)
+{
+  if (c->from) return c->from;
+  tmp->len = 0;
+  if (!stralloc_copys(tmp, "postmaster@") || !stralloc_cats(tmp, c->hosts[0] ? c->hosts[0] : "localhost") ||
+      !stralloc_0(tmp)) sdu_nomem();
+  return tmp->s;
+}
+
+static int tempfail(sdu_log *l, const char *why, const char *what)
+{
+  sdu_log_kv(l, "action", "tempfail");
+  sdu_log_kv(l, "reason", why);
+  sdu_log_emit(l, 2);
+  if (what) warn(why, what);
+  return SDU_EXIT_TEMP;
+}
+
+int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
+{
+  static const char *const kinds[] = { "garbage", "other", "single", "truncated", "double" };
+  sg_parsed *p;
+  sg_cache cache;
+  sg_host h;
+  sdu_log l;
+  stralloc rep[MAXOUT], tmpn[MAXOUT], newn[MAXOUT], err = { 0 }, fromsa = { 0 };
+  const char *to[MAXOUT];
+  int kind[MAXOUT], com[MAXOUT];
+  unsigned int nrep = 0, i, saved = 0, sent = 0, capped = 0, skipped = 0;
+  unsigned long long now = sdu_now();
+  int known, due, dialup, cacheok = 1, r;
+  char isp[SG_ADDR_MAX + 1], how[64];
+  const char *from;
+
+  sdu_log_start(&l);
+  if (len > c->maxmessage) {
+    sdu_log_kv(&l, "kind", "toolarge");
+    sdu_log_kv(&l, "action", "pass");
+    sdu_log_emit(&l, 2);
+    return manual ? SDU_EXIT_PERM : SG_EXIT_PASS;
+  }
+  p = malloc(sizeof *p);
+  if (!p) sdu_nomem();
+  sg_parse(p, msg, len, manual, c->hosts);
+  sdu_log_kv(&l, "kind", manual ? "manual" : kinds[p->kind]);
+  if (!manual && p->kind != SG_DOUBLE) {
+    sdu_log_kv(&l, "action", "pass");
+    sdu_log_emit(&l, 2);
+    free(p);
+    return SG_EXIT_PASS;
+  }
+  if (!p->client.found) {
+    sdu_log_kv(&l, "ip", "-");
+    sdu_log_kv(&l, "action", "pass");
+    sdu_log_kv(&l, "reason", "no-trusted-received");
+    sdu_log_emit(&l, 2);
+    free(p);
+    return manual ? SDU_EXIT_PERM : SG_EXIT_PASS;
+  }
+  sdu_log_kv(&l, "ip", p->client.ip_s);
+  sdu_log_kv(&l, "lists", p->client.tag && *p->client.lists ? p->client.lists : "-");
+  sdu_log_kv(&l, "tag", p->client.tag ? "trusted" : "none");
+  if (p->client.untrusted_tags) sdu_log_kvu(&l, "forgedtags", p->client.untrusted_tags);
+
+  if (sg_cache_open(&cache, c->state, dry) == -1) {
+    if (!dry) { r = tempfail(&l, "state", sg_cache_error(&cache)); free(p); return r; }
+    cacheok = 0; /* a dry run on a fresh machine: nothing known */
+  }
+  memset(&h, 0, sizeof h);
+  known = cacheok ? sg_cache_get(&cache, &p->client.ip, now, &h) : 0;
+  if (known == -1) {
+    r = tempfail(&l, "state", sg_cache_error(&cache));
+    sg_cache_close(&cache); free(p);
+    return r;
+  }
+  due = manual || !known || !h.reported || now >= h.reported + c->interval;
+  dialup = !manual && p->client.tag && isdialup(c, p->client.lists);
+  sdu_log_kvu(&l, "known", (unsigned long) (known == 1));
+  sdu_log_kv(&l, "decision", dialup ? "dialup" : "relay");
+  from = from_of(c, &fromsa);
+  memset(rep, 0, sizeof rep);
+  memset(tmpn, 0, sizeof tmpn);
+  memset(newn, 0, sizeof newn);
+  memset(com, 0, sizeof com);
+  *isp = 0;
+  if (due) {
+    sg_report_in in;
+    int k = sg_contact(c, &p->client, isp, sizeof isp, how, sizeof how, &err);
+    if (k == -1) {
+      if (!stralloc_0(&err)) sdu_nomem();
+      r = tempfail(&l, "contact", err.s);
+      sg_cache_close(&cache); free(p);
+      return r;
+    }
+    if (!k) *isp = 0;
+    sdu_log_kv(&l, "isp", k ? isp : "-");
+    sdu_log_kv(&l, "contact", how);
+    memset(&in, 0, sizeof in);
+    in.from = from;
+    in.lists = p->client.lists;
+    in.me = p->client.by;
+    in.p = p;
+    in.whole = msg;
+    in.wholelen = len;
+    in.maxsize = c->maxsize;
+    in.now = now;
+    in.uniq = (unsigned long) getpid();
+    if (k) {
+      in.type = dialup ? SG_R_DIALUP : SG_R_RELAY;
+      in.to = isp;
+      if (!sg_report(&rep[nrep], &in)) sdu_nomem();
+      to[nrep] = isp;
+      kind[nrep++] = in.type;
+    }
+    if (!dialup && c->nops && !c->review) sdu_log_kv(&l, "review", "none");
+    if (!dialup && c->review)
+      for (i = 0; i < c->nops; ++i) {
+        if (p->client.tag && onlist(p->client.lists, c->ops[i].list)) { ++skipped; continue; }
+        in.type = SG_R_OPERATOR;
+        in.to = c->ops[i].addr;
+        in.list = c->ops[i].list;
+        in.uniq = (unsigned long) getpid() * 32 + i + 1;
+        if (!sg_report(&rep[nrep], &in)) sdu_nomem();
+        to[nrep] = c->ops[i].addr;
+        kind[nrep++] = SG_R_OPERATOR;
+      }
+  }
+
+  if (dry) {
+    for (i = 0; i < nrep; ++i) show(kind[i] == SG_R_OPERATOR ? "save" : "send", to[i], &rep[i]);
+    sdu_log_kvu(&l, "reports", nrep);
+    sdu_log_kv(&l, "action", "dryrun");
+    sdu_log_emit(&l, 2);
+    goto out;
+  }
+
+  /* the per-recipient cap, then the review files (in tmp/), then the mail,
+     then new/, then the cache: a failure on the way leaves nothing behind */
+  for (i = 0; i < nrep; ++i) {
+    int ok = sg_cache_cap(&cache, to[i], now, c->cap);
+    if (ok == -1) { r = tempfail(&l, "state", sg_cache_error(&cache)); goto fail; }
+    if (!ok) { ++capped; rep[i].len = 0; continue; }
+    if (kind[i] == SG_R_OPERATOR) {
+      if (sg_maildir_write(c->review, rep[i].s, rep[i].len, now, i, &tmpn[i], &newn[i], &err) == -1) {
+        if (!stralloc_0(&err)) sdu_nomem();
+        r = tempfail(&l, "review", err.s);
+        goto fail;
+      }
+    }
+  }
+  for (i = 0; i < nrep; ++i) {
+    if (kind[i] == SG_R_OPERATOR || !rep[i].len) continue;
+    if (sg_send(c->inject, c->sendmail, from, to[i], rep[i].s, rep[i].len, &err) == -1) {
+      if (!stralloc_0(&err)) sdu_nomem();
+      r = tempfail(&l, "inject", err.s);
+      goto fail;
+    }
+    ++sent;
+  }
+  for (i = 0; i < nrep; ++i) {
+    if (!tmpn[i].len) continue;
+    if (sg_maildir_commit(&tmpn[i], &newn[i], &err) == -1) {
+      if (!stralloc_0(&err)) sdu_nomem();
+      tmpn[i].len = 0;
+      r = tempfail(&l, "review", err.s);
+      goto fail;
+    }
+    tmpn[i].len = 0;
+    com[i] = 1;
+    ++saved;
+  }
+  if (!known) { h.first = now; h.seen = 0; h.reported = 0; }
+  h.last = now;
+  ++h.seen;
+  if (p->client.tag) { strncpy(h.lists, p->client.lists, SG_CACHE_LISTS); h.lists[SG_CACHE_LISTS] = 0; }
+  if (sent || saved) h.reported = now;
+  if (sg_cache_put(&cache, &p->client.ip, &h, now + c->hold) == -1) {
+    r = tempfail(&l, "state", sg_cache_error(&cache));
+    /* undo what a retry would do again; mail already handed on cannot be taken back */
+    goto fail;
+  }
+  sdu_log_kvu(&l, "sent", sent);
+  sdu_log_kvu(&l, "saved", saved);
+  if (capped) sdu_log_kvu(&l, "capped", capped);
+  if (skipped) sdu_log_kvu(&l, "listed", skipped);
+  sdu_log_kv(&l, "action", known == 1 ? "discard" : "report");
+  sdu_log_emit(&l, 2);
+out:
+  for (i = 0; i < nrep; ++i) { stralloc_free(&rep[i]); stralloc_free(&tmpn[i]); stralloc_free(&newn[i]); }
+  stralloc_free(&err);
+  stralloc_free(&fromsa);
+  sg_cache_close(&cache);
+  free(p);
+  return manual ? 0 : SG_EXIT_DONE;
+fail:
+  for (i = 0; i < nrep; ++i) {
+    if (tmpn[i].len) unlink(tmpn[i].s);
+    if (com[i]) unlink(newn[i].s);
+    stralloc_free(&rep[i]); stralloc_free(&tmpn[i]); stralloc_free(&newn[i]);
+  }
+  stralloc_free(&err);
+  stralloc_free(&fromsa);
+  sg_cache_close(&cache);
+  free(p);
+  return r;
+}
+
+int sg_resend(const sg_conf *c, const char *msg, size_t len, int dry)
+{
+  size_t hlen, body;
+  sg_span v;
+  char to[SG_ADDR_MAX + 1], buf[SG_FIELD_MAX];
+  stralloc err = { 0 }, fromsa = { 0 };
+  sdu_log l;
+  size_t n, a, b;
+  const char *lt, *gt;
+
+  sdu_log_start(&l);
+  sdu_log_kv(&l, "kind", "resend");
+  if (!sg_split(msg, len, &hlen, &body) || !sg_field_find(msg, hlen, "X-Spamgrab", &v) ||
+      !sg_field_find(msg, hlen, "To", &v)) {
+    sdu_log_kv(&l, "action", "refuse");
+    sdu_log_kv(&l, "reason", "not-a-report");
+    sdu_log_emit(&l, 2);
+    return SDU_EXIT_PERM;
+  }
+  n = sg_unfold(buf, sizeof buf, v.s, v.len);
+  lt = memchr(buf, '<', n);
+  gt = lt ? memchr(lt, '>', n - (size_t) (lt - buf)) : 0;
+  if (lt && gt) { a = (size_t) (lt - buf) + 1; b = (size_t) (gt - buf); }
+  else { a = 0; b = n; }
+  if (b - a > SG_ADDR_MAX) b = a;
+  memcpy(to, buf + a, b - a);
+  to[b - a] = 0;
+  if (!sg_addr_ok(to)) {
+    sdu_log_kv(&l, "action", "refuse");
+    sdu_log_kv(&l, "reason", "bad-to");
+    sdu_log_emit(&l, 2);
+    return SDU_EXIT_PERM;
+  }
+  sdu_log_kv(&l, "to", to);
+  if (dry) {
+    stralloc sa = { 0 };
+    if (!stralloc_copyb(&sa, msg, len)) sdu_nomem();
+    show("send", to, &sa);
+    stralloc_free(&sa);
+    sdu_log_kv(&l, "action", "dryrun");
+    sdu_log_emit(&l, 2);
+    return 0;
+  }
+  if (sg_send(c->inject, c->sendmail, from_of(c, &fromsa), to, msg, len, &err) == -1) {
+    if (!stralloc_0(&err)) sdu_nomem();
+    return tempfail(&l, "inject", err.s);
+  }
+  sdu_log_kv(&l, "action", "sent");
+  sdu_log_emit(&l, 2);
+  stralloc_free(&fromsa);
+  return 0;
+}
+
+int sg_print_zone(const sg_conf *c)
+{
+  sg_cache cache;
+  if (sg_cache_open(&cache, c->state, 1) == -1) {
+    sdu_warn("unable to read the cache: ", sg_cache_error(&cache));
+    return SDU_EXIT_TEMP;
+  }
+  if (sg_cache_zone(&cache, sdu_now(), c->zonetext, buffer_1) == -1) {
+    sdu_warnsys("unable to write the zone");
+    sg_cache_close(&cache);
+    return SDU_EXIT_TEMP;
+  }
+  sg_cache_close(&cache);
+  return 0;
+}
