@@ -52,14 +52,14 @@ PROG_SPAMGRAB = spamgrab/spamgrab
 MAN_RBLCHECK = rblcheck/rblcheck.1
 MAN_THROTTLE =
 MAN_RCPTCHECK = rcptcheck/rcptcheck.1 rcptcheck/rcptcheck-build.1
-MAN_SPAMGRAB =
+MAN_SPAMGRAB = spamgrab/spamgrab.1
 PROGS = $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
 MANS1 = $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
 # unit tests of the programs' own parts (<prog>/<prog>_*.c)
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
 UNIT_THROTTLE =
 UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build
-UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse
+UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec
@@ -89,11 +89,13 @@ tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 # spamgrab's parts; spamgrab links dynamically: libpsl.a needs libunistring.a, which Debian ships only in libunistring-dev
 SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o spamgrab/spamgrab_conf.o spamgrab/spamgrab_cache.o \
   spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o
-$(SPAMGRAB_OBJS) spamgrab/spamgrab.o tests/unit/t_spamgrab_parse.o: spamgrab/*.h $(HEADERS)
+$(SPAMGRAB_OBJS) spamgrab/spamgrab.o tests/unit/t_spamgrab_parse.o tests/unit/t_spamgrab_report.o: spamgrab/*.h $(HEADERS)
 spamgrab/spamgrab: spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $(SAN_$(SANITIZE)) -o $@ spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) -lpsl
 tests/unit/t_spamgrab_parse: tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a
 	$(LINK) tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
+tests/unit/t_spamgrab_report: tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $(SAN_$(SANITIZE)) -o $@ tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) -lpsl
 
 rblcheck/rblcheck.o rblcheck/rblcheck_policy.o tests/unit/t_rblcheck_policy.o: rblcheck/rblcheck_policy.h $(HEADERS)
 

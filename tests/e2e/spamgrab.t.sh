@@ -1,0 +1,216 @@
+#!/bin/sh
+# tests/e2e/spamgrab.t.sh: spamgrab as qmail-local runs it: exit codes, cache over time, cap, review Maildir, resend, failures, zone
+. "${SDU_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/e2e.sh"
+e2e_init spamgrab
+SG="$E2E_TOP/spamgrab/spamgrab"
+DATA="$E2E_TOP/tests/data/spamgrab"
+[ -x "$SG" ] || { echo "not ok - spamgrab is not built"; exit 1; }
+D=$E2E_DIR
+T0=1795400000
+
+# the recorder in qmail-inject's place: its arguments and input, one pair a call
+cat > "$D/inject" <<'EOF'
+#!/bin/sh
+d=$REC_DIR
+n=$(ls "$d" | wc -l)
+printf '%s\n' "$@" > "$d/$n.args"
+cat > "$d/$n.msg"
+exit ${REC_EXIT:-0}
+EOF
+chmod 755 "$D/inject"
+REC_DIR="$D/rec"; export REC_DIR
+
+# setup NAME [extra config lines]: a fresh state, review Maildir and recorder dir
+setup() {
+  C="$D/$1"
+  rm -rf "$C"
+  mkdir -p "$C/state" "$C/review/tmp" "$C/review/new" "$C/review/cur" "$C/rec"
+  REC_DIR="$C/rec"
+  {
+    echo "me mx.example.net"
+    echo "state $C/state"
+    echo "review $C/review"
+    echo "from abuse-desk@example.net"
+    echo "inject $D/inject"
+    echo "ptr no"
+    echo "dialup ${DIALUP:-dul pbl}"
+    echo "operator pbl pbl-submit@lists.test"
+    echo "operator orbs orbs@lists.test"
+    shift
+    for l in "$@"; do echo "$l"; done
+  } > "$C/conf"
+}
+# sg TIME FILE [options]: run spamgrab at simulated time T0+TIME on a sample; status in RC
+sg() {
+  _t=$1; _f=$2; shift 2
+  SDU_TEST_NOW=$((T0 + _t)) "$SG" -f "$C/conf" "$@" < "$_f" > "$C/out" 2> "$C/log"
+  RC=$?
+}
+count() { e2e_count "$1"; }
+
+# every sample: 99 for each double-bounce, 0 for the single bounces
+setup samples
+bad=
+for f in "$DATA"/db*.eml; do
+  sg 0 "$f"
+  [ "$RC" = 99 ] || bad="$bad $(basename "$f"):$RC"
+  ip=$(awk -F'\t' -v f="$(basename "$f")" '$1 == f { print $2 }' "$DATA/INDEX.tsv")
+  grep -q "ip=$ip " "$C/log" || bad="$bad $(basename "$f"):ip"
+done
+e2e_check "every double-bounce sample: exit 99, the INDEX.tsv client in the log" '[ -z "$bad" ] || { echo "#$bad"; false; }'
+setup pass
+for f in single-01 single-03 truncated truncated2 norecv forged-top; do
+  sg 0 "$DATA/$f.eml"
+  e2e_check "$f: left to a person (exit 0), nothing written" '[ "$RC" = 0 ] && [ "$(count "$C/rec")" = 0 ] && grep -q "action=pass" "$C/log"'
+done
+printf 'hello world\n' > "$D/garbage"
+sg 0 "$D/garbage"
+e2e_check "garbage: exit 0" '[ "$RC" = 0 ]'
+: > "$D/empty"
+sg 0 "$D/empty"
+e2e_check "empty input: exit 0" '[ "$RC" = 0 ]'
+
+# db13: the forged Received line and tag change nothing
+setup forged
+sg 0 "$DATA/db13.eml"
+e2e_check "db13: reported as relay spam of 203.0.113.190, forged tag noticed" \
+  'grep -q "ip=203.0.113.190 lists=- tag=none forgedtags=1 known=0 decision=relay" "$C/log" && grep -q "^abuse@example-hosting.test$" "$C/rec/0.args"'
+e2e_check "db13: operator reports saved for review" '[ "$(count "$C/review/new")" = 2 ] && [ "$(count "$C/review/tmp")" = 0 ]'
+
+# a trusted dial-up tag: one complaint with the original only, no operator reports
+setup dialup
+sg 0 "$DATA/tag-dialup.eml"
+e2e_check "dial-up: exit 99, decision dialup" '[ "$RC" = 99 ] && grep -q "lists=dul,pbl tag=trusted known=0 decision=dialup" "$C/log"'
+e2e_check "dial-up: one complaint to abuse@ the registered domain" '[ "$(count "$C/rec")" = 2 ] && grep -q "^abuse@example-isp.test$" "$C/rec/0.args"'
+e2e_check "dial-up: the original attached, not the double-bounce" \
+  '! grep -q "bounce bounced" "$C/rec/0.msg" && grep -q "^Subject: cheap stuff" "$C/rec/0.msg" && [ "$(count "$C/review/new")" = 0 ]'
+# on one operator's list but not the other's: only the other gets a report
+
+
+DIALUP=dul setup listed
+sg 0 "$DATA/ipv6.eml"
+e2e_check "IPv6 client on pbl (not dial-up here): relay, reported to orbs only" \
+  'grep -q "ip=2001:db8::25 lists=pbl tag=trusted known=0 decision=relay" "$C/log" && [ "$(count "$C/review/new")" = 1 ] && grep -q "^To: orbs@lists.test" "$C/review/new/"* && grep -q "listed=1" "$C/log"'
+
+# the cache over simulated time
+setup cache
+sg 0 "$DATA/db01.eml"
+e2e_check "first double-bounce: reported" '[ "$RC" = 99 ] && grep -q "known=0.*sent=1 saved=2 action=report" "$C/log"'
+sg 3600 "$DATA/db19.eml"
+sg 3600 "$DATA/db01.eml"
+e2e_check "same host an hour later: discarded, nothing sent" '[ "$RC" = 99 ] && grep -q "known=1 decision=relay sent=0 saved=0 action=discard" "$C/log" && [ "$(count "$C/rec")" = 4 ]'
+sg 86399 "$DATA/db01.eml"
+e2e_check "just under 24 hours: still no second report" 'grep -q "sent=0 saved=0 action=discard" "$C/log"'
+sg 86400 "$DATA/db01.eml"
+e2e_check "after 24 hours: a second report, still discarded as known" 'grep -q "known=1 .*sent=1 saved=2 action=discard" "$C/log"'
+sg $((86400 + 7 * 86400 - 1)) "$DATA/db01.eml"
+e2e_check "seen again within 7 days: known" 'grep -q "known=1" "$C/log"'
+sg $((86400 + 14 * 86400)) "$DATA/db01.eml"
+e2e_check "7 days after it was last seen: forgotten, reported anew" 'grep -q "known=0 .*action=report" "$C/log"'
+
+# the zone: the known hosts, read by a real rbldnsd
+setup zone
+sg 0 "$DATA/db01.eml"; sg 0 "$DATA/db13.eml"; sg 0 "$DATA/ipv6.eml"
+SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
+e2e_check "-z: an ip4set zone with the IPv4 hosts" \
+  'grep -qx "198.51.100.7" "$C/zone" && grep -qx "203.0.113.190" "$C/zone" && ! grep -q "2001:db8" "$C/zone" && grep -q "^:127.0.0.2:" "$C/zone"'
+SDU_TEST_NOW=$((T0 + 8 * 86400)) "$SG" -f "$C/conf" -z > "$C/zone8" 2> "$C/log"
+e2e_check "-z: after 8 days no host is left" '! grep -q "^[0-9]" "$C/zone8"'
+if [ "$(id -u)" -ne 0 ] || ! command -v rbldnsd > /dev/null 2>&1 || ! command -v dig > /dev/null 2>&1; then
+  e2e_skip "zone served by rbldnsd" "needs root, rbldnsd and dig"
+else
+  chmod 755 "$C"; chmod 644 "$C/zone"
+  a=$(e2e_free_addr)
+  if e2e_rbldnsd "$a" "spamhosts.test:ip4set:$C/zone"; then
+    e2e_check "rbldnsd serves the zone: a listed host" '[ "$(e2e_dig "$a" 7.100.51.198.spamhosts.test)" = 127.0.0.2 ]'
+    e2e_check "rbldnsd serves the zone: its TXT names it" 'e2e_dig "$a" 7.100.51.198.spamhosts.test TXT | grep -q "see 198.51.100.7"'
+    e2e_check "rbldnsd serves the zone: an unknown host is not listed" '[ -z "$(e2e_dig "$a" 8.100.51.198.spamhosts.test)" ]'
+    e2e_stop "$E2E_RBLDNSD_PID"
+  else
+    e2e_fail "rbldnsd loads the zone" "did not start" "$D/rbldnsd.log"
+  fi
+fi
+
+# the daily cap per recipient: 2 a day to the same abuse desk
+setup cap "cap 2"
+sg 0 "$DATA/db04.eml"     # 198.51.100.66 -> abuse@example-isp.test
+sg 10 "$DATA/tag-dialup.eml" # 198.51.100.77 -> abuse@example-isp.test
+sg 20 "$DATA/db21.eml"    # 198.51.100.177 -> abuse@example-isp.test: over the cap
+e2e_check "cap: the third report to one address in a day is not sent" \
+  '[ "$RC" = 99 ] && grep -q "sent=0 saved=2 capped=1" "$C/log" && [ "$(grep -lx abuse@example-isp.test "$C/rec/"*.args | wc -l)" = 2 ]'
+sg 86420 "$DATA/db21.eml"
+e2e_check "cap: a day later it is sent" 'grep -q "sent=1" "$C/log"'
+
+# the review Maildir and the resend mode
+setup review
+sg 0 "$DATA/db01.eml"
+f=$(ls "$C/review/new" | head -n 1)
+e2e_check "review: the file is a complete report" 'tail -n 1 "$C/review/new/$f" | grep -q "^--=_spamgrab_.*--$"'
+n=$(count "$C/rec")
+"$SG" -f "$C/conf" -s < "$C/review/new/$f" 2> "$C/log"
+RC=$?
+e2e_check "-s: sent to the operator (exit 0)" '[ "$RC" = 0 ] && [ "$(count "$C/rec")" = $((n + 2)) ] && tail -n 1 "$C/rec/$n.args" | grep -q "@lists.test$"'
+e2e_check "-s: the report went out unchanged" 'cmp -s "$C/review/new/$f" "$C/rec/$n.msg"'
+"$SG" -f "$C/conf" -s < "$DATA/db01.eml" 2> "$C/log"
+RC=$?
+e2e_check "-s: refuses what is not a report (100)" '[ "$RC" = 100 ] && [ "$(count "$C/rec")" = $((n + 2)) ]'
+REC_EXIT=111 "$SG" -f "$C/conf" -s < "$C/review/new/$f" 2> "$C/log"
+RC=$?
+e2e_check "-s: injector failure is temporary (111)" '[ "$RC" = 111 ]'
+
+# the manual mode: the spam itself
+setup manual
+sed -n '/copy of the message/,$p' "$DATA/tag-dialup.eml" | sed 1,2d > "$C/spam"
+sg 0 "$C/spam" -r
+e2e_check "-r: the spam itself reported as relay spam despite the dial-up tag" \
+  '[ "$RC" = 0 ] && grep -q "kind=manual ip=198.51.100.77 .*decision=relay .*sent=1 saved=1" "$C/log"'
+sg 10 "$C/spam" -r
+e2e_check "-r: reports again even within 24 hours" 'grep -q "sent=1" "$C/log"'
+sg 0 "$DATA/single-01.eml" -r
+e2e_check "-r: without a Received line of ours the input is refused (100)" '[ "$RC" = 100 ]'
+
+# the dry run: prints, changes nothing
+setup dry
+sg 0 "$DATA/db01.eml" -n
+e2e_check "-n: prints the reports, sends and saves nothing" \
+  '[ "$RC" = 99 ] && grep -q "^=== send abuse@newsletter-blast.test" "$C/out" && [ "$(grep -c "^=== save" "$C/out")" = 2 ] && [ "$(count "$C/rec")" = 0 ] && [ "$(count "$C/review/new")" = 0 ] && grep -q "action=dryrun" "$C/log"'
+sg 1 "$DATA/db01.eml"
+e2e_check "-n: the cache was not touched" 'grep -q "known=0" "$C/log"'
+
+# every temporary failure: 111, and nothing written
+setup failinject
+REC_EXIT=1; export REC_EXIT
+sg 0 "$DATA/db01.eml"
+unset REC_EXIT
+e2e_check "injector fails: 111, no review file, no tmp file" \
+  '[ "$RC" = 111 ] && grep -q "action=tempfail reason=inject" "$C/log" && [ "$(count "$C/review/new")" = 0 ] && [ "$(count "$C/review/tmp")" = 0 ]'
+sg 1 "$DATA/db01.eml"
+e2e_check "injector fails: the cache was not updated (the retry reports)" '[ "$RC" = 99 ] && grep -q "known=0.*action=report" "$C/log"'
+setup failreview
+rm -rf "$C/review/tmp"
+sg 0 "$DATA/db01.eml"
+e2e_check "review Maildir broken: 111, nothing sent" '[ "$RC" = 111 ] && [ "$(count "$C/rec")" = 0 ] && [ "$(count "$C/review/new")" = 0 ]'
+setup failstate
+rm -rf "$C/state"
+sg 0 "$DATA/db01.eml"
+e2e_check "state directory missing: 111, nothing sent" '[ "$RC" = 111 ] && grep -q "reason=state" "$C/log" && [ "$(count "$C/rec")" = 0 ] && [ "$(count "$C/review/new")" = 0 ]'
+sg 0 "$DATA/single-01.eml"
+e2e_check "state directory missing: a single bounce still passes (0)" '[ "$RC" = 0 ]'
+setup failnoinject "inject $D/no-such-injector"
+sg 0 "$DATA/db01.eml"
+e2e_check "injector missing: 111, no review file" '[ "$RC" = 111 ] && [ "$(count "$C/review/new")" = 0 ] && [ "$(count "$C/review/tmp")" = 0 ]'
+setup faildns "contactzone contacts.sdu.test ip"
+a=$(e2e_free_addr)
+DNSCACHEIP=$a; export DNSCACHEIP
+sg 0 "$DATA/db01.eml"
+unset DNSCACHEIP
+e2e_check "contact zone unreachable: 111, nothing written" \
+  '[ "$RC" = 111 ] && grep -q "reason=contact" "$C/log" && [ "$(count "$C/rec")" = 0 ] && [ "$(count "$C/review/new")" = 0 ]'
+
+setup failconf
+echo "bogus keyword" >> "$C/conf"
+sg 0 "$DATA/db01.eml"
+e2e_check "configuration error: 111 for a double-bounce (never 100)" '[ "$RC" = 111 ]'
+"$SG" -f "$C/conf" -z > /dev/null 2>&1
+RC=$?
+e2e_check "configuration error: 100 for -z" '[ "$RC" = 100 ]'
