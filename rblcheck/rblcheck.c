@@ -24,6 +24,7 @@ static rblcheck_verdict verdict;
 static sdu_dnsq q[2 * RBLCHECK_LISTS_MAX];
 static stralloc names[RBLCHECK_LISTS_MAX];
 static stralloc header;
+static stralloc err, text;  /* here, not in main: still reachable at exit */
 
 static int enough(void *unused, sdu_dnsq *qq, unsigned int n)
 {
@@ -138,7 +139,6 @@ int main(int argc, char **argv)
   const char *file = "/etc/sdu/rblcheck.conf";
   const char *env, *host;
   unsigned long timeout = 10000, start;
-  stralloc err = {0}, text = {0};
   char ipbuf[SDU_IP_FMT], rdns[RDNS_MAX + 1];
   sdu_ip ip;
   unsigned int i, n;
@@ -208,7 +208,11 @@ int main(int argc, char **argv)
     if (rdns[strlen(rdns) - 1] == '.') rdns[strlen(rdns) - 1] = 0;
     if (*rdns) ctx.rdns = rdns;
   }
-  ctx.roll = roll();
+  for (i = 0; i < policy.nrules; ++i)
+    if (policy.rule[i].action == RBLCHECK_A_TEMPFAIL && policy.rule[i].percent % 100) {
+      ctx.roll = roll();
+      break;
+    }
 
   n = policy.nzones;
   for (i = 0; i < n; ++i) {

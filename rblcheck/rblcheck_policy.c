@@ -477,12 +477,20 @@ int rblcheck_policy_parse(rblcheck_policy *p, sdu_config *c, stralloc *err)
   unsigned int n;
   int r = 1;
 
-  memset(p, 0, sizeof *p);
+  /* counters only: the big arrays are filled as they are used, and pages
+     nobody touches cost a clean client nothing */
+  p->nlists = p->nzones = p->nrules = p->nnodes = 0;
+  p->nglobs = 0;
+  p->needtxt = 0;
+  p->globs.s = p->texts.s = 0;
+  p->globs.len = p->globs.a = p->texts.len = p->texts.a = 0;
   ps = malloc(sizeof *ps);
   if (!ps) return -1;
-  memset(ps, 0, sizeof *ps);
   ps->p = p;
   ps->err = err;
+  ps->n = ps->pos = ps->depth = 0;
+  ps->m1 = ps->m2 = 0;
+  ps->nested = 0;
   for (;;) {
     int st = sdu_config_next(c, &w, &n);
     if (st == 0) { r = 1; break; }
@@ -514,7 +522,6 @@ int rblcheck_policy_load(rblcheck_policy *p, const char *file, stralloc *err)
 {
   sdu_config c;
   int r;
-  memset(p, 0, sizeof *p);
   if (sdu_config_open(&c, file) == -1) return -1;
   c.file = file;
   r = rblcheck_policy_parse(p, &c, err);

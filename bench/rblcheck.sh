@@ -1,0 +1,95 @@
+#!/bin/sh
+# bench/rblcheck.sh: rblcheck against rblsmtpd with 4 lists that answer after 50 ms, and the cost
+# of a clean client (connections per second through rblcheck, a bare exec, and prog alone), in one run.
+# usage: sh bench/rblcheck.sh [ runs [ connections [ parallel clients ] ] ]   (after make; needs root: DNS on port 53)
+top=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-20}; conns=${2:-2000}; par=${3:-1}
+delay=50
+if [ "$(id -u)" -ne 0 ]; then echo "bench/rblcheck.sh: needs root (DNS servers on port 53)" >&2; exit 111; fi
+for p in rblsmtpd tcpserver; do
+  command -v $p > /dev/null || { echo "bench/rblcheck.sh: $p not installed" >&2; exit 111; }
+done
+work=$top/tests/tmp/bench-rblcheck.$$
+mkdir -p "$work"
+pids=
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 111' INT TERM
+
+# a loopback address with nothing on port 53
+addr() {
+  while :; do
+    a=127.$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 1 )).$(( $(od -An -N1 -tu1 /dev/urandom) )).$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 1 ))
+    [ -z "$(ss -Hluan "src $a:53" 2>/dev/null)" ] && { echo "$a"; return; }
+  done
+}
+dns() { # ADDR DELAY: a DNSBL server that answers every query after DELAY ms
+  "$top/bench/rblcheck_dnsdelay" -d "$2" "$1" 2>> "$work/dns.log" &
+  pids="$pids $!"
+  i=0; while [ $i -lt 50 ] && [ -z "$(ss -Hluan "src $1:53" 2>/dev/null)" ]; do sleep 0.1; i=$((i + 1)); done
+}
+ms() { date +%s%N; }
+
+slow=$(addr); dns "$slow" "$delay"
+fast=$(addr); dns "$fast" 0
+printf 'list l1 l1.bench.test\nlist l2 l2.bench.test\nlist l3 l3.bench.test\nlist l4 l4.bench.test\nrule any tag\n' > "$work/policy"
+
+# --- 1. time to decide for a client on none of 4 lists, each answering after 50 ms
+each() { # label cmd...: mean milliseconds per run over $runs runs
+  t0=$(ms); i=0
+  while [ $i -lt "$runs" ]; do "$@" < /dev/null > /dev/null 2>> "$work/log"; i=$((i + 1)); done
+  t1=$(ms)
+  echo "$t0 $t1 $runs" | awk '{ printf "%.1f", ($2 - $1) / 1e6 / $3 }'
+}
+export TCPREMOTEIP=192.0.2.1 DNSCACHEIP=$slow
+rc=$(each env "$top/rblcheck/rblcheck" -f "$work/policy" true)
+rs=$(each rblsmtpd -r l1.bench.test -r l2.bench.test -r l3.bench.test -r l4.bench.test true)
+base=$(each "$top/bench/rblcheck_exec" true)
+logged=$(grep -o 'ms=[0-9]*' "$work/log" | sed 's/ms=//' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+echo "4 lists, each answering after $delay ms, a client on none, $runs runs each:"
+echo "  rblcheck  $rc ms per connection (lookups alone, median of its log: $logged ms)"
+echo "  rblsmtpd  $rs ms per connection"
+echo "  bare exec $base ms per connection (process start, subtracted below)"
+echo "$rc $rs $base $delay $logged" | awk '{
+  printf "  rblcheck decides in %.2f x one answer'"'"'s delay (target <= 1.3; from its log %.2f x)\n", ($1 - $3) / $4, $5 / $4;
+  printf "  rblsmtpd decides in %.2f x one answer'"'"'s delay (about 4 expected)\n", ($2 - $3) / $4;
+  printf "  rblsmtpd / rblcheck = %.2f\n", ($2 - $3) / ($1 - $3) }'
+
+# --- 2. connections per second, lookups answered at once
+export DNSCACHEIP=$fast
+unset TCPREMOTEIP
+serve() { # PORTFILE prog...
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null)
+  [ -n "$port" ] || port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 10000 ))
+  tcpserver -RHl0 -c 100 127.0.0.1 "$port" "$@" 2>> "$work/tcpserver.log" &
+  pids="$pids $!"
+  i=0; while [ $i -lt 50 ] && [ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; do sleep 0.1; i=$((i + 1)); done
+  echo "$port"
+}
+sink="$top/tests/smtpsink -x nodir"
+p_rbl=$(serve "$top/rblcheck/rblcheck" -f "$work/policy" $sink)
+p_exec=$(serve "$top/bench/rblcheck_exec" $sink)
+p_alone=$(serve $sink)
+rate() { # port: connections per second, $par clients at once
+  _t0=$(ms); _j=0; _cp=
+  while [ $_j -lt "$par" ]; do
+    "$top/bench/smtpblast" -n 0 -c $((conns / par)) 127.0.0.1 "$1" > /dev/null &
+    _cp="$_cp $!"; _j=$((_j + 1))
+  done
+  for _p in $_cp; do wait "$_p"; done
+  _t1=$(ms)
+  echo "$_t0 $_t1" | awk -v c=$((conns / par * par)) '{ printf "%.0f", c / (($2 - $1) / 1e9) }'
+}
+best() { b=0; for r in 1 2 3; do v=$(rate "$1"); [ "$v" -gt "$b" ] && b=$v; done; echo "$b"; }
+# interleaved, best of three each, so that a slow moment does not favour one
+r_rbl=0 r_exec=0 r_alone=0
+for round in 1 2 3; do
+  v=$(rate "$p_rbl"); [ "$v" -gt "$r_rbl" ] && r_rbl=$v
+  v=$(rate "$p_exec"); [ "$v" -gt "$r_exec" ] && r_exec=$v
+  v=$(rate "$p_alone"); [ "$v" -gt "$r_alone" ] && r_alone=$v
+done
+echo "clean client, 4 lists answered at once, $conns connections from $par client(s) at a time (best of 3):"
+echo "  prog alone           $r_alone conn/s"
+echo "  bare exec, then prog $r_exec conn/s"
+echo "  rblcheck, then prog  $r_rbl conn/s"
+echo "$r_rbl $r_exec $r_alone" | awk '{ printf "  rblcheck / bare exec = %.3f (target >= 0.95); rblcheck / prog alone = %.3f\n", $1 / $2, $1 / $3 }'
