@@ -24,7 +24,7 @@ static rblcheck_verdict verdict;
 static sdu_dnsq q[2 * RBLCHECK_LISTS_MAX];
 static stralloc names[RBLCHECK_LISTS_MAX];
 static stralloc header;
-static stralloc err, text;  /* here, not in main: still reachable at exit */
+static stralloc errsa, reply_sa;  /* here, not in main: still reachable at exit */
 
 static int enough(void *unused, sdu_dnsq *qq, unsigned int n)
 {
@@ -165,9 +165,9 @@ int main(int argc, char **argv)
     sdu_exec_next(argv);
   }
 
-  r = rblcheck_policy_load(&policy, file, &err);
+  r = rblcheck_policy_load(&policy, file, &errsa);
   if (r == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to read ", file);
-  if (r == 0) sdu_fatal(SDU_EXIT_PERM, err.s);
+  if (r == 0) sdu_fatal(SDU_EXIT_PERM, errsa.s);
   if (check) return 0;
 
   rblcheck_ctx_init(&ctx, &policy);
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
   ctx.failclosed = failclosed;
 
   /* $RBLCHECK, as rblsmtpd reads $RBLSMTPD */
-  switch (rblcheck_envrule(sdu_env_get("RBLCHECK"), &text)) {
+  switch (rblcheck_envrule(sdu_env_get("RBLCHECK"), &reply_sa)) {
     case -1: sdu_nomem(); break;
     case 1:
       verdict.action = RBLCHECK_A_ACCEPT;
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
       sdu_exec_next(argv);
       break;
     case 2: case 3:
-      verdict.action = text.s[0] == '5' ? RBLCHECK_A_REJECT : RBLCHECK_A_TEMPFAIL;
+      verdict.action = reply_sa.s[0] == '5' ? RBLCHECK_A_REJECT : RBLCHECK_A_TEMPFAIL;
       if (ctx.harvest) {
         verdict.would = verdict.action;
         verdict.action = RBLCHECK_A_HARVEST;
@@ -191,7 +191,7 @@ int main(int argc, char **argv)
       }
       logline(sdu_env_remoteip(), &verdict, "rblcheck", -1);
       if (ctx.harvest) passon(argv, sdu_env_remoteip());
-      return refuse(text.s);
+      return refuse(reply_sa.s);
   }
 
   env = sdu_env_get("TCPREMOTEIP");
@@ -230,9 +230,9 @@ int main(int argc, char **argv)
   logline(ipbuf, &verdict, 0, (long) (now_ms() - start));
 
   if (verdict.refuse) {
-    text.len = 0;
-    if (!rblcheck_text(&text, &ctx, verdict.text, ipbuf) || !stralloc_0(&text)) sdu_nomem();
-    return refuse(text.s);
+    reply_sa.len = 0;
+    if (!rblcheck_text(&reply_sa, &ctx, verdict.text, ipbuf) || !stralloc_0(&reply_sa)) sdu_nomem();
+    return refuse(reply_sa.s);
   }
   passon(argv, ipbuf);
   return 0;
