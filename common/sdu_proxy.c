@@ -333,6 +333,7 @@ static void commands(sdu_proxy *p)
     }
     l = nl;
     if (l && p->cin.s[pos + l - 1] == '\r') --l;
+    if (nl + 1 > SDU_SMTP_LINE_MAX) p->skipping = 1;  /* came whole, still too long */
     command(p, p->cin.s + pos, l);
     p->skipping = 0;
     pos += nl + 1;

@@ -68,6 +68,14 @@ a bare CR.
   250 ok^M
   221 smtpsink^M
 
+The same when the long line arrives whole in one read.
+
+  $ printf 'HELO x\r\n%03000d\r\nQUIT\r\n' 0 > long; sdu-testproxy smtpsink < long 2>/dev/null | cat -v
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  500 5.5.2 line too long^M
+  221 smtpsink^M
+
 Memory stays bounded whatever the client sends: a 50 MB line.
 
   $ (printf 'HELO x\r\n'; head -c 50000000 /dev/zero | tr '\0' x; printf '\r\nQUIT\r\n') | sdu-maxrss sdu-testproxy smtpsink 2>&1 >/dev/null | sed -n 's/^maxrss_kib=//p' | awk '{ print ($1 < 4096) ? "under 4 MiB" : $1 " KiB" }'
