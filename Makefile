@@ -46,18 +46,18 @@ UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
 
 # programs that ship, with their man pages: one line per program directory
 PROG_RBLCHECK = rblcheck/rblcheck
-PROG_THROTTLE =
+PROG_THROTTLE = throttle/throttle throttle/sdu-report
 PROG_RCPTCHECK = rcptcheck/rcptcheck rcptcheck/rcptcheck-build
 PROG_SPAMGRAB = spamgrab/spamgrab
 MAN_RBLCHECK = rblcheck/rblcheck.1
-MAN_THROTTLE =
+MAN_THROTTLE = throttle/throttle.1 throttle/sdu-report.1
 MAN_RCPTCHECK = rcptcheck/rcptcheck.1 rcptcheck/rcptcheck-build.1
 MAN_SPAMGRAB = spamgrab/spamgrab.1
 PROGS = $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
 MANS1 = $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
 # unit tests of the programs' own parts (<prog>/<prog>_*.c)
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
-UNIT_THROTTLE =
+UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report
 UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build
 UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report
 # programs the tests and benchmarks use
@@ -85,6 +85,27 @@ $(UNIT_TESTS:=.o): tests/unit/sdu_t.h $(HEADERS)
 
 tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
+
+THROTTLE_OBJS = throttle/throttle_rules.o throttle/throttle_store.o throttle/throttle_session.o
+$(THROTTLE_OBJS) throttle/throttle_report.o throttle/throttle.o throttle/sdu-report.o: throttle/*.h $(HEADERS)
+
+throttle/throttle: throttle/throttle.o $(THROTTLE_OBJS) common/libsdu.a
+	$(LINK) throttle/throttle.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
+
+throttle/sdu-report: throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a
+	$(LINK) throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a $(LIBS)
+
+tests/unit/t_throttle_rules: tests/unit/t_throttle_rules.o $(THROTTLE_OBJS) common/libsdu.a
+	$(LINK) tests/unit/t_throttle_rules.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_throttle_session: tests/unit/t_throttle_session.o $(THROTTLE_OBJS) common/libsdu.a
+	$(LINK) tests/unit/t_throttle_session.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_throttle_report: tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a
+	$(LINK) tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a $(LIBS)
+
+bench/throttle_flood: bench/throttle_flood.o
+	$(LINK) bench/throttle_flood.o
 
 # spamgrab's parts; spamgrab links dynamically: libpsl.a needs libunistring.a, which Debian ships only in libunistring-dev
 SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o spamgrab/spamgrab_conf.o spamgrab/spamgrab_cache.o \

@@ -1,0 +1,98 @@
+/* t_throttle_report.c: sdu-report's line parser, counting and output forms */
+#include <stdlib.h>
+#include <string.h>
+#include "sdu_t.h"
+#include "../../throttle/throttle_report.h"
+
+#define T0 "@400000006553f10a00000000 " /* 1700000000 */
+#define T1 "@400000006553ff1a00000000 " /* 1700003600 */
+
+static const char *const lines[] = {
+  "rblcheck: ip=192.0.2.7 lists=dul,orbs score=2 action=reject rule=12 ms=3",
+  T1 "rblcheck: ip=192.0.2.7 lists=dul,orbs score=2 action=reject rule=12 ms=3",
+  T1 "rblcheck: ip=192.0.2.7 lists=dul score=1 action=reject rule=12 ms=3",
+  T1 "rblcheck: ip=198.51.100.1 lists=- score=0 action=pass ms=2",
+  T1 "throttle: ip=198.51.100.1 lists=- action=proxy rcpts=3 throttled=2 msgs=1",
+  T1 "rcptcheck: ip=198.51.100.1 from=a@example.org rcpt=x@example.net action=reject reason=nouser",
+  T1 "rcptcheck: ip=198.51.100.1 from=a@example.org rcpt=y@example.net action=accept reason=table",
+  T1 "rblcheck: ip=198.51.100.1 lists=- score=0 action=pass ms=2",
+  T1 "throttle: ip=198.51.100.1 lists=- action=tempfail reason=rate conn=31",
+  T1 "rblcheck: ip=2001:DB8::1 lists=spamhaus score=1 action=throttle ms=2",
+  T1 "throttle: ip=2001:db8::1 lists=spamhaus action=proxy rcpts=1 throttled=4 msgs=0",
+  T1 "rblcheck: ip=203.0.113.5 lists=- score=0 action=harvest would=reject ms=1",
+  T1 "rblcheck: warning: list x answered 127.0.0.1, not a listing: ignored",
+  T1 "tcpserver: status: 1/40",
+  T0 "rblcheck: ip=192.0.2.99 lists=dul score=1 action=reject rule=3 ms=3",
+  "not a log line at all",
+  T1 "rblcheck: ip=unknown lists=- action=pass reason=noip",
+  0
+};
+
+int main(void)
+{
+  tr_stats s;
+  tr_line l;
+  tr_host **w;
+  stralloc out = {0};
+  unsigned long long t;
+  const char *v;
+  size_t vl;
+  long n;
+  int i;
+
+  T_OK(tr_tai64n("@400000006553f10a00000000", 25, &t) && t == 1700000000ULL, "tai64n stamp read");
+  T_OK(!tr_tai64n("@40000000g553f10a00000000", 25, &t), "a bad stamp is not one");
+  T_OK(tr_parse(&l, "throttle: ip=1.2.3.4 action=pass", 32) && !l.stamped && l.n == 2, "line without a stamp");
+  T_OK(l.proglen == 8 && !memcmp(l.prog, "throttle", 8), "its program");
+  v = tr_get(&l, "action", &vl);
+  T_OK(v && vl == 4 && !memcmp(v, "pass", 4), "its action");
+  T_OK(!tr_get(&l, "lists", 0), "a missing key");
+  T_OK(!tr_parse(&l, "throttle: warning: x", 20), "a warning is not a decision");
+  T_OK(tr_parse(&l, T1 "x: a=b", 32) && l.stamped && l.when == 1700003600ULL, "stamped line");
+
+  tr_init(&s, 1700001000ULL);
+  for (i = 0; lines[i]; ++i) tr_feed(&s, lines[i], strlen(lines[i]));
+  T_EQI(s.old, 1, "one line before the period skipped");
+  T_EQI(tr_total_conns(&s), 7, "connections: the most any link saw, per host");
+  T_EQI(s.hlen, 4, "hosts (IPv6 address made canonical)");
+  T_EQI(s.refused, 4, "connections refused");
+  T_EQI(s.would, 1, "would have been refused");
+  T_EQI(s.rcptrefused, 7, "recipients refused: rcptcheck's and throttle's counters");
+  T_EQI(s.rcptaccepted, 1, "recipients accepted");
+  T_EQI(s.msgs, 1, "messages passed");
+
+  n = tr_worst(&s, 1, 10, &w);
+  T_EQI(n, 3, "worst hosts: listed or refused ones only");
+  T_OK(n == 3 && !strcmp(w[0]->ip, "192.0.2.7") && !strcmp(w[1]->ip, "198.51.100.1") && !strcmp(w[2]->ip, "2001:db8::1"),
+    "ranked by connections");
+  T_EQS(w[0]->lists, "dul,orbs", "the union of a host's lists");
+  tr_format(&out, w, n, TR_NFT, "6h");
+  T_EQB(out.s, out.len, "add element inet sdu blocked { 192.0.2.7 timeout 6h }\n"
+    "add element inet sdu blocked { 198.51.100.1 timeout 6h }\n"
+    "add element inet sdu blocked6 { 2001:db8::1 timeout 6h }\n", "nft commands");
+  out.len = 0;
+  tr_format(&out, w, 1, TR_TCPRULES, 0);
+  T_EQB(out.s, out.len, "192.0.2.7:deny\n", "tcprules lines, cut to N");
+  out.len = 0;
+  tr_format(&out, w, n, TR_TABLE, 0);
+  T_OK(out.len && strstr(out.s, "          3       3             0 192.0.2.7 "), "table row");
+  free(w);
+  n = tr_worst(&s, 3, 10, &w);
+  T_EQI(n, 1, "minimum connections");
+  free(w);
+
+  out.len = 0;
+  tr_summary(&out, &s, 1700003600ULL);
+  if (!stralloc_0(&out)) return 111;
+  T_OK(strstr(out.s, "connections: 7 from 4 hosts\n") != 0, "summary: connections");
+  T_OK(strstr(out.s, "connections refused: 4 (57.1%)\n") != 0, "summary: refused with the share");
+  T_OK(strstr(out.s, "    rblcheck                              3  75.0%\n") != 0, "summary: by link");
+  T_OK(strstr(out.s, "    dul                                   3") != 0, "summary: by list");
+  T_OK(strstr(out.s, "    rblcheck 12                           3") != 0, "summary: by rule");
+  T_OK(strstr(out.s, "    throttle rate                         1") != 0, "summary: by reason");
+  T_OK(strstr(out.s, "    throttle throttled                    6") != 0, "summary: recipients by link and reason");
+  T_OK(strstr(out.s, "period: 2023-11-14 22:30:00 to 2023-11-14 23:13:20 UTC\n") != 0, "summary: period");
+  tr_free(&s);
+  stralloc_free(&out);
+  T_DONE();
+}

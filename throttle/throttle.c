@@ -1,0 +1,231 @@
+/* throttle.c: connection rate and concurrency per client, then exec, or stay
+   in the middle for the recipient throttle, sender blacklist and bounce limit */
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sdu_msg.h"
+#include "sdu_env.h"
+#include "sdu_ip.h"
+#include "sdu_smtp.h"
+#include "sdu_state.h"
+#include "sdu_time.h"
+#include "throttle_rules.h"
+#include "throttle_store.h"
+#include "throttle_session.h"
+
+#define USAGE "throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] prog [ arg ... ]"
+#define T_RATE "421 4.7.0 too many connections from your address: try again later"
+#define T_CONC "421 4.7.0 too many connections at once from your address: try again later"
+#define CONC_TTL 3600 /* a slot outlives no session, even if its pid is reused */
+
+static sdu_state st;
+static int stopen;
+static throttle_session s;
+static char ipbuf[SDU_IP_FMT] = "unknown";
+static char lists[SDU_LOG_VALUE_MAX + 1];
+static unsigned long conncount, conccount;
+static int connlimit, conclimit;
+static const char *would; /* SDU_HARVEST: why the connection would have been refused */
+
+static void logstart(sdu_log *l, const char *action)
+{
+  sdu_log_start(l);
+  sdu_log_kv(l, "ip", ipbuf);
+  sdu_log_kv(l, "lists", lists);
+  sdu_log_kv(l, "action", action);
+}
+
+static void logcounts(sdu_log *l)
+{
+  if (connlimit) sdu_log_kvu(l, "conn", conncount);
+  if (conccount) sdu_log_kvu(l, "conc", conccount);
+  if (would) { sdu_log_kv(l, "would", "tempfail"); sdu_log_kv(l, "reason", would); }
+}
+
+static int command(void *ctx, sdu_proxy *p, const sdu_cmd *c)
+{
+  const char *t;
+  (void) ctx;
+  if (sdu_proxy_authenticated(p)) return SDU_PASS;
+  t = throttle_session_command(&s, c->verb, c->arg, c->arglen, sdu_now());
+  if (!t) return SDU_PASS;
+  sdu_proxy_answer(p, t);
+  return SDU_ANSWER;
+}
+
+static void reply(void *ctx, sdu_proxy *p, const sdu_cmd *c, int code, const char *text, size_t len)
+{
+  (void) ctx; (void) p; (void) text; (void) len;
+  throttle_session_reply(&s, c->verb, code, sdu_now());
+}
+
+static void end(void *ctx, sdu_proxy *p)
+{
+  sdu_log l;
+  (void) ctx; (void) p;
+  logstart(&l, would || (s.harvest && (s.throttled || s.blacklisted || s.bounced)) ? "harvest" : "proxy");
+  logcounts(&l);
+  throttle_session_log(&s, &l);
+  sdu_log_emit(&l, 2);
+}
+
+static void closestate(void)
+{
+  if (stopen) sdu_state_close(&st);
+  stopen = 0;
+}
+
+/* fail open: the checks that need the store are skipped */
+static void statefail(void)
+{
+  sdu_warn(sdu_state_error(&st), "; passing on (to recover: stop the service, remove data.mdb and lock.mdb, start it)");
+  closestate();
+  s.storefailed = 1;
+}
+
+static int refuse(const char *text, const char *reason)
+{
+  sdu_log l;
+  sdu_respond_cfg cfg;
+  closestate();
+  logstart(&l, "tempfail");
+  sdu_log_kv(&l, "reason", reason);
+  logcounts(&l);
+  sdu_log_emit(&l, 2);
+  sdu_respond_defaults(&cfg);
+  cfg.host = "throttle.local";
+  cfg.refusal = text;
+  cfg.atgreeting = 1;
+  return sdu_respond(&cfg);
+}
+
+static void duration(const char *s0, unsigned long *u)
+{
+  if (!sdu_parse_duration(s0, u)) sdu_usage(USAGE);
+}
+
+static void loadfail(int r, const char *file, stralloc *err)
+{
+  if (r == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to read ", file);
+  if (r == 0) sdu_fatal(SDU_EXIT_PERM, err->s);
+}
+
+int main(int argc, char **argv)
+{
+  const char *dir = "/var/lib/sdu", *ipfile = 0, *rcptfile = 0, *e;
+  throttle_nets ipwhite = { 0, 0, 0 };
+  throttle_addrs rcptwhite = { { 0, 0, 0 } };
+  throttle_rate connrate = { 0, 0 };
+  unsigned long blhold = 0, bouncehold = 3600, concmax = 0;
+  throttle_rate bouncerate = { 20, 600 };
+  int opt, blacklist = 0, bounces = 0, needstate, r;
+  stralloc err = {0};
+  sdu_ip ip;
+
+  sdu_iam("throttle");
+  while ((opt = getopt(argc, argv, "+d:b:w:B:h:W:")) != -1)
+    switch (opt) {
+      case 'd': dir = optarg; break;
+      case 'b': duration(optarg, &blhold); blacklist = blhold > 0; break;
+      case 'w': ipfile = optarg; break;
+      case 'B': if (!throttle_rate_parse(&bouncerate, optarg)) sdu_usage(USAGE); bounces = 1; break;
+      case 'h': duration(optarg, &bouncehold); break;
+      case 'W': rcptfile = optarg; break;
+      default: sdu_usage(USAGE);
+    }
+  argv += optind;
+  if (!*argv) sdu_usage(USAGE);
+
+  throttle_lists(lists, sizeof lists, sdu_env_get("RBLCHECK_LISTS"));
+  if (sdu_env_isset("RELAYCLIENT")) {
+    sdu_log l;
+    logstart(&l, "pass");
+    sdu_log_kv(&l, "reason", "relayclient");
+    sdu_log_emit(&l, 2);
+    sdu_exec_next(argv);
+  }
+  e = sdu_env_get("TCPREMOTEIP");
+  if (!e || !sdu_ip_parse(&ip, e)) {
+    sdu_log l;
+    sdu_warn("unable to read the client address from TCPREMOTEIP, passing on");
+    logstart(&l, "pass");
+    sdu_log_kv(&l, "reason", "noip");
+    sdu_log_emit(&l, 2);
+    sdu_exec_next(argv);
+  }
+  sdu_ip_fmt(ipbuf, &ip);
+
+  throttle_session_init(&s);
+  s.harvest = sdu_env_isset("SDU_HARVEST");
+  s.cklen = throttle_clientkey(s.ckey, &ip);
+  e = sdu_env_get("THROTTLE_RCPT");
+  if (e && *e) {
+    if (throttle_number(e, &s.rcptmax)) s.rcptlimit = 1;
+    else sdu_warn("THROTTLE_RCPT is not a number: ignored");
+  }
+  e = sdu_env_get("THROTTLE_CONN");
+  if (e && *e) {
+    if (throttle_rate_parse(&connrate, e)) connlimit = 1;
+    else sdu_warn("THROTTLE_CONN is not count/seconds: ignored");
+  }
+  e = sdu_env_get("THROTTLE_CONC");
+  if (e && *e) {
+    if (throttle_number(e, &concmax)) conclimit = 1;
+    else sdu_warn("THROTTLE_CONC is not a number: ignored");
+  }
+  if (blacklist && ipfile) {
+    loadfail(throttle_nets_load(&ipwhite, ipfile, &err), ipfile, &err);
+    if (throttle_nets_match(&ipwhite, &ip)) blacklist = 0;
+    throttle_nets_free(&ipwhite);
+  }
+  if (bounces && rcptfile) loadfail(throttle_addrs_load(&rcptwhite, rcptfile, &err), rcptfile, &err);
+  s.blacklist = blacklist;
+  s.blhold = blhold;
+  s.bounces = bounces;
+  s.bouncerate = bouncerate;
+  s.bouncehold = bouncehold;
+  s.rcptwhite = &rcptwhite;
+
+  needstate = connlimit || conclimit || blacklist || bounces;
+  if (needstate) {
+    if (sdu_state_open(&st, dir, THROTTLE_TABLE, 0) == -1) statefail();
+    else stopen = 1;
+  }
+  if (stopen && connlimit) {
+    r = throttle_rate_hit(&st, s.ckey, s.cklen, sdu_now(), &connrate, &conncount);
+    if (r == -1) statefail();
+    else if (r == 1) {
+      if (!s.harvest) return refuse(T_RATE, "rate");
+      would = "rate";
+    }
+  }
+  if (stopen && conclimit) {
+    r = throttle_conc_enter(&st, s.ckey, s.cklen, (unsigned long) getpid(), concmax,
+      sdu_now(), CONC_TTL, throttle_alive, &conccount);
+    if (r == -1) statefail();
+    else if (r == 1) {
+      if (!s.harvest) return refuse(T_CONC, "concurrency");
+      would = "concurrency";
+    }
+  }
+
+  if (!s.rcptlimit && !blacklist && !bounces) {
+    sdu_log l;
+    closestate();
+    logstart(&l, would ? "harvest" : "pass");
+    logcounts(&l);
+    if (s.storefailed) sdu_log_kv(&l, "state", "failed");
+    sdu_log_emit(&l, 2);
+    sdu_exec_next(argv);
+  }
+  {
+    sdu_proxy_cfg cfg;
+    sdu_hooks h = { 0, command, reply, end };
+    s.st = stopen ? &st : 0;
+    sdu_proxy_defaults(&cfg);
+    r = sdu_proxy_run(argv, &cfg, &h);
+    closestate();
+    throttle_addrs_free(&rcptwhite);
+    return r;
+  }
+}

@@ -1,0 +1,74 @@
+/* throttle_report.h: reading the decision lines of all sdu links back, for sdu-report */
+#ifndef THROTTLE_REPORT_H
+#define THROTTLE_REPORT_H
+
+#include <stddef.h>
+#include <stralloc.h>
+#include "sdu_ip.h"
+
+#define TR_FIELDS 32     /* key=value pairs looked at per line */
+#define TR_LINE_MAX 4096 /* longer lines are not decision lines */
+#define TR_PROGS 16      /* links told apart; more are counted as the last */
+#define TR_LISTS_MAX 64  /* bytes of a host's lists kept */
+#define TR_NAME_MAX 80   /* a tally's name */
+
+typedef struct tr_field { const char *k, *v; size_t klen, vlen; } tr_field;
+
+/* one line "[@tai64n ]prog: k=v k=v ..." */
+typedef struct tr_line {
+  int stamped; unsigned long long when; /* the @tai64n stamp, as Unix seconds */
+  const char *prog; size_t proglen;
+  tr_field f[TR_FIELDS]; unsigned int n;
+} tr_line;
+
+/* 1 a decision line (prog, then only key=value words), 0 anything else */
+int tr_parse(tr_line *l, const char *s, size_t len);
+/* "@4000000068..." (25 bytes at least): 1 and the Unix seconds, 0 not a stamp */
+int tr_tai64n(const char *s, size_t len, unsigned long long *secs);
+/* the value of key, or 0 */
+const char *tr_get(const tr_line *l, const char *key, size_t *vlen);
+
+typedef struct tr_host {
+  char ip[SDU_IP_FMT];
+  int v6, used;
+  unsigned long conn[TR_PROGS]; /* connection lines per link: a connection is seen by every link it passes */
+  unsigned long refused, would, rcptrefused;
+  char lists[TR_LISTS_MAX];
+  char why[TR_NAME_MAX];        /* the last refusal: "rblcheck:reject" */
+} tr_host;
+
+typedef struct tr_tally { char name[TR_NAME_MAX]; unsigned long n; } tr_tally;
+typedef struct tr_tallies { tr_tally *t; unsigned int len, a; } tr_tallies;
+
+typedef struct tr_stats {
+  unsigned long long since;     /* lines stamped earlier are skipped (0: none) */
+  tr_host *h; size_t hcap, hlen;
+  char prog[TR_PROGS][32]; unsigned int nprogs;
+  tr_tallies bylink, bylist, byrule, byreason, rcptby;
+  unsigned long lines, used, old, refused, would, rcptrefused, rcptaccepted, rcptwould,
+    sendersrefused, msgs;
+  unsigned long long first, last; /* stamps of the first and last line used */
+} tr_stats;
+
+void tr_init(tr_stats *s, unsigned long long since);
+/* one raw log line (no newline): 1 used, 0 skipped, -1 no memory */
+int tr_feed(tr_stats *s, const char *line, size_t len);
+void tr_free(tr_stats *s);
+
+/* connections of a host: the most any one link saw */
+unsigned long tr_conns(const tr_host *h);
+unsigned long tr_total_conns(const tr_stats *s);
+
+/* the worst hosts: listed or refused, with at least minconn connections,
+   ranked by connections (then refusals, then address); at most max of them.
+   *out is malloc'ed (free it); returns how many, or -1 no memory */
+long tr_worst(const tr_stats *s, unsigned long minconn, unsigned long max, tr_host ***out);
+
+enum { TR_TABLE, TR_NFT, TR_TCPRULES };
+/* appends the hosts in the given form: 1 ok, 0 no memory; nft elements
+   carry the timeout text ("6h") */
+int tr_format(stralloc *out, tr_host **h, long n, int form, const char *timeout);
+/* appends the morning summary: 1 ok, 0 no memory */
+int tr_summary(stralloc *out, const tr_stats *s, unsigned long long now);
+
+#endif

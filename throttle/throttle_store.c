@@ -1,0 +1,162 @@
+/* throttle_store.c: throttle's counters, slots and lists in the LMDB state store */
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <lmdb.h>
+#include "sdu_addr.h"
+#include "throttle_store.h"
+
+#define KEYMAX (1 + THROTTLE_CKEY_MAX + SDU_ADDR_MAX + 1)
+
+/* what byte 0 of a key says */
+#define K_RATE 'r'
+#define K_CONC 'c'
+#define K_SENDER 's'
+#define K_BOUNCE 'b'
+#define K_HOLD 'h'
+
+static size_t mkkey(char *k, char kind, const char *a, size_t alen, const char *b, size_t blen)
+{
+  k[0] = kind;
+  memcpy(k + 1, a, alen);
+  if (blen) memcpy(k + 1 + alen, b, blen);
+  return 1 + alen + blen;
+}
+
+int throttle_rate_hit(sdu_state *st, const char *ckey, size_t cklen,
+  unsigned long long now, const throttle_rate *r, unsigned long *count)
+{
+  char k[KEYMAX];
+  size_t n = mkkey(k, K_RATE, ckey, cklen, 0, 0);
+  if (sdu_state_incr(st, k, n, now, r->window, count) == -1) return -1;
+  return *count > r->count;
+}
+
+int throttle_alive(unsigned long pid)
+{
+  if (!pid || pid > 0x7fffffffUL) return 0;
+  return kill((pid_t) pid, 0) == 0 || errno == EPERM;
+}
+
+/* The slots are read and written here with LMDB itself, in one write
+   transaction (the common store has no prefix scan), in the store's own
+   entry format: an 8-byte big-endian expiry, then the caller's bytes (none
+   here), so that sdu_state_cleanup and sdu_state_get treat them as theirs. */
+static void pack64(unsigned char *p, unsigned long long u)
+{
+  int i;
+  for (i = 7; i >= 0; --i) { p[i] = (unsigned char) (u & 0xff); u >>= 8; }
+}
+
+static unsigned long long unpack64(const unsigned char *p)
+{
+  unsigned long long u = 0;
+  int i;
+  for (i = 0; i < 8; ++i) u = (u << 8) | p[i];
+  return u;
+}
+
+static int concfail(sdu_state *st, int rc)
+{
+  snprintf(st->err, sizeof st->err, "unable to count connections in %s: %s", st->where, mdb_strerror(rc));
+  errno = rc > 0 ? rc : EIO;
+  return -1;
+}
+
+int throttle_conc_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned long pid,
+  unsigned long limit, unsigned long long now, unsigned long ttl,
+  int (*alive)(unsigned long pid), unsigned long *count)
+{
+  char k[KEYMAX];
+  unsigned char pidb[4], exp[8];
+  size_t plen;
+  MDB_txn *txn;
+  MDB_cursor *c;
+  MDB_val key, val;
+  unsigned long live = 0;
+  int rc, over;
+
+  pidb[0] = (unsigned char) (pid >> 24); pidb[1] = (unsigned char) (pid >> 16);
+  pidb[2] = (unsigned char) (pid >> 8); pidb[3] = (unsigned char) pid;
+  plen = mkkey(k, K_CONC, ckey, cklen, 0, 0);
+  if (!st->env) return concfail(st, EBADF);
+  rc = mdb_txn_begin(st->env, 0, 0, &txn);
+  if (rc == MDB_MAP_RESIZED && !(rc = mdb_env_set_mapsize(st->env, 0)))
+    rc = mdb_txn_begin(st->env, 0, 0, &txn);
+  if (rc) return concfail(st, rc);
+  rc = mdb_cursor_open(txn, st->dbi, &c);
+  if (rc) { mdb_txn_abort(txn); return concfail(st, rc); }
+  key.mv_data = k;
+  key.mv_size = plen;
+  for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); !rc;
+       rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+    const unsigned char *kp = key.mv_data;
+    unsigned long p;
+    if (key.mv_size < plen || memcmp(kp, k, plen)) break;
+    if (key.mv_size != plen + 4) continue; /* another client's longer key */
+    p = ((unsigned long) kp[plen] << 24) | ((unsigned long) kp[plen + 1] << 16)
+      | ((unsigned long) kp[plen + 2] << 8) | kp[plen + 3];
+    if (p != pid && val.mv_size >= 8 && now < unpack64(val.mv_data) && alive(p)) { ++live; continue; }
+    rc = mdb_cursor_del(c, 0);
+    if (rc) break;
+  }
+  mdb_cursor_close(c);
+  if (rc && rc != MDB_NOTFOUND) { mdb_txn_abort(txn); return concfail(st, rc); }
+  over = live >= limit;
+  if (!over) {
+    memcpy(k + plen, pidb, 4);
+    key.mv_data = k;
+    key.mv_size = plen + 4;
+    pack64(exp, now + ttl);
+    val.mv_data = exp;
+    val.mv_size = sizeof exp;
+    rc = mdb_put(txn, st->dbi, &key, &val, 0);
+    if (rc) { mdb_txn_abort(txn); return concfail(st, rc); }
+    ++live;
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc) return concfail(st, rc);
+  *count = over ? live + 1 : live;
+  return over;
+}
+
+int throttle_bl_check(sdu_state *st, const char *ckey, size_t cklen,
+  const char *sender, size_t slen, unsigned long long now)
+{
+  char k[KEYMAX];
+  size_t n;
+  if (slen > SDU_ADDR_MAX) slen = SDU_ADDR_MAX;
+  n = mkkey(k, K_SENDER, ckey, cklen, sender, slen);
+  return sdu_state_get(st, k, n, 0, now, 0);
+}
+
+int throttle_bl_add(sdu_state *st, const char *ckey, size_t cklen,
+  const char *sender, size_t slen, unsigned long long expires)
+{
+  char k[KEYMAX];
+  size_t n;
+  if (slen > SDU_ADDR_MAX) slen = SDU_ADDR_MAX;
+  n = mkkey(k, K_SENDER, ckey, cklen, sender, slen);
+  return sdu_state_put(st, k, n, "", 0, expires);
+}
+
+int throttle_bounce(sdu_state *st, const char *rcpt, size_t len,
+  unsigned long long now, const throttle_rate *limit, unsigned long hold)
+{
+  char k[KEYMAX];
+  size_t n;
+  unsigned long count;
+  int r;
+  if (len > SDU_ADDR_MAX) len = SDU_ADDR_MAX;
+  n = mkkey(k, K_HOLD, rcpt, len, 0, 0);
+  r = sdu_state_get(st, k, n, 0, now, 0);
+  if (r) return r;
+  k[0] = K_BOUNCE;
+  if (sdu_state_incr(st, k, n, now, limit->window, &count) == -1) return -1;
+  if (count <= limit->count) return 0;
+  k[0] = K_HOLD;
+  if (sdu_state_put(st, k, n, "", 0, now + hold) == -1) return -1;
+  return 1;
+}
