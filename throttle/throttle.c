@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include "sdu_msg.h"
 #include "sdu_env.h"
 #include "sdu_ip.h"
@@ -37,7 +38,7 @@ static void logstart(sdu_log *l, const char *action)
 
 static void logcounts(sdu_log *l)
 {
-  if (connlimit) sdu_log_kvu(l, "conn", conncount);
+  if (conncount) sdu_log_kvu(l, "conn", conncount);
   if (conccount) sdu_log_kvu(l, "conc", conccount);
   if (would) { sdu_log_kv(l, "would", "tempfail"); sdu_log_kv(l, "reason", would); }
 }
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
   throttle_lists(lists, sizeof lists, sdu_env_get("RBLCHECK_LISTS"));
   if (sdu_env_isset("RELAYCLIENT")) {
     sdu_log l;
+    snprintf(ipbuf, sizeof ipbuf, "%s", sdu_env_remoteip());
     logstart(&l, "pass");
     sdu_log_kv(&l, "reason", "relayclient");
     sdu_log_emit(&l, 2);

@@ -1,0 +1,63 @@
+sdu-report (throttle/sdu-report.c) on a multilog directory: a rotated file
+named before the period is not read, a rotated file within it and current
+are, lines stamped before the period are skipped, unstamped lines always
+count. The clock is SDU_TEST_NOW=1700007200; the period is the last hour.
+
+  $ mkdir log
+  > old=@400000006553f10a00000000   # 1700000000, two hours ago
+  > mid=@400000006554073a00000000   # 1700005680, within the hour
+  > printf '%s rblcheck: ip=192.0.2.66 lists=dul action=reject rule=1\n' $old > log/@400000006553f10a00000000.s
+  > printf '%s rblcheck: ip=192.0.2.7 lists=dul action=reject rule=3\n%s rblcheck: ip=192.0.2.7 lists=orbs action=reject rule=4\n' $old $mid > log/@400000006554073a00000000.s
+  > printf '%s rblcheck: ip=192.0.2.8 lists=- action=pass\n%s throttle: ip=192.0.2.8 lists=- action=tempfail reason=rate conn=31\n' $mid $mid > log/current
+  > printf '%s rblcheck: ip=2001:db8::5 lists=spamhaus action=throttle\n%s throttle: ip=2001:db8::5 lists=spamhaus action=proxy rcpts=1 throttled=3 msgs=1\n' $mid $mid >> log/current
+  > printf '%s rcptcheck: ip=198.51.100.2 from=a@example.org rcpt=b@example.net action=accept reason=table\n%s rblcheck: ip=198.51.100.2 lists=- action=pass\n' $mid $mid >> log/current
+  > printf '%s rblcheck: warning: something\n' $mid >> log/current
+  > SDU_TEST_NOW=1700007200 sdu-report -p 1h log
+  connections refused rcpts-refused address                                 lists refusal
+            1       1             0 192.0.2.7                               orbs rblcheck:reject
+            1       1             0 192.0.2.8                               - throttle:tempfail
+            1       0             3 2001:db8::5                             spamhaus
+  $ SDU_TEST_NOW=1700007200 sdu-report -p 1h -n log
+  add element inet sdu blocked { 192.0.2.7 timeout 6h }
+  add element inet sdu blocked { 192.0.2.8 timeout 6h }
+  add element inet sdu blocked6 { 2001:db8::5 timeout 6h }
+  $ SDU_TEST_NOW=1700007200 sdu-report -p 1h -r -N 1 log
+  192.0.2.7:deny
+  $ SDU_TEST_NOW=1700007200 sdu-report -a -n -T 1d log
+  add element inet sdu blocked { 192.0.2.7 timeout 1d }
+  add element inet sdu blocked { 192.0.2.66 timeout 1d }
+  add element inet sdu blocked { 192.0.2.8 timeout 1d }
+  add element inet sdu blocked6 { 2001:db8::5 timeout 1d }
+  $ SDU_TEST_NOW=1700007200 sdu-report -p 1h -s log
+  period: 2023-11-14 23:13:20 to 2023-11-15 00:13:20 UTC
+  lines from: 2023-11-14 23:48:00 to 2023-11-14 23:48:00 UTC
+  lines: 9 read, 7 used, 1 before the period
+  connections: 4 from 4 hosts
+  connections refused: 2 (50.0%)
+    by link:
+      rblcheck                              1  50.0%
+      throttle                              1  50.0%
+    by list:
+      orbs                                  1  50.0%
+    by rule:
+      rblcheck 4                            1  50.0%
+    by reason:
+      throttle rate                         1  50.0%
+  senders refused: 0
+  recipients refused: 3
+    by link and reason:
+      throttle throttled                    3 100.0%
+  recipients accepted: 1
+  messages passed: 1
+
+Standard input, with and without stamps; usage.
+
+  $ printf 'rblcheck: ip=192.0.2.1 lists=x action=reject\n' | sdu-report -r
+  192.0.2.1:deny
+  $ sdu-report -x
+  sdu-report: invalid option -- 'x'
+  sdu-report: usage: sdu-report [ -t | -n | -r | -s ] [ -p period | -a ] [ -N hosts ] [ -m connections ] [ -T timeout ] [ file|dir ... ]
+  [100]
+  $ sdu-report nosuchfile
+  sdu-report: fatal: unable to open nosuchfile: No such file or directory
+  [111]
