@@ -331,7 +331,7 @@ long tr_worst(const tr_stats *s, unsigned long minconn, unsigned long max, tr_ho
   for (i = 0; i < s->hcap; ++i) {
     tr_host *h = &s->h[i];
     if (!h->used || tr_conns(h) < minconn) continue;
-    if (!h->lists[0] && !h->refused && !h->rcptrefused) continue;
+    if (!h->lists[0] && !h->refused) continue; /* an unknown recipient alone is no reason */
     v[n++] = h;
   }
   qsort(v, n, sizeof *v, worse);

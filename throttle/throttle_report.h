@@ -59,7 +59,7 @@ void tr_free(tr_stats *s);
 unsigned long tr_conns(const tr_host *h);
 unsigned long tr_total_conns(const tr_stats *s);
 
-/* the worst hosts: listed or refused, with at least minconn connections,
+/* the worst hosts: listed, or refused a connection, with at least minconn connections,
    ranked by connections (then refusals, then address); at most max of them.
    *out is malloc'ed (free it); returns how many, or -1 no memory */
 long tr_worst(const tr_stats *s, unsigned long minconn, unsigned long max, tr_host ***out);
