@@ -228,6 +228,6 @@ int main(int argc, char **argv)
     r = sdu_proxy_run(argv, &cfg, &h);
     closestate();
     throttle_addrs_free(&rcptwhite);
-    return r;
+    _exit(r); /* the proxy engine's buffers go with the process */
   }
 }

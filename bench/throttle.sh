@@ -1,0 +1,79 @@
+#!/bin/sh
+# bench/throttle.sh: a flood through rblcheck + throttle + rcptcheck into the test
+# downstream, against the bare downstream under tcpserver in the same run; then a
+# million log lines through sdu-report.
+# usage: sh bench/throttle.sh [ seconds [ inflight ] ]   (after make; as root: rbldnsd needs port 53)
+# THROTTLE_OPTS: throttle's options (default "-b 3h -B 20/10m": it stays in the
+# middle of every connection; "" lets it exec after the rate and concurrency checks)
+top=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-60}; inflight=${2:-300}
+SDU_TOP=$top; export SDU_TOP
+. "$top/tests/lib/e2e.sh"
+e2e_init bench-throttle
+e2e_need_root "port 53 for rbldnsd"
+make -s -C "$top" bench/throttle_flood > /dev/null || exit 111
+D=$E2E_DIR
+flood() { "$top/bench/throttle_flood" -c "$inflight" -t "$secs" -s "$src" -n 1000 127.0.0.1 "$1"; }
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# clients: 1000 addresses 127.N.0.1 .. 127.N.3.250; a few listed
+n=$((100 + $(e2e_random) % 150)); src=127.$n
+dns=$(e2e_free_addr) || exit 111
+: > "$D/dul"; : > "$D/orbs"
+i=1; while [ $i -le 250 ]; do
+  [ $((i % 10)) -eq 0 ] && echo "$src.0.$i" >> "$D/dul"
+  [ $((i % 25)) -eq 0 ] && echo "$src.1.$i" >> "$D/orbs"
+  i=$((i + 1))
+done
+chmod 755 "$D"; chmod 644 "$D/dul" "$D/orbs"
+printf 'list orbs relays.orbs.test\nlist dul dialups.test\nrule orbs reject\nrule dul throttle 1\n' > "$D/policy"
+e2e_rbldnsd "$dns" relays.orbs.test:ip4set:"$D/orbs" dialups.test:ip4set:"$D/dul" || exit 111
+echo one@example.net > "$D/valid"
+"$top/rcptcheck/rcptcheck-build" -f "$D/rcpt.cdb" "$D/valid" || exit 111
+mkdir "$D/state"
+
+rss() { # the resident KiB of every process of tcpserver's group
+  ps -e -o pgid=,rss= | awk -v g="$1" '$1 == g { s += $2 } END { print s + 0 }'
+}
+sample() { # pid: samples RSS of the group and tcpserver's own every 2 s into $D/rss
+  while kill -0 "$1" 2>/dev/null; do
+    echo "$(rss "$1") $(awk '/^VmRSS/ { print $2 }' /proc/"$1"/status 2>/dev/null)" >> "$D/rss"
+    sleep 2
+  done
+}
+
+# the bare downstream
+e2e_tcpserver -c 2000 -b 1024 0 "$top/tests/smtpsink" -x nodir || exit 111
+bare=$(flood "$E2E_PORT")
+e2e_stop "$E2E_TCPSERVER_PID"
+echo "bare smtpsink under tcpserver: $bare"
+
+# the chain, with the state store in use for every connection
+e2e_tcpserver -c 2000 -b 1024 0 env DNSCACHEIP="$dns" THROTTLE_CONN=1000000/60 THROTTLE_CONC=100 \
+  "$top/rblcheck/rblcheck" -f "$D/policy" \
+  "$top/throttle/throttle" -d "$D/state" ${THROTTLE_OPTS--b 3h -B 20/10m} \
+  "$top/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" "$top/tests/smtpsink" -x nodir || exit 111
+sample "$E2E_TCPSERVER_PID" &
+chain=$(flood "$E2E_PORT")
+e2e_stop "$E2E_TCPSERVER_PID"
+echo "rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck+smtpsink: $chain"
+br=$(field "$bare" rate); cr=$(field "$chain" rate)
+echo "$cr $br" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5)\n", $1 / $2 }'
+echo "chain: greeting p99 $(field "$chain" greeting_p99_ms) ms, failed by the chain: $(field "$chain" failed) (target 0)"
+awk 'NR == 1 { f = $1; ft = $2 } { l = $1; lt = $2; if ($1 > m) m = $1 }
+  END { printf "memory: chain processes %d KiB at the start, %d at the end, %d at most; tcpserver %d -> %d KiB (%d samples)\n", f, l, m, ft, lt, NR }' "$D/rss"
+echo "state: $(du -k "$D/state/data.mdb" | cut -f1) KiB in data.mdb"
+grep -c 'throttle: warning\|fatal' "$D/tcpserver.log" | sed 's/^/warnings and fatal errors in the log: /'
+
+# a million log lines through sdu-report, against wc -l and awk on the same file
+awk -v p="$src" 'BEGIN { srand(1); for (i = 0; i < 250000; i++) {
+  ip = p "." int(rand() * 4) "." (1 + int(rand() * 250));
+  printf "@400000006553f10a%08x rblcheck: ip=%s lists=%s score=1 action=%s rule=3 ms=2\n", i, ip, (i % 3 ? "-" : "dul"), (i % 3 ? "pass" : "reject");
+  printf "@400000006553f10a%08x throttle: ip=%s lists=- action=proxy conn=3 rcpts=1 throttled=1 msgs=1\n", i, ip;
+  printf "@400000006553f10a%08x rcptcheck: ip=%s from=a@example.org rcpt=b@example.net action=accept reason=table\n", i, ip;
+  printf "@400000006553f10a%08x tcpserver: end %d status 0\n", i, i } }' > "$D/million"
+t() { s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); echo "$s $e" | awk '{ printf "%.3f", $2 - $1 }'; }
+r=$(t "$top/throttle/sdu-report" -a -s "$D/million")
+w=$(t wc -l "$D/million")
+a=$(t awk '{ n[$3]++ } END { for (k in n) c++; print c }' "$D/million")
+echo "sdu-report on $(wc -l < "$D/million") lines: ${r} s (wc -l ${w} s, awk counting by host ${a} s; target: a few seconds)"
