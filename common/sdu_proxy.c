@@ -625,5 +625,13 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
   close(p->fdout);
   close(p->fdin);
   reap(p);
+  {
+    unsigned int i;
+    for (i = 0; i < QMAX; ++i) free(p->q[i].text);
+  }
+  free(p->cin.s); free(p->cout.s); free(p->din.s); free(p->dout.s);
+  stralloc_free(&p->answer); stralloc_free(&p->header);
+  stralloc_free(&p->reply); stralloc_free(&p->tmp);
+  free(p);
   return r;
 }
