@@ -46,7 +46,7 @@ int main(int argc, char **argv)
   sg_conf c;
   stralloc err = { 0 };
   const char *file = 0, *msg;
-  int opt, dry = 0, mode = 0, bad;
+  int opt, dry = 0, mode = 0, bad, r;
   size_t len;
 
   sdu_iam("spamgrab");
@@ -77,11 +77,12 @@ int main(int argc, char **argv)
     if (errno) sdu_fatalsys(SDU_EXIT_TEMP, err.s);
     sdu_fatal(bad, err.s);
   }
-  if (mode == 'z') return sg_print_zone(&c);
-  if (!input(&msg, &len, c.maxmessage)) {
-    if (mode == 's') return SDU_EXIT_PERM;
-    return sg_run(&c, msg, c.maxmessage + 1UL, mode == 'r', dry); /* logs "toolarge" */
-  }
-  if (mode == 's') return sg_resend(&c, msg, len, dry);
-  return sg_run(&c, msg, len, mode == 'r', dry);
+  if (mode == 'z') r = sg_print_zone(&c);
+  else if (!input(&msg, &len, c.maxmessage))
+    r = mode == 's' ? SDU_EXIT_PERM : sg_run(&c, msg, c.maxmessage + 1UL, mode == 'r', dry); /* logs "toolarge" */
+  else if (mode == 's') r = sg_resend(&c, msg, len, dry);
+  else r = sg_run(&c, msg, len, mode == 'r', dry);
+  sg_conf_free(&c);
+  stralloc_free(&err);
+  return r;
 }

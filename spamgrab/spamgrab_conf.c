@@ -56,7 +56,8 @@ int sg_conf_read(sg_conf *c, const char *file, stralloc *err)
     errno = e;
     return 0;
   }
-  /* the words live in cf->buf: it is never freed */
+  /* the words live in cf->buf: kept until sg_conf_free */
+  if (c->nkeep < 3) c->keep[c->nkeep++] = cf;
   while ((r = sdu_config_next(cf, &w, &n)) == 1) {
     const char *k = w[0];
     if (!strcmp(k, "me")) {
@@ -122,7 +123,7 @@ int sg_conf_read(sg_conf *c, const char *file, stralloc *err)
       if (!number(w[1], &u)) return bad(err, cf, k, ": not a number");
       if (k[0] == 'c') c->cap = u;
       else if (!strcmp(k, "maxsize")) { if (u < 1024) u = 1024; c->maxsize = u; }
-      else c->maxmessage = u;
+      else c->maxmessage = u > (1UL << 30) ? 1UL << 30 : u;
     }
     else return bad(err, cf, "unknown keyword: ", k);
   }
@@ -152,13 +153,16 @@ static int control(sg_conf *c, const char *file, stralloc *err)
     errno = e;
     return 0;
   }
-  /* cf and path stay: the names point into cf's buffer */
+  /* the names point into cf's buffer: kept until sg_conf_free */
+  if (c->nkeep < 3) c->keep[c->nkeep++] = cf;
   while ((r = sdu_config_next(cf, &w, &n)) == 1) {
     if (c->nhosts >= SG_HOSTS_MAX) break;
     c->hosts[c->nhosts++] = w[0];
   }
-  if (r == -1) return bad(err, cf, sdu_config_error(cf), "");
-  return 1;
+  if (r == -1) bad(err, cf, sdu_config_error(cf), "");
+  cf->file = file; /* path goes now */
+  stralloc_free(&path);
+  return r != -1;
 }
 
 int sg_conf_qmailhosts(sg_conf *c, stralloc *err)
@@ -166,6 +170,15 @@ int sg_conf_qmailhosts(sg_conf *c, stralloc *err)
   if (c->nhosts) return 1;
   if (!control(c, "me", err) || !control(c, "locals", err)) return 0;
   return 1;
+}
+
+void sg_conf_free(sg_conf *c)
+{
+  while (c->nkeep) {
+    sdu_config *cf = c->keep[--c->nkeep];
+    sdu_config_free(cf);
+    free(cf);
+  }
 }
 
 int sg_conf_isdialup(const sg_conf *c, const char *list, unsigned long len)

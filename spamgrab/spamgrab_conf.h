@@ -36,6 +36,8 @@ typedef struct sg_conf {
   unsigned long maxsize;            /* bytes of a message attached to a report */
   unsigned long maxmessage;         /* larger input is left to a person */
   unsigned long dnstimeout;         /* milliseconds for all contact lookups */
+  void *keep[3];                    /* what the strings above point into */
+  unsigned int nkeep;
 } sg_conf;
 
 void sg_conf_defaults(sg_conf *c);
@@ -46,6 +48,8 @@ int sg_conf_read(sg_conf *c, const char *file, stralloc *err);
    1 ok, 0 error in err (a missing file is no error) */
 int sg_conf_qmailhosts(sg_conf *c, stralloc *err);
 /* 1 when list is one of the dial-up lists */
+/* release what sg_conf_read and sg_conf_qmailhosts allocated */
+void sg_conf_free(sg_conf *c);
 int sg_conf_isdialup(const sg_conf *c, const char *list, unsigned long len);
 
 #endif

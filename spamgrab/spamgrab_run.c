@@ -231,7 +231,7 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   if (!known) { h.first = now; h.seen = 0; h.reported = 0; }
   h.last = now;
   ++h.seen;
-  if (p->client.tag) { strncpy(h.lists, p->client.lists, SG_CACHE_LISTS); h.lists[SG_CACHE_LISTS] = 0; }
+  if (p->client.tag) { memcpy(h.lists, p->client.lists, sizeof h.lists); h.lists[SG_CACHE_LISTS] = 0; }
   if (sent || saved) h.reported = now;
   if (sg_cache_put(&cache, &p->client.ip, &h, now + c->hold) == -1) {
     r = tempfail(&l, "state", sg_cache_error(&cache));
