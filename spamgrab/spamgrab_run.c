@@ -228,6 +228,14 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
     com[i] = 1;
     ++saved;
   }
+  /* a known host seen again within the hour: not worth a write (and its fsync) per message */
+  if (known == 1 && !nrep && now >= h.last && now - h.last < 3600) {
+    sdu_log_kvu(&l, "sent", 0);
+    sdu_log_kvu(&l, "saved", 0);
+    sdu_log_kv(&l, "action", "discard");
+    sdu_log_emit(&l, 2);
+    goto out;
+  }
   if (!known) { h.first = now; h.seen = 0; h.reported = 0; }
   h.last = now;
   ++h.seen;
