@@ -191,7 +191,7 @@ int sdu_config_fmt(stralloc *out, const sdu_config *c, const char *msg1, const c
   if (c->line) {
     char num[FMT_ULONG];
     if (!stralloc_cats(out, " line ")) return 0;
-    if (!stralloc_catb(out, num, fmt_ulong(num, c->line))) return 0;
+    if (!stralloc_catb(out, num, sdu_fmt_ulong(num, c->line))) return 0;
   }
   if (!stralloc_cats(out, ": ")) return 0;
   if (msg1 && !stralloc_cats(out, msg1)) return 0;

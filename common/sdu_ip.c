@@ -3,6 +3,7 @@
 #include <ip4.h>
 #include <ip6.h>
 #include "sdu_ip.h"
+#include "sdu_msg.h"
 
 #define MAXTEXT 45 /* ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255 */
 
@@ -100,7 +101,14 @@ size_t sdu_ip_fmt(char *out, const sdu_ip *ip)
   if (ip->v6)
     len = fmt6(out, ip->a);
   else
-    len = fmt_ip4(out, (const char *) ip->a);
+  {
+    size_t k;
+    len = 0;
+    for (k = 0; k < 4; ++k) {
+      if (k) out[len++] = '.';
+      len += sdu_fmt_ulong(out + len, ip->a[k]);
+    }
+  }
   out[len] = 0;
   return len;
 }

@@ -8,6 +8,16 @@
 
 void sdu_iam(const char *prog) { errmsg_iam(prog); }
 
+size_t sdu_fmt_ulong(char *dest, unsigned long u)
+{
+  size_t len = 1, i;
+  unsigned long q = u;
+  while (q >= 10) { q /= 10; ++len; }
+  if (dest)
+    for (i = len; i > 0; --i) { dest[i - 1] = (char) ('0' + u % 10); u /= 10; }
+  return len;
+}
+
 const char *sdu_prog(void) { return argv0 ? argv0 : "sdu"; }
 
 void sdu_nomem(void) { sdu_fatal(SDU_EXIT_TEMP, "out of memory"); }
@@ -50,8 +60,8 @@ void sdu_log_kv(sdu_log *l, const char *key, const char *value)
 
 void sdu_log_kvu(sdu_log *l, const char *key, unsigned long value)
 {
-  char num[FMT_ULONG] = { 0 };
-  sdu_log_kvb(l, key, num, fmt_ulong(num, value));
+  char num[SDU_FMT_ULONG];
+  sdu_log_kvb(l, key, num, sdu_fmt_ulong(num, value));
 }
 
 int sdu_log_emit(sdu_log *l, int fd)

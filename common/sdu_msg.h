@@ -16,6 +16,11 @@
 #define sdu_warnsys(...) carpsys("warning: ", __VA_ARGS__)
 
 void sdu_iam(const char *prog);
+/* decimal digits of u into dest (0: only count them); returns the length.
+   Debian's fmt.h declares libowfat's fmt_ulong pure, which lets the
+   compiler assume it writes nothing: use this one instead */
+#define SDU_FMT_ULONG 21
+size_t sdu_fmt_ulong(char *dest, unsigned long u);
 const char *sdu_prog(void);
 void sdu_nomem(void);
 void sdu_usage(const char *usage);

@@ -74,7 +74,7 @@ int sdu_smtp_replycode(const char *text, int dflt)
 
 int sdu_smtp_fmtreply(stralloc *out, int code, const char *text)
 {
-  char num[FMT_ULONG] = { 0 };
+  char num[SDU_FMT_ULONG];
   size_t len = str_len(text);
   int have, more;
   if (len >= 3 && sdu_smtp_replyline(text, len > 4 ? 4 : len, &have, &more)) {
@@ -83,7 +83,7 @@ int sdu_smtp_fmtreply(stralloc *out, int code, const char *text)
     while (len && (*text == ' ' || *text == '-')) { ++text; --len; }
   }
   if (code < 200 || code > 599) code = 451;
-  if (!stralloc_catb(out, num, fmt_ulong(num, (unsigned long) code))) return 0;
+  if (!stralloc_catb(out, num, sdu_fmt_ulong(num, (unsigned long) code))) return 0;
   if (!stralloc_append(out, " ")) return 0;
   if (!sdu_printable(out, text, len, SDU_SMTP_TEXT_MAX, 1)) return 0;
   return stralloc_catb(out, "\r\n", 2);

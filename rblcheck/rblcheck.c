@@ -124,7 +124,7 @@ static void passon(char **argv, const char *ip)
     unsigned long u;
     char num[FMT_ULONG];
     if (!old || !*old || old[scan_ulong(old, &u)] || u > verdict.throttle) {
-      num[fmt_ulong(num, verdict.throttle)] = 0;
+      num[sdu_fmt_ulong(num, verdict.throttle)] = 0;
       if (!sdu_env_set("THROTTLE_RCPT", num)) sdu_nomem();
     }
   }

@@ -804,7 +804,7 @@ int rblcheck_header(stralloc *out, const rblcheck_ctx *x, const rblcheck_verdict
   if (!rblcheck_lists(out, x, ',')) return 0;
   if (out->len == before && !stralloc_append(out, "-")) return 0;
   if (!stralloc_cats(out, " score=")) return 0;
-  if (!stralloc_catb(out, num, fmt_ulong(num, v->score))) return 0;
+  if (!stralloc_catb(out, num, sdu_fmt_ulong(num, v->score))) return 0;
   if (!stralloc_cats(out, " action=") || !stralloc_cats(out, rblcheck_actionname(v->action))) return 0;
   if (v->would && (!stralloc_cats(out, " would=") || !stralloc_cats(out, rblcheck_actionname(v->would)))) return 0;
   if (!gmtime_r(&now, &tm) || !strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;

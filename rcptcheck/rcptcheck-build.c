@@ -61,7 +61,7 @@ int main(int argc, char **argv)
   }
   if (bad) {
     char num[FMT_ULONG];
-    num[fmt_ulong(num, bad)] = 0;
+    num[sdu_fmt_ulong(num, bad)] = 0;
     rc_build_abort(&b);
     sdu_fatal(SDU_EXIT_PERM, num, bad == 1 ? " bad line" : " bad lines", ", nothing written to ", file);
   }

@@ -86,7 +86,7 @@ int rc_build_start(rc_build *b, const char *file, int dedupe)
   b->dedupe = dedupe;
   b->fd = -1;
   if (!stralloc_copys(&b->tmp, file) || !stralloc_cats(&b->tmp, ".tmp.")
-      || !stralloc_catb(&b->tmp, num, fmt_ulong(num, (unsigned long) getpid())) || !stralloc_0(&b->tmp)) {
+      || !stralloc_catb(&b->tmp, num, sdu_fmt_ulong(num, (unsigned long) getpid())) || !stralloc_0(&b->tmp)) {
     errno = ENOMEM; return -1;
   }
   b->fd = open(b->tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -217,7 +217,7 @@ int rc_build_line(rc_build *b, const char *line, size_t len, const char **why)
 static void badline(const char *name, unsigned long n, const char *why)
 {
   char num[FMT_ULONG];
-  num[fmt_ulong(num, n)] = 0;
+  num[sdu_fmt_ulong(num, n)] = 0;
   sdu_warn(name, " line ", num, ": ", why);
 }
 

@@ -13,7 +13,7 @@ int main(int argc, char **argv)
   struct rusage ru;
   int status;
   pid_t pid;
-  char num[FMT_ULONG] = { 0 };
+  char num[SDU_FMT_ULONG];
 
   sdu_iam("sdu-maxrss");
   if (argc < 2) sdu_usage("sdu-maxrss prog [ arg ... ]");
@@ -22,7 +22,7 @@ int main(int argc, char **argv)
   if (pid == 0) sdu_exec_next(argv + 1);
   if (waitpid(pid, &status, 0) == -1) sdu_fatalsys(111, "unable to wait");
   getrusage(RUSAGE_CHILDREN, &ru);
-  num[fmt_ulong(num, (unsigned long) ru.ru_maxrss)] = 0;
+  num[sdu_fmt_ulong(num, (unsigned long) ru.ru_maxrss)] = 0;
   buffer_puts(buffer_2, "maxrss_kib=");
   buffer_puts(buffer_2, num);
   buffer_putsflush(buffer_2, "\n");

@@ -8,7 +8,7 @@ rm -rf "$dir"
 mkdir -p "$dir/corpus" || exit 111
 trap 'rm -rf "$dir"' EXIT
 if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon -Ispamgrab \
-    -o "$dir/fuzz" tests/fuzz/spamgrab_fuzz.c spamgrab/spamgrab_parse.c common/sdu_ip.c -lowfat > "$dir/build.log" 2>&1; then
+    -o "$dir/fuzz" tests/fuzz/spamgrab_fuzz.c spamgrab/spamgrab_parse.c common/sdu_ip.c common/sdu_msg.c -lowfat > "$dir/build.log" 2>&1; then
   if grep -q 'libclang_rt.fuzzer\|fsanitize=fuzzer' "$dir/build.log"; then
     echo "skip - spamgrab fuzz: clang has no libFuzzer runtime"
     sed 's/^/# /' "$dir/build.log" | head -5

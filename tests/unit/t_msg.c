@@ -53,6 +53,16 @@ int main(void)
     readall(p[0], buf, sizeof buf, &len);
     T_EQI(len, 9 + 3 + SDU_LOG_VALUE_MAX + 1, "long values are cut");
   }
+  {
+    char num[SDU_FMT_ULONG + 1];
+    num[sdu_fmt_ulong(num, 0)] = 0;
+    T_EQS(num, "0", "fmt 0");
+    num[sdu_fmt_ulong(num, 4294967295UL)] = 0;
+    T_EQS(num, "4294967295", "fmt 2^32-1");
+    num[sdu_fmt_ulong(num, (unsigned long) -1)] = 0;
+    T_OK(strlen(num) <= SDU_FMT_ULONG && num[0] != '0', "fmt the largest");
+    T_EQI(sdu_fmt_ulong(0, 12345), 5, "fmt counts without writing");
+  }
   stralloc_free(&sa);
   T_DONE();
 }
