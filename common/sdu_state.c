@@ -184,7 +184,8 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
      counter one short, a host reported again), never the database's
      integrity: the data pages are still synced before the meta page. */
   if (!rc) rc = mdb_env_open(st->env, dir,
-    MDB_NOMETASYNC | ((flags & SDU_STATE_RDONLY) ? MDB_RDONLY : 0), 0660);
+    MDB_NOMETASYNC | ((flags & SDU_STATE_RDONLY) ? MDB_RDONLY : 0)
+    | ((flags & SDU_STATE_NOSYNC) ? MDB_NOSYNC : 0), 0660);
   if (rc) {
     mdb_env_close(st->env);
     st->env = 0;

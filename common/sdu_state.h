@@ -6,6 +6,9 @@
 #include <stralloc.h>
 
 #define SDU_STATE_RDONLY 1            /* open flag: no writes, nothing created */
+/* open flag: commits are not flushed to disk; a system crash may lose the
+   last ones (never the consistency of the file): for short-lived counters */
+#define SDU_STATE_NOSYNC 2
 #define SDU_STATE_MAPSIZE (64UL << 20) /* default largest size of data.mdb */
 #define SDU_STATE_MAXDBS 32           /* named tables per state directory */
 #define SDU_STATE_MAXREADERS 1024     /* processes at once (set by the first opener) */

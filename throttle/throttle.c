@@ -190,7 +190,9 @@ int main(int argc, char **argv)
 
   needstate = connlimit || conclimit || blacklist || bounces;
   if (needstate) {
-    if (sdu_state_open(&st, dir, THROTTLE_TABLE, 0) == -1) statefail();
+    /* counters and slots live minutes: a crash may lose the last few, so
+       they are not worth a disk flush on every connection */
+    if (sdu_state_open(&st, dir, THROTTLE_TABLE, SDU_STATE_NOSYNC) == -1) statefail();
     else stopen = 1;
   }
   if (stopen && connlimit) {

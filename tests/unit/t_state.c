@@ -605,6 +605,24 @@ static void t_truncated(void)
   printf("#   %s\n", sdu_state_error(&st));
 }
 
+/* a no-sync store works the same, and what it wrote is seen by a normal one */
+static void t_nosync(void)
+{
+  sdu_state st;
+  stralloc val = {0};
+  unsigned long n = 0;
+  mkdir(at("nosync"), 0755);
+  T_EQI(sdu_state_open(&st, at("nosync"), "t", SDU_STATE_NOSYNC), 0, "nosync: open");
+  T_EQI(sdu_state_incr(&st, "k", 1, 100, 60, &n), 0, "nosync: incr");
+  T_EQI(sdu_state_incr(&st, "k", 1, 101, 60, &n), 0, "nosync: incr again");
+  T_EQI(n, 2, "nosync: counted");
+  sdu_state_close(&st);
+  T_EQI(sdu_state_open(&st, at("nosync"), "t", 0), 0, "nosync: reopened with sync");
+  T_EQI(sdu_state_get(&st, "k", 1, &val, 102, 0), 1, "nosync: the counter is there");
+  sdu_state_close(&st);
+  stralloc_free(&val);
+}
+
 int main(void)
 {
   char cmd[300];
@@ -626,6 +644,7 @@ int main(void)
   t_stale_reader();
   t_open_fail();
   t_truncated();
+  t_nosync();
   if (!sdu_t_failed) system(cmd);
   T_DONE();
 }
