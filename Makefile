@@ -21,6 +21,8 @@ SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU
 LDFLAGS =
 SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE))
 LIBS = -llmdb -lowfat -lpthread
+# libpsl linked statically needs what it was built with
+PSL_LIBS = -lpsl -lidn2 -lunistring
 
 # one line per part of the library, so that parts are added without clashes
 OBJ_BASE = common/sdu_msg.o common/sdu_env.o
@@ -112,11 +114,11 @@ SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o spamgrab/spamgrab_conf.o spamgrab/spam
   spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o
 $(SPAMGRAB_OBJS) spamgrab/spamgrab.o tests/unit/t_spamgrab_parse.o tests/unit/t_spamgrab_report.o: spamgrab/*.h $(HEADERS)
 spamgrab/spamgrab: spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $(SAN_$(SANITIZE)) -o $@ spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) -lpsl
+	$(LINK) spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) $(PSL_LIBS)
 tests/unit/t_spamgrab_parse: tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a
 	$(LINK) tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
 tests/unit/t_spamgrab_report: tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $(SAN_$(SANITIZE)) -o $@ tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) -lpsl
+	$(LINK) tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) $(PSL_LIBS)
 
 rblcheck/rblcheck.o rblcheck/rblcheck_policy.o tests/unit/t_rblcheck_policy.o: rblcheck/rblcheck_policy.h $(HEADERS)
 
