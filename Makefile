@@ -64,7 +64,7 @@ UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tes
 UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
-BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec
+BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rcptcheck-cpu
 
 HEADERS = common/*.h
 
@@ -186,6 +186,9 @@ tests/smtpsink: tests/smtpsink.o common/libsdu.a
 
 bench/smtpblast: bench/smtpblast.o
 	$(LINK) bench/smtpblast.o
+
+bench/rcptcheck-cpu: bench/rcptcheck-cpu.o
+	$(LINK) bench/rcptcheck-cpu.o
 
 check: all $(UNIT_TESTS)
 	for m in $(MANS1); do mandoc -Tlint -Wwarning $$m || exit 1; done

@@ -78,6 +78,15 @@ void rc_set_free(rc_set *set)
   set->slot = 0; set->n = set->size = 0;
 }
 
+/* libowfat's cdb_make leaves its hash lists to the caller */
+static void cm_free(struct cdb_make *cm)
+{
+  struct cdb_hplist *x;
+  while ((x = cm->head)) { cm->head = x->next; free(x); }
+  free(cm->split);
+  cm->split = 0;
+}
+
 int rc_build_start(rc_build *b, const char *file, int dedupe)
 {
   char num[FMT_ULONG];
@@ -129,6 +138,7 @@ int rc_build_finish(rc_build *b)
   if (cdb_make_add(&b->cm, (const unsigned char *) RC_MARK, 2,
         (const unsigned char *) RC_MARK_VALUE, sizeof RC_MARK_VALUE - 1) == -1) return -1;
   if (cdb_make_finish(&b->cm) == -1) return -1;
+  cm_free(&b->cm);
   if (fsync(b->fd) == -1) return -1;
   if (close(b->fd) == -1) { b->fd = -1; return -1; }
   b->fd = -1;
@@ -142,6 +152,7 @@ int rc_build_finish(rc_build *b)
 
 void rc_build_abort(rc_build *b)
 {
+  cm_free(&b->cm);
   if (b->fd >= 0) close(b->fd);
   b->fd = -1;
   if (b->tmp.s) unlink(b->tmp.s);

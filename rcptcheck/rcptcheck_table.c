@@ -32,8 +32,15 @@ int rc_table_open(rc_table *t, const char *file)
 
 void rc_table_close(rc_table *t)
 {
+  size_t i;
   if (t->open) sdu_cdb_close(&t->db);
   t->open = 0;
+  for (i = 0; i < t->ndomains; ++i) free(t->domains[i]);
+  free(t->domains);
+  t->domains = 0;
+  t->ndomains = 0;
+  stralloc_free(&t->key);
+  stralloc_free(&t->val);
 }
 
 static int cmp(const void *a, const void *b)

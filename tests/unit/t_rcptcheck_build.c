@@ -101,6 +101,8 @@ int main(void)
   cdb_make_add(&cm, (const unsigned char *) "bad@example.org", 15, (const unsigned char *) "-go away", 8);
   cdb_make_finish(&cm);
   close(fd);
+  while (cm.head) { struct cdb_hplist *x = cm.head; cm.head = x->next; free(x); }
+  free(cm.split);
   rc_table_init(&t);
   T_EQI(rc_table_open(&t, plain), 0, "plain validrcptto.cdb opens");
   T_EQI(t.marked, 0, "without markers");
