@@ -536,9 +536,14 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
     int n = 0, ci = -1, co = -1, di = -1, dw = -1, timeout;
     unsigned long long now;
 
-    drain(p);
-    if (!p->closing && !p->cingone) parse(p);
-    drain(p);
+    /* answering commands may make room for more: go on while input moves */
+    for (;;) {
+      size_t before = p->cin.len;
+      drain(p);
+      if (!p->closing && !p->cingone) parse(p);
+      drain(p);
+      if (p->cin.len == before || p->closing) break;
+    }
     if (p->cineof && !p->cin.len && p->tochild >= 0 && !p->dout.len) closechild(p);
     if (p->cineof && p->mode == M_DATA && !p->cin.len && p->tochild >= 0) {
       /* the client left in the middle of a message: downstream must not take it */
@@ -552,8 +557,12 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
       p->dout.len = 0;
       drain(p);
     }
-    if (!p->coutdead && p->cout.len && flush(p->fdout, &p->cout) == -1) {
-      p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0;
+    if (!p->coutdead && p->cout.len) {
+      size_t had = p->cout.len;
+      if (flush(p->fdout, &p->cout) == -1) {
+        p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0;
+      } else if (had > HIGHWATER && p->cout.len <= HIGHWATER)
+        continue;  /* there is room again for replies held back */
     }
     if (!p->coutdead && p->cout.len) { pf[n].fd = p->fdout; pf[n].events = POLLOUT; co = n++; }
     if (p->closing || (p->childgone && !p->qlen)) {

@@ -56,6 +56,14 @@ every one gets its reply, in order.
   10008 replies, 0 out of order
   221 smtpsink
 
+The same with every recipient answered by the hook itself: the replies we
+write outrun what the client reads, and the session must not stall.
+
+  $ awk 'BEGIN { printf "EHLO a\r\nMAIL FROM:<a@example.org>\r\n"; for (i = 0; i < 10000; i++) printf "RCPT TO:<nosuch%d@example.net>\r\n", i; printf "QUIT\r\n" }' |
+  > sdu-testproxy -r nosuch smtpsink 2>/dev/null | tr -d '\r' | sort | uniq -c | sort -rn | head -n 2 | sed 's/^ *//'
+  10000 550 5.1.1 no such user here
+  1 250-smtpsink
+
 Bad command lines get 500 and the session goes on: over the limit, a NUL,
 a bare CR.
 
