@@ -192,7 +192,7 @@ bench/rcptcheck-cpu: bench/rcptcheck-cpu.o
 
 check: all $(UNIT_TESTS)
 	for m in $(MANS1); do mandoc -Tlint -Wwarning $$m || exit 1; done
-	sh tests/run.sh
+	SDU_SANITIZE=$(SANITIZE) sh tests/run.sh
 
 install: $(PROGS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

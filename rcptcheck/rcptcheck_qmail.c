@@ -55,7 +55,10 @@ static int push(struct list *l, const char *local, size_t llen, int wild, const 
   u->wild = wild;
   u->local = sdup(local, llen); u->home = sdup(home, strlen(home));
   u->dash = sdup(dash, dl); u->ext = sdup(ext, el);
-  if (!u->local || !u->home || !u->dash || !u->ext) return -1;
+  if (!u->local || !u->home || !u->dash || !u->ext) {
+    free(u->local); free(u->home); free(u->dash); free(u->ext);
+    return -1;
+  }
   sdu_addr_lower(u->local, llen);
   ++l->n;
   return 0;
@@ -259,7 +262,7 @@ static int adddom(struct q *q, const char *name, size_t nl, const char *prefix, 
   }
   d = &q->d[q->nd];
   d->name = sdup(name, nl); d->prefix = sdup(prefix, pl); d->local = local;
-  if (!d->name || !d->prefix) return -1;
+  if (!d->name || !d->prefix) { free(d->name); free(d->prefix); return -1; }
   sdu_addr_lower(d->name, nl);
   ++q->nd;
   return 0;
@@ -311,53 +314,82 @@ static int emit(rc_build *b, const char *name, size_t nl, const char *dom)
   return rc_build_add(b, b->work.s, b->work.len, "", 0);
 }
 
+static void listfree(struct list *l)
+{
+  size_t i;
+  for (i = 0; i < l->n; ++i) {
+    free(l->u[i].local); free(l->u[i].home); free(l->u[i].dash); free(l->u[i].ext);
+  }
+  free(l->u);
+}
+
+static int build(struct q *qp, rc_build *b, const char *root, const char *passwd);
+
 int rc_qmail_build(rc_build *b, const char *root, const char *passwd)
 {
   struct q q;
+  size_t i;
+  int r;
+
+  memset(&q, 0, sizeof q);
+  r = build(&q, b, root, passwd);
+  for (i = 0; i < q.nd; ++i) { free(q.d[i].name); free(q.d[i].prefix); }
+  free(q.d);
+  listfree(&q.assign);
+  listfree(&q.pw);
+  free(q.alias);
+  rc_set_free(&q.rcpthosts);
+  rc_set_free(&q.names);
+  stralloc_free(&q.path);
+  stralloc_free(&q.sa);
+  return r;
+}
+
+static int build(struct q *qp, rc_build *b, const char *root, const char *passwd)
+{
   size_t i, k;
   int found, havemore;
   sdu_cdb more;
 
-  memset(&q, 0, sizeof q);
-  q.root = root;
-  if (path(&q, root, "/alias") == -1 || !(q.alias = sdup(q.path.s, q.path.len - 1))) return -1;
-  if (readconfig(&q, "/control/locals", localsline, &found) == -1) return -1;
-  if (!found && readconfig(&q, "/control/me", localsline, &found) == -1) return -1;
-  if (readconfig(&q, "/control/virtualdomains", vdline, &found) == -1) return -1;
-  if (readconfig(&q, "/control/rcpthosts", rhline, &q.haverh) == -1) return -1;
-  if (path(&q, root, "/control/morercpthosts.cdb") == -1) return -1;
-  havemore = sdu_cdb_open(&more, q.path.s) == 0;
-  if (havemore) q.haverh = 1;
-  if (readconfig(&q, "/users/assign", assignline, &found) == -1) return -1;
-  if (!found && usercdb(&q) == -1) return -1;
-  if (passwdfile(&q, passwd) == -1) { sdu_warnsys("unable to read ", passwd); return -1; }
+  qp->root = root;
+  if (path(qp, root, "/alias") == -1 || !(qp->alias = sdup(qp->path.s, qp->path.len - 1))) return -1;
+  if (readconfig(qp, "/control/locals", localsline, &found) == -1) return -1;
+  if (!found && readconfig(qp, "/control/me", localsline, &found) == -1) return -1;
+  if (readconfig(qp, "/control/virtualdomains", vdline, &found) == -1) return -1;
+  if (readconfig(qp, "/control/rcpthosts", rhline, &qp->haverh) == -1) return -1;
+  if (path(qp, root, "/control/morercpthosts.cdb") == -1) return -1;
+  havemore = sdu_cdb_open(&more, qp->path.s) == 0;
+  if (havemore) qp->haverh = 1;
+  if (readconfig(qp, "/users/assign", assignline, &found) == -1) return -1;
+  if (!found && usercdb(qp) == -1) return -1;
+  if (passwdfile(qp, passwd) == -1) { sdu_warnsys("unable to read ", passwd); return -1; }
 
   /* candidate local names */
-  for (i = 0; i < q.assign.n; ++i) {
-    struct user *u = &q.assign.u[i];
-    if (!u->wild) { if (addname(&q, u->local, strlen(u->local)) == -1) return -1; }
-    else if (scanhome(&q, u->home, u->dash, u->ext, u->local) == -1) return -1;
+  for (i = 0; i < qp->assign.n; ++i) {
+    struct user *u = &qp->assign.u[i];
+    if (!u->wild) { if (addname(qp, u->local, strlen(u->local)) == -1) return -1; }
+    else if (scanhome(qp, u->home, u->dash, u->ext, u->local) == -1) return -1;
   }
-  for (i = 0; i < q.pw.n; ++i) {
-    struct user *u = &q.pw.u[i];
-    if (!stralloc_copys(&q.sa, u->local) || !stralloc_cats(&q.sa, "-") || !stralloc_0(&q.sa)) return -1;
-    if (addname(&q, u->local, strlen(u->local)) == -1) return -1;
-    if (scanhome(&q, u->home, "-", "", q.sa.s) == -1) return -1;
+  for (i = 0; i < qp->pw.n; ++i) {
+    struct user *u = &qp->pw.u[i];
+    if (!stralloc_copys(&qp->sa, u->local) || !stralloc_cats(&qp->sa, "-") || !stralloc_0(&qp->sa)) return -1;
+    if (addname(qp, u->local, strlen(u->local)) == -1) return -1;
+    if (scanhome(qp, u->home, "-", "", qp->sa.s) == -1) return -1;
   }
-  if (scanhome(&q, q.alias, "-", "", "") == -1) return -1;
-  for (i = 0; i < q.nd; ++i)
-    if (!q.d[i].local) {
-      if (!stralloc_copys(&q.sa, q.d[i].prefix) || !stralloc_cats(&q.sa, "-default")) return -1;
-      if (addname(&q, q.sa.s, q.sa.len) == -1) return -1;
+  if (scanhome(qp, qp->alias, "-", "", "") == -1) return -1;
+  for (i = 0; i < qp->nd; ++i)
+    if (!qp->d[i].local) {
+      if (!stralloc_copys(&qp->sa, qp->d[i].prefix) || !stralloc_cats(&qp->sa, "-default")) return -1;
+      if (addname(qp, qp->sa.s, qp->sa.len) == -1) return -1;
     }
 
-  for (i = 0; i < q.nd; ++i) {
-    struct dom *d = &q.d[i];
+  for (i = 0; i < qp->nd; ++i) {
+    struct dom *d = &qp->d[i];
     size_t pl = strlen(d->prefix);
-    if (!accepted(&q, d->name, &more, havemore)) continue;
+    if (!accepted(qp, d->name, &more, havemore)) continue;
     if (rc_build_cover(b, d->name, strlen(d->name)) == -1) return -1;
-    for (k = 0; k < q.names.size; ++k) {
-      char *e = q.names.slot[k];
+    for (k = 0; k < qp->names.size; ++k) {
+      char *e = qp->names.slot[k];
       size_t nl;
       const char *name;
       int v;
@@ -367,7 +399,7 @@ int rc_qmail_build(rc_build *b, const char *root, const char *passwd)
       if (!d->local) {
         if (nl <= pl + 1 || memcmp(name, d->prefix, pl) || name[pl] != '-') continue;
       }
-      v = valid(&q, name, nl);
+      v = valid(qp, name, nl);
       if (v == -1) { errno = ENOMEM; return -1; }
       if (!v) continue;
       if (d->local) { if (emit(b, name, nl, d->name) == -1) return -1; }

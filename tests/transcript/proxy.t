@@ -84,10 +84,11 @@ The same when the long line arrives whole in one read.
   500 5.5.2 line too long^M
   221 smtpsink^M
 
-Memory stays bounded whatever the client sends: a 50 MB line.
+Memory stays bounded whatever the client sends: a 50 MB line (under 4 MiB;
+64 MiB under the sanitizers, which have their own).
 
-  $ (printf 'HELO x\r\n'; head -c 50000000 /dev/zero | tr '\0' x; printf '\r\nQUIT\r\n') | sdu-maxrss sdu-testproxy smtpsink 2>&1 >/dev/null | sed -n 's/^maxrss_kib=//p' | awk '{ print ($1 < 4096) ? "under 4 MiB" : $1 " KiB" }'
-  under 4 MiB
+  $ (printf 'HELO x\r\n'; head -c 50000000 /dev/zero | tr '\0' x; printf '\r\nQUIT\r\n') | sdu-maxrss sdu-testproxy smtpsink 2>&1 >/dev/null | sed -n 's/^maxrss_kib=//p' | awk '{ max = ENVIRON["SDU_SANITIZE"] == "1" ? 65536 : 4096; print ($1 < max) ? "bounded" : $1 " KiB" }'
+  bounded
 
 The end of data split over several reads, CR and LF apart.
 
