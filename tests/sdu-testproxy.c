@@ -9,10 +9,11 @@
 #include "sdu_msg.h"
 #include "sdu_env.h"
 
-#define USAGE "sdu-testproxy [ -r refuse ] [ -t tempfail ] [ -c maxrefused ] [ -H header ] [ -i idle ] [ -s session ] [ -R refusal ] [ -G ] prog [ arg ... ]"
+#define USAGE "sdu-testproxy [ -q ] [ -r refuse ] [ -t tempfail ] [ -c maxrefused ] [ -H header ] [ -i idle ] [ -s session ] [ -R refusal ] [ -G ] prog [ arg ... ]"
 
 static const char *refuse, *tempfail, *header;
 static unsigned long maxrefused, refused;
+static int quiet;
 
 static int contains(const char *s, size_t len, const char *what)
 {
@@ -25,10 +26,12 @@ static int command(void *ctx, sdu_proxy *p, const sdu_cmd *c)
 {
   sdu_log l;
   (void) ctx;
-  sdu_log_start(&l);
-  sdu_log_kv(&l, "cmd", sdu_smtp_verbname(c->verb));
-  sdu_log_kvb(&l, "arg", c->arg, c->arglen);
-  sdu_log_emit(&l, 2);
+  if (!quiet) {
+    sdu_log_start(&l);
+    sdu_log_kv(&l, "cmd", sdu_smtp_verbname(c->verb));
+    sdu_log_kvb(&l, "arg", c->arg, c->arglen);
+    sdu_log_emit(&l, 2);
+  }
   if (c->verb != SDU_V_RCPT) return SDU_PASS;
   if (refuse && contains(c->arg, c->arglen, refuse)) {
     if (maxrefused && ++refused >= maxrefused) {
@@ -50,6 +53,7 @@ static void reply(void *ctx, sdu_proxy *p, const sdu_cmd *c, int code, const cha
   sdu_log l;
   (void) ctx; (void) text; (void) len;
   if (c->verb == SDU_V_GREETING && header && !sdu_proxy_header(p, header)) sdu_nomem();
+  if (quiet) return;
   sdu_log_start(&l);
   sdu_log_kv(&l, "reply", sdu_smtp_verbname(c->verb));
   sdu_log_kvu(&l, "code", (unsigned long) code);
@@ -76,8 +80,9 @@ int main(int argc, char **argv)
   sdu_iam("sdu-testproxy");
   sdu_proxy_defaults(&cfg);
   sdu_respond_defaults(&rcfg);
-  while ((opt = getopt(argc, argv, "+r:t:c:H:i:s:R:G")) != -1)
+  while ((opt = getopt(argc, argv, "+qr:t:c:H:i:s:R:G")) != -1)
     switch (opt) {
+      case 'q': quiet = 1; break;
       case 'r': refuse = optarg; break;
       case 't': tempfail = optarg; break;
       case 'c': scan_ulong(optarg, &maxrefused); break;
