@@ -10,19 +10,6 @@
 
 static char dir[256];
 
-static int writefile(const char *name, const char *data, size_t len)
-{
-  int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  size_t done = 0;
-  if (fd == -1) return -1;
-  while (done < len) {
-    ssize_t w = write(fd, data + done, len - done);
-    if (w <= 0) { close(fd); return -1; }
-    done += (size_t) w;
-  }
-  return close(fd);
-}
-
 static char *readfile(const char *name, size_t *len)
 {
   struct stat st;
@@ -41,7 +28,7 @@ static int build(const char *name, int map, const char *input, size_t len)
 {
   char in[400], cmd[1000];
   snprintf(in, sizeof in, "%s/%s.in", dir, name);
-  if (writefile(in, input, len) == -1) return -1;
+  if (t_writefile(in, input, len) == -1) return -1;
   snprintf(cmd, sizeof cmd, "cdb -c %s %s/%s < %s", map ? "-m" : "", dir, name, in);
   return system(cmd) == 0 ? 0 : -1;
 }
@@ -176,7 +163,7 @@ int main(void)
     cuts[0] = 0; cuts[1] = 1; cuts[2] = 2047; cuts[3] = 2048; cuts[4] = len / 2; cuts[5] = len - 1;
     bad = 0;
     for (k = 0; k < 6; ++k) {
-      writefile(file("cut.cdb"), good, cuts[k]);
+      t_writefile(file("cut.cdb"), good, cuts[k]);
       errno = 0;
       if (sdu_cdb_open(&d, file("cut.cdb")) != -1 || errno != EPROTO) { ++bad; sdu_cdb_close(&d); }
     }
@@ -198,7 +185,7 @@ int main(void)
     uint32_pack(buf + 2056, h);
     uint32_pack(buf + 2060, 0x7ffffff0);
     {
-      writefile(file("slot.cdb"), buf, sizeof buf);
+      t_writefile(file("slot.cdb"), buf, sizeof buf);
       T_EQI(sdu_cdb_open(&d, file("slot.cdb")), 0, "header sound: opens");
       errno = 0;
       T_EQI(GETS(&d, "k", &val), -1, "record outside the file: temporary failure");
@@ -223,7 +210,7 @@ int main(void)
     int odd = 0;
     if (!g) return 111;
     for (k = 0; k < len; ++k) { seed = seed * 1103515245 + 12345; g[k] = (char) (seed >> 16); }
-    writefile(file("garbage.cdb"), g, len);
+    t_writefile(file("garbage.cdb"), g, len);
     errno = 0;
     T_OK(sdu_cdb_open(&d, file("garbage.cdb")) == -1 && errno == EPROTO, "random bytes refused at open");
     for (k = 0; k < 256; ++k) {
@@ -235,7 +222,7 @@ int main(void)
       uint32_pack(g + 8 * k, pos);
       uint32_pack(g + 8 * k + 4, slots);
     }
-    writefile(file("garbage.cdb"), g, len);
+    t_writefile(file("garbage.cdb"), g, len);
     T_EQI(sdu_cdb_open(&d, file("garbage.cdb")), 0, "garbage with an in-bounds header opens");
     for (i = 0; i < 20000; ++i) {
       char key[16];

@@ -16,19 +16,6 @@ static int from(sdu_config *c, const char *text)
   return sdu_config_from_buf(c, "test.conf", text, strlen(text));
 }
 
-static int writefile(const char *name, const char *data, size_t len)
-{
-  int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  size_t done = 0;
-  if (fd == -1) return -1;
-  while (done < len) {
-    ssize_t w = write(fd, data + done, len - done);
-    if (w <= 0) { close(fd); return -1; }
-    done += (size_t) w;
-  }
-  return close(fd);
-}
-
 /* the words of every line joined as "w1|w2;" with quoted words in [] */
 static void dump(sdu_config *c, stralloc *out, int *rlast)
 {
@@ -169,7 +156,7 @@ int main(void)
   T_EQI(sdu_config_open(&c, path), -1, "missing file");
   T_EQI(errno, ENOENT, "missing file: ENOENT");
   snprintf(path, sizeof path, "%s/policy", dir);
-  { static const char pol[] = "list orbs bl.example\n\nreject \"x\"\n"; writefile(path, pol, sizeof pol - 1); }
+  { static const char pol[] = "list orbs bl.example\n\nreject \"x\"\n"; t_writefile(path, pol, sizeof pol - 1); }
   T_EQI(sdu_config_open(&c, path), 0, "open file");
   dump(&c, &sa, &r);
   T_EQB(sa.s, sa.len, "list|orbs|bl.example;reject|[x];", "file read");
@@ -181,13 +168,13 @@ int main(void)
     if (!big) return 111;
     for (i = 0; i < SDU_CONFIG_FILE_MAX + 1; ++i) big[i] = i % 64 == 63 ? '\n' : 'x';
     snprintf(path, sizeof path, "%s/max", dir);
-    writefile(path, big, SDU_CONFIG_FILE_MAX);
+    t_writefile(path, big, SDU_CONFIG_FILE_MAX);
     T_EQI(sdu_config_open(&c, path), 0, "file of FILE_MAX bytes");
     dump(&c, &sa, &r);
     T_OK(r == 0 && c.line == SDU_CONFIG_FILE_MAX / 64, "file of FILE_MAX bytes: every line");
     sdu_config_free(&c);
     snprintf(path, sizeof path, "%s/big", dir);
-    writefile(path, big, SDU_CONFIG_FILE_MAX + 1);
+    t_writefile(path, big, SDU_CONFIG_FILE_MAX + 1);
     errno = 0;
     T_EQI(sdu_config_open(&c, path), -1, "file over FILE_MAX refused");
     T_EQI(errno, EFBIG, "file over FILE_MAX: EFBIG");

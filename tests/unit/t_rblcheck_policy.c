@@ -57,15 +57,6 @@ static void all(rblcheck_ctx *x, int state)
   for (i = 0; i < x->p->nlists; ++i) x->state[i] = (unsigned char) state;
 }
 
-static int writefile(const char *name, const char *data)
-{
-  int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  size_t len = strlen(data);
-  if (fd == -1) return -1;
-  if (write(fd, data, len) != (ssize_t) len) { close(fd); return -1; }
-  return close(fd);
-}
-
 int main(void)
 {
   rblcheck_policy p;
@@ -316,7 +307,7 @@ int main(void)
   mkdir("tests/tmp", 0755);
   T_OK(mkdir(dir, 0755) == 0 || errno == EEXIST, "scratch dir");
   snprintf(path, sizeof path, "%s/tlds", dir);
-  T_OK(writefile(path, "# bad neighbourhoods\n*.sa *.RO\n\n*.example.invalid # one more\n") == 0, "glob file written");
+  T_OK(T_WRITES(path, "# bad neighbourhoods\n*.sa *.RO\n\n*.example.invalid # one more\n") == 0, "glob file written");
   snprintf(text, sizeof text, "rule rdns ~ @%s reject\n", path);
   T_EQI(parse(&p, text, &err), 1, "rdns ~ @FILE");
   T_EQI(p.nglobs, 3, "three globs read");
@@ -332,7 +323,7 @@ int main(void)
   T_EQI(v.action, RBLCHECK_A_PASS, "rom.example matches none");
   rblcheck_policy_free(&p);
   snprintf(path, sizeof path, "%s/badtlds", dir);
-  T_OK(writefile(path, "*.sa\n*.ro \"unterminated\n") == 0, "bad glob file written");
+  T_OK(T_WRITES(path, "*.sa\n*.ro \"unterminated\n") == 0, "bad glob file written");
   snprintf(text, sizeof text, "rule rdns ~ @%s reject\n", path);
   {
     char want[300];

@@ -10,22 +10,6 @@ static const char *const hosts[] = { "mx.example.net", "backend.example.net", 0 
 static char *kept[128];
 static unsigned int nkept;
 
-static char *slurp(const char *file, size_t *len)
-{
-  FILE *f = fopen(file, "rb");
-  char *buf;
-  long n;
-  if (!f) return 0;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  rewind(f);
-  buf = malloc((size_t) n + 1);
-  if (!buf || fread(buf, 1, (size_t) n, f) != (size_t) n) { fclose(f); free(buf); return 0; }
-  fclose(f);
-  *len = (size_t) n;
-  return buf;
-}
-
 static int parsefile(const char *name, sg_parsed *p, int manual)
 {
   char path[256];
@@ -33,7 +17,7 @@ static int parsefile(const char *name, sg_parsed *p, int manual)
   char *m;
   int k;
   snprintf(path, sizeof path, DATA "%s", name);
-  m = slurp(path, &len);
+  m = t_slurp(path, &len);
   if (!m) { printf("not ok - read %s\n", path); sdu_t_failed = 1; return -1; }
   k = sg_parse(p, m, len, manual, hosts);
   /* the spans point into m: keep it until the end */

@@ -10,23 +10,6 @@
 
 static const char *const hosts[] = { "mx.example.net", 0 };
 
-static char *slurp(const char *file, size_t *len)
-{
-  FILE *f = fopen(file, "rb");
-  char *buf;
-  long n;
-  if (!f) return 0;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  rewind(f);
-  buf = malloc((size_t) n + 1);
-  if (!buf || fread(buf, 1, (size_t) n, f) != (size_t) n) { fclose(f); free(buf); return 0; }
-  fclose(f);
-  buf[n] = 0;
-  *len = (size_t) n;
-  return buf;
-}
-
 /* the n-th part (0-based) between "--bnd" lines of body */
 static int part(const char *body, const char *bnd, int n, const char **s, size_t *len)
 {
@@ -77,7 +60,7 @@ static int build(stralloc *out, const sg_report_in *in)
 static void arf(void)
 {
   size_t len, hlen, body, plen, ph, pb;
-  char *m = slurp("tests/data/spamgrab/db18.eml", &len);
+  char *m = t_slurp("tests/data/spamgrab/db18.eml", &len);
   sg_parsed p;
   sg_report_in in;
   stralloc out = { 0 };
@@ -174,7 +157,7 @@ static void arf(void)
   free(m);
 
   /* only headers: text/rfc822-headers */
-  m = slurp("tests/data/spamgrab/sendmail-headers.eml", &len);
+  m = t_slurp("tests/data/spamgrab/sendmail-headers.eml", &len);
   if (m) {
     sg_parse(&p, m, len, 0, hosts);
     in.p = &p; in.whole = m; in.wholelen = len; in.type = SG_R_DIALUP;

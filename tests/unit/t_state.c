@@ -30,14 +30,6 @@ static int contains(const char *s, const char *part)
   return strstr(s, part) != 0;
 }
 
-static int writefile(const char *name, const char *buf, size_t len)
-{
-  int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd == -1) return -1;
-  if (write(fd, buf, len) != (ssize_t) len) { close(fd); return -1; }
-  return close(fd);
-}
-
 #define PUTS(st, k, v, exp) sdu_state_put((st), (k), strlen(k), (v), strlen(v), (exp))
 #define GETS(st, k, val, now, exp) sdu_state_get((st), (k), strlen(k), (val), (now), (exp))
 
@@ -523,7 +515,7 @@ static void t_open_fail(void)
   T_EQI(sdu_state_open(&st, at("nonexistent"), "t", SDU_STATE_RDONLY), -1, "missing directory, read-only");
 
   /* not writable even for root: the "directory" is below a regular file */
-  T_EQI(writefile(at("plainfile"), "x", 1), 0, "make a plain file");
+  T_EQI(t_writefile(at("plainfile"), "x", 1), 0, "make a plain file");
   errno = 0;
   T_EQI(sdu_state_open(&st, at("plainfile/sub"), "t", 0), -1, "directory below a plain file");
   T_EQI(errno, ENOTDIR, "directory below a plain file: ENOTDIR");
@@ -559,7 +551,7 @@ static void t_open_fail(void)
   /* garbage data.mdb: pseudo-random bytes */
   for (i = 0; i < sizeof garbage; ++i) { x = x * 1103515245u + 12345u; garbage[i] = (char) (x >> 16); }
   if (mkdir(at("garbage"), 0755) == -1) exit(111);
-  T_EQI(writefile(at("garbage/data.mdb"), garbage, sizeof garbage), 0, "write a garbage data.mdb");
+  T_EQI(t_writefile(at("garbage/data.mdb"), garbage, sizeof garbage), 0, "write a garbage data.mdb");
   errno = 0;
   T_EQI(sdu_state_open(&st, at("garbage"), "t", 0), -1, "garbage data.mdb");
   T_EQI(errno, EPROTO, "garbage data.mdb: EPROTO");
@@ -570,10 +562,10 @@ static void t_open_fail(void)
 
   /* a data.mdb of zeros, and a short one */
   memset(garbage, 0, sizeof garbage);
-  T_EQI(writefile(at("garbage/data.mdb"), garbage, sizeof garbage), 0, "write a data.mdb of zeros");
+  T_EQI(t_writefile(at("garbage/data.mdb"), garbage, sizeof garbage), 0, "write a data.mdb of zeros");
   T_EQI(sdu_state_open(&st, at("garbage"), "t", 0), -1, "data.mdb of zeros");
   T_OK(contains(sdu_state_error(&st), "database corrupt: "), "data.mdb of zeros: reason");
-  T_EQI(writefile(at("garbage/data.mdb"), "LMDB", 4), 0, "write a 4-byte data.mdb");
+  T_EQI(t_writefile(at("garbage/data.mdb"), "LMDB", 4), 0, "write a 4-byte data.mdb");
   T_EQI(sdu_state_open(&st, at("garbage"), "t", 0), -1, "4-byte data.mdb");
   T_OK(contains(sdu_state_error(&st), "database corrupt: "), "4-byte data.mdb: reason");
   printf("#   %s\n", sdu_state_error(&st));
