@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string.h>
 #include <byte.h>
 #include <str.h>
 #include "sdu_smtp.h"
@@ -52,6 +53,7 @@ struct sdu_proxy {
   unsigned int qhead, qlen;
   int mode, dstate, skipping;
   int cineof, cingone, coutdead, childgone, closing, closequeued, finished;
+  int cinready;        /* the last read from the client brought bytes */
   unsigned long seq;
   stralloc answer;     /* set by hooks */
   stralloc header;     /* injected after each 354 */
@@ -93,11 +95,19 @@ int sdu_proxy_header(sdu_proxy *p, const char *lines)
 
 int sdu_proxy_authenticated(const sdu_proxy *p) { return p->mode == M_PASS; }
 
+/* libowfat's byte_chr and byte_copy go a byte at a time; the data path
+   wants libc's vectorised memchr and memmove */
+static size_t findnl(const char *s, size_t len)
+{
+  const char *p = memchr(s, '\n', len);
+  return p ? (size_t) (p - s) : len;
+}
+
 static int addb(struct buf *b, const char *s, size_t len)
 {
   /* the writers stop reading before a buffer can overflow; this is the bound */
   if (len > BUFSZ - b->len) return 0;
-  byte_copy(b->s + b->len, len, s);
+  memmove(b->s + b->len, s, len);
   b->len += len;
   return 1;
 }
@@ -105,7 +115,7 @@ static int addb(struct buf *b, const char *s, size_t len)
 static void consume(struct buf *b, size_t n)
 {
   if (n >= b->len) { b->len = 0; return; }
-  byte_copy(b->s, b->len - n, b->s + n);
+  memmove(b->s, b->s + n, b->len - n);
   b->len -= n;
 }
 
@@ -128,7 +138,7 @@ static void qlocal(sdu_proxy *p, int verb, int dfltcode, const char *text, int c
   e->close = close;
   if (!e->text) { e->text = malloc(SDU_SMTP_TEXT_MAX + 16); if (!e->text) sdu_nomem(); }
   e->textlen = p->tmp.len;
-  byte_copy(e->text, e->textlen, p->tmp.s);
+  memmove(e->text, p->tmp.s, e->textlen);
 }
 
 static void closechild(sdu_proxy *p)
@@ -227,7 +237,7 @@ static void drain(sdu_proxy *p)
       size_t pos = 0;
       int done = 0, code = 0;
       while (!done) {
-        size_t nl = byte_chr(p->din.s + pos, p->din.len - pos, '\n');
+        size_t nl = findnl(p->din.s + pos, p->din.len - pos);
         size_t l;
         int more;
         if (pos + nl == p->din.len) {
@@ -321,7 +331,7 @@ static void commands(sdu_proxy *p)
   size_t pos = 0;
   while (!p->closing && !p->closequeued && (p->mode == M_CMD || p->mode == M_AUTHLINE)
          && p->qlen < QMAX - 1 && p->dout.len < HIGHWATER) {
-    size_t nl = byte_chr(p->cin.s + pos, p->cin.len - pos, '\n');
+    size_t nl = findnl(p->cin.s + pos, p->cin.len - pos);
     size_t l;
     if (pos + nl == p->cin.len) {
       if (pos == 0 && p->cin.len >= SDU_SMTP_LINE_MAX) {
@@ -353,7 +363,7 @@ static void data(sdu_proxy *p)
     if (st == D_MID || st == D_CR) {
       size_t room = BUFSZ - 8 - p->dout.len - (i - from);
       size_t span = n - i < room ? n - i : room;
-      size_t k = byte_chr(s + i, span, '\n');
+      size_t k = findnl(s + i, span);
       if (k == span) { st = s[i + span - 1] == '\r' ? D_CR : D_MID; i += span; continue; }
       if (k > 0) st = s[i + k - 1] == '\r' ? D_CR : D_MID;
       i += k;
@@ -416,7 +426,7 @@ static void parse(sdu_proxy *p)
     if (p->mode == M_CMD || p->mode == M_AUTHLINE) {
       commands(p);
       /* a last line the client never ended will not be answered */
-      if (p->cineof && p->mode == M_CMD && byte_chr(p->cin.s, p->cin.len, '\n') == p->cin.len)
+      if (p->cineof && p->mode == M_CMD && findnl(p->cin.s, p->cin.len) == p->cin.len)
         p->cin.len = 0;
     }
     if (p->mode == M_PASS && p->cin.len && p->dout.len < HIGHWATER) {
@@ -425,6 +435,16 @@ static void parse(sdu_proxy *p)
       consume(&p->cin, n);
     }
   } while (p->mode != before && !p->closing);
+}
+
+/* 1 bytes came, 0 none yet, -1 the client is gone */
+static int readclient(sdu_proxy *p, unsigned long long now)
+{
+  ssize_t got = read(p->fdin, p->cin.s + p->cin.len, BUFSZ - p->cin.len);
+  p->cinready = got > 0;
+  if (got > 0) { p->cin.len += (size_t) got; p->last = now; return 1; }
+  if (got == 0 || (errno != EAGAIN && errno != EINTR)) { p->cineof = 1; return -1; }
+  return 0;
 }
 
 static unsigned long long nowms(void)
@@ -571,7 +591,7 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
     if (p->coutdead && p->cingone) break;
     if (!p->cineof && !p->closing && p->cin.len < BUFSZ
         && (p->mode == M_DATA || p->mode == M_PASS || p->cin.len < SDU_SMTP_LINE_MAX
-            || byte_chr(p->cin.s, p->cin.len, '\n') == p->cin.len)) {
+            || findnl(p->cin.s, p->cin.len) == p->cin.len)) {
       pf[n].fd = p->fdin; pf[n].events = POLLIN; ci = n++;
     }
     if (p->tochild >= 0 && p->dout.len) { pf[n].fd = p->tochild; pf[n].events = POLLOUT; dw = n++; }
@@ -598,6 +618,9 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
       }
       timeout = dl - now > 86400000 ? 86400000 : (int) (dl - now);
     }
+    /* in the message data the client is seldom idle: read again at once,
+       and wait in poll only when a read finds nothing */
+    if (ci >= 0 && p->mode == M_DATA && p->cinready && readclient(p, now) > 0) continue;
     if (poll(pf, (nfds_t) n, timeout) < 0) {
       if (errno == EINTR) continue;
       sdu_warnsys("poll failed");
@@ -611,11 +634,7 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
     if (dw >= 0 && pf[dw].revents) {
       if (flush(p->tochild, &p->dout) == -1) { downstream_died(p); p->dout.len = 0; }
     }
-    if (ci >= 0 && pf[ci].revents) {
-      ssize_t got = read(p->fdin, p->cin.s + p->cin.len, BUFSZ - p->cin.len);
-      if (got > 0) { p->cin.len += (size_t) got; p->last = now; }
-      else if (got == 0 || (errno != EAGAIN && errno != EINTR)) p->cineof = 1;
-    }
+    if (ci >= 0 && pf[ci].revents) readclient(p, now);
     if (di >= 0 && pf[di].revents) {
       ssize_t got = read(p->fromchild, p->din.s + p->din.len, BUFSZ - p->din.len);
       if (got > 0) { p->last = now; p->din.len += (size_t) got; }
