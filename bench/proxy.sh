@@ -40,6 +40,27 @@ d=$(sort -n "$work/d" | sed -n 3p); p=$(sort -n "$work/p" | sed -n 3p)
 echo "data: $n messages of $size bytes, median of 5: direct ${d} MB/s, through one proxy link ${p} MB/s"
 echo "$p $d" | awk '{ printf "ratio proxy/direct = %.3f (target >= 0.9)\n", $1 / $2 }'
 
+# the same through exim4 -bs, a real SMTP server that queues and delivers
+# (as qmail-smtpd does); needs root for exim4 -C
+if [ "$(id -u)" -eq 0 ] && command -v exim4 > /dev/null; then
+  E2E_DIR=$work/exim; mkdir -p "$E2E_DIR"
+  . "$top/tests/lib/e2e.sh" 2>/dev/null
+  E2E_DIR=$work/exim
+  e2e_exim_conf
+  sed -i 's/^  directory = .*/  directory = \/dev\/null/; s/^  maildir_format = true/  maildir_format = false/; s/^  driver = appendfile/  driver = appendfile\n  file = \/dev\/null/' "$E2E_DIR/exim.conf"
+  sed -i '/^  directory = /d' "$E2E_DIR/exim.conf"
+  ed=$(freeport); serve "$ed" $(e2e_exim_cmd)
+  ep=$(freeport); serve "$ep" "$top/tests/sdu-testproxy" -q $(e2e_exim_cmd)
+  m=$((n / 10)); : > "$work/ed"; : > "$work/ep"
+  for r in 1 2 3; do
+    "$top/bench/smtpblast" -n "$m" -s "$size" 127.0.0.1 "$ed" | sed 's/.*MBps=//' >> "$work/ed"
+    "$top/bench/smtpblast" -n "$m" -s "$size" 127.0.0.1 "$ep" | sed 's/.*MBps=//' >> "$work/ep"
+  done
+  d=$(sort -n "$work/ed" | sed -n 2p); p=$(sort -n "$work/ep" | sed -n 2p)
+  echo "with exim4 -bs: $m messages, median of 3: direct ${d} MB/s, through one proxy link ${p} MB/s"
+  echo "$p $d" | awk '{ printf "ratio proxy/direct with exim4 -bs = %.3f\n", $1 / $2 }'
+fi
+
 # memory at rest: one proxy link holding an idle session
 mkfifo "$work/in"
 "$top/tests/sdu-testproxy" -q "$top/tests/smtpsink" -x nodir < "$work/in" > "$work/out" 2>/dev/null &
