@@ -77,5 +77,57 @@ e2e_check "exim killed mid-DATA: the client gets 451" 'grep -q "^451 4.3.0" "$E2
 sleep 0.5
 e2e_check "and no message was delivered" '[ "$(e2e_count "$mail")" -eq 0 ]'
 
+# exim killed after MAIL: the client gets 421 for what was in flight
+cat > "$E2E_DIR/kill2.py" <<PY
+import socket, subprocess, sys, time
+s = socket.create_connection(("127.0.0.1", $E2E_PORT), timeout=10)
+f = s.makefile("rb")
+def reply():
+    while True:
+        l = f.readline()
+        if not l or l[3:4] != b"-": return l
+reply()
+s.sendall(b"HELO x\r\nMAIL FROM:<a@example.org>\r\n")
+reply(); reply()
+subprocess.run(["pkill", "-KILL", "-f", "^exim4 -C $E2E_DIR/exim.conf"])
+time.sleep(0.3)
+s.sendall(b"RCPT TO:<one@example.net>\r\n")
+sys.stdout.write(reply().decode())
+PY
+python3 "$E2E_DIR/kill2.py" > "$E2E_DIR/kill2.out" 2>&1
+E2E_LAST=$E2E_DIR/kill2.out
+e2e_check "exim killed after MAIL: the next command gets 421" 'grep -q "^421 4.3.0" "$E2E_DIR/kill2.out"'
+
+# bare LF in the message: exim gets the lines whole, the end where we saw it
+printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nDATA\r\n' > "$E2E_DIR/lf"
+printf 'Subject: lf\r\n\r\nfirst\nsecond\r\n.\nQUIT\r\n' >> "$E2E_DIR/lf"
+raw "$E2E_DIR/lf" | tr -d '\r' > "$E2E_DIR/lf.out"
+E2E_LAST=$E2E_DIR/lf.out
+e2e_check "bare LF lines and a bare-LF end of data: exim takes the message" 'grep -q "^250 OK id=" "$E2E_DIR/lf.out" && grep -q "^221 " "$E2E_DIR/lf.out"'
+e2e_wait 50 delivered
+e2e_check "the message has both lines and nothing after the dot" \
+  '[ "$(sed -n "/^\$/,\$p" "$mail"/* | tr -d "\r" | sed 1d | tr "\n" " ")" = "first second " ]'
+rm -f "$mail"/*
+e2e_stop "$E2E_TCPSERVER_PID"
+
+# a silent client is dropped at the idle time, exim behind
+# shellcheck disable=SC2046
+e2e_tcpserver 0 sdu-testproxy -i 1 $(e2e_exim_cmd) || exit 1
+printf 'HELO x\r\n' > "$E2E_DIR/idle"
+python3 - "$E2E_PORT" > "$E2E_DIR/idle.out" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+t = time.time(); out = b""
+s.sendall(b"HELO x\r\n")
+while True:
+    b = s.recv(4096)
+    if not b: break
+    out += b
+sys.stdout.write(out.decode() + "elapsed %.1f\n" % (time.time() - t))
+PY
+E2E_LAST=$E2E_DIR/idle.out
+e2e_check "silent client through to exim: 421 timeout after about 1 s" \
+  'grep -q "^421 4.4.2" "$E2E_DIR/idle.out" && awk "/^elapsed/ { exit !(\$2 >= 0.9 && \$2 < 3) }" "$E2E_DIR/idle.out"'
+
 e2e_stop "$E2E_TCPSERVER_PID"
 e2e_check "nothing left running" '! pgrep -f "sdu-testproxy -r bad" > /dev/null'
