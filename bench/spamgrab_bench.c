@@ -1,5 +1,6 @@
 /* spamgrab_bench.c: spamgrab's benchmarks: processes per second on a message, and the parser alone in MB/s
-   usage: spamgrab_bench spawn N FILE PROG [ARG...]   run PROG N times, stdin FILE each time
+   usage: spamgrab_bench spawn N P FILE PROG [ARG...] run PROG N times, P at once, stdin FILE
+                                                      (a "%lu" in FILE: the run's number)
           spamgrab_bench parse SECONDS FILE...        parse the files over and over */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,26 +18,45 @@ static double now(void)
   return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int spawn(long n, const char *file, char **argv)
+/* FILE with one "%lu" in it names a file per run: FILE % run */
+static void runfile(char *out, size_t max, const char *file, long i)
 {
-  long i, bad = 0;
+  const char *pc = strstr(file, "%lu");
+  if (!pc || strchr(pc + 1, '%') || strchr(file, '%') != pc) { snprintf(out, max, "%s", file); return; }
+  snprintf(out, max, "%.*s%lu%s", (int) (pc - file), file, (unsigned long) i, pc + 3);
+}
+
+/* n runs of argv with par of them in flight at once, as qmail-send runs local deliveries */
+static int spawn(long n, long par, const char *file, char **argv)
+{
+  long i = 0, running = 0, bad = 0;
   double t0 = now(), t;
-  for (i = 0; i < n; ++i) {
+  char path[4096];
+  if (par < 1) par = 1;
+  while (i < n || running) {
     int st, fd;
-    pid_t pid = fork();
-    if (pid == -1) { perror("fork"); return 111; }
-    if (pid == 0) {
-      fd = open(file, O_RDONLY);
-      if (fd == -1 || dup2(fd, 0) == -1) _exit(111);
-      fd = open("/dev/null", O_WRONLY);
-      if (fd == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1) _exit(111);
-      execvp(argv[0], argv);
-      _exit(111);
+    pid_t pid;
+    if (i < n && running < par) {
+      runfile(path, sizeof path, file, i);
+      pid = fork();
+      if (pid == -1) { perror("fork"); return 111; }
+      if (pid == 0) {
+        fd = open(path, O_RDONLY);
+        if (fd == -1 || dup2(fd, 0) == -1) _exit(111);
+        fd = open("/dev/null", O_WRONLY);
+        if (fd == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1) _exit(111);
+        execvp(argv[0], argv);
+        _exit(111);
+      }
+      ++i; ++running;
+      continue;
     }
-    if (waitpid(pid, &st, 0) == -1 || !WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 99)) ++bad;
+    if (wait(&st) == -1) { perror("wait"); return 111; }
+    --running;
+    if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 99)) ++bad;
   }
   t = now() - t0;
-  printf("runs=%ld seconds=%.3f per_second=%.0f failed=%ld\n", n, t, n / t, bad);
+  printf("runs=%ld inflight=%ld seconds=%.3f per_second=%.0f failed=%ld\n", n, par, t, n / t, bad);
   return bad ? 1 : 0;
 }
 
@@ -91,8 +111,8 @@ static int parse(double secs, int nf, char **files)
 
 int main(int argc, char **argv)
 {
-  if (argc >= 5 && !strcmp(argv[1], "spawn")) return spawn(atol(argv[2]), argv[3], argv + 4);
+  if (argc >= 6 && !strcmp(argv[1], "spawn")) return spawn(atol(argv[2]), atol(argv[3]), argv[4], argv + 5);
   if (argc >= 4 && !strcmp(argv[1], "parse")) return parse(atof(argv[2]), argc - 3, argv + 3);
-  fprintf(stderr, "usage: spamgrab_bench spawn N FILE PROG [ARG...] | parse SECONDS FILE...\n");
+  fprintf(stderr, "usage: spamgrab_bench spawn N P FILE PROG [ARG...] | parse SECONDS FILE...\n");
   return 100;
 }

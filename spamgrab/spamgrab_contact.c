@@ -68,7 +68,7 @@ int sg_contact(const sg_conf *c, const sg_client *cl, char *addr, size_t addrmax
   stralloc names[SG_ZONES_MAX + 1];
   char host[256], dom[256];
   unsigned int i, n = 0;
-  int ptrq = -1, r = 0, zq[SG_ZONES_MAX];
+  int ptrq = -1, r = 0, zq[SG_ZONES_MAX], ptrfail = 0;
   memset(q, 0, sizeof q);
   memset(names, 0, sizeof names);
   *host = *dom = 0;
@@ -98,8 +98,11 @@ int sg_contact(const sg_conf *c, const sg_client *cl, char *addr, size_t addrmax
     const char *s;
     if (sdu_dnsq_next(&q[ptrq], &pos, &s, &len) && len < sizeof host) { memcpy(host, s, len); host[len] = 0; }
   }
-  /* no answer about the name: the one tcpserver found when the spam came */
-  if (!*host && strcmp(cl->rdns, "unknown") && strlen(cl->rdns) < sizeof host) strcpy(host, cl->rdns);
+  /* the name asked anew and not answered: whatever needs it is a temporary
+     failure, as for a contact zone; no name (NXDOMAIN, no PTR): the one
+     tcpserver found when the spam came */
+  if (ptrq >= 0 && tempfail(&q[ptrq])) ptrfail = 1;
+  else if (!*host && strcmp(cl->rdns, "unknown") && strlen(cl->rdns) < sizeof host) strcpy(host, cl->rdns);
   if (*host) {
     int d = sg_registered_domain(c->psl, host, dom, sizeof dom);
     if (d == -1) {
@@ -128,6 +131,7 @@ int sg_contact(const sg_conf *c, const sg_client *cl, char *addr, size_t addrmax
   }
   /* the zones in the order configured; one that did not answer might have known better */
   for (i = 0; i < c->nzones; ++i) {
+    if (zq[i] < 0 && ptrfail && !c->zones[i].perip) goto noptr; /* asked for a domain we lack */
     if (zq[i] < 0) continue;
     if (tempfail(&q[zq[i]])) {
       if (!stralloc_copys(err, "no answer for ") || !stralloc_cats(err, q[zq[i]].name)) err->len = 0;
@@ -140,6 +144,7 @@ int sg_contact(const sg_conf *c, const sg_client *cl, char *addr, size_t addrmax
       goto done;
     }
   }
+  if (ptrfail) goto noptr;
   if (*dom && strlen(dom) + 7 < addrmax) {
     memcpy(addr, "abuse@", 6);
     strcpy(addr + 6, dom);
@@ -147,6 +152,10 @@ int sg_contact(const sg_conf *c, const sg_client *cl, char *addr, size_t addrmax
   }
   snprintf(how, howmax, *host ? "no-registered-domain" : "no-reverse-dns");
   r = 0;
+  goto done;
+noptr:
+  if (!stralloc_copys(err, "no answer for ") || !stralloc_cats(err, q[ptrq].name)) err->len = 0;
+  r = -1;
   goto done;
 nomem:
   if (!stralloc_copys(err, "out of memory")) err->len = 0;

@@ -42,7 +42,7 @@ static int isdialup(const sg_conf *c, const char *lists)
 
 static void warn(const char *a, const char *b)
 {
-  sdu_warn(a, b);
+  sdu_warn(a, ": ", b);
 }
 
 /* a dry run prints what it would send or save */

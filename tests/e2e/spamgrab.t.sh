@@ -207,6 +207,38 @@ unset DNSCACHEIP
 e2e_check "contact zone unreachable: 111, nothing written" \
   '[ "$RC" = 111 ] && grep -q "reason=contact" "$C/log" && [ "$(count "$C/rec")" = 0 ] && [ "$(count "$C/review/new")" = 0 ]'
 
+# the reverse name asked anew from a DNS server that never answers: when the
+# contact needs it, a temporary failure as for a contact zone; when it does
+# not (ptr no: the name in our Received line), no DNS is asked at all
+DNSDELAY="$E2E_TOP/bench/rblcheck_dnsdelay"
+if [ "$(id -u)" -ne 0 ] || [ ! -x "$DNSDELAY" ]; then
+  e2e_skip "reverse DNS timeout is temporary" "needs root and bench/rblcheck_dnsdelay"
+else
+  silent=$(e2e_free_addr)
+  setsid "$DNSDELAY" -x "$silent" > "$D/silent.log" 2>&1 < /dev/null &
+  e2e_remember $! dnsdelay
+  e2e_wait 50 sh -c "[ -n \"\$(ss -Hluan 'src $silent:53')\" ]" || echo "# silent DNS server did not start"
+  DNSCACHEIP=$silent; export DNSCACHEIP
+  setup ptrtimeout "ptr yes" "dnstimeout 1"
+  sg 0 "$DATA/db01.eml"
+  e2e_check "reverse DNS times out when the contact needs it: 111, nothing written" \
+    '[ "$RC" = 111 ] && grep -q "action=tempfail reason=contact" "$C/log" && grep -q "no answer for 7.100.51.198.in-addr.arpa" "$C/log" && [ "$(count "$C/rec")" = 0 ] && [ "$(count "$C/review/new")" = 0 ] && [ "$(count "$C/review/tmp")" = 0 ]'
+  sg 1 "$DATA/db01.eml"
+  e2e_check "reverse DNS timeout: the cache was not updated" '[ "$RC" = 111 ] && grep -q "known=0" "$C/log"'
+  setup ptrtimeout6 "ptr yes" "dnstimeout 1"
+  DIALUP=dul sg 0 "$DATA/ipv6.eml"
+  e2e_check "reverse DNS of an IPv6 client times out: 111" '[ "$RC" = 111 ] && grep -q "no answer for .*ip6.arpa" "$C/log" && [ "$(count "$C/rec")" = 0 ]'
+  setup ptrno "ptr no" "dnstimeout 1"
+  sg 0 "$DATA/db01.eml"
+  e2e_check "ptr no, same dead server: the Received line's name serves (99, reported)" \
+    '[ "$RC" = 99 ] && grep -q "contact=rfc2142 sent=1" "$C/log" && grep -q "^abuse@newsletter-blast.test$" "$C/rec/0.args"'
+  echo "ptr yes" >> "$C/conf"
+  sg 3600 "$DATA/db01.eml"
+  e2e_check "ptr yes, same dead server, no report due (known host): 99 without asking" \
+    '[ "$RC" = 99 ] && grep -q "known=1 decision=relay sent=0 saved=0 action=discard" "$C/log"'
+  unset DNSCACHEIP
+fi
+
 setup failconf
 echo "bogus keyword" >> "$C/conf"
 sg 0 "$DATA/db01.eml"
