@@ -194,6 +194,12 @@ check: all $(UNIT_TESTS)
 	for m in $(MANS1); do mandoc -Tlint -Wwarning $$m || exit 1; done
 	SDU_SANITIZE=$(SANITIZE) sh tests/run.sh
 
+# the local demonstration (README): what is missing installed, built, then run
+demo:
+	sh tools/deps.sh
+	$(MAKE) all
+	sh tools/demo.sh
+
 install: $(PROGS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	for p in $(PROGS); do cp $$p $(DESTDIR)$(BINDIR)/ || exit 1; done
@@ -204,4 +210,4 @@ clean:
 	  $(PROGS) $(TEST_PROGS) $(BENCH_PROGS) */*.o tests/*.o bench/*.o
 	rm -rf tests/tmp
 
-.PHONY: all check install clean
+.PHONY: all check install clean demo
