@@ -273,18 +273,27 @@ int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
   return 1;
 }
 
+static int put_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, const char *val, size_t vlen,
+  unsigned long long expires)
+{
+  MDB_val d;
+  int rc;
+  d.mv_size = HDR + vlen;
+  d.mv_data = 0;
+  rc = mdb_put(txn, dbi, k, &d, MDB_RESERVE);
+  if (rc) return rc;
+  pack64(d.mv_data, expires);
+  if (vlen) memcpy((char *) d.mv_data + HDR, val, vlen);
+  return 0;
+}
+
 static int put1(sdu_state *st, MDB_val *k, const char *val, size_t vlen, unsigned long long expires)
 {
   MDB_txn *txn;
-  MDB_val d;
   int rc = wbegin(st, &txn);
   if (rc) return rc;
-  d.mv_size = HDR + vlen;
-  d.mv_data = 0;
-  rc = mdb_put(txn, st->dbi, k, &d, MDB_RESERVE);
+  rc = put_in(txn, st->dbi, k, val, vlen, expires);
   if (rc) { mdb_txn_abort(txn); return rc; }
-  pack64(d.mv_data, expires);
-  if (vlen) memcpy((char *) d.mv_data + HDR, val, vlen);
   return mdb_txn_commit(txn);
 }
 
@@ -336,19 +345,16 @@ int sdu_state_del(sdu_state *st, const char *key, size_t klen)
 
 #define NOTCOUNTER 1 /* not an LMDB code: the entry is not a counter */
 
-static int incr1(sdu_state *st, MDB_val *k, unsigned long long now, unsigned long window,
-  unsigned long *count)
+static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long long now,
+  unsigned long window, unsigned long *count)
 {
-  MDB_txn *txn;
   MDB_val d;
   unsigned long long exp = 0, n = 0;
   unsigned char buf[HDR + 8];
-  int rc = wbegin(st, &txn);
-  if (rc) return rc;
-  rc = mdb_get(txn, st->dbi, k, &d);
-  if (rc && rc != MDB_NOTFOUND) { mdb_txn_abort(txn); return rc; }
+  int rc = mdb_get(txn, dbi, k, &d);
+  if (rc && rc != MDB_NOTFOUND) return rc;
   if (!rc) {
-    if (d.mv_size != sizeof buf) { mdb_txn_abort(txn); return NOTCOUNTER; }
+    if (d.mv_size != sizeof buf) return NOTCOUNTER;
     exp = unpack64(d.mv_data);
     n = unpack64((const unsigned char *) d.mv_data + HDR);
   }
@@ -362,10 +368,22 @@ static int incr1(sdu_state *st, MDB_val *k, unsigned long long now, unsigned lon
   pack64(buf + HDR, n);
   d.mv_data = buf;
   d.mv_size = sizeof buf;
-  rc = mdb_put(txn, st->dbi, k, &d, 0);
+  rc = mdb_put(txn, dbi, k, &d, 0);
+  if (!rc) *count = (unsigned long) n;
+  return rc;
+}
+
+static int incr1(sdu_state *st, MDB_val *k, unsigned long long now, unsigned long window,
+  unsigned long *count)
+{
+  MDB_txn *txn;
+  unsigned long n;
+  int rc = wbegin(st, &txn);
+  if (rc) return rc;
+  rc = incr_in(txn, st->dbi, k, now, window, &n);
   if (rc) { mdb_txn_abort(txn); return rc; }
   rc = mdb_txn_commit(txn);
-  if (!rc) *count = (unsigned long) n;
+  if (!rc) *count = n;
   return rc;
 }
 
@@ -383,6 +401,47 @@ int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long lo
   if (rc == MDB_MAP_FULL) {
     sdu_state_cleanup(st, now, &n);
     rc = incr1(st, &k, now, window, count);
+    if (rc == MDB_MAP_FULL) return full(st);
+  }
+  if (rc == NOTCOUNTER) return failmsg(st, EPROTO, "entry is not a counter");
+  return rc ? fail(st, "write", rc) : 0;
+}
+
+static int batch1(sdu_state_op *ops, unsigned int n, unsigned long long now)
+{
+  MDB_txn *txn;
+  MDB_val k;
+  unsigned int i;
+  int rc = wbegin(ops[0].st, &txn);
+  if (rc) return rc;
+  for (i = 0; i < n && !rc; ++i) {
+    k.mv_data = (void *) ops[i].key;
+    k.mv_size = ops[i].klen;
+    rc = ops[i].incr ? incr_in(txn, ops[i].st->dbi, &k, now, ops[i].window, &ops[i].count)
+      : put_in(txn, ops[i].st->dbi, &k, ops[i].val, ops[i].vlen, ops[i].expires);
+  }
+  if (rc) { mdb_txn_abort(txn); return rc; }
+  return mdb_txn_commit(txn);
+}
+
+int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
+{
+  sdu_state *st;
+  unsigned long gone;
+  unsigned int i;
+  int rc;
+  if (!n) return 0;
+  st = ops[0].st;
+  for (i = 0; i < n; ++i) {
+    if (!keyok(st, ops[i].klen)) return -1;
+    if (ops[i].st->env != st->env) return failmsg(st, EINVAL, "batch over two directories");
+    if (ops[i].incr && !ops[i].window) return failmsg(st, EINVAL, "counter window of 0 seconds");
+    if (!ops[i].incr && ops[i].vlen > SDU_STATE_VAL_MAX) return failmsg(st, EMSGSIZE, "value longer than 65536 bytes");
+  }
+  rc = batch1(ops, n, now);
+  if (rc == MDB_MAP_FULL) {
+    for (i = 0; i < n; ++i) sdu_state_cleanup(ops[i].st, now, &gone);
+    rc = batch1(ops, n, now);
     if (rc == MDB_MAP_FULL) return full(st);
   }
   if (rc == NOTCOUNTER) return failmsg(st, EPROTO, "entry is not a counter");

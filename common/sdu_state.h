@@ -63,6 +63,21 @@ int sdu_state_del(sdu_state *st, const char *key, size_t klen);
    event, in one write transaction: 0 ok with *count including this event, -1 error */
 int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long long now,
   unsigned long window, unsigned long *count);
+/* one change of a batch: a put (val, vlen, expires) or, with incr, one
+   event counted as by sdu_state_incr (window in, count out) */
+typedef struct sdu_state_op {
+  sdu_state *st;                 /* the table; every op of a batch in one directory */
+  int incr;
+  const char *key;
+  size_t klen;
+  const char *val;
+  size_t vlen;
+  unsigned long long expires;
+  unsigned long window, count;
+} sdu_state_op;
+/* every op in one write transaction, so with one disk flush and all or
+   nothing: 0 all done, -1 none done (reason in ops[0].st) */
+int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now);
 /* delete every expired (or malformed) entry, committing every 1000 deletions: 0 ok, -1 error */
 int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *removed);
 /* call fn on each live entry in key order in one read transaction; fn must not

@@ -8,7 +8,7 @@
 #include "spamgrab_conf.h"
 #include "spamgrab_run.h"
 
-#define USAGE "spamgrab [ -n ] [ -f conf ] [ -r | -s | -z ]"
+#define USAGE "spamgrab [ -n ] [ -f conf ] [ -r | -s | -z | -Z ]"
 #define CONF "/etc/sdu/spamgrab.conf"
 
 /* stdin: mapped when it is a file (qmail-local's case), else read; 0 when larger than max */
@@ -51,11 +51,11 @@ int main(int argc, char **argv)
 
   sdu_iam("spamgrab");
   sg_conf_defaults(&c);
-  while ((opt = getopt(argc, argv, "+nf:rsz")) != -1)
+  while ((opt = getopt(argc, argv, "+nf:rszZ")) != -1)
     switch (opt) {
       case 'n': dry = 1; break;
       case 'f': file = optarg; break;
-      case 'r': case 's': case 'z':
+      case 'r': case 's': case 'z': case 'Z':
         if (mode && mode != opt) sdu_usage(USAGE);
         mode = opt;
         break;
@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     if (errno) sdu_fatalsys(SDU_EXIT_TEMP, err.s);
     sdu_fatal(bad, err.s);
   }
-  if (mode == 'z') r = sg_print_zone(&c);
+  if (mode == 'z' || mode == 'Z') r = sg_print_zone(&c, mode == 'Z');
   else if (!input(&msg, &len, c.maxmessage))
     r = mode == 's' ? SDU_EXIT_PERM : sg_run(&c, msg, c.maxmessage + 1UL, mode == 'r', dry); /* logs "toolarge" */
   else if (mode == 's') r = sg_resend(&c, msg, len, dry);

@@ -70,34 +70,56 @@ static size_t key(char *out, const sdu_ip *ip)
   return sdu_ip_fmt(out, ip);
 }
 
-int sg_cache_get(sg_cache *c, const sdu_ip *ip, unsigned long long now, sg_host *h)
+int sg_cache_get(sg_cache *c, const sdu_ip *ip, unsigned long long now, sg_host *h,
+  unsigned long long *expires)
 {
   char k[SDU_IP_FMT];
   stralloc v = { 0 };
-  int r = sdu_state_get(&c->hosts, k, key(k, ip), &v, now, 0);
+  int r = sdu_state_get(&c->hosts, k, key(k, ip), &v, now, expires);
   if (r == 1 && !sg_host_scan(v.s, v.len, h)) r = 0; /* a malformed entry is no entry */
   stralloc_free(&v);
   return r;
 }
 
-int sg_cache_put(sg_cache *c, const sdu_ip *ip, const sg_host *h, unsigned long long expires)
+int sg_cache_put(sg_cache *c, const sdu_ip *ip, const sg_host *h, unsigned long long expires,
+  const char *const *rcpt, unsigned int n, unsigned long long now, unsigned long cap, int *ok)
 {
   char k[SDU_IP_FMT], v[4 * 24 + SG_CACHE_LISTS + 8];
-  int n = sg_host_fmt(v, sizeof v, h);
+  sdu_state_op op[SG_CACHE_RCPT_MAX + 1];
+  unsigned int i;
+  int len = sg_host_fmt(v, sizeof v, h);
+  if (len < 0 || n > SG_CACHE_RCPT_MAX) { errno = EINVAL; return -1; }
+  memset(op, 0, sizeof op);
+  op[0].st = &c->hosts;
+  op[0].key = k;
+  op[0].klen = key(k, ip);
+  op[0].val = v;
+  op[0].vlen = (size_t) len;
+  op[0].expires = expires;
+  for (i = 0; i < n; ++i) {
+    op[i + 1].st = &c->cap;
+    op[i + 1].incr = 1;
+    op[i + 1].key = rcpt[i];
+    op[i + 1].klen = strlen(rcpt[i]);
+    if (op[i + 1].klen > SDU_STATE_KEY_MAX) op[i + 1].klen = SDU_STATE_KEY_MAX;
+    op[i + 1].window = 86400;
+  }
+  if (sdu_state_batch(op, n + 1, now) == -1) return -1;
+  for (i = 0; i < n; ++i) ok[i] = op[i + 1].count <= cap;
+  return 0;
+}
+
+int sg_cache_restore(sg_cache *c, const sdu_ip *ip, const sg_host *old, unsigned long long expires)
+{
+  char k[SDU_IP_FMT], v[4 * 24 + SG_CACHE_LISTS + 8];
+  int n;
+  if (!old) return sdu_state_del(&c->hosts, k, key(k, ip)) == -1 ? -1 : 0;
+  n = sg_host_fmt(v, sizeof v, old);
   if (n < 0) { errno = EINVAL; return -1; }
   return sdu_state_put(&c->hosts, k, key(k, ip), v, (size_t) n, expires);
 }
 
-int sg_cache_cap(sg_cache *c, const char *rcpt, unsigned long long now, unsigned long cap)
-{
-  unsigned long count;
-  size_t n = strlen(rcpt);
-  if (n > SDU_STATE_KEY_MAX) n = SDU_STATE_KEY_MAX;
-  if (sdu_state_incr(&c->cap, rcpt, n, now, 86400, &count) == -1) return -1;
-  return count <= cap;
-}
-
-typedef struct zonectx { buffer *out; int err; } zonectx;
+typedef struct zonectx { buffer *out; int err, v6; } zonectx;
 
 static int zoneline(void *ctx, const char *k, size_t klen, const char *v, size_t vlen, unsigned long long expires)
 {
@@ -108,17 +130,18 @@ static int zoneline(void *ctx, const char *k, size_t klen, const char *v, size_t
   if (klen >= sizeof ipbuf) return 0;
   memcpy(ipbuf, k, klen);
   ipbuf[klen] = 0;
-  if (!sdu_ip_parse(&ip, ipbuf) || ip.v6) return 0; /* ip4set takes IPv4 only */
+  if (!sdu_ip_parse(&ip, ipbuf) || ip.v6 != z->v6) return 0; /* ip4set takes IPv4 only, ip6trie IPv6 */
   if (buffer_put(z->out, ipbuf, klen) == -1 || buffer_puts(z->out, "\n") == -1) { z->err = errno; return 1; }
   return 0;
 }
 
-int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, buffer *out)
+int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, int v6, buffer *out)
 {
   zonectx z;
   int r;
   z.out = out;
   z.err = 0;
+  z.v6 = !!v6;
   if (buffer_puts(out, "# spamgrab: hosts that sent us spam that caused double-bounces\n:127.0.0.2:") == -1 ||
       buffer_puts(out, text) == -1 || buffer_puts(out, "\n") == -1) return -1;
   r = sdu_state_walk(&c->hosts, now, zoneline, &z);

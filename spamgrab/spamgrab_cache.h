@@ -24,14 +24,20 @@ typedef struct sg_cache { sdu_state hosts, cap; int open; } sg_cache;
 int sg_cache_open(sg_cache *c, const char *dir, int rdonly);
 const char *sg_cache_error(const sg_cache *c);
 void sg_cache_close(sg_cache *c);
-/* 1 known (h filled), 0 unknown or forgotten, -1 error */
-int sg_cache_get(sg_cache *c, const sdu_ip *ip, unsigned long long now, sg_host *h);
-/* remember h about ip until expires, in one transaction: 0 ok, -1 error */
-int sg_cache_put(sg_cache *c, const sdu_ip *ip, const sg_host *h, unsigned long long expires);
-/* count a report to rcpt in the current day: 1 within cap, 0 over it, -1 error */
-int sg_cache_cap(sg_cache *c, const char *rcpt, unsigned long long now, unsigned long cap);
-/* the known IPv4 hosts as an rbldnsd ip4set zone, with text as its TXT: 0 ok, -1 error */
-int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, buffer *out);
+/* 1 known (h filled, *expires unless 0), 0 unknown or forgotten, -1 error */
+int sg_cache_get(sg_cache *c, const sdu_ip *ip, unsigned long long now, sg_host *h,
+  unsigned long long *expires);
+/* in one transaction (one disk flush): remember h about ip until expires, and
+   count a report to each of rcpt[0..n) in the current day, ok[i] 1 within
+   cap, 0 over it: 0 ok, -1 error (nothing written) */
+#define SG_CACHE_RCPT_MAX 32
+int sg_cache_put(sg_cache *c, const sdu_ip *ip, const sg_host *h, unsigned long long expires,
+  const char *const *rcpt, unsigned int n, unsigned long long now, unsigned long cap, int *ok);
+/* undo a put whose reports could not go out: the entry as it was (old 0: none) */
+int sg_cache_restore(sg_cache *c, const sdu_ip *ip, const sg_host *old, unsigned long long expires);
+/* the known IPv4 hosts as an rbldnsd ip4set zone (v6: the IPv6 hosts, one
+   address a line, as an ip6trie zone), with text as its TXT: 0 ok, -1 error */
+int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, int v6, buffer *out);
 
 /* the value format, for tests: "first last reported seen lists" */
 int sg_host_fmt(char *out, size_t max, const sg_host *h);

@@ -87,7 +87,9 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   int kind[MAXOUT], com[MAXOUT];
   unsigned int nrep = 0, i, saved = 0, sent = 0, capped = 0, skipped = 0;
   unsigned long long now = sdu_now();
-  int known, due, dialup, cacheok = 1, r;
+  int known, due, dialup, cacheok = 1, r, ok[MAXOUT], stored = 0;
+  unsigned long long oldexp = 0;
+  sg_host old;
   char isp[SG_ADDR_MAX + 1], how[64];
   const char *from;
 
@@ -126,7 +128,8 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
     cacheok = 0; /* a dry run on a fresh machine: nothing known */
   }
   memset(&h, 0, sizeof h);
-  known = cacheok ? sg_cache_get(&cache, &p->client.ip, now, &h) : 0;
+  known = cacheok ? sg_cache_get(&cache, &p->client.ip, now, &h, &oldexp) : 0;
+  old = h;
   if (known == -1) {
     r = tempfail(&l, "state", sg_cache_error(&cache));
     sg_cache_close(&cache); free(p);
@@ -193,12 +196,31 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
     goto out;
   }
 
-  /* the per-recipient cap, then the review files (in tmp/), then the mail,
-     then new/, then the cache: a failure on the way leaves nothing behind */
+  /* a known host seen again within the hour: not worth a write (and its fsync) per message */
+  if (known == 1 && !nrep && now >= h.last && now - h.last < 3600) {
+    sdu_log_kvu(&l, "sent", 0);
+    sdu_log_kvu(&l, "saved", 0);
+    sdu_log_kv(&l, "action", "discard");
+    sdu_log_emit(&l, 2);
+    goto out;
+  }
+  /* the cache first, with the report marked made and the cap counted, in one
+     transaction; then the review files (in tmp/), the mail, new/. A failure
+     before any mail went out puts the entry back and leaves nothing behind;
+     once a mail went out the entry stays, so that qmail's retry cannot send
+     it twice (DESIGN 4: 111, and a lost review file at worst). */
+  if (!known) { h.first = now; h.seen = 0; h.reported = 0; }
+  h.last = now;
+  ++h.seen;
+  if (p->client.tag) { memcpy(h.lists, p->client.lists, sizeof h.lists); h.lists[SG_CACHE_LISTS] = 0; }
+  if (nrep) h.reported = now;
+  if (sg_cache_put(&cache, &p->client.ip, &h, now + c->hold, to, nrep, now, c->cap, ok) == -1) {
+    r = tempfail(&l, "state", sg_cache_error(&cache));
+    goto fail;
+  }
+  stored = 1;
   for (i = 0; i < nrep; ++i) {
-    int ok = sg_cache_cap(&cache, to[i], now, c->cap);
-    if (ok == -1) { r = tempfail(&l, "state", sg_cache_error(&cache)); goto fail; }
-    if (!ok) { ++capped; rep[i].len = 0; continue; }
+    if (!ok[i]) { ++capped; rep[i].len = 0; continue; }
     if (kind[i] == SG_R_OPERATOR) {
       if (sg_maildir_write(c->review, rep[i].s, rep[i].len, now, i, &tmpn[i], &newn[i], &err) == -1) {
         if (!stralloc_0(&err)) sdu_nomem();
@@ -228,24 +250,6 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
     com[i] = 1;
     ++saved;
   }
-  /* a known host seen again within the hour: not worth a write (and its fsync) per message */
-  if (known == 1 && !nrep && now >= h.last && now - h.last < 3600) {
-    sdu_log_kvu(&l, "sent", 0);
-    sdu_log_kvu(&l, "saved", 0);
-    sdu_log_kv(&l, "action", "discard");
-    sdu_log_emit(&l, 2);
-    goto out;
-  }
-  if (!known) { h.first = now; h.seen = 0; h.reported = 0; }
-  h.last = now;
-  ++h.seen;
-  if (p->client.tag) { memcpy(h.lists, p->client.lists, sizeof h.lists); h.lists[SG_CACHE_LISTS] = 0; }
-  if (sent || saved) h.reported = now;
-  if (sg_cache_put(&cache, &p->client.ip, &h, now + c->hold) == -1) {
-    r = tempfail(&l, "state", sg_cache_error(&cache));
-    /* undo what a retry would do again; mail already handed on cannot be taken back */
-    goto fail;
-  }
   sdu_log_kvu(&l, "sent", sent);
   sdu_log_kvu(&l, "saved", saved);
   if (capped) sdu_log_kvu(&l, "capped", capped);
@@ -260,9 +264,12 @@ out:
   free(p);
   return manual ? 0 : SG_EXIT_DONE;
 fail:
+  if (stored && !sent && sg_cache_restore(&cache, &p->client.ip, known == 1 ? &old : 0, oldexp) == -1)
+    sdu_warn("unable to put the cache entry back, the retry will not report: ", sg_cache_error(&cache));
+  if (stored && sent) sdu_warn("reports sent: the retry will not send them again");
   for (i = 0; i < nrep; ++i) {
     if (tmpn[i].len) unlink(tmpn[i].s);
-    if (com[i]) unlink(newn[i].s);
+    if (com[i] && !sent) unlink(newn[i].s);
     stralloc_free(&rep[i]); stralloc_free(&tmpn[i]); stralloc_free(&newn[i]);
   }
   stralloc_free(&err);
@@ -325,14 +332,14 @@ int sg_resend(const sg_conf *c, const char *msg, size_t len, int dry)
   return 0;
 }
 
-int sg_print_zone(const sg_conf *c)
+int sg_print_zone(const sg_conf *c, int v6)
 {
   sg_cache cache;
   if (sg_cache_open(&cache, c->state, 1) == -1) {
     sdu_warn("unable to read the cache: ", sg_cache_error(&cache));
     return SDU_EXIT_TEMP;
   }
-  if (sg_cache_zone(&cache, sdu_now(), c->zonetext, buffer_1) == -1) {
+  if (sg_cache_zone(&cache, sdu_now(), c->zonetext, v6, buffer_1) == -1) {
     sdu_warnsys("unable to write the zone");
     sg_cache_close(&cache);
     return SDU_EXIT_TEMP;

@@ -18,7 +18,8 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry);
    spamgrab report), 111 */
 int sg_resend(const sg_conf *c, const char *msg, size_t len, int dry);
 
-/* print the known hosts as an rbldnsd ip4set zone on fd 1: 0 or 111 */
-int sg_print_zone(const sg_conf *c);
+/* print the known IPv4 hosts as an rbldnsd ip4set zone on fd 1 (v6: the
+   IPv6 hosts as an ip6trie zone): 0 or 111 */
+int sg_print_zone(const sg_conf *c, int v6);
 
 #endif

@@ -15,6 +15,7 @@ d=$REC_DIR
 n=$(ls "$d" | wc -l)
 printf '%s\n' "$@" > "$d/$n.args"
 cat > "$d/$n.msg"
+[ -z "$REC_RMDIR" ] || rmdir "$REC_RMDIR"
 exit ${REC_EXIT:-0}
 EOF
 chmod 755 "$D/inject"
@@ -114,6 +115,10 @@ sg 0 "$DATA/db01.eml"; sg 0 "$DATA/db13.eml"; sg 0 "$DATA/ipv6.eml"
 SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
 e2e_check "-z: an ip4set zone with the IPv4 hosts" \
   'grep -qx "198.51.100.7" "$C/zone" && grep -qx "203.0.113.190" "$C/zone" && ! grep -q "2001:db8" "$C/zone" && grep -q "^:127.0.0.2:" "$C/zone"'
+SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -Z > "$C/zone6" 2> "$C/log"
+RC=$?
+e2e_check "-Z: an ip6trie zone with the IPv6 hosts only" \
+  '[ "$RC" = 0 ] && grep -qx "2001:db8::25" "$C/zone6" && ! grep -q "^198\.51" "$C/zone6" && grep -q "^:127.0.0.2:" "$C/zone6"'
 SDU_TEST_NOW=$((T0 + 8 * 86400)) "$SG" -f "$C/conf" -z > "$C/zone8" 2> "$C/log"
 e2e_check "-z: after 8 days no host is left" '! grep -q "^[0-9]" "$C/zone8"'
 if [ "$(id -u)" -ne 0 ] || ! command -v rbldnsd > /dev/null 2>&1 || ! command -v dig > /dev/null 2>&1; then
@@ -128,6 +133,18 @@ else
     e2e_stop "$E2E_RBLDNSD_PID"
   else
     e2e_fail "rbldnsd loads the zone" "did not start" "$D/rbldnsd.log"
+  fi
+  chmod 644 "$C/zone6"
+  a=$(e2e_free_addr)
+  if e2e_rbldnsd "$a" "spamhosts6.test:ip6trie:$C/zone6"; then
+    # 2001:db8::25, nibbles reversed
+    q6=5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.spamhosts6.test
+    e2e_check "rbldnsd serves the -Z zone: the IPv6 host is listed" '[ "$(e2e_dig "$a" "$q6")" = 127.0.0.2 ]'
+    e2e_check "rbldnsd serves the -Z zone: its TXT names it" 'e2e_dig "$a" "$q6" TXT | grep -q "see 2001:db8::25"'
+    e2e_check "rbldnsd serves the -Z zone: a neighbour is not listed" '[ -z "$(e2e_dig "$a" "6${q6#5}")" ]'
+    e2e_stop "$E2E_RBLDNSD_PID"
+  else
+    e2e_fail "rbldnsd loads the -Z zone" "did not start" "$D/rbldnsd.log"
   fi
 fi
 
@@ -186,6 +203,22 @@ e2e_check "injector fails: 111, no review file, no tmp file" \
   '[ "$RC" = 111 ] && grep -q "action=tempfail reason=inject" "$C/log" && [ "$(count "$C/review/new")" = 0 ] && [ "$(count "$C/review/tmp")" = 0 ]'
 sg 1 "$DATA/db01.eml"
 e2e_check "injector fails: the cache was not updated (the retry reports)" '[ "$RC" = 99 ] && grep -q "known=0.*action=report" "$C/log"'
+# a retry never sends twice: the cache entry is written (report made, cap
+# counted) before the mail goes out, put back when no mail went out
+setup retry
+sg 0 "$DATA/db01.eml"
+REC_EXIT=1 sg 86400 "$DATA/db01.eml"
+e2e_check "retry: a due report whose injector fails: 111" '[ "$RC" = 111 ] && grep -q "reason=inject" "$C/log"'
+sg 86401 "$DATA/db01.eml"
+e2e_check "retry: the entry was put back, the retry reports" '[ "$RC" = 99 ] && grep -q "known=1 .*sent=1 saved=2 action=discard" "$C/log"'
+setup retrysent
+REC_RMDIR="$C/review/new" sg 0 "$DATA/db01.eml"
+e2e_check "retry: the mail went out, then the review file could not be moved: 111" \
+  '[ "$RC" = 111 ] && grep -q "reason=review" "$C/log" && [ "$(count "$C/rec")" = 2 ] && [ "$(count "$C/review/tmp")" = 0 ]'
+mkdir "$C/review/new"
+sg 120 "$DATA/db01.eml"
+e2e_check "retry: qmail's retry does not send the mail again" \
+  '[ "$RC" = 99 ] && grep -q "known=1 decision=relay sent=0 saved=0 action=discard" "$C/log" && [ "$(count "$C/rec")" = 2 ]'
 setup failreview
 rm -rf "$C/review/tmp"
 sg 0 "$DATA/db01.eml"

@@ -615,6 +615,39 @@ static void t_nosync(void)
   stralloc_free(&val);
 }
 
+/* a batch: puts and counts over two tables in one transaction, all or nothing */
+static void t_batch(void)
+{
+  sdu_state a, b;
+  sdu_state_op op[3];
+  stralloc val = {0};
+  unsigned long long exp = 0;
+  mkdir(at("batch"), 0755);
+  T_EQI(sdu_state_open(&a, at("batch"), "a", 0), 0, "batch: open a");
+  T_EQI(sdu_state_open_table(&b, &a, "b"), 0, "batch: open b");
+  memset(op, 0, sizeof op);
+  op[0].st = &a; op[0].key = "host"; op[0].klen = 4; op[0].val = "v1"; op[0].vlen = 2; op[0].expires = 500;
+  op[1].st = &b; op[1].incr = 1; op[1].key = "rcpt"; op[1].klen = 4; op[1].window = 60;
+  op[2] = op[1];
+  T_EQI(sdu_state_batch(op, 3, 100), 0, "batch: put and two counts");
+  T_OK(op[1].count == 1 && op[2].count == 2, "batch: each count sees the one before");
+  T_OK(sdu_state_get(&a, "host", 4, &val, 100, &exp) == 1 && exp == 500, "batch: the put is there");
+  T_EQB(val.s, val.len, "v1", "batch: its value");
+  op[0].val = "v2";
+  op[2].st = &a; op[2].key = "host"; /* a count on a plain entry fails the whole batch */
+  errno = 0;
+  T_EQI(sdu_state_batch(op, 3, 101), -1, "batch: a failing op fails it");
+  T_EQI(errno, EPROTO, "batch: EPROTO");
+  T_OK(sdu_state_get(&a, "host", 4, &val, 101, 0) == 1 && val.len == 2 && val.s[1] == '1', "batch: nothing of it done (put)");
+  T_OK(sdu_state_incr(&b, "rcpt", 4, 101, 60, &op[1].count) == 0 && op[1].count == 3, "batch: nothing of it done (count)");
+  op[0].klen = 0;
+  T_EQI(sdu_state_batch(op, 1, 102), -1, "batch: empty key refused");
+  T_EQI(sdu_state_batch(op, 0, 102), 0, "batch: no ops, nothing to do");
+  sdu_state_close(&b);
+  sdu_state_close(&a);
+  stralloc_free(&val);
+}
+
 int main(void)
 {
   char cmd[300];
@@ -637,6 +670,7 @@ int main(void)
   t_open_fail();
   t_truncated();
   t_nosync();
+  t_batch();
   if (!sdu_t_failed) system(cmd);
   T_DONE();
 }
