@@ -486,13 +486,28 @@ static int takeaddr(char *out, const char *s, size_t len)
   return 1;
 }
 
-/* the recipients a bounce names: qmail's "<addr>:" lines, DSN Final-Recipient fields */
+/* the recipients a bounce names: qmail's "<addr>:" lines, DSN Final-Recipient
+   fields, Exim's list below "The following address(es) failed:" (each
+   address indented by two blanks, its reasons by more) */
 static void recipients(sg_parsed *p, const char *s, size_t len)
 {
   size_t pos, e;
+  int exim = 0;
   for (pos = 0; pos < len && p->nrcpt < SG_RCPT_MAX; pos = next_line(s, len, pos)) {
     e = eol(s, len, pos);
     if (e > pos && s[e - 1] == '\r') --e;
+    if (exim && e > pos) {
+      size_t w;
+      if (s[pos] != ' ') exim = 0;
+      else if (e - pos > 2 && s[pos + 1] == ' ' && s[pos + 2] != ' ') {
+        for (w = pos + 2; w < e && s[w] != ' '; ++w) ;
+        if (w > pos + 2 && s[w - 1] == ':') --w; /* "addr:" as some versions write it */
+        if (memchr(s + pos + 2, '@', w - pos - 2) && takeaddr(p->rcpt[p->nrcpt], s + pos + 2, w - pos - 2) &&
+            *p->rcpt[p->nrcpt]) ++p->nrcpt;
+        continue;
+      } else continue;
+    }
+    if (e - pos >= 29 && ieq(s + e - 29, 29, "following address(es) failed:")) { exim = 1; continue; }
     if (e - pos > 3 && s[pos] == '<' && s[e - 1] == ':' && s[e - 2] == '>') {
       if (takeaddr(p->rcpt[p->nrcpt], s + pos, e - pos - 1) && *p->rcpt[p->nrcpt]) ++p->nrcpt;
     } else if (iprefix(s + pos, e - pos, "Final-Recipient:")) {

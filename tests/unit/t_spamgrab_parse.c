@@ -90,7 +90,7 @@ static void made(void)
   struct { const char *file; int kind; const char *ip; const char *from; const char *rcpt; int ho; } c[] = {
     { "dsn-inner.eml", SG_DOUBLE, "198.51.100.99", "fake1@dsn-sender.test", "ghost@example.net", 0 },
     { "mime-enclosed.eml", SG_DOUBLE, "203.0.113.77", "fake2@mime-sender.test", "nobody@example.net", 0 },
-    { "exim-inner.eml", SG_DOUBLE, "198.51.100.55", "fake3@exim-sender.test", 0, 0 },
+    { "exim-inner.eml", SG_DOUBLE, "198.51.100.55", "fake3@exim-sender.test", "lost@example.net", 0 },
     { "sendmail-headers.eml", SG_DOUBLE, "198.51.100.56", "fake4@sm-sender.test", "who@example.net", 1 },
     { "ipv6.eml", SG_DOUBLE, "2001:db8::25", "fake5@v6-sender.test", "v6user@example.net", 0 },
     { "tag-dialup.eml", SG_DOUBLE, "198.51.100.77", "fake6@tag-sender.test", "dialme@example.net", 0 },
@@ -121,6 +121,10 @@ static void made(void)
     snprintf(name, sizeof name, "%s: headers only", c[i].file);
     T_EQI(p.headers_only, c[i].ho, name);
   }
+  parsefile("exim-two.eml", &p, 0);
+  T_OK(p.kind == SG_DOUBLE && p.nrcpt == 2, "exim: two addresses in the failed list, no reason or pipe counted");
+  T_EQS(p.rcpt[0], "lost@example.net", "exim: first recipient");
+  T_EQS(p.rcpt[1], "second@example.net", "exim: second recipient, its colon dropped");
   parsefile("ipv6.eml", &p, 0);
   T_OK(p.client.tag && !strcmp(p.client.lists, "pbl"), "ipv6: the tag below our line counts");
   T_OK(p.client.ip.v6, "ipv6: a v6 address");
