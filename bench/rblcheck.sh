@@ -12,7 +12,8 @@ done
 work=$top/tests/tmp/bench-rblcheck.$$
 mkdir -p "$work"
 pids=
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
+# serve() runs in $(...): its tcpserver pids come back through a file
+cleanup() { for p in $pids $(cat "$work/pids" 2>/dev/null); do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 111' INT TERM
 
@@ -62,7 +63,7 @@ serve() { # PORTFILE prog...
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null)
   [ -n "$port" ] || port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 10000 ))
   tcpserver -RHl0 -c 100 127.0.0.1 "$port" "$@" 2>> "$work/tcpserver.log" &
-  pids="$pids $!"
+  echo $! >> "$work/pids"
   i=0; while [ $i -lt 50 ] && [ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; do sleep 0.1; i=$((i + 1)); done
   echo "$port"
 }
@@ -80,16 +81,24 @@ rate() { # port: connections per second, $par clients at once
   _t1=$(ms)
   echo "$_t0 $_t1" | awk -v c=$((conns / par * par)) '{ printf "%.0f", c / (($2 - $1) / 1e9) }'
 }
-best() { b=0; for r in 1 2 3; do v=$(rate "$1"); [ "$v" -gt "$b" ] && b=$v; done; echo "$b"; }
-# interleaved, best of three each, so that a slow moment does not favour one
-r_rbl=0 r_exec=0 r_alone=0
-for round in 1 2 3; do
-  v=$(rate "$p_rbl"); [ "$v" -gt "$r_rbl" ] && r_rbl=$v
-  v=$(rate "$p_exec"); [ "$v" -gt "$r_exec" ] && r_exec=$v
-  v=$(rate "$p_alone"); [ "$v" -gt "$r_alone" ] && r_alone=$v
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# alternating rounds, the same tcpserver options and prog for all three; the
+# median of each, and the median of the per-round ratios (a slow moment of
+# the machine then hits all three alike)
+rounds=${ROUNDS:-7}
+: > "$work/rates"
+round=0
+while [ $round -lt "$rounds" ]; do
+  a=$(rate "$p_rbl"); b=$(rate "$p_exec"); c=$(rate "$p_alone")
+  echo "$a $b $c" >> "$work/rates"
+  round=$((round + 1))
 done
-echo "clean client, 4 lists answered at once, $conns connections from $par client(s) at a time (best of 3):"
+r_rbl=$(awk '{ print $1 }' "$work/rates" | median)
+r_exec=$(awk '{ print $2 }' "$work/rates" | median)
+r_alone=$(awk '{ print $3 }' "$work/rates" | median)
+ratio=$(awk '{ printf "%.3f\n", $1 / $2 }' "$work/rates" | median)
+echo "clean client, 4 lists answered at once, $conns connections from $par client(s) at a time (median of $rounds alternating rounds):"
 echo "  prog alone           $r_alone conn/s"
 echo "  bare exec, then prog $r_exec conn/s"
 echo "  rblcheck, then prog  $r_rbl conn/s"
-echo "$r_rbl $r_exec $r_alone" | awk '{ printf "  rblcheck / bare exec = %.3f (target >= 0.95); rblcheck / prog alone = %.3f\n", $1 / $2, $1 / $3 }'
+echo "$r_rbl $r_exec $r_alone $ratio" | awk '{ printf "  rblcheck / bare exec = %.3f (target >= 0.95; median of the rounds'"'"' ratios %.3f); rblcheck / prog alone = %.3f\n", $1 / $2, $4, $1 / $3 }'

@@ -1,5 +1,9 @@
-/* sdu_dns.c: many DNS queries at once under one deadline (the dnsfilter way) */
+/* sdu_dns.c: many DNS queries at once under one deadline, from one UDP socket per server */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <poll.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -129,44 +133,214 @@ static unsigned long ms_since(const struct taia *start, const struct taia *now)
   return (unsigned long) (taia_approx(&d) * 1000.0);
 }
 
-static int start(sdu_dnsq *q, const char servers[256])
+/* how long each round of the server list waits for an answer (libowfat's) */
+static const unsigned int rounds[] = { 3, 11, 45 };
+#define ROUNDS (sizeof rounds / sizeof rounds[0])
+
+/* what one sdu_dns_run_servers call shares between its queries */
+struct run {
+  const char *servers;
+  unsigned int all;      /* a bit per server in the list */
+  int fd[16];            /* per server: its socket, or -1 before it is needed */
+  struct taia begin, now;
+  char ids[64];          /* random query ids, used two bytes at a time */
+  unsigned int idpos;
+  int seeded;            /* dns_random_init done (for a TCP retry) */
+};
+
+static void randbytes(char *buf, size_t len)
+{
+  ssize_t r = getrandom(buf, len, GRND_NONBLOCK);
+  if (r != (ssize_t) len) {
+    /* no entropy pool yet (early boot): urandom, else at least time and pid */
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    struct taia t;
+    size_t i;
+    if (fd != -1) { r = read(fd, buf, len); close(fd); }
+    if (r != (ssize_t) len) {
+      taia_now(&t);
+      for (i = 0; i < len; ++i)
+        buf[i] ^= (char) (t.nano >> (8 * (i % 4))) ^ (char) (getpid() >> (8 * (i % 2)));
+    }
+  }
+}
+
+static int newid(struct run *r, char id[2])
+{
+  if (r->idpos + 2 > sizeof r->ids) {
+    randbytes(r->ids, sizeof r->ids);
+    r->idpos = 0;
+  }
+  id[0] = r->ids[r->idpos++];
+  id[1] = r->ids[r->idpos++];
+  return 1;
+}
+
+/* the query packet, kept in q for the retries and to know its answer */
+static int build(struct run *r, sdu_dnsq *q)
 {
   char *wire = 0;
-  char qtype[2];
   size_t len = 0;
-  int r;
+  unsigned int wl;
 
   while (q->name[len])
     if (++len > SDU_DNS_NAMEMAX + 1) return -1;
   if (!dns_domain_fromdot(&wire, q->name, len)) return -1;
-  qtype[0] = (char) (q->type >> 8);
-  qtype[1] = (char) q->type;
-  r = dns_transmit_start(&q->tx, servers, 1, wire, qtype, V6any);
+  wl = dns_domain_length(wire);
+  if (wl > 255) { dns_domain_free(&wire); return -1; }
+  newid(r, q->query);
+  memcpy(q->query + 2, "\001\000\000\001\000\000\000\000\000\000", 10); /* RD, one question */
+  memcpy(q->query + 12, wire, wl);
+  q->query[12 + wl] = (char) (q->type >> 8);
+  q->query[13 + wl] = (char) q->type;
+  memcpy(q->query + 14 + wl, DNS_C_IN, 2);
+  q->querylen = 16 + wl;
   dns_domain_free(&wire);
-  return r;
+  return 0;
 }
 
-/* dns_transmit does not give up on a server that says no: after ICMP port
-   unreachable it waits for the next timeout (3 s, then 11 s here), after
-   REFUSED or SERVFAIL it asks the same server again and then waits too.
-   Look at what arrived first; when every server has said no, the query
-   fails now rather than at the deadline. A port unreachable error is
-   consumed here, so dns_transmit_get reads nothing and moves on to the
-   next server; a packet is only peeked at. */
-static int said_no(sdu_dnsq *q, int fd, unsigned int all)
+/* the socket for server s: connected, so the kernel drops datagrams from
+   elsewhere and reports a closed port (ECONNREFUSED); its local port is
+   the kernel's random choice */
+static int sock(struct run *r, unsigned int s)
 {
-  char buf[12];
-  ssize_t r = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-  if (r == -1) {
-    if (errno != ECONNREFUSED) return 0;
+  const char *ip = r->servers + 16 * s;
+  int fd;
+  if (r->fd[s] != -1) return r->fd[s];
+  if (!memcmp(ip, V4mappedprefix, 12)) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(53);
+    memcpy(&sa.sin_addr, ip + 12, 4);
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) return -1;
+    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == -1) { close(fd); return -2; }
   } else {
-    /* ours (the id of the query, after its 2-byte TCP length), a
-       response, and neither NOERROR nor NXDOMAIN */
-    if (r < 12 || !q->tx.query || memcmp(buf, q->tx.query + 2, 2)) return 0;
-    if (!(buf[2] & 0x80) || (buf[3] & 15) == 0 || (buf[3] & 15) == 3) return 0;
+    struct sockaddr_in6 sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(53);
+    memcpy(&sa.sin6_addr, ip, 16);
+    fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) return -1;
+    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == -1) { close(fd); return -2; }
   }
-  if (q->tx.curserver < 16) q->refused |= 1u << q->tx.curserver;
-  return (q->refused & all) == all;
+  return r->fd[s] = fd;
+}
+
+static void done(struct run *r, sdu_dnsq *q, int status)
+{
+  q->status = status;
+  q->ms = ms_since(&r->begin, &r->now);
+}
+
+/* server s said no to q (closed port, SERVFAIL, REFUSED, no route): when
+   every server has, q fails now; else it moves on at once */
+static void said_no(struct run *r, sdu_dnsq *q, unsigned int s)
+{
+  q->refused |= 1u << s;
+  if ((q->refused & r->all) == r->all) done(r, q, SDU_DNS_FAIL);
+  else q->next = r->now;
+}
+
+/* a closed port is reported once per socket, not per query: it holds for
+   every query waiting on that server */
+static void unreachable(struct run *r, sdu_dnsq *q, unsigned int n, unsigned int s)
+{
+  unsigned int i;
+  for (i = 0; i < n; ++i)
+    if (q[i].status == SDU_DNS_PENDING && !q[i].tcp && q[i].querylen && q[i].server == s) said_no(r, &q[i], s);
+}
+
+/* send q to its server; -1 when no socket can be had at all */
+static int ask(struct run *r, sdu_dnsq *q, unsigned int n, unsigned int i)
+{
+  sdu_dnsq *qq = &q[i];
+  struct taia t;
+  int fd = sock(r, qq->server);
+  if (fd == -1) return -1;
+  taia_uint(&t, rounds[qq->round]);
+  taia_add(&qq->next, &r->now, &t);
+  if (fd == -2) said_no(r, qq, qq->server);
+  else if (send(fd, qq->query, qq->querylen, 0) != (ssize_t) qq->querylen) {
+    if (errno == ECONNREFUSED) unreachable(r, q, n, qq->server);
+    else said_no(r, qq, qq->server);
+  }
+  return 0;
+}
+
+/* the next server for q after a timeout or a no: the next one in the list
+   that has not said no, a new round after the last; 0 when none is left */
+static int move(struct run *r, sdu_dnsq *q)
+{
+  unsigned int s = q->server, tries;
+  for (tries = 0; tries < 16; ++tries) {
+    if (++s == 16) {
+      s = 0;
+      if (++q->round == ROUNDS) return 0;
+    }
+    if ((r->all >> s & 1) && !(q->refused >> s & 1)) {
+      q->server = s;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int first(const struct run *r)
+{
+  unsigned int s;
+  for (s = 0; s < 16 && !(r->all >> s & 1); ++s) ;
+  return (int) s;
+}
+
+/* a truncated answer: ask this one again through libowfat, which goes on
+   to TCP */
+static int bytcp(struct run *r, sdu_dnsq *q)
+{
+  char seed[128];
+  if (!r->seeded) {
+    memset(seed, 0, sizeof seed);
+    randbytes(seed, sizeof seed);
+    dns_random_init(seed);
+    r->seeded = 1;
+  }
+  q->tcp = 1;
+  return dns_transmit_start(&q->tx, r->servers, 1, q->query + 12, q->query + q->querylen - 4, V6any);
+}
+
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+/* which query a datagram answers: same id, same question (djbdns's
+   irrelevant()); n when none */
+static unsigned int match(const sdu_dnsq *q, unsigned int n, const char *buf, unsigned int len)
+{
+  unsigned int i, j;
+  if (len < 12 || !(buf[2] & 0x80) || buf[4] || buf[5] != 1) return n;
+  for (i = 0; i < n; ++i) {
+    const sdu_dnsq *qq = &q[i];
+    if (qq->status != SDU_DNS_PENDING || qq->tcp || !qq->querylen) continue;
+    if (len < qq->querylen || memcmp(buf, qq->query, 2)) continue;
+    for (j = 12; j < qq->querylen && lower((unsigned char) buf[j]) == lower((unsigned char) qq->query[j]); ++j) ;
+    if (j == qq->querylen) return i;
+  }
+  return n;
+}
+
+/* a datagram from server s */
+static void got(struct run *r, sdu_dnsq *q, unsigned int n, unsigned int s, const char *buf, unsigned int len)
+{
+  unsigned int i = match(q, n, buf, len), rcode;
+  if (i == n) return;
+  rcode = buf[3] & 15;
+  if (rcode != 0 && rcode != 3) said_no(r, &q[i], s);
+  else if (buf[2] & 2) { /* TC */
+    if (bytcp(r, &q[i]) == -1) done(r, &q[i], SDU_DNS_FAIL);
+  } else {
+    sdu_dns_packet(&q[i], buf, len);
+    q[i].ms = ms_since(&r->begin, &r->now);
+  }
 }
 
 static void failall(sdu_dnsq *q, unsigned int n)
@@ -175,31 +349,57 @@ static void failall(sdu_dnsq *q, unsigned int n)
   for (i = 0; i < n; ++i) q[i].status = SDU_DNS_FAIL;
 }
 
+/* enough(), once for each query that ended since the last call */
+static int tell(sdu_dnsq *q, unsigned int upto, unsigned int n,
+  int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx)
+{
+  unsigned int i;
+  for (i = 0; i < upto; ++i)
+    if (q[i].status != SDU_DNS_PENDING && !q[i].told) {
+      q[i].told = 1;
+      if (enough && enough(ctx, q, n)) return 1;
+    }
+  return 0;
+}
+
 int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx)
 {
-  struct taia begin, deadline, now, stamp;
+  struct run r;
+  struct taia deadline, stamp;
   iopause_fd *x;
   unsigned int *which;
-  unsigned int i, j, k, all = 0;
-  char seed[128];
-  int stop = 0, timedout = 0, r;
+  unsigned int i, j, k, nsock;
+  char buf[4097];
+  int stop = 0, timedout = 0, more;
+  ssize_t len;
 
-  taia_now(&begin);
+  taia_now(&r.begin);
+  r.now = r.begin;
   for (i = 0; i < n; ++i) {
     q[i].status = SDU_DNS_PENDING;
     q[i].answer.len = 0;
     q[i].ms = 0;
     q[i].refused = 0;
+    q[i].round = 0;
+    q[i].tcp = 0;
+    q[i].told = 0;
+    q[i].querylen = 0;
     memset(&q[i].tx, 0, sizeof q[i].tx);
   }
   if (!n) return 0;
-  for (i = 0; i < 16; ++i)
-    if (memcmp(servers + 16 * i, V6any, 16)) all |= 1u << i;
-  if (!all) { failall(q, n); return -1; }
-  x = malloc(n * sizeof *x);
-  which = malloc(n * sizeof *which);
+  r.servers = servers;
+  r.all = 0;
+  r.seeded = 0;
+  r.idpos = sizeof r.ids;
+  for (i = 0; i < 16; ++i) {
+    r.fd[i] = -1;
+    if (memcmp(servers + 16 * i, V6any, 16)) r.all |= 1u << i;
+  }
+  if (!r.all) { failall(q, n); return -1; }
+  x = malloc((n + 16) * sizeof *x);
+  which = malloc((n + 16) * sizeof *which);
   if (!x || !which) {
     free(x);
     free(which);
@@ -207,57 +407,87 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
     errno = ENOMEM;
     return -1;
   }
-  /* query ids and source ports come from dns_random: seed it unguessably */
-  memset(seed, 0, sizeof seed);
-  (void) getrandom(seed, sizeof seed, GRND_NONBLOCK); /* if it fails, time and pid still go in */
-  dns_random_init(seed);
 
   taia_uint(&deadline, (unsigned int) (timeout_ms / 1000));
   deadline.nano = (uint32) (timeout_ms % 1000) * 1000000;
-  taia_add(&deadline, &deadline, &begin);
+  taia_add(&deadline, &deadline, &r.begin);
 
-  for (i = 0; i < n && !stop; ++i)
-    if (start(&q[i], servers) == -1) {
-      q[i].status = SDU_DNS_FAIL;
-      if (enough && enough(ctx, q, n)) stop = 1;
-    }
+  for (i = 0; i < n; ++i) q[i].server = (unsigned int) first(&r);
+  for (i = 0; i < n && !stop; ++i) {
+    if (build(&r, &q[i]) == -1 || ask(&r, q, n, i) == -1) done(&r, &q[i], SDU_DNS_FAIL);
+    stop = tell(q, i + 1, n, enough, ctx);
+  }
 
   while (!stop) {
-    taia_now(&now);
-    if (!taia_less(&now, &deadline)) { timedout = 1; break; }
+    taia_now(&r.now);
+    if (!taia_less(&r.now, &deadline)) { timedout = 1; break; }
     stamp = deadline;
-    for (i = 0, k = 0; i < n; ++i)
-      if (q[i].status == SDU_DNS_PENDING) {
-        dns_transmit_io(&q[i].tx, &x[k], &stamp);
+    k = 0;
+    for (i = 0; i < 16; ++i)
+      if (r.fd[i] != -1) {
+        x[k].fd = r.fd[i];
+        x[k].events = POLLIN;
+        x[k].revents = 0;
         which[k++] = i;
       }
-    if (!k) break;
-    iopause(x, k, &stamp, &now);
-    taia_now(&now);
-    for (j = 0; j < k && !stop; ++j) {
-      sdu_dnsq *qq = &q[which[j]];
-      if (x[j].revents && !qq->tx.tcpstate && said_no(qq, x[j].fd, all))
-        qq->status = SDU_DNS_FAIL;
-      else {
-        r = dns_transmit_get(&qq->tx, &x[j], &now);
-        if (r == 0) continue;
-        if (r == 1)
-          sdu_dns_packet(qq, qq->tx.packet, qq->tx.packetlen);
-        else /* every server tried, each in its time: ours is the deadline */
-          qq->status = errno == ETIMEDOUT ? SDU_DNS_TIMEOUT : SDU_DNS_FAIL;
+    nsock = k;
+    more = 0;
+    for (i = 0; i < n; ++i) {
+      if (q[i].status != SDU_DNS_PENDING) continue;
+      more = 1;
+      if (q[i].tcp) {
+        dns_transmit_io(&q[i].tx, &x[k], &stamp);
+        which[k++] = i;
+      } else if (taia_less(&q[i].next, &stamp)) stamp = q[i].next;
+    }
+    if (!more) break;
+    iopause(x, k, &stamp, &r.now);
+    taia_now(&r.now);
+
+    /* answers, in any order, on the servers' sockets */
+    for (j = 0; j < nsock && !stop; ++j) {
+      if (!x[j].revents) continue;
+      for (;;) {
+        len = recv(x[j].fd, buf, sizeof buf, 0);
+        if (len == -1) {
+          if (errno == EINTR) continue;
+          if (errno != ECONNREFUSED) break;
+          unreachable(&r, q, n, which[j]);
+        } else if (len < (ssize_t) sizeof buf) /* longer: not DNS over UDP */
+          got(&r, q, n, which[j], buf, (unsigned int) len);
+        if ((stop = tell(q, n, n, enough, ctx))) break;
       }
-      qq->ms = ms_since(&begin, &now);
+    }
+    /* the truncated ones, through libowfat */
+    for (j = nsock; j < k && !stop; ++j) {
+      sdu_dnsq *qq = &q[which[j]];
+      int rr = dns_transmit_get(&qq->tx, &x[j], &r.now);
+      if (rr == 0) continue;
+      if (rr == 1) sdu_dns_packet(qq, qq->tx.packet, qq->tx.packetlen);
+      else qq->status = errno == ETIMEDOUT ? SDU_DNS_TIMEOUT : SDU_DNS_FAIL;
+      qq->ms = ms_since(&r.begin, &r.now);
       dns_transmit_free(&qq->tx);
-      if (enough && enough(ctx, q, n)) stop = 1;
+      stop = tell(q, n, n, enough, ctx);
+    }
+    /* no answer in time, or a no: the next server */
+    for (i = 0; i < n && !stop; ++i) {
+      sdu_dnsq *qq = &q[i];
+      while (qq->status == SDU_DNS_PENDING && !qq->tcp && !taia_less(&r.now, &qq->next)) {
+        if (!move(&r, qq)) done(&r, qq, SDU_DNS_TIMEOUT);
+        else if (ask(&r, q, n, i) == -1) done(&r, qq, SDU_DNS_FAIL);
+      }
+      stop = tell(q, n, n, enough, ctx);
     }
   }
   for (i = 0; i < n; ++i) {
     if (q[i].status == SDU_DNS_PENDING && timedout) {
       q[i].status = SDU_DNS_TIMEOUT;
-      q[i].ms = ms_since(&begin, &now);
+      q[i].ms = ms_since(&r.begin, &r.now);
     }
     dns_transmit_free(&q[i].tx);
   }
+  for (i = 0; i < 16; ++i)
+    if (r.fd[i] != -1) close(r.fd[i]);
   free(x);
   free(which);
   return 0;

@@ -1,4 +1,4 @@
-/* sdu_dns.h: many DNS queries at once under one deadline (the dnsfilter way) */
+/* sdu_dns.h: many DNS queries at once under one deadline, from one UDP socket per server */
 #ifndef SDU_DNS_H
 #define SDU_DNS_H
 
@@ -35,15 +35,33 @@ typedef struct sdu_dnsq {
   stralloc answer;
   unsigned long ms;   /* from the start to the answer (or to giving up) */
   /* internal */
+  char query[12 + 255 + 4]; /* the packet: header, question */
+  unsigned int querylen;
+  unsigned int server;      /* the server asked last */
+  unsigned int round;       /* rounds of the server list so far */
+  struct taia next;         /* when to ask the next server */
+  unsigned int refused;     /* a bit per server that said no (unreachable, REFUSED, SERVFAIL) */
+  int told;                 /* enough() has heard of its end */
+  int tcp;                  /* truncated: asked again through tx */
   struct dns_transmit tx;
-  unsigned int refused; /* a bit per server that said no (unreachable, REFUSED, SERVFAIL) */
 } sdu_dnsq;
 
 void sdu_dnsq_init(sdu_dnsq *q, const char *name, int type);
 void sdu_dnsq_free(sdu_dnsq *q, unsigned int n);
 
 /* Start all n queries, wait until every one is answered or timeout_ms has
-   passed; after each query that ends, call enough(ctx, q, n) if not 0: a
+   passed. All queries to one server go out from one connected UDP socket
+   (the kernel picks a random port and drops datagrams from elsewhere),
+   each with a random 16-bit id; a datagram answers the query whose id and
+   question it repeats, in any order, and is otherwise ignored. A server
+   that says no (closed port, SERVFAIL, REFUSED) is not asked again by that
+   query, which moves on to the next server at once, or fails at once when
+   every server has said no; one that is silent is left after 3 s (then 11,
+   45 s per round of the list, as libowfat's dns_transmit). A truncated
+   answer (TC) is asked again through libowfat's dns_transmit, which goes
+   on to TCP: a DNSBL's A records never need it, but a long TXT might, and
+   the records of a truncated UDP answer may be missing. After each query
+   that ends, call enough(ctx, q, n) if not 0: a
    nonzero return stops the waiting (queries still out stay SDU_DNS_PENDING).
    Servers from $DNSCACHEIP, else /etc/resolv.conf (libowfat's
    dns_resolvconfip). Returns 0; -1 when there is no server list or no

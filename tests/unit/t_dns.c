@@ -6,7 +6,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include "sdu_t.h"
 #include "sdu_dns.h"
 
@@ -251,6 +253,194 @@ static int stop_at_first(void *ctx, sdu_dnsq *q, unsigned int n)
   return q[0].status != SDU_DNS_PENDING;
 }
 
+
+/* ---- a scripted server on the closed address: what one socket must ignore ---- */
+
+/* the answer to query in[0..len): id and question copied, rcode, flags
+   (0x80 QR, 0x02 TC in the third byte), an A or TXT record when rd */
+static unsigned int reply(char *out, const char *in, unsigned int len, const char *id,
+  unsigned int flags, unsigned int rcode, unsigned int type, const char *rd, unsigned int rdlen)
+{
+  unsigned int o = len;
+  memcpy(out, in, len);
+  if (id) memcpy(out, id, 2);
+  out[2] = (char) flags;
+  out[3] = (char) rcode;
+  out[6] = 0; out[7] = rd ? 1 : 0;
+  if (rd) {
+    out[o++] = (char) 0xc0; out[o++] = 12;
+    out[o++] = 0; out[o++] = (char) type;
+    out[o++] = 0; out[o++] = 1;
+    out[o++] = 0; out[o++] = 0; out[o++] = 0; out[o++] = 60;
+    out[o++] = 0; out[o++] = (char) rdlen;
+    memcpy(out + o, rd, rdlen);
+    o += rdlen;
+  }
+  return o;
+}
+
+/* the question of a query for another name, same id and type */
+static unsigned int othername(char *out, const char *in, unsigned int len)
+{
+  memcpy(out, in, len);
+  out[13] = 'c'; /* a.fake.test or b.fake.test -> c.fake.test */
+  return len;
+}
+
+static int qnamestart(const char *buf, unsigned int len, char c)
+{
+  return len > 17 && buf[12] == 1 && buf[13] == c;
+}
+
+/* child: two A queries, answered in reverse order after four that must be
+   ignored; then a TXT query answered truncated over UDP and whole over TCP */
+static void fake(int us, int ts, int forger)
+{
+  char in[2][600], out[700], buf[600];
+  unsigned int inlen[2], n = 0, o;
+  struct sockaddr_storage from[2];
+  socklen_t fl;
+  ssize_t r;
+  struct pollfd p[2];
+  int c, oneport;
+  unsigned short port[2];
+
+  alarm(10);
+  while (n < 2) {
+    fl = sizeof from[0];
+    r = recvfrom(us, buf, sizeof buf, 0, (struct sockaddr *) &from[n], &fl);
+    if (r < 17) _exit(1);
+    /* sort: a.fake.test first */
+    c = qnamestart(buf, (unsigned int) r, 'a') ? 0 : 1;
+    memcpy(in[c], buf, (size_t) r);
+    inlen[c] = (unsigned int) r;
+    port[n] = ((struct sockaddr_in *) &from[n])->sin_port;
+    ++n;
+  }
+  /* both from one socket: one address to answer to */
+  oneport = port[0] == port[1];
+  from[1] = from[0];
+  fl = from[0].ss_family == AF_INET ? sizeof (struct sockaddr_in) : sizeof (struct sockaddr_in6);
+  {
+    char wrongid[2];
+    wrongid[0] = (char) (in[0][0] ^ 1);
+    wrongid[1] = in[0][1];
+    /* the right answer for a, from another address */
+    o = reply(out, in[0], inlen[0], 0, 0x81, 0, 1, "\177\000\000\143", 4);
+    sendto(forger, out, o, 0, (struct sockaddr *) &from[0], fl);
+    /* a REFUSED with a wrong id: were it taken, a would fail */
+    o = reply(out, in[0], inlen[0], wrongid, 0x81, 5, 1, 0, 0);
+    sendto(us, out, o, 0, (struct sockaddr *) &from[0], fl);
+    /* a's id, another question */
+    othername(buf, in[0], inlen[0]);
+    o = reply(out, buf, inlen[0], 0, 0x81, 0, 1, "\177\000\000\142", 4);
+    sendto(us, out, o, 0, (struct sockaddr *) &from[0], fl);
+    /* not a response */
+    o = reply(out, in[0], inlen[0], 0, 0x01, 0, 1, "\177\000\000\141", 4);
+    sendto(us, out, o, 0, (struct sockaddr *) &from[0], fl);
+    /* then b, then a */
+    o = reply(out, in[1], inlen[1], 0, 0x81, 0, 1, "\177\000\000\003", 4);
+    sendto(us, out, o, 0, (struct sockaddr *) &from[1], fl);
+    o = reply(out, in[0], inlen[0], 0, 0x81, 0, 1, "\177\000\000\002", 4);
+    sendto(us, out, o, 0, (struct sockaddr *) &from[0], fl);
+  }
+  /* the TXT query: truncated over UDP, as often as asked; whole over TCP */
+  p[0].fd = us; p[0].events = POLLIN;
+  p[1].fd = ts; p[1].events = POLLIN;
+  for (;;) {
+    if (poll(p, 2, -1) < 1) _exit(1);
+    if (p[0].revents) {
+      fl = sizeof from[0];
+      r = recvfrom(us, buf, sizeof buf, 0, (struct sockaddr *) &from[0], &fl);
+      if (r < 17) _exit(1);
+      o = reply(out, buf, (unsigned int) r, 0, 0x83, 0, 16, 0, 0);
+      sendto(us, out, o, 0, (struct sockaddr *) &from[0], fl);
+    }
+    if (p[1].revents) {
+      unsigned int len, got = 0;
+      c = accept(ts, 0, 0);
+      if (c == -1) _exit(1);
+      while (got < 2 || got < 2 + ((unsigned int) (unsigned char) buf[0] << 8 | (unsigned char) buf[1])) {
+        r = read(c, buf + got, sizeof buf - got);
+        if (r <= 0) _exit(1);
+        got += (unsigned int) r;
+      }
+      len = got - 2;
+      o = reply(out + 2, buf + 2, len, 0, 0x81, 0, 16, "\017whole over TCP.", 16);
+      out[0] = (char) (o >> 8);
+      out[1] = (char) o;
+      if (write(c, out, o + 2) != (ssize_t) (o + 2)) _exit(1);
+      close(c);
+      _exit(oneport ? 0 : 2);
+    }
+  }
+}
+
+static int order[4], norder;
+static int record_order(void *ctx, sdu_dnsq *q, unsigned int n)
+{
+  unsigned int i;
+  (void) ctx;
+  for (i = 0; i < n; ++i)
+    if (q[i].status != SDU_DNS_PENDING && norder < 4) {
+      int seen = 0, j;
+      for (j = 0; j < norder; ++j) if (order[j] == (int) i) seen = 1;
+      if (!seen) order[norder++] = (int) i;
+    }
+  return 0;
+}
+
+static void scripted(const char *addr, int forger)
+{
+  struct sockaddr_in sa;
+  char srv[256];
+  sdu_dnsq q[2];
+  size_t pos = 0, len;
+  const char *s;
+  int us, ts, st, one = 1;
+  pid_t pid;
+
+  us = bind53(addr);
+  ts = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  inet_pton(AF_INET, addr, &sa.sin_addr);
+  setsockopt(ts, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (us == -1 || ts == -1 || bind(ts, (struct sockaddr *) &sa, sizeof sa) == -1 || listen(ts, 4) == -1) {
+    T_OK(0, "scripted server bound (UDP and TCP)");
+    return;
+  }
+  pid = fork();
+  if (pid == -1) { T_OK(0, "fork"); return; }
+  if (pid == 0) fake(us, ts, forger);
+  close(us);
+  close(ts);
+
+  memset(srv, 0, sizeof srv);
+  server16(srv, addr);
+  sdu_dnsq_init(&q[0], "a.fake.test", SDU_DNS_A);
+  sdu_dnsq_init(&q[1], "b.fake.test", SDU_DNS_A);
+  norder = 0;
+  sdu_dns_run_servers(srv, q, 2, 3000, record_order, 0);
+  T_EQI(q[0].status, SDU_DNS_OK, "scripted: a answered");
+  T_BIN(q[0].answer, "\177\000\000\002", "scripted: a's answer, not a forged, mismatched or non-response one");
+  T_EQI(q[1].status, SDU_DNS_OK, "scripted: b answered");
+  T_BIN(q[1].answer, "\177\000\000\003", "scripted: b's answer");
+  T_OK(norder == 2 && order[0] == 1 && order[1] == 0, "scripted: answers taken in the order they came (b, then a)");
+  T_OK(q[1].ms <= q[0].ms, "scripted: b's time is not after a's");
+
+  sdu_dnsq_free(q, 1);
+  sdu_dnsq_init(&q[0], "t.fake.test", SDU_DNS_TXT);
+  sdu_dns_run_servers(srv, q, 1, 3000, 0, 0);
+  T_EQI(q[0].status, SDU_DNS_OK, "scripted: truncated TXT asked again over TCP");
+  T_OK(sdu_dnsq_next(&q[0], &pos, &s, &len) && len == 15 && !memcmp(s, "whole over TCP.", 15), "scripted: the TCP answer's text");
+  sdu_dnsq_free(q, 2);
+
+  /* it ends after the TCP answer, or at its alarm */
+  T_OK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "scripted server saw every exchange it expected, the two A queries from one port");
+}
+
 static int live(const char *server, const char *hole, const char *closed)
 {
   char srv[256], tmp[256];
@@ -429,6 +619,9 @@ static int live(const char *server, const char *hole, const char *closed)
   T_OK(q[3].status == SDU_DNS_OK, "micro-check queries answered");
   printf("# one query: %.3f ms, four at once: %.3f ms (average of 50)\n", one * 1000, four * 1000);
   sdu_dnsq_free(q, 4);
+
+  /* the closed address serves once more, as a scripted server */
+  if (hs != -1) scripted(closed, hs);
 
   if (hs != -1) close(hs);
   T_DONE();
