@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.." || exit 111
 top=$(pwd)
 export SDU_TOP="$top"
 mkdir -p tests/tmp
-out=tests/tmp/run.out
+out=tests/tmp/run.$$.out
 passed=0 failed=0 skipped=0
 
 if [ $# -eq 0 ]; then
@@ -40,5 +40,6 @@ for t in "$@"; do
     grep '^skip ' "$out" | sed 's/^/    /'
   fi
 done
+rm -f "$out"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
