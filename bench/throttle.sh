@@ -5,6 +5,7 @@
 # usage: sh bench/throttle.sh [ seconds [ inflight ] ]   (after make; as root: rbldnsd needs port 53)
 # THROTTLE_OPTS: throttle's options (default "-b 3h -B 20/10m": it stays in the
 # middle of every connection; "" lets it exec after the rate and concurrency checks)
+# The floor run shows what the four execs alone cost on this machine.
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}; inflight=${2:-300}
 SDU_TOP=$top; export SDU_TOP
@@ -48,17 +49,34 @@ bare=$(flood "$E2E_PORT")
 e2e_stop "$E2E_TCPSERVER_PID"
 echo "bare smtpsink under tcpserver: $bare"
 
+# The variables come from tcpserver's environment, as a site sets them with
+# envdir and tcprules: an "env" in the chain would be one more exec (of a
+# dynamically linked program) per connection, and no site runs one.
+DNSCACHEIP=$dns; THROTTLE_CONN=1000000/60; THROTTLE_CONC=100
+export DNSCACHEIP THROTTLE_CONN THROTTLE_CONC
+chain() {
+  e2e_tcpserver -c 2000 -b 1024 0 "$top/rblcheck/rblcheck" -f "$D/policy" \
+    "$top/throttle/throttle" -d "$D/state" ${THROTTLE_OPTS--b 3h -B 20/10m} \
+    "$top/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" "$top/tests/smtpsink" -x nodir
+}
+
+# the floor: the same chain for relay clients, where every link only execs
+# the next (tcpserver's fork and four execs, no DNS, no state, no proxy)
+RELAYCLIENT=; export RELAYCLIENT
+chain || exit 111
+floor=$(flood "$E2E_PORT")
+e2e_stop "$E2E_TCPSERVER_PID"
+unset RELAYCLIENT
+echo "the same chain, every link execs (RELAYCLIENT): $floor"
+
 # the chain, with the state store in use for every connection
-e2e_tcpserver -c 2000 -b 1024 0 env DNSCACHEIP="$dns" THROTTLE_CONN=1000000/60 THROTTLE_CONC=100 \
-  "$top/rblcheck/rblcheck" -f "$D/policy" \
-  "$top/throttle/throttle" -d "$D/state" ${THROTTLE_OPTS--b 3h -B 20/10m} \
-  "$top/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" "$top/tests/smtpsink" -x nodir || exit 111
+chain || exit 111
 sample "$E2E_TCPSERVER_PID" &
 chain=$(flood "$E2E_PORT")
 e2e_stop "$E2E_TCPSERVER_PID"
 echo "rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck+smtpsink: $chain"
-br=$(field "$bare" rate); cr=$(field "$chain" rate)
-echo "$cr $br" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5)\n", $1 / $2 }'
+br=$(field "$bare" rate); cr=$(field "$chain" rate); fr=$(field "$floor" rate)
+echo "$cr $br $fr" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5); exec-only floor/bare = %.3f, chain/floor = %.3f\n", $1 / $2, $3 / $2, $1 / $3 }'
 echo "chain: greeting p99 $(field "$chain" greeting_p99_ms) ms, failed by the chain: $(field "$chain" failed) (target 0)"
 awk 'NR == 1 { f = $1; ft = $2 } { l = $1; lt = $2; if ($1 > m) m = $1 }
   END { printf "memory: chain processes %d KiB at the start, %d at the end, %d at most; tcpserver %d -> %d KiB (%d samples)\n", f, l, m, ft, lt, NR }' "$D/rss"

@@ -77,14 +77,19 @@ static int keyok(sdu_state *st, size_t klen)
   return 0;
 }
 
-/* another process may have grown the map beyond ours: adopt its size once */
+/* another process may have grown the map beyond ours: adopt its size once.
+   Reader slots of processes that died inside a read are freed only when the
+   table is full: checking them asks the kernel about every live reader's
+   lock, which under a flood cost more than the rest of the open. */
 static int begin(sdu_state *st, unsigned int flags, MDB_txn **txn)
 {
-  int rc = mdb_txn_begin(st->env, 0, flags, txn);
+  int rc = mdb_txn_begin(st->env, 0, flags, txn), dead;
   if (rc == MDB_MAP_RESIZED) {
     rc = mdb_env_set_mapsize(st->env, 0);
     if (!rc) rc = mdb_txn_begin(st->env, 0, flags, txn);
   }
+  if (rc == MDB_READERS_FULL && !mdb_reader_check(st->env, &dead) && dead)
+    rc = mdb_txn_begin(st->env, 0, flags, txn);
   return rc;
 }
 
@@ -167,7 +172,7 @@ static int sizeok(sdu_state *st)
 
 int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize)
 {
-  int rc, dead, fd;
+  int rc, fd;
   memset(st, 0, sizeof *st);
   st->flags = flags;
   st->ownenv = 1;
@@ -199,8 +204,6 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
   /* LMDB 0.9 opens data.mdb without O_CLOEXEC: the next program in the
      chain must not inherit it */
   if (!mdb_env_get_fd(st->env, &fd)) fcntl(fd, F_SETFD, FD_CLOEXEC);
-  /* free the reader slots of processes that died inside a read */
-  mdb_reader_check(st->env, &dead);
   if (!sizeok(st) || opendbi(st, table) == -1) {
     int e = errno;
     mdb_env_close(st->env);
@@ -343,7 +346,7 @@ int sdu_state_del(sdu_state *st, const char *key, size_t klen)
   return rc ? fail(st, "write", rc) : 1;
 }
 
-#define NOTCOUNTER 1 /* not an LMDB code: the entry is not a counter */
+#define NOTCOUNTER SDU_STATE_NOTCOUNTER
 
 static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long long now,
   unsigned long window, unsigned long *count)
@@ -442,6 +445,39 @@ int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
   if (rc == MDB_MAP_FULL) {
     for (i = 0; i < n; ++i) sdu_state_cleanup(ops[i].st, now, &gone);
     rc = batch1(ops, n, now);
+    if (rc == MDB_MAP_FULL) return full(st);
+  }
+  if (rc == NOTCOUNTER) return failmsg(st, EPROTO, "entry is not a counter");
+  return rc ? fail(st, "write", rc) : 0;
+}
+
+int sdu_state_txn_incr(struct MDB_txn *txn, unsigned int dbi, const char *key, size_t klen,
+  unsigned long long now, unsigned long window, unsigned long *count)
+{
+  MDB_val k;
+  if (klen < 1 || klen > SDU_STATE_KEY_MAX || !window) return EINVAL;
+  k.mv_data = (void *) key;
+  k.mv_size = klen;
+  return incr_in(txn, dbi, &k, now, window, count);
+}
+
+static int txn1(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
+{
+  MDB_txn *txn;
+  int rc = wbegin(st, &txn);
+  if (rc) return rc;
+  rc = fn(ctx, txn, st->dbi);
+  if (rc) { mdb_txn_abort(txn); return rc; }
+  return mdb_txn_commit(txn);
+}
+
+int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
+{
+  unsigned long n;
+  int rc = txn1(st, fn, ctx);
+  if (rc == MDB_MAP_FULL) {
+    sdu_state_cleanup(st, sdu_now(), &n);
+    rc = txn1(st, fn, ctx);
     if (rc == MDB_MAP_FULL) return full(st);
   }
   if (rc == NOTCOUNTER) return failmsg(st, EPROTO, "entry is not a counter");

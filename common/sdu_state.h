@@ -78,6 +78,19 @@ typedef struct sdu_state_op {
 /* every op in one write transaction, so with one disk flush and all or
    nothing: 0 all done, -1 none done (reason in ops[0].st) */
 int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now);
+/* Run fn inside one write transaction of st, for a change the calls above
+   do not make (a scan over a key prefix, say) or several made at once: fn
+   works on txn and the table dbi with LMDB's own calls, in the store's entry
+   format (an 8-byte big-endian expiry, then the bytes; expired entries are
+   fn's to skip), and returns 0 to commit or an LMDB error to abort. fn may
+   run twice (once more after a cleanup when the map was full): its outputs
+   must be set afresh each time. 0 committed, -1 error (fn's, or the store's) */
+int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, struct MDB_txn *txn, unsigned int dbi),
+  void *ctx);
+/* sdu_state_incr inside fn: 0, SDU_STATE_NOTCOUNTER or an LMDB error, for fn to return */
+#define SDU_STATE_NOTCOUNTER (-30000) /* outside LMDB's error codes */
+int sdu_state_txn_incr(struct MDB_txn *txn, unsigned int dbi, const char *key, size_t klen,
+  unsigned long long now, unsigned long window, unsigned long *count);
 /* delete every expired (or malformed) entry, committing every 1000 deletions: 0 ok, -1 error */
 int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *removed);
 /* call fn on each live entry in key order in one read transaction; fn must not

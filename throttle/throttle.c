@@ -195,19 +195,17 @@ int main(int argc, char **argv)
     if (sdu_state_open(&st, dir, THROTTLE_TABLE, SDU_STATE_NOSYNC) == -1) statefail();
     else stopen = 1;
   }
-  if (stopen && connlimit) {
-    r = throttle_rate_hit(&st, s.ckey, s.cklen, sdu_now(), &connrate, &conncount);
+  if (stopen && (connlimit || conclimit)) {
+    /* the rate counter and the slot in one write transaction */
+    r = throttle_conn_enter(&st, s.ckey, s.cklen, sdu_now(), connlimit ? &connrate : 0,
+      (unsigned long) getpid(), conclimit ? &concmax : 0, CONC_TTL, throttle_alive, s.harvest,
+      &conncount, &conccount);
     if (r == -1) statefail();
-    else if (r == 1) {
+    else if (r & THROTTLE_OVER_RATE) {
       if (!s.harvest) return refuse(T_RATE, "rate");
       would = "rate";
     }
-  }
-  if (stopen && conclimit) {
-    r = throttle_conc_enter(&st, s.ckey, s.cklen, (unsigned long) getpid(), concmax,
-      sdu_now(), CONC_TTL, throttle_alive, &conccount);
-    if (r == -1) statefail();
-    else if (r == 1) {
+    if (r != -1 && (r & THROTTLE_OVER_CONC)) {
       if (!s.harvest) return refuse(T_CONC, "concurrency");
       would = "concurrency";
     }

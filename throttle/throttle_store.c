@@ -58,36 +58,20 @@ static unsigned long long unpack64(const unsigned char *p)
   return u;
 }
 
-static int concfail(sdu_state *st, int rc)
-{
-  snprintf(st->err, sizeof st->err, "unable to count connections in %s: %s", st->where, mdb_strerror(rc));
-  errno = rc > 0 ? rc : EIO;
-  return -1;
-}
-
-int throttle_conc_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned long pid,
-  unsigned long limit, unsigned long long now, unsigned long ttl,
-  int (*alive)(unsigned long pid), unsigned long *count)
+/* the client's slots: count the live ones, delete the others, add pid's
+   unless limit are taken; an LMDB code */
+static int conc_in(MDB_txn *txn, unsigned int dbi, const char *ckey, size_t cklen,
+  unsigned long pid, unsigned long limit, unsigned long long now, unsigned long ttl,
+  int (*alive)(unsigned long pid), unsigned long *count, int *over)
 {
   char k[KEYMAX];
-  unsigned char pidb[4], exp[8];
-  size_t plen;
-  MDB_txn *txn;
+  unsigned char exp[8];
+  size_t plen = mkkey(k, K_CONC, ckey, cklen, 0, 0);
   MDB_cursor *c;
   MDB_val key, val;
   unsigned long live = 0;
-  int rc, over;
-
-  pidb[0] = (unsigned char) (pid >> 24); pidb[1] = (unsigned char) (pid >> 16);
-  pidb[2] = (unsigned char) (pid >> 8); pidb[3] = (unsigned char) pid;
-  plen = mkkey(k, K_CONC, ckey, cklen, 0, 0);
-  if (!st->env) return concfail(st, EBADF);
-  rc = mdb_txn_begin(st->env, 0, 0, &txn);
-  if (rc == MDB_MAP_RESIZED && !(rc = mdb_env_set_mapsize(st->env, 0)))
-    rc = mdb_txn_begin(st->env, 0, 0, &txn);
-  if (rc) return concfail(st, rc);
-  rc = mdb_cursor_open(txn, st->dbi, &c);
-  if (rc) { mdb_txn_abort(txn); return concfail(st, rc); }
+  int rc = mdb_cursor_open(txn, dbi, &c);
+  if (rc) return rc;
   key.mv_data = k;
   key.mv_size = plen;
   for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); !rc;
@@ -103,23 +87,81 @@ int throttle_conc_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned 
     if (rc) break;
   }
   mdb_cursor_close(c);
-  if (rc && rc != MDB_NOTFOUND) { mdb_txn_abort(txn); return concfail(st, rc); }
-  over = live >= limit;
-  if (!over) {
-    memcpy(k + plen, pidb, 4);
+  if (rc && rc != MDB_NOTFOUND) return rc;
+  *over = live >= limit;
+  if (!*over) {
+    k[plen] = (char) (pid >> 24); k[plen + 1] = (char) (pid >> 16);
+    k[plen + 2] = (char) (pid >> 8); k[plen + 3] = (char) pid;
     key.mv_data = k;
     key.mv_size = plen + 4;
     pack64(exp, now + ttl);
     val.mv_data = exp;
     val.mv_size = sizeof exp;
-    rc = mdb_put(txn, st->dbi, &key, &val, 0);
-    if (rc) { mdb_txn_abort(txn); return concfail(st, rc); }
+    rc = mdb_put(txn, dbi, &key, &val, 0);
+    if (rc) return rc;
     ++live;
   }
-  rc = mdb_txn_commit(txn);
-  if (rc) return concfail(st, rc);
-  *count = over ? live + 1 : live;
-  return over;
+  *count = *over ? live + 1 : live;
+  return 0;
+}
+
+/* what throttle_conn_enter hands to the transaction and gets back */
+struct enter {
+  const char *ckey; size_t cklen;
+  unsigned long long now;
+  const throttle_rate *rate;
+  unsigned long pid, ttl;
+  const unsigned long *limit;
+  int (*alive)(unsigned long pid);
+  int always;
+  unsigned long conn, conc;
+  int result;
+};
+
+static int enter_in(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct enter *e = ctx;
+  char k[KEYMAX];
+  int rc, over;
+  e->result = 0; e->conn = e->conc = 0;
+  if (e->rate) {
+    size_t n = mkkey(k, K_RATE, e->ckey, e->cklen, 0, 0);
+    rc = sdu_state_txn_incr(txn, dbi, k, n, e->now, e->rate->window, &e->conn);
+    if (rc) return rc;
+    if (e->conn > e->rate->count) {
+      e->result |= THROTTLE_OVER_RATE;
+      if (!e->always) return 0;
+    }
+  }
+  if (e->limit) {
+    rc = conc_in(txn, dbi, e->ckey, e->cklen, e->pid, *e->limit, e->now, e->ttl, e->alive, &e->conc, &over);
+    if (rc) return rc;
+    if (over) e->result |= THROTTLE_OVER_CONC;
+  }
+  return 0;
+}
+
+int throttle_conn_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned long long now,
+  const throttle_rate *rate, unsigned long pid, const unsigned long *limit, unsigned long ttl,
+  int (*alive)(unsigned long pid), int always, unsigned long *conn, unsigned long *conc)
+{
+  struct enter e;
+  e.ckey = ckey; e.cklen = cklen; e.now = now; e.rate = rate;
+  e.pid = pid; e.limit = limit; e.ttl = ttl; e.alive = alive; e.always = always;
+  if (sdu_state_txn(st, enter_in, &e) == -1) return -1;
+  *conn = e.conn;
+  *conc = e.conc;
+  return e.result;
+}
+
+int throttle_conc_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned long pid,
+  unsigned long limit, unsigned long long now, unsigned long ttl,
+  int (*alive)(unsigned long pid), unsigned long *count)
+{
+  unsigned long conn;
+  int r;
+  r = throttle_conn_enter(st, ckey, cklen, now, 0, pid, &limit, ttl, alive, 0, &conn, count);
+  return r == -1 ? -1 : (r & THROTTLE_OVER_CONC) != 0;
 }
 
 int throttle_bl_check(sdu_state *st, const char *ckey, size_t cklen,

@@ -28,6 +28,17 @@ int throttle_rate_hit(sdu_state *st, const char *ckey, size_t cklen,
 int throttle_conc_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned long pid,
   unsigned long limit, unsigned long long now, unsigned long ttl,
   int (*alive)(unsigned long pid), unsigned long *count);
+/* Both checks at the start of a connection in one write transaction (one
+   lock, one commit): count it against rate (unless rate is 0) and, unless
+   limit is 0, take a slot as throttle_conc_enter does with *limit; when over the rate
+   the slot is looked at only if always. The bits THROTTLE_OVER_RATE and
+   THROTTLE_OVER_CONC of the result say which limit is passed; *conn and
+   *conc are the counts (0 for a check not made). */
+#define THROTTLE_OVER_RATE 1
+#define THROTTLE_OVER_CONC 2
+int throttle_conn_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned long long now,
+  const throttle_rate *rate, unsigned long pid, const unsigned long *limit, unsigned long ttl,
+  int (*alive)(unsigned long pid), int always, unsigned long *conn, unsigned long *conc);
 /* kill(pid, 0) finds it (or it belongs to another user) */
 int throttle_alive(unsigned long pid);
 

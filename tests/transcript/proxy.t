@@ -35,13 +35,14 @@ passes, a bare LF in the data becomes CRLF.
   bare LF^M
   end^M
 
-The hooks see commands as they are read and replies as they come.
+The hooks see commands as they are read and replies as they come (the
+commands come after the greeting, for a fixed order).
 
-  $ printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n' | sdu-testproxy smtpsink 2>&1 >/dev/null | grep -v '^smtpsink'
+  $ (sleep 1; printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n') | sdu-testproxy smtpsink 2>&1 >/dev/null | grep -v '^smtpsink'
+  sdu-testproxy: reply=greeting code=220
   sdu-testproxy: cmd=HELO arg=x
   sdu-testproxy: cmd=MAIL arg=FROM:<a@example.org>
   sdu-testproxy: cmd=QUIT arg=-
-  sdu-testproxy: reply=greeting code=220
   sdu-testproxy: reply=HELO code=250
   sdu-testproxy: reply=MAIL code=250
   sdu-testproxy: reply=QUIT code=221
@@ -147,8 +148,7 @@ did not accept.
 A downstream program that cannot be run.
 
   $ printf 'HELO x\r\n' | sdu-testproxy /nonexistent/prog 2>&1 | cat -v
-  sdu-testproxy: cmd=HELO arg=x
-  sdu-testproxy: fatal: unable to run /nonexistent/prog: No such file or directory
+  sdu-testproxy: warning: unable to run /nonexistent/prog: No such file or directory
   421 4.3.0 the mail server is not available, closing connection^M
   sdu-testproxy: action=end
 

@@ -457,42 +457,105 @@ static void t_resized(void)
   stralloc_free(&val);
 }
 
-/* a reader that dies inside a read transaction leaves its slot (while some
-   other process keeps the store open: the last one out resets the table);
-   the next open frees it */
-static void t_stale_reader(void)
+/* a reader that dies inside a read transaction leaves its slot; it is
+   freed when the reader table is full (not at every open: that asks the
+   kernel about every live reader). The first opener, here LMDB itself,
+   sets the table's size: two slots. */
+static pid_t diesinwalk(void)
 {
-  sdu_state st;
-  pid_t pid, pid2;
-  int ws, dead = -1;
-
-  T_EQI(sdu_state_open(&st, at("db"), "t.walk", 0), 0, "open for the stale reader");
-  pid = fork();
+  pid_t pid = fork();
   if (pid == -1) exit(111);
   if (!pid) {
     sdu_state s;
-    if (sdu_state_open(&s, at("db"), "t.walk", 0) == -1) _exit(1);
+    if (sdu_state_open(&s, at("stale"), "t", 0) == -1) _exit(1);
+    if (sdu_state_put(&s, "k", 1, "v", 1, 0) == -1) _exit(1);
     sdu_state_walk(&s, 0, dies, 0);
     _exit(2);
   }
+  return pid;
+}
+
+static void t_stale_reader(void)
+{
+  MDB_env *env;
+  pid_t pid, pid2, pid3;
+  int ws, dead = -1;
+
+  mkdir(at("stale"), 0755);
+  if (mdb_env_create(&env) || mdb_env_set_maxreaders(env, 2) || mdb_env_set_maxdbs(env, SDU_STATE_MAXDBS)
+    || mdb_env_open(env, at("stale"), 0, 0660)) {
+    T_OK(0, "stale: LMDB opens a table of two reader slots");
+    return;
+  }
+  pid = diesinwalk();
   T_OK(waitpid(pid, &ws, 0) == pid && WIFSIGNALED(ws), "a reader killed inside a walk");
+  pid2 = diesinwalk();
+  T_OK(waitpid(pid2, &ws, 0) == pid2 && WIFSIGNALED(ws), "another one");
   readers = 0;
-  mdb_reader_list(st.env, countreader, &pid);
-  T_EQI(readers, 1, "its reader slot is left behind");
-  pid2 = fork();
-  if (pid2 == -1) exit(111);
-  if (!pid2) {
+  mdb_reader_list(env, countreader, &pid);
+  mdb_reader_list(env, countreader, &pid2);
+  T_EQI(readers, 2, "their reader slots are left behind: the table is full");
+  pid3 = fork();
+  if (pid3 == -1) exit(111);
+  if (!pid3) {
     sdu_state s;
-    if (sdu_state_open(&s, at("db"), "t.walk", SDU_STATE_RDONLY) == -1) _exit(1);
+    stralloc v = {0};
+    if (sdu_state_open(&s, at("stale"), "t", 0) == -1) _exit(1);
+    if (sdu_state_get(&s, "k", 1, &v, 0, 0) != 1) _exit(2);
     sdu_state_close(&s);
     _exit(0);
   }
-  T_OK(waitpid(pid2, &ws, 0) == pid2 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "another process opens");
+  T_OK(waitpid(pid3, &ws, 0) == pid3 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "another process opens and reads all the same");
   readers = 0;
-  mdb_reader_list(st.env, countreader, &pid);
-  T_EQI(readers, 0, "its open freed the dead reader's slot");
-  mdb_reader_check(st.env, &dead);
+  mdb_reader_list(env, countreader, &pid);
+  mdb_reader_list(env, countreader, &pid2);
+  T_EQI(readers, 0, "the full table made it free the dead readers' slots");
+  mdb_reader_check(env, &dead);
   T_EQI(dead, 0, "nothing left for mdb_reader_check");
+  mdb_env_close(env);
+}
+
+/* several changes in one write transaction of the caller's */
+struct txnctx { unsigned long a, b; int fail; int runs; };
+
+static int txnfn(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct txnctx *c = ctx;
+  MDB_val k, d;
+  unsigned char buf[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+  int rc;
+  ++c->runs;
+  rc = sdu_state_txn_incr(txn, dbi, "ta", 2, 100, 60, &c->a);
+  if (!rc) rc = sdu_state_txn_incr(txn, dbi, "ta", 2, 100, 60, &c->b);
+  if (rc) return rc;
+  k.mv_data = "tb"; k.mv_size = 2;
+  d.mv_data = buf; d.mv_size = sizeof buf; /* an entry that never expires, no bytes */
+  rc = mdb_put(txn, dbi, &k, &d, 0);
+  if (rc) return rc;
+  return c->fail;
+}
+
+static void t_txn(void)
+{
+  sdu_state st;
+  struct txnctx c = { 0, 0, 0, 0 };
+  unsigned long n = 0;
+  mkdir(at("txn"), 0755);
+  T_EQI(sdu_state_open(&st, at("txn"), "t", SDU_STATE_NOSYNC), 0, "txn: open");
+  T_EQI(sdu_state_txn(&st, txnfn, &c), 0, "txn: committed");
+  T_OK(c.a == 1 && c.b == 2 && c.runs == 1, "txn: the second count sees the first");
+  T_EQI(GETS(&st, "tb", 0, 100, 0), 1, "txn: fn's own put is there, in the entry format");
+  c.fail = MDB_NOTFOUND;
+  errno = 0;
+  T_EQI(sdu_state_txn(&st, txnfn, &c), -1, "txn: fn's error aborts");
+  T_EQI(errno, ENOENT, "txn: fn's error as errno");
+  T_OK(sdu_state_incr(&st, "ta", 2, 101, 60, &n) == 0 && n == 3, "txn: nothing of the aborted one is kept");
+  c.fail = SDU_STATE_NOTCOUNTER;
+  errno = 0;
+  T_EQI(sdu_state_txn(&st, txnfn, &c), -1, "txn: not a counter");
+  T_EQI(errno, EPROTO, "txn: not a counter: EPROTO");
+  T_EQI(sdu_state_txn_incr(0, 0, "", 0, 100, 60, &n), EINVAL, "txn_incr: empty key refused");
+  T_EQI(sdu_state_txn_incr(0, 0, "k", 1, 100, 0, &n), EINVAL, "txn_incr: window 0 refused");
   sdu_state_close(&st);
 }
 
@@ -671,6 +734,7 @@ int main(void)
   t_truncated();
   t_nosync();
   t_batch();
+  t_txn();
   if (!sdu_t_failed) system(cmd);
   T_DONE();
 }

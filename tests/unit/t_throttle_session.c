@@ -78,6 +78,30 @@ int main(void)
   T_OK(rc == 0 && count == 1, "conc: expired slots do not count");
   T_OK(throttle_alive((unsigned long) getpid()) && !throttle_alive(0), "throttle_alive: we are, pid 0 is not");
 
+  /* both at once, as throttle does at the start of a connection */
+  {
+    throttle_rate r2 = { 2, 60 };
+    unsigned long lim = 1, conn = 99, conc = 99;
+    sdu_ip_parse(&ip, "192.0.2.9"); n2 = throttle_clientkey(k2, &ip);
+    rc = throttle_conn_enter(&st, k2, n2, t0, &r2, 3001, &lim, 3600, fakealive, 0, &conn, &conc);
+    T_OK(rc == 0 && conn == 1 && conc == 1, "enter: counted and a slot taken");
+    rc = throttle_conn_enter(&st, k2, n2, t0 + 1, &r2, 3002, &lim, 3600, fakealive, 0, &conn, &conc);
+    T_OK(rc == THROTTLE_OVER_CONC && conn == 2 && conc == 2, "enter: within the rate, over the slots");
+    rc = throttle_conn_enter(&st, k2, n2, t0 + 2, &r2, 3003, &lim, 3600, fakealive, 0, &conn, &conc);
+    T_OK(rc == THROTTLE_OVER_RATE && conn == 3 && conc == 0, "enter: over the rate, slots not looked at");
+    rc = throttle_conn_enter(&st, k2, n2, t0 + 3, &r2, 3004, &lim, 3600, fakealive, 1, &conn, &conc);
+    T_OK(rc == (THROTTLE_OVER_RATE | THROTTLE_OVER_CONC) && conn == 4 && conc == 2, "enter: always: both looked at");
+    deadpid = 3001;
+    rc = throttle_conn_enter(&st, k2, n2, t0 + 4, 0, 3005, &lim, 3600, fakealive, 0, &conn, &conc);
+    T_OK(rc == 0 && conn == 0 && conc == 1, "enter: no rate given, only the slot (the dead one's freed)");
+    deadpid = 0;
+    rc = throttle_conn_enter(&st, k2, n2, t0 + 61, &r2, 3006, 0, 3600, fakealive, 0, &conn, &conc);
+    T_OK(rc == 0 && conn == 1 && conc == 0, "enter: no limit given, only the rate (a new window)");
+    rc = throttle_conc_enter(&st, k2, n2, 3007, 1, t0 + 62, 3600, fakealive, &count);
+    T_OK(rc == 1 && count == 2, "enter: the slots are those of throttle_conc_enter");
+    sdu_ip_parse(&ip, "192.0.2.8"); n2 = throttle_clientkey(k2, &ip);
+  }
+
   /* blacklist */
   T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, t0), 0, "bl: not yet");
   T_EQI(throttle_bl_add(&st, k1, n1, "a@example.org", 13, t0 + 100), 0, "bl: added");
