@@ -14,13 +14,13 @@
 #define BATCH 1000      /* deletions per cleanup transaction */
 #define SCAN 100000     /* entries looked at per cleanup transaction */
 
-static void pack64(unsigned char *p, unsigned long long u)
+void sdu_state_pack64(unsigned char *p, unsigned long long u)
 {
   int i;
   for (i = 7; i >= 0; --i) { p[i] = (unsigned char) (u & 0xff); u >>= 8; }
 }
 
-static unsigned long long unpack64(const unsigned char *p)
+unsigned long long sdu_state_unpack64(const unsigned char *p)
 {
   unsigned long long u = 0;
   int i;
@@ -265,7 +265,7 @@ int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
     rdone(st);
     return failmsg(st, EPROTO, "database corrupt: entry of a wrong size");
   }
-  exp = unpack64(d.mv_data);
+  exp = sdu_state_unpack64(d.mv_data);
   if (!live(exp, now)) { rdone(st); return 0; }
   if (val && !stralloc_copyb(val, (const char *) d.mv_data + HDR, d.mv_size - HDR)) {
     rdone(st);
@@ -285,7 +285,7 @@ static int put_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, const char *val, s
   d.mv_data = 0;
   rc = mdb_put(txn, dbi, k, &d, MDB_RESERVE);
   if (rc) return rc;
-  pack64(d.mv_data, expires);
+  sdu_state_pack64(d.mv_data, expires);
   if (vlen) memcpy((char *) d.mv_data + HDR, val, vlen);
   return 0;
 }
@@ -358,8 +358,8 @@ static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long lon
   if (rc && rc != MDB_NOTFOUND) return rc;
   if (!rc) {
     if (d.mv_size != sizeof buf) return NOTCOUNTER;
-    exp = unpack64(d.mv_data);
-    n = unpack64((const unsigned char *) d.mv_data + HDR);
+    exp = sdu_state_unpack64(d.mv_data);
+    n = sdu_state_unpack64((const unsigned char *) d.mv_data + HDR);
   }
   if (!rc && exp && now < exp) {
     if (n < (unsigned long) -1) ++n;
@@ -367,8 +367,8 @@ static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long lon
     n = 1;
     exp = now + window < now ? (unsigned long long) -1 : now + window;
   }
-  pack64(buf, exp);
-  pack64(buf + HDR, n);
+  sdu_state_pack64(buf, exp);
+  sdu_state_pack64(buf + HDR, n);
   d.mv_data = buf;
   d.mv_size = sizeof buf;
   rc = mdb_put(txn, dbi, k, &d, 0);
@@ -510,7 +510,7 @@ int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *remo
       if (k.mv_size > sizeof last) { rc = MDB_CORRUPTED; break; }
       memcpy(last, k.mv_data, k.mv_size);
       lastlen = k.mv_size;
-      if (d.mv_size < HDR || !live(unpack64(d.mv_data), now)) {
+      if (d.mv_size < HDR || !live(sdu_state_unpack64(d.mv_data), now)) {
         rc = mdb_cursor_del(c, 0);
         if (rc) break;
         ++deleted;
@@ -544,7 +544,7 @@ int sdu_state_walk(sdu_state *st, unsigned long long now,
   for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
     unsigned long long exp;
     if (d.mv_size < HDR) { rc = MDB_CORRUPTED; break; }
-    exp = unpack64(d.mv_data);
+    exp = sdu_state_unpack64(d.mv_data);
     if (!live(exp, now)) continue;
     r = fn(ctx, k.mv_data, k.mv_size, (const char *) d.mv_data + HDR, d.mv_size - HDR, exp);
     if (r) break;

@@ -89,6 +89,10 @@ int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, struct MDB_txn *txn, unsig
   void *ctx);
 /* sdu_state_incr inside fn: 0, SDU_STATE_NOTCOUNTER or an LMDB error, for fn to return */
 #define SDU_STATE_NOTCOUNTER (-30000) /* outside LMDB's error codes */
+/* every value starts with its expiry, 8 bytes big-endian (0: never):
+   for code that reads or writes entries inside sdu_state_txn */
+void sdu_state_pack64(unsigned char *p, unsigned long long u);
+unsigned long long sdu_state_unpack64(const unsigned char *p);
 int sdu_state_txn_incr(struct MDB_txn *txn, unsigned int dbi, const char *key, size_t klen,
   unsigned long long now, unsigned long window, unsigned long *count);
 /* delete every expired (or malformed) entry, committing every 1000 deletions: 0 ok, -1 error */

@@ -44,20 +44,6 @@ int throttle_alive(unsigned long pid)
    transaction (the common store has no prefix scan), in the store's own
    entry format: an 8-byte big-endian expiry, then the caller's bytes (none
    here), so that sdu_state_cleanup and sdu_state_get treat them as theirs. */
-static void pack64(unsigned char *p, unsigned long long u)
-{
-  int i;
-  for (i = 7; i >= 0; --i) { p[i] = (unsigned char) (u & 0xff); u >>= 8; }
-}
-
-static unsigned long long unpack64(const unsigned char *p)
-{
-  unsigned long long u = 0;
-  int i;
-  for (i = 0; i < 8; ++i) u = (u << 8) | p[i];
-  return u;
-}
-
 /* the client's slots: count the live ones, delete the others, add pid's
    unless limit are taken; an LMDB code */
 static int conc_in(MDB_txn *txn, unsigned int dbi, const char *ckey, size_t cklen,
@@ -82,7 +68,7 @@ static int conc_in(MDB_txn *txn, unsigned int dbi, const char *ckey, size_t ckle
     if (key.mv_size != plen + 4) continue; /* another client's longer key */
     p = ((unsigned long) kp[plen] << 24) | ((unsigned long) kp[plen + 1] << 16)
       | ((unsigned long) kp[plen + 2] << 8) | kp[plen + 3];
-    if (p != pid && val.mv_size >= 8 && now < unpack64(val.mv_data) && alive(p)) { ++live; continue; }
+    if (p != pid && val.mv_size >= 8 && now < sdu_state_unpack64(val.mv_data) && alive(p)) { ++live; continue; }
     rc = mdb_cursor_del(c, 0);
     if (rc) break;
   }
@@ -94,7 +80,7 @@ static int conc_in(MDB_txn *txn, unsigned int dbi, const char *ckey, size_t ckle
     k[plen + 2] = (char) (pid >> 8); k[plen + 3] = (char) pid;
     key.mv_data = k;
     key.mv_size = plen + 4;
-    pack64(exp, now + ttl);
+    sdu_state_pack64(exp, now + ttl);
     val.mv_data = exp;
     val.mv_size = sizeof exp;
     rc = mdb_put(txn, dbi, &key, &val, 0);
