@@ -49,52 +49,46 @@ sleep 1
 e2e_check "a client gone mid-DATA leaves no message" '[ "$(e2e_count "$mail")" -eq 0 ]'
 e2e_check "no process of that session is left" '! pgrep -f "^exim4 -C $E2E_DIR/exim.conf" > /dev/null'
 
-# exim killed in the middle of the data: the client gets 451, never 250
-cat > "$E2E_DIR/kill.py" <<PY
+# exim killed in the middle of a session: the client gets 451 or 421, never 250
+# killexim STAGE: "data" kills it after the 354 and some data, "mail" after MAIL
+cat > "$E2E_DIR/killexim.py" <<PY
 import socket, subprocess, sys, time
+stage = sys.argv[1]
 s = socket.create_connection(("127.0.0.1", $E2E_PORT), timeout=10)
 f = s.makefile("rb")
 def reply():
     while True:
         l = f.readline()
         if not l or l[3:4] != b"-": return l
+def kill():
+    subprocess.run(["pkill", "-KILL", "-f", "^exim4 -C $E2E_DIR/exim.conf"])
+    time.sleep(0.3)
 reply()
-s.sendall(b"HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nDATA\r\n")
-for i in range(4): r = reply()
-s.sendall(b"Subject: doomed\r\n\r\nline\r\n")
-time.sleep(0.3)
-subprocess.run(["pkill", "-KILL", "-f", "^exim4 -C $E2E_DIR/exim.conf"])
-time.sleep(0.3)
-try:
-    s.sendall(b".\r\n")
-except OSError:
-    pass
+if stage == "data":
+    s.sendall(b"HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nDATA\r\n")
+    for i in range(4): reply()
+    s.sendall(b"Subject: doomed\r\n\r\nline\r\n")
+    time.sleep(0.3)
+    kill()
+    try:
+        s.sendall(b".\r\n")
+    except OSError:
+        pass
+else:
+    s.sendall(b"HELO x\r\nMAIL FROM:<a@example.org>\r\n")
+    reply(); reply()
+    kill()
+    s.sendall(b"RCPT TO:<one@example.net>\r\n")
 sys.stdout.write(reply().decode())
 PY
-python3 "$E2E_DIR/kill.py" > "$E2E_DIR/kill.out" 2>&1
+python3 "$E2E_DIR/killexim.py" data > "$E2E_DIR/kill.out" 2>&1
 E2E_LAST=$E2E_DIR/kill.out
 e2e_check "exim killed mid-DATA: the client gets 451" 'grep -q "^451 4.3.0" "$E2E_DIR/kill.out"'
 sleep 0.5
 e2e_check "and no message was delivered" '[ "$(e2e_count "$mail")" -eq 0 ]'
 
-# exim killed after MAIL: the client gets 421 for what was in flight
-cat > "$E2E_DIR/kill2.py" <<PY
-import socket, subprocess, sys, time
-s = socket.create_connection(("127.0.0.1", $E2E_PORT), timeout=10)
-f = s.makefile("rb")
-def reply():
-    while True:
-        l = f.readline()
-        if not l or l[3:4] != b"-": return l
-reply()
-s.sendall(b"HELO x\r\nMAIL FROM:<a@example.org>\r\n")
-reply(); reply()
-subprocess.run(["pkill", "-KILL", "-f", "^exim4 -C $E2E_DIR/exim.conf"])
-time.sleep(0.3)
-s.sendall(b"RCPT TO:<one@example.net>\r\n")
-sys.stdout.write(reply().decode())
-PY
-python3 "$E2E_DIR/kill2.py" > "$E2E_DIR/kill2.out" 2>&1
+# exim killed after MAIL: the next command gets 421
+python3 "$E2E_DIR/killexim.py" mail > "$E2E_DIR/kill2.out" 2>&1
 E2E_LAST=$E2E_DIR/kill2.out
 e2e_check "exim killed after MAIL: the next command gets 421" 'grep -q "^421 4.3.0" "$E2E_DIR/kill2.out"'
 
