@@ -1,4 +1,4 @@
-/* rcptcheck_count.c: messages accepted per counted address, as a decimal count in LMDB */
+/* rcptcheck_count.c: messages accepted per counted address, an LMDB counter */
 #include <string.h>
 #include "sdu_time.h"
 #include "rcptcheck_count.h"
@@ -6,31 +6,22 @@
 static int get(void *ctx, const char *key, size_t len, unsigned long *n)
 {
   rc_count *k = ctx;
-  size_t i;
   int r = sdu_state_get(&k->st, key, len, &k->val, sdu_now(), 0);
   *n = 0;
   if (r != 1) return r;
-  for (i = 0; i < k->val.len && i < 10; ++i) {
-    if (k->val.s[i] < '0' || k->val.s[i] > '9') break;
-    *n = *n * 10 + (unsigned long) (k->val.s[i] - '0');
-  }
+  if (k->val.len != 8) return 0;  /* not a counter: counted from zero again */
+  *n = (unsigned long) sdu_state_unpack64((const unsigned char *) k->val.s);
   return 0;
 }
 
-/* read, add one, write: two connections finishing a message for the same
-   address at the same instant may count it once; the address then takes
-   one message more, never one less */
+/* one write transaction: concurrent messages never lose a count. The window
+   is the whole keeping time, so the counter only ever goes up until it is
+   forgotten */
 static int add(void *ctx, const char *key, size_t len)
 {
   rc_count *k = ctx;
   unsigned long n;
-  char num[24];
-  size_t l = sizeof num;
-  if (get(ctx, key, len, &n) == -1) return -1;
-  ++n;
-  num[--l] = 0;
-  do { num[--l] = (char) ('0' + n % 10); n /= 10; } while (n && l);
-  return sdu_state_put(&k->st, key, len, num + l, sizeof num - 1 - l, sdu_now() + RC_COUNT_KEEP);
+  return sdu_state_incr(&k->st, key, len, sdu_now(), RC_COUNT_KEEP, &n) == -1 ? -1 : 0;
 }
 
 int rc_count_open(rc_count *k, const char *dir, rc_counter *c)

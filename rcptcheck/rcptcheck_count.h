@@ -6,7 +6,7 @@
 #include "rcptcheck_session.h"
 
 #define RC_COUNT_TABLE "rcptcount"
-#define RC_COUNT_KEEP (400UL * 86400) /* a count is forgotten this long after its last message */
+#define RC_COUNT_KEEP (400UL * 86400) /* a count is forgotten this long after its first message */
 
 typedef struct rc_count { sdu_state st; stralloc val; } rc_count;
 
