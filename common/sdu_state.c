@@ -410,25 +410,39 @@ int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long lo
   return rc ? fail(st, "write", rc) : 0;
 }
 
-static int batch1(sdu_state_op *ops, unsigned int n, unsigned long long now)
+static int txn1(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
 {
   MDB_txn *txn;
-  MDB_val k;
-  unsigned int i;
-  int rc = wbegin(ops[0].st, &txn);
+  int rc = wbegin(st, &txn);
   if (rc) return rc;
-  for (i = 0; i < n && !rc; ++i) {
-    k.mv_data = (void *) ops[i].key;
-    k.mv_size = ops[i].klen;
-    rc = ops[i].incr ? incr_in(txn, ops[i].st->dbi, &k, now, ops[i].window, &ops[i].count)
-      : put_in(txn, ops[i].st->dbi, &k, ops[i].val, ops[i].vlen, ops[i].expires);
-  }
+  rc = fn(ctx, txn, st->dbi);
   if (rc) { mdb_txn_abort(txn); return rc; }
   return mdb_txn_commit(txn);
 }
 
+/* the operations of sdu_state_batch, as a txn1 callback: each op names its
+   own table, so the dbi txn1 hands over is not used */
+struct batch { sdu_state_op *ops; unsigned int n; unsigned long long now; };
+static int batchfn(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct batch *bt = ctx;
+  MDB_val k;
+  unsigned int i;
+  int rc = 0;
+  (void) dbi;
+  for (i = 0; i < bt->n && !rc; ++i) {
+    sdu_state_op *op = &bt->ops[i];
+    k.mv_data = (void *) op->key;
+    k.mv_size = op->klen;
+    rc = op->incr ? incr_in(txn, op->st->dbi, &k, bt->now, op->window, &op->count)
+      : put_in(txn, op->st->dbi, &k, op->val, op->vlen, op->expires);
+  }
+  return rc;
+}
+
 int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
 {
+  struct batch bt;
   sdu_state *st;
   unsigned long gone;
   unsigned int i;
@@ -441,10 +455,11 @@ int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
     if (ops[i].incr && !ops[i].window) return failmsg(st, EINVAL, "counter window of 0 seconds");
     if (!ops[i].incr && ops[i].vlen > SDU_STATE_VAL_MAX) return failmsg(st, EMSGSIZE, "value longer than 65536 bytes");
   }
-  rc = batch1(ops, n, now);
+  bt.ops = ops; bt.n = n; bt.now = now;
+  rc = txn1(st, batchfn, &bt);
   if (rc == MDB_MAP_FULL) {
     for (i = 0; i < n; ++i) sdu_state_cleanup(ops[i].st, now, &gone);
-    rc = batch1(ops, n, now);
+    rc = txn1(st, batchfn, &bt);
     if (rc == MDB_MAP_FULL) return full(st);
   }
   if (rc == NOTCOUNTER) return failmsg(st, EPROTO, "entry is not a counter");
@@ -459,16 +474,6 @@ int sdu_state_txn_incr(struct MDB_txn *txn, unsigned int dbi, const char *key, s
   k.mv_data = (void *) key;
   k.mv_size = klen;
   return incr_in(txn, dbi, &k, now, window, count);
-}
-
-static int txn1(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
-{
-  MDB_txn *txn;
-  int rc = wbegin(st, &txn);
-  if (rc) return rc;
-  rc = fn(ctx, txn, st->dbi);
-  if (rc) { mdb_txn_abort(txn); return rc; }
-  return mdb_txn_commit(txn);
 }
 
 int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
