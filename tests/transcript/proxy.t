@@ -35,6 +35,15 @@ passes, a bare LF in the data becomes CRLF.
   bare LF^M
   end^M
 
+A large message goes through byte for byte (the data path hands whole
+buffers over when nothing in them needs changing).
+
+  $ mkdir big
+  > awk 'BEGIN { printf "Subject: big\r\n\r\n"; for (i = 0; i < 20000; i++) printf "line %d of the message, with some text to make it longer\r\n", i }' > body
+  > (printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'; sleep 0.3; cat body; printf '.\r\nQUIT\r\n') |
+  > sdu-testproxy -q smtpsink -d big > /dev/null 2>&1; sed '1,/^$/d' big/msg.* | cmp - body && echo identical
+  identical
+
 The hooks see commands as they are read and replies as they come (the
 commands come after the greeting, for a fixed order).
 
