@@ -3,6 +3,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <scan.h>
+#include <lmdb.h>
 #include "spamgrab_cache.h"
 
 int sg_cache_open(sg_cache *c, const char *dir, int rdonly)
@@ -148,4 +149,57 @@ int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, int v6,
   if (r == -1) return -1;
   if (z.err) { errno = z.err; return -1; }
   return buffer_flush(out);
+}
+
+struct claim {
+  const char *key; size_t klen;
+  unsigned long long now, expires;
+  unsigned long interval;
+  int force, claimed;
+};
+
+static int claimfn(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct claim *cl = ctx;
+  MDB_val k, v;
+  sg_host h;
+  unsigned char buf[8 + 4 * 24 + SG_CACHE_LISTS + 8];
+  int rc, len;
+
+  k.mv_data = (void *) cl->key;
+  k.mv_size = cl->klen;
+  memset(&h, 0, sizeof h);
+  rc = mdb_get(txn, dbi, &k, &v);
+  if (rc && rc != MDB_NOTFOUND) return rc;
+  if (!rc && (v.mv_size < 8 || !sg_host_scan((const char *) v.mv_data + 8, v.mv_size - 8, &h)
+      || sdu_state_unpack64(v.mv_data) <= cl->now))
+    memset(&h, 0, sizeof h);   /* expired or malformed: as if absent */
+  if (!cl->force && h.reported && cl->now < h.reported + cl->interval) return 0;
+  if (!h.first) h.first = cl->now;
+  h.reported = cl->now;
+  len = sg_host_fmt((char *) buf + 8, sizeof buf - 8, &h);
+  if (len < 0) return EINVAL;
+  sdu_state_pack64(buf, cl->expires);
+  v.mv_data = buf;
+  v.mv_size = 8 + (size_t) len;
+  rc = mdb_put(txn, dbi, &k, &v, 0);
+  if (!rc) cl->claimed = 1;
+  return rc;
+}
+
+int sg_cache_claim(sg_cache *c, const sdu_ip *ip, unsigned long long now, unsigned long interval,
+  unsigned long long expires, int force, int *claimed)
+{
+  char k[SDU_IP_FMT];
+  struct claim cl;
+  memset(&cl, 0, sizeof cl);
+  cl.key = k;
+  cl.klen = key(k, ip);
+  cl.now = now;
+  cl.expires = expires;
+  cl.interval = interval;
+  cl.force = force;
+  if (sdu_state_txn(&c->hosts, claimfn, &cl) == -1) return -1;
+  *claimed = cl.claimed;
+  return 0;
 }

@@ -35,6 +35,12 @@ int sg_cache_put(sg_cache *c, const sdu_ip *ip, const sg_host *h, unsigned long 
   const char *const *rcpt, unsigned int n, unsigned long long now, unsigned long cap, int *ok);
 /* undo a put whose reports could not go out: the entry as it was (old 0: none) */
 int sg_cache_restore(sg_cache *c, const sdu_ip *ip, const sg_host *old, unsigned long long expires);
+/* in one write transaction: if no report about ip was made within interval
+   (or force), mark one made now and set *claimed; otherwise *claimed = 0.
+   Of several processes holding double-bounces from one new host at once,
+   one reports. 0 ok, -1 (reason in sg_cache_error) */
+int sg_cache_claim(sg_cache *c, const sdu_ip *ip, unsigned long long now, unsigned long interval,
+  unsigned long long expires, int force, int *claimed);
 /* the known IPv4 hosts as an rbldnsd ip4set zone (v6: the IPv6 hosts, one
    address a line, as an ip6trie zone), with text as its TXT: 0 ok, -1 error */
 int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, int v6, buffer *out);

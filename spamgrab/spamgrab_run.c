@@ -87,7 +87,7 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   int kind[MAXOUT], com[MAXOUT];
   unsigned int nrep = 0, i, saved = 0, sent = 0, capped = 0, skipped = 0;
   unsigned long long now = sdu_now();
-  int known, due, dialup, cacheok = 1, r, ok[MAXOUT], stored = 0;
+  int known, due, dialup, cacheok = 1, r, ok[MAXOUT], stored = 0, other = 0;
   unsigned long long oldexp = 0;
   sg_host old;
   char isp[SG_ADDR_MAX + 1], how[64];
@@ -209,11 +209,27 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
      before any mail went out puts the entry back and leaves nothing behind;
      once a mail went out the entry stays, so that qmail's retry cannot send
      it twice (DESIGN 4: 111, and a lost review file at worst). */
+  if (nrep && !manual) {
+    /* several double-bounces of one spam run arrive at once: one process
+       reports; the others see its claim and only count the host */
+    int claimed;
+    if (sg_cache_claim(&cache, &p->client.ip, now, c->interval, now + c->hold, 0, &claimed) == -1) {
+      r = tempfail(&l, "state", sg_cache_error(&cache));
+      goto fail;
+    }
+    if (claimed) stored = 1;  /* a failure from here on puts the entry back */
+    else {
+      for (i = 0; i < nrep; ++i) stralloc_free(&rep[i]);
+      nrep = 0;
+      other = 1;
+      sdu_log_kv(&l, "claimed", "other");
+    }
+  }
   if (!known) { h.first = now; h.seen = 0; h.reported = 0; }
   h.last = now;
   ++h.seen;
   if (p->client.tag) { memcpy(h.lists, p->client.lists, sizeof h.lists); h.lists[SG_CACHE_LISTS] = 0; }
-  if (nrep) h.reported = now;
+  if (nrep || other) h.reported = now;  /* ours, or the claimer's give or take a second */
   if (sg_cache_put(&cache, &p->client.ip, &h, now + c->hold, to, nrep, now, c->cap, ok) == -1) {
     r = tempfail(&l, "state", sg_cache_error(&cache));
     goto fail;

@@ -109,6 +109,23 @@ e2e_check "seen again within 7 days: known" 'grep -q "known=1" "$C/log"'
 sg $((86400 + 14 * 86400)) "$DATA/db01.eml"
 e2e_check "7 days after it was last seen: forgotten, reported anew" 'grep -q "known=0 .*action=report" "$C/log"'
 
+# eight double-bounces of one new host at the same moment, as qmail-local runs
+# them side by side: one process reports, the others only count the host
+setup claim
+pids=
+i=0
+while [ $i -lt 8 ]; do
+  SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" < "$DATA/db01.eml" > /dev/null 2> "$C/log.$i" &
+  pids="$pids $!"
+  i=$((i + 1))
+done
+rcs=
+for p in $pids; do wait "$p"; rcs="$rcs $?"; done
+sent=$(cat "$C"/log.* | grep -c " sent=1 ")
+E2E_LAST=$C/log.0
+e2e_check "eight at once from one new host: all exit 99 ($rcs), one report ($sent), its two review files" \
+  '[ "$rcs" = " 99 99 99 99 99 99 99 99" ] && [ "$sent" = 1 ] && [ "$(count "$C/review/new")" = 2 ]'
+
 # the zone: the known hosts, read by a real rbldnsd
 setup zone
 sg 0 "$DATA/db01.eml"; sg 0 "$DATA/db13.eml"; sg 0 "$DATA/ipv6.eml"
