@@ -56,6 +56,23 @@ printf 'carol@example.net\n@example.org\n' > "$S/etc/recipients"
 e2e_ok "rcptcheck-build from a plain list" sh -c "$(grep '^       rcptcheck-build -f .* /etc/sdu/recipients$' "$E2E_TOP/INSTALL" | sub | sed 's/rcpt.cdb/list.cdb/')"
 e2e_ok "the crontab's rcptcheck-build line" sh -c "$(grep ' rcptcheck-build ' "$X/crontab" | cut -d' ' -f6- | sub | sed 's/rcptcheck-build -q/rcptcheck-build -P "" -q/')"
 
+# LDAP and SQL: INSTALL's lines, with the directory's or database's answer canned (tests/data/install/)
+cp "$X/ldif-mail.sed" "$S/etc/ldif-mail.sed"
+for q in ldapsearch psql mysql; do
+  case $q in ldapsearch) in=ldapsearch.ldif ;; *) in=$q.out ;; esac
+  line=$(grep "^       $q .* | rcptcheck-build -f /etc/sdu/rcpt.cdb\$" "$E2E_TOP/INSTALL" | sed 's/^ *//' | sub | sed "s|/rcpt.cdb\$|/$q.cdb|")
+  e2e_check "INSTALL shows one $q line into rcptcheck-build" '[ "$(printf "%s\n" "$line" | grep -c .)" -eq 1 ]'
+  e2e_ok "INSTALL's $q line on a canned answer" sh -c "${line#* | }" < "$E2E_TOP/tests/data/install/$in"
+done
+has() { cdb -q "$S/etc/$1.cdb" "$2" > /dev/null; }
+e2e_check "ldapsearch: every mail: value in, long ones lower-cased" \
+  'has ldapsearch dave@example.net && has ldapsearch d.smith@example.net && has ldapsearch erin.very-long-name.for-the-line-that-ldapsearch-would-wrap@example.net'
+e2e_check "ldapsearch: mailAlternateAddress and a mail: inside another value stay out" \
+  '! has ldapsearch dave.alt@example.net && ! has ldapsearch ghost@example.net && ! has ldapsearch dave@example.com'
+e2e_check "psql: the addresses and the catch-all (@example.com) in, others out" \
+  'has psql frank@example.net && has psql grace@example.net && has psql @example.com && ! has psql nobody@example.net'
+e2e_check "mysql: the addresses in, others out" 'has mysql heidi@example.net && has mysql ivan@example.net && ! has mysql frank@example.net'
+
 # spamgrab: the configuration, the .qmail line, the review routine
 sub "$X/spamgrab.conf" | grep -v '^contactzone' > "$S/etc/spamgrab.conf"
 printf 'inject %s/inject\nptr no\n' "$S" >> "$S/etc/spamgrab.conf"
@@ -70,6 +87,54 @@ sh -c "$(sed -n '/^          for f in /,/^          done/p' "$E2E_TOP/INSTALL" |
 e2e_check "the review routine sends it and files it" '[ "$(e2e_count "$S/outbox")" -eq 2 ] && [ "$(e2e_count "$S/state/relays/cur")" -eq 1 ] && [ "$(e2e_count "$S/state/relays/new")" -eq 0 ]'
 e2e_ok "the crontab's zone line" sh -c "$(grep ' spamgrab .* -z ' "$X/crontab" | cut -d' ' -f6- | sed 's/^ *//' | sub)"
 e2e_check "the zone names the reported host" 'grep -qx 198.51.100.7 "$S/rbldnsd/spamgrab"'
+
+# log/run's multilog (without setuidgid: no qmaill here) on a scratch directory, then sdu-report reads it
+ml=$(sed -n 's/^exec setuidgid qmaill \(multilog .*\)/\1/p' "$X/service/log/run" | sub | sed "s|$S/log\$|$S/mlog|")
+{ i=0; while [ $i -lt 31 ]; do
+    echo "rblcheck: ip=192.0.2.7 lists=dul action=reject rule=1"
+    echo "rblcheck: ip=2001:db8::5 lists=dul action=reject rule=1"
+    echo "rblcheck: ip=198.51.100.2 lists=- action=pass"
+    i=$((i + 1))
+  done
+  echo "throttle: ip=192.0.2.8 lists=- action=tempfail reason=rate conn=31"; } > "$S/mlog.in"
+if ! command -v multilog > /dev/null 2>&1; then
+  e2e_skip "log/run's multilog" "multilog not installed (daemontools; sh tools/deps.sh)"
+else
+  e2e_ok "log/run's multilog command takes lines on stdin" sh -c "[ -n \"\$1\" ] && exec \$1" ml "$ml" < "$S/mlog.in"
+  e2e_check "multilog's current has every line, each with a @tai64n stamp" \
+    '[ "$(grep -c "^@4[0-9a-f]\{23\} [a-z]*: ip=" "$S/mlog/current")" -eq "$(wc -l < "$S/mlog.in")" ] && [ "$(wc -l < "$S/mlog/current")" -eq 94 ]'
+  e2e_check "sdu-report -s reads multilog's directory" \
+    'sdu-report -p 1h -s "$S/mlog" > "$S/mlog.sum" && grep -q "^connections: 94 from 4 hosts" "$S/mlog.sum"'
+fi
+
+# the firewall, section 11: INSTALL's nft set, then the crontab's sdu-report -n line into it, in a namespace of our own
+NS=sdu-inst-$$
+cron=$(grep ' sdu-report -n ' "$X/crontab")
+e2e_check "INSTALL shows the crontab's sdu-report -n line" '[ -n "$cron" ] && grep -qxF "       $cron" "$E2E_TOP/INSTALL"'
+if ! command -v nft > /dev/null 2>&1; then
+  e2e_skip "INSTALL's nft set" "nft not installed (nftables; sh tools/deps.sh)"
+elif ! command -v multilog > /dev/null 2>&1; then
+  e2e_skip "INSTALL's nft set" "no multilog directory to report on"
+elif ! ip netns add "$NS" 2> "$S/netns.err"; then
+  e2e_skip "INSTALL's nft set" "ip netns add failed: $(head -n 1 "$S/netns.err")"
+  e2e_skip "the crontab's sdu-report -n | nft -f - line" "no network namespace"
+else
+  trap '_i_rc=$?; ip netns del "$NS" 2> /dev/null; (exit "$_i_rc"); e2e_exit' EXIT
+  nfts=$(sed -n '/^   Once, the nft set/,/^   Then root/p' "$E2E_TOP/INSTALL" | sed -n "s/^       nft /ip netns exec $NS nft /p")
+  e2e_check "INSTALL shows six nft commands" '[ "$(printf "%s\n" "$nfts" | grep -c .)" -eq 6 ]'
+  e2e_ok "INSTALL's nft set, in namespace $NS" sh -ec "$nfts"
+  e2e_check "the rules drop port 25 from both sets" \
+    'ip netns exec "$NS" nft list chain inet sdu input > "$S/nft.chain" && grep -q "tcp dport 25 ip saddr @blocked drop" "$S/nft.chain" && grep -q "tcp dport 25 ip6 saddr @blocked6 drop" "$S/nft.chain"'
+  line=$(printf '%s\n' "$cron" | cut -d' ' -f6- | sed 's/^ *//' | sub | sed "s|$S/log |$S/mlog |; s/| nft -f -\$/| ip netns exec $NS nft -f -/")
+  e2e_ok "the crontab's sdu-report -n | nft -f - line" sh -ec "case \$1 in *mlog' | ip netns exec '*) eval \"\$1\" ;; *) exit 1 ;; esac" nl "$line"
+  ip netns exec "$NS" nft list set inet sdu blocked > "$S/nft.blocked" 2>&1
+  ip netns exec "$NS" nft list set inet sdu blocked6 > "$S/nft.blocked6" 2>&1
+  E2E_LAST=$S/nft.blocked
+  e2e_check "nft: the refused host is in the set with a 6h timeout" 'grep -q "192\.0\.2\.7 timeout 6h" "$S/nft.blocked"'
+  e2e_check "nft: the host refused once and the one passed are not" '! grep -q "192\.0\.2\.8\|198\.51\.100\.2" "$S/nft.blocked"'
+  E2E_LAST=$S/nft.blocked6
+  e2e_check "nft: the IPv6 host is in blocked6 with a 6h timeout" 'grep -q "2001:db8::5 timeout 6h" "$S/nft.blocked6"'
+fi
 
 # the run script against the scratch directory: rbldnsd for the lists, exim4 -bs for qmail-smtpd
 if [ "$(id -u)" -ne 0 ]; then e2e_skip "the run script" "needs root (port 53, exim4 -C)"; exit 0; fi
