@@ -52,29 +52,47 @@ static int loaderr(stralloc *err, const sdu_config *c, const char *msg1, const c
   return -1;
 }
 
-int throttle_nets_load(throttle_nets *w, const char *file, stralloc *err)
+/* a file of one word a line; add() returns 1, 0 for a bad word (with the
+   message in *why), -1 out of memory. 1 all read, 0 a mistake (in err), -1 errno */
+static int loadwords(const char *file, stralloc *err, const char *oneword,
+  int (*add)(void *ctx, const char *word, const char **why), void *ctx)
 {
   sdu_config c;
   char **words;
   unsigned int n;
-  int r;
+  int r, res = 1;
   if (sdu_config_open(&c, file) == -1) return -1;
-  int res = 1;
   while (res == 1 && (r = sdu_config_next(&c, &words, &n)) == 1) {
-    sdu_net net;
-    if (n != 1) { res = loaderr(err, &c, "one address or net a line", ""); break; }
-    if (!sdu_net_parse(&net, words[0])) { res = loaderr(err, &c, "not an address or net: ", words[0]); break; }
-    if (w->len == w->a) {
-      unsigned int a = w->a ? 2 * w->a : 16;
-      sdu_net *m = realloc(w->n, a * sizeof *m);
-      if (!m) { errno = ENOMEM; res = -1; break; }
-      w->n = m; w->a = a;
-    }
-    w->n[w->len++] = net;
+    const char *why = "";
+    int k;
+    if (n != 1) { res = loaderr(err, &c, oneword, ""); break; }
+    k = add(ctx, words[0], &why);
+    if (k == -1) { errno = ENOMEM; res = -1; }
+    else if (!k) res = loaderr(err, &c, why, words[0]);
   }
   if (res == 1 && r == -1) res = loaderr(err, &c, sdu_config_error(&c), "");
   sdu_config_free(&c);
   return res;
+}
+
+static int addnet(void *ctx, const char *word, const char **why)
+{
+  throttle_nets *w = ctx;
+  sdu_net net;
+  if (!sdu_net_parse(&net, word)) { *why = "not an address or net: "; return 0; }
+  if (w->len == w->a) {
+    unsigned int a = w->a ? 2 * w->a : 16;
+    sdu_net *m = realloc(w->n, a * sizeof *m);
+    if (!m) return -1;
+    w->n = m; w->a = a;
+  }
+  w->n[w->len++] = net;
+  return 1;
+}
+
+int throttle_nets_load(throttle_nets *w, const char *file, stralloc *err)
+{
+  return loadwords(file, err, "one address or net a line", addnet, w);
 }
 
 int throttle_nets_match(const throttle_nets *w, const sdu_ip *ip)
@@ -98,23 +116,16 @@ int throttle_addrs_add(throttle_addrs *w, const char *addr, size_t len)
   return 1;
 }
 
+static int addaddr(void *ctx, const char *word, const char **why)
+{
+  size_t len = strlen(word);
+  if (len > SDU_ADDR_MAX || !strchr(word, '@')) { *why = "not an address or @domain: "; return 0; }
+  return throttle_addrs_add(ctx, word, len) ? 1 : -1;
+}
+
 int throttle_addrs_load(throttle_addrs *w, const char *file, stralloc *err)
 {
-  sdu_config c;
-  char **words;
-  unsigned int n;
-  int r;
-  if (sdu_config_open(&c, file) == -1) return -1;
-  int res = 1;
-  while (res == 1 && (r = sdu_config_next(&c, &words, &n)) == 1) {
-    size_t len = strlen(words[0]);
-    if (n != 1) { res = loaderr(err, &c, "one address a line", ""); break; }
-    if (len > SDU_ADDR_MAX || !strchr(words[0], '@')) { res = loaderr(err, &c, "not an address or @domain: ", words[0]); break; }
-    if (!throttle_addrs_add(w, words[0], len)) { errno = ENOMEM; res = -1; break; }
-  }
-  if (res == 1 && r == -1) res = loaderr(err, &c, sdu_config_error(&c), "");
-  sdu_config_free(&c);
-  return res;
+  return loadwords(file, err, "one address a line", addaddr, w);
 }
 
 static int sameci(const char *a, const char *b, size_t len)

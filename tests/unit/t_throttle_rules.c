@@ -6,14 +6,6 @@
 #include "sdu_t.h"
 #include "../../throttle/throttle_rules.h"
 
-static void writefile(const char *name, const char *text)
-{
-  FILE *f = fopen(name, "w");
-  if (!f) { perror(name); exit(111); }
-  fputs(text, f);
-  fclose(f);
-}
-
 int main(void)
 {
   throttle_rate r;
@@ -52,7 +44,7 @@ int main(void)
   T_OK(n1 == 5 && k1[0] == '4', "a mapped v4 address counts as v4");
 
   snprintf(file, sizeof file, "tests/tmp/t_throttle_rules.%ld", (long) getpid());
-  writefile(file, "# big senders\n192.0.2.0/24\n2001:db8::/32\n198.51.100.7\n");
+  T_WRITES(file, "# big senders\n192.0.2.0/24\n2001:db8::/32\n198.51.100.7\n");
   T_EQI(throttle_nets_load(&nets, file, &err), 1, "IP whitelist loads");
   sdu_ip_parse(&a, "192.0.2.200");
   T_OK(throttle_nets_match(&nets, &a), "an address in a listed net matches");
@@ -63,21 +55,26 @@ int main(void)
   sdu_ip_parse(&a, "2001:db8:ffff::1");
   T_OK(throttle_nets_match(&nets, &a), "a v6 address in a listed net matches");
   throttle_nets_free(&nets);
-  writefile(file, "192.0.2.0/24\n192.0.2.300\n");
+  T_WRITES(file, "192.0.2.0/24\n192.0.2.300\n");
   T_EQI(throttle_nets_load(&nets, file, &err), 0, "a bad line is refused");
-  T_OK(err.len && strstr(err.s, "line 2"), "the message names the line");
+  T_OK(err.len && strstr(err.s, "line 2: not an address or net: 192.0.2.300"), "the message names the line and the word");
+  throttle_nets_free(&nets);
+  T_WRITES(file, "192.0.2.0/24 198.51.100.0/24\n");
+  T_EQI(throttle_nets_load(&nets, file, &err), 0, "two words on a line are refused");
+  T_OK(err.len && strstr(err.s, "line 1: one address or net a line"), "  and said so");
   throttle_nets_free(&nets);
   T_EQI(throttle_nets_load(&nets, "tests/tmp/no/such/file", &err), -1, "a missing file is a system error");
 
-  writefile(file, "Postmaster@Example.NET\n@bounces.example.org\n");
+  T_WRITES(file, "Postmaster@Example.NET\n@bounces.example.org\n");
   T_EQI(throttle_addrs_load(&addrs, file, &err), 1, "recipient whitelist loads");
   T_OK(throttle_addrs_match(&addrs, "postmaster@example.net", 22), "an address matches, case aside");
   T_OK(throttle_addrs_match(&addrs, "anyone@BOUNCES.example.org", 26), "a domain entry matches its addresses");
   T_OK(!throttle_addrs_match(&addrs, "anyone@x.bounces.example.org", 28), "but not a subdomain");
   T_OK(!throttle_addrs_match(&addrs, "joe@example.net", 15), "another address does not");
   throttle_addrs_free(&addrs);
-  writefile(file, "no-at-sign\n");
+  T_WRITES(file, "no-at-sign\n");
   T_EQI(throttle_addrs_load(&addrs, file, &err), 0, "an entry without @ is refused");
+  T_OK(err.len && strstr(err.s, "line 1: not an address or @domain: no-at-sign"), "  with its line and word");
   throttle_addrs_free(&addrs);
   unlink(file);
 
