@@ -6,7 +6,17 @@ DESTDIR =
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
 
-CC = cc
+# LIBC=musl links every program with musl and the libraries tools/musl.sh builds
+# into $(MUSL): on a virtual machine a glibc static start-up traps to the
+# hypervisor a few dozen times (CPUID), a musl one not at all (see INSTALL).
+# Build one kind at a time: make clean between the two.
+LIBC =
+MUSL = /opt/sdu-musl
+CC_ = cc
+CC_musl = musl-gcc
+CC = $(CC_$(LIBC))
+INC_musl = -isystem $(MUSL)/include
+LIBDIR_musl = -L$(MUSL)/lib
 WARN = -std=c99 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
   -Wold-style-definition -Wshadow
 WERROR_true = -Werror
@@ -17,12 +27,14 @@ STATIC_0 = -static
 STATIC_1 =
 OPT = -O2 -g
 CFLAGS = $(OPT)
-SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon
+SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC))
 LDFLAGS =
-SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE))
+SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC))
 LIBS = -llmdb -lowfat -lpthread
-# libpsl linked statically needs what it was built with
-PSL_LIBS = -lpsl -lidn2 -lunistring
+# libpsl linked statically needs what it was built with (musl.sh builds it without IDNA)
+PSL_LIBS_ = -lpsl -lidn2 -lunistring
+PSL_LIBS_musl = -lpsl
+PSL_LIBS = $(PSL_LIBS_$(LIBC))
 
 # one line per part of the library, so that parts are added without clashes
 OBJ_BASE = common/sdu_msg.o common/sdu_env.o
@@ -64,7 +76,8 @@ UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tes
 UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
-BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rcptcheck-cpu
+BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
+  bench/spamgrab_bench bench/cc
 
 HEADERS = common/*.h
 
@@ -133,6 +146,19 @@ bench/rblcheck_dnsdelay: bench/rblcheck_dnsdelay.o
 
 bench/rblcheck_exec: bench/rblcheck_exec.o
 	$(LINK) bench/rblcheck_exec.o
+
+# how the programs were compiled and linked, for the benchmarks' own anchors
+bench/cc: Makefile
+	echo "$(CC) $(CFLAGS) $(SDU_CFLAGS) $(LDFLAGS) $(SDU_LDFLAGS)" > $@
+
+bench/spamgrab_bench.o: bench/spamgrab_bench.c spamgrab/*.h $(HEADERS)
+	$(CC) $(CFLAGS) $(SDU_CFLAGS) -Ispamgrab -c -o $@ bench/spamgrab_bench.c
+
+bench/spamgrab_bench: bench/spamgrab_bench.o spamgrab/spamgrab_parse.o common/libsdu.a
+	$(LINK) bench/spamgrab_bench.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
+
+bench/rblcheck_floor: bench/rblcheck_floor.o
+	$(LINK) bench/rblcheck_floor.o
 
 RCPTCHECK_OBJS = rcptcheck/rcptcheck_table.o rcptcheck/rcptcheck_rules.o \
   rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o

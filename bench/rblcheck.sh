@@ -70,6 +70,7 @@ serve() { # PORTFILE prog...
 sink="$top/tests/smtpsink -x nodir"
 p_rbl=$(serve "$top/rblcheck/rblcheck" -f "$work/policy" $sink)
 p_exec=$(serve "$top/bench/rblcheck_exec" $sink)
+p_floor=$(serve "$top/bench/rblcheck_floor" l1.bench.test l2.bench.test l3.bench.test l4.bench.test -- $sink)
 p_alone=$(serve $sink)
 rate() { # port: connections per second, $par clients at once
   _t0=$(ms); _j=0; _cp=
@@ -89,16 +90,21 @@ rounds=${ROUNDS:-7}
 : > "$work/rates"
 round=0
 while [ $round -lt "$rounds" ]; do
-  a=$(rate "$p_rbl"); b=$(rate "$p_exec"); c=$(rate "$p_alone")
-  echo "$a $b $c" >> "$work/rates"
+  a=$(rate "$p_rbl"); b=$(rate "$p_exec"); c=$(rate "$p_alone"); d=$(rate "$p_floor")
+  echo "$a $b $c $d" >> "$work/rates"
   round=$((round + 1))
 done
 r_rbl=$(awk '{ print $1 }' "$work/rates" | median)
 r_exec=$(awk '{ print $2 }' "$work/rates" | median)
 r_alone=$(awk '{ print $3 }' "$work/rates" | median)
+r_floor=$(awk '{ print $4 }' "$work/rates" | median)
 ratio=$(awk '{ printf "%.3f\n", $1 / $2 }' "$work/rates" | median)
+fratio=$(awk '{ printf "%.3f\n", $4 / $2 }' "$work/rates" | median)
+rfratio=$(awk '{ printf "%.3f\n", $1 / $4 }' "$work/rates" | median)
 echo "clean client, 4 lists answered at once, $conns connections from $par client(s) at a time (median of $rounds alternating rounds):"
 echo "  prog alone           $r_alone conn/s"
 echo "  bare exec, then prog $r_exec conn/s"
 echo "  rblcheck, then prog  $r_rbl conn/s"
+echo "  floor, then prog     $r_floor conn/s (bench/rblcheck_floor: the same 4 queries, no policy, no log, then exec)"
 echo "$r_rbl $r_exec $r_alone $ratio" | awk '{ printf "  rblcheck / bare exec = %.3f (target >= 0.95; median of the rounds'"'"' ratios %.3f); rblcheck / prog alone = %.3f\n", $1 / $2, $4, $1 / $3 }'
+echo "  floor / bare exec = $fratio, rblcheck / floor = $rfratio (medians of the rounds' ratios: what the 4 round trips cost, what rblcheck adds to them)"

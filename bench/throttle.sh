@@ -36,52 +36,68 @@ mkdir "$D/state"
 rss() { # the resident KiB of every process of tcpserver's group
   ps -e -o pgid=,rss= | awk -v g="$1" '$1 == g { s += $2 } END { print s + 0 }'
 }
-sample() { # pid: samples RSS of the group and tcpserver's own every 2 s into $D/rss
+sample() { # pid file: from 3 s into the flood, the RSS of the group, the number of
+  # processes in it, and tcpserver's own, every 2 s
+  sleep 3
   while kill -0 "$1" 2>/dev/null; do
-    echo "$(rss "$1") $(awk '/^VmRSS/ { print $2 }' /proc/"$1"/status 2>/dev/null)" >> "$D/rss"
+    echo "$(rss "$1") $(ps -e -o pgid= | awk -v g="$1" '$1 == g' | wc -l) $(awk '/^VmRSS/ { print $2 }' /proc/"$1"/status 2>/dev/null)" >> "$2"
     sleep 2
   done
 }
-
-# the bare downstream
-e2e_tcpserver -c 2000 -b 1024 0 "$top/tests/smtpsink" -x nodir || exit 111
-bare=$(flood "$E2E_PORT")
-e2e_stop "$E2E_TCPSERVER_PID"
-echo "bare smtpsink under tcpserver: $bare"
-
-# The variables come from tcpserver's environment, as a site sets them with
-# envdir and tcprules: an "env" in the chain would be one more exec (of a
-# dynamically linked program) per connection, and no site runs one.
-DNSCACHEIP=$dns; THROTTLE_CONN=1000000/60; THROTTLE_CONC=100
-export DNSCACHEIP THROTTLE_CONN THROTTLE_CONC
-chain() {
-  e2e_tcpserver -c 2000 -b 1024 0 "$top/rblcheck/rblcheck" -f "$D/policy" \
-    "$top/throttle/throttle" -d "$D/state" ${THROTTLE_OPTS--b 3h -B 20/10m} \
-    "$top/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" "$top/tests/smtpsink" -x nodir
+memory() { # file: what the samples say
+  awk 'NR == 1 { f = $1; fp = $2; ft = $3 } { l = $1; lp = $2; lt = $3; if ($1 > m) m = $1; if ($1 / $2 > pp) pp = $1 / $2 }
+    END { printf "memory while flooding: chain %d KiB in %d processes at the first sample, %d KiB in %d at the last, %d at most, %d KiB per process at most; tcpserver %d -> %d KiB (%d samples)\n", f, fp, l, lp, m, pp, ft, lt, NR }' "$1"
 }
 
-# the floor: the same chain for relay clients, where every link only execs
-# the next (tcpserver's fork and four execs, no DNS, no state, no proxy)
-RELAYCLIENT=; export RELAYCLIENT
-chain || exit 111
-floor=$(flood "$E2E_PORT")
-e2e_stop "$E2E_TCPSERVER_PID"
-unset RELAYCLIENT
-echo "the same chain, every link execs (RELAYCLIENT): $floor"
+# DNS and state as a site sets them, from tcpserver's environment (envdir and
+# tcprules): an "env" in the chain would be one more exec (of a dynamically
+# linked program) per connection, and no site runs one.
+DNSCACHEIP=$dns; THROTTLE_CONN=1000000/60; THROTTLE_CONC=100
+export DNSCACHEIP THROTTLE_CONN THROTTLE_CONC
+sink() { # the test downstream: recording every message (with fsync), as a mail server
+  # queues it, or with "nodir" counting it only, to show the chain's own cost
+  if [ "$1" = nodir ]; then echo "$top/tests/smtpsink -x nodir"
+  else rm -rf "$D/out"; mkdir "$D/out"; echo "$top/tests/smtpsink -d $D/out"; fi
+}
+bare() { # downstream
+  e2e_tcpserver -c 2000 -b 1024 0 $(sink "$1") || exit 111
+  r=$(flood "$E2E_PORT")
+  e2e_stop "$E2E_TCPSERVER_PID"
+  echo "$r"
+}
+chain() { # downstream [ memory-samples-file ]
+  e2e_tcpserver -c 2000 -b 1024 0 "$top/rblcheck/rblcheck" -f "$D/policy" \
+    "$top/throttle/throttle" -d "$D/state" ${THROTTLE_OPTS--b 3h -B 20/10m} \
+    "$top/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" $(sink "$1") || exit 111
+  [ -n "$2" ] && { sample "$E2E_TCPSERVER_PID" "$2" & }
+  r=$(flood "$E2E_PORT")
+  e2e_stop "$E2E_TCPSERVER_PID"
+  wait
+  echo "$r"
+}
+links="rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck"
 
-# the chain, with the state store in use for every connection
-chain || exit 111
-sample "$E2E_TCPSERVER_PID" &
-chain=$(flood "$E2E_PORT")
-e2e_stop "$E2E_TCPSERVER_PID"
-echo "rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck+smtpsink: $chain"
-br=$(field "$bare" rate); cr=$(field "$chain" rate); fr=$(field "$floor" rate)
-echo "$cr $br $fr" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5); exec-only floor/bare = %.3f, chain/floor = %.3f\n", $1 / $2, $3 / $2, $1 / $3 }'
-echo "chain: greeting p99 $(field "$chain" greeting_p99_ms) ms, failed by the chain: $(field "$chain" failed) (target 0)"
-awk 'NR == 1 { f = $1; ft = $2 } { l = $1; lt = $2; if ($1 > m) m = $1 }
-  END { printf "memory: chain processes %d KiB at the start, %d at the end, %d at most; tcpserver %d -> %d KiB (%d samples)\n", f, l, m, ft, lt, NR }' "$D/rss"
-echo "state: $(du -k "$D/state/data.mdb" | cut -f1) KiB in data.mdb"
+# 1. the target: the chain in front of the test downstream that records each
+# message, against that downstream alone
+b=$(bare record); echo "bare test downstream (recording) under tcpserver: $b"
+c=$(chain record "$D/rss"); echo "$links+test downstream (recording): $c"
+br=$(field "$b" rate); cr=$(field "$c" rate)
+echo "$cr $br" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5)\n", $1 / $2 }'
+echo "chain: greeting p50 $(field "$c" greeting_p50_ms) ms, p99 $(field "$c" greeting_p99_ms) ms (bare p99 $(field "$b" greeting_p99_ms) ms); failed by the chain: $(field "$c" failed) (target 0)"
+memory "$D/rss"
+echo "state: $(du -k "$D/state/data.mdb" | cut -f1) KiB in data.mdb; messages recorded: $(ls "$D/out" | wc -l)"
 grep -c 'throttle: warning\|fatal' "$D/tcpserver.log" | sed 's/^/warnings and fatal errors in the log: /'
+
+# 2. the chain's own cost: a downstream that stores nothing, and the floor of
+# the same chain for relay clients, where every link only execs the next
+# (tcpserver's fork and four execs, no DNS, no state, no proxy)
+b=$(bare nodir); echo "bare smtpsink -x nodir: $b"
+c=$(chain nodir); echo "$links+smtpsink -x nodir: $c"
+RELAYCLIENT=; export RELAYCLIENT
+f=$(chain nodir); echo "the same chain, every link execs (RELAYCLIENT): $f"
+unset RELAYCLIENT
+br=$(field "$b" rate); cr=$(field "$c" rate); fr=$(field "$f" rate)
+echo "$cr $br $fr" | awk '{ printf "downstream that stores nothing: chain/bare = %.3f; exec-only floor/bare = %.3f, chain/floor = %.3f\n", $1 / $2, $3 / $2, $1 / $3 }'
 
 # a million log lines through sdu-report, against wc -l and awk on the same file
 awk -v p="$src" 'BEGIN { srand(1); for (i = 0; i < 250000; i++) {

@@ -6,7 +6,9 @@
 #include <str.h>
 #include "sdu_msg.h"
 
-void sdu_iam(const char *prog) { errmsg_iam(prog); }
+/* getopt's own complaint is left out (its wording is the C library's): a
+   bad option gets the usage line alone, as in qmail */
+void sdu_iam(const char *prog) { errmsg_iam(prog); opterr = 0; }
 
 size_t sdu_fmt_ulong(char *dest, unsigned long u)
 {

@@ -15,7 +15,7 @@
 #define sdu_warn(...) carp("warning: ", __VA_ARGS__)
 #define sdu_warnsys(...) carpsys("warning: ", __VA_ARGS__)
 
-void sdu_iam(const char *prog);
+void sdu_iam(const char *prog); /* also: getopt says nothing itself (opterr = 0) */
 /* decimal digits of u into dest (0: only count them); returns the length.
    Debian's fmt.h declares libowfat's fmt_ulong pure, which lets the
    compiler assume it writes nothing: use this one instead */

@@ -9,7 +9,13 @@
 int sg_cache_open(sg_cache *c, const char *dir, int rdonly)
 {
   memset(c, 0, sizeof *c);
-  if (sdu_state_open(&c->hosts, dir, SG_TABLE_HOSTS, rdonly ? SDU_STATE_RDONLY : 0) == -1) return -1;
+  /* No flush per commit: a claim is seen by every other process the moment
+     it commits (what keeps reports single while spamgrab runs side by side
+     and on qmail-local's retries); only a crash of the machine itself can
+     lose the last claims, and the cost is one duplicate report or one
+     forgotten host, never mail. The message in the review Maildir is still
+     flushed before spamgrab says it is done. */
+  if (sdu_state_open(&c->hosts, dir, SG_TABLE_HOSTS, rdonly ? SDU_STATE_RDONLY : SDU_STATE_NOSYNC) == -1) return -1;
   if (sdu_state_open_table(&c->cap, &c->hosts, SG_TABLE_CAP) == -1) {
     memcpy(c->hosts.err, c->cap.err, sizeof c->hosts.err);
     sdu_state_close(&c->hosts);

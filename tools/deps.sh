@@ -1,6 +1,7 @@
 #!/bin/sh
 # tools/deps.sh: install the Debian 12 packages sdu needs to build, test,
 # benchmark and demonstrate; only what is missing, starting no service.
+# Then tools/musl.sh builds the libraries for "make LIBC=musl".
 # usage: sh tools/deps.sh   (as root when something is missing)
 
 pkgs="build-essential gcc make libc6-dev libowfat-dev tinycdb liblmdb-dev
@@ -56,8 +57,14 @@ quiet_services() {
   :
 }
 
+# the libraries built with musl for "make LIBC=musl" (tools/musl.sh)
+musl_libs() {
+  sh "$(dirname "$0")/musl.sh" || fatal 111 "tools/musl.sh failed"
+}
+
 if [ -z "$missing" ]; then
   [ "$(id -u)" -eq 0 ] && quiet_services
+  musl_libs
   exit 0
 fi
 
@@ -99,5 +106,6 @@ for p in $missing; do
   [ "$s" = installed ] || still="$still $p"
 done
 [ -z "$still" ] || fatal 111 "still missing after apt-get install:$still"
+musl_libs
 echo "deps.sh: done"
 exit 0
