@@ -32,15 +32,28 @@ $cc -o "$w/sink" "$w/sink.c" || exit 111
 # the floor of the report path: a static program that starts the injector, hands it a
 # report and waits for it, as spamgrab must for every report (two process starts a message)
 cat > "$w/two.c" <<'EOC'
+#include <stdio.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/wait.h>
+/* two [ -d maildir ] injector: read the message, start the injector, hand it
+   a 4 KiB report, wait; with -d also write the report to maildir/tmp, flush
+   it and move it to new/, as a review copy is saved */
 int main(int argc, char **argv)
 {
   static char b[4096];
-  int p[2], st;
+  char tmp[4096], new[4096];
+  int p[2], st, fd;
   pid_t pid;
-  (void) argc;
   while (read(0, b, sizeof b) > 0) ;
+  if (argc > 3 && argv[1][0] == '-' && argv[1][1] == 'd') {
+    snprintf(tmp, sizeof tmp, "%s/tmp/%ld.two", argv[2], (long) getpid());
+    snprintf(new, sizeof new, "%s/new/%ld.two", argv[2], (long) getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd == -1 || write(fd, b, sizeof b) != (ssize_t) sizeof b || fsync(fd) == -1 || close(fd) == -1) return 111;
+    if (rename(tmp, new) == -1) return 111;
+    argv += 2;
+  }
   if (pipe(p) == -1 || (pid = fork()) == -1) return 111;
   if (!pid) { dup2(p[0], 0); close(p[0]); close(p[1]); execv(argv[1], argv + 1); _exit(111); }
   close(p[0]);
@@ -65,6 +78,8 @@ for p in ${PS:-1 2 4}; do
   printf 'P=%s spamgrab, known host:        ' $p; "$w/bench" spawn "$n" $p "$data/db01.eml" "$sg" -f "$w/conf"
   printf 'P=%s spamgrab, not a bounce:      ' $p; "$w/bench" spawn "$n" $p "$data/single-01.eml" "$sg" -f "$w/conf"
   printf 'P=%s floor of a report (2 starts): ' $p; "$w/bench" spawn "$n" $p "$data/db01.eml" "$w/two" "$w/sink"
+  rm -rf "$w/floor"; mkdir -p "$w/floor/tmp" "$w/floor/new"
+  printf 'P=%s  + a flushed review file:    ' $p; "$w/bench" spawn "$n" $p "$data/db01.eml" "$w/two" -d "$w/floor" "$w/sink"
   fresh
   printf 'P=%s spamgrab, new host (report): ' $p; "$w/bench" spawn "$n" $p "$w/m%lu.eml" "$sg" -f "$w/conf"
   echo "P=$p reports saved: $(ls "$w/review/new" | wc -l) of $n"

@@ -85,7 +85,8 @@ br=$(field "$b" rate); cr=$(field "$c" rate)
 echo "$cr $br" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5)\n", $1 / $2 }'
 echo "chain: greeting p50 $(field "$c" greeting_p50_ms) ms, p99 $(field "$c" greeting_p99_ms) ms (bare p99 $(field "$b" greeting_p99_ms) ms); failed by the chain: $(field "$c" failed) (target 0)"
 memory "$D/rss"
-echo "state: $(du -k "$D/state/data.mdb" | cut -f1) KiB in data.mdb; messages recorded: $(ls "$D/out" | wc -l)"
+rec=$(ls "$D/out" | grep -c '^msg\.')
+echo "state: $(du -k "$D/state/data.mdb" | cut -f1) KiB in data.mdb; messages recorded by the downstream: $rec, accepted (250) as the client saw: $(field "$c" served) (must be equal)"
 grep -c 'throttle: warning\|fatal' "$D/tcpserver.log" | sed 's/^/warnings and fatal errors in the log: /'
 
 # 2. the chain's own cost: a downstream that stores nothing, and the floor of

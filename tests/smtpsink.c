@@ -6,8 +6,10 @@
  * tcpserver. Replies are buffered and flushed before every read, so pipelined
  * commands get their replies in order, in as few writes as qmail-smtpd makes.
  *
- * -d dir   each accepted message becomes one file dir/msg.PID.N, written as
- *          dir/tmp.PID.N and renamed at the end of DATA:
+ * -d dir   each accepted message becomes one file in dir, written as
+ *          dir/tmp.SECONDS.NANOSECONDS.PID.N, flushed and linked to
+ *          dir/msg.SECONDS.NANOSECONDS.PID.N at the end of DATA (a name
+ *          taken already is a 451, never an overwrite):
  *              helo: ARG            (the last HELO/EHLO argument, if any)
  *              mail: <ADDR>         (the MAIL FROM address as sent)
  *              rcpt: <ADDR>         (one line per accepted recipient)
@@ -47,6 +49,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include "sdu_msg.h"
 
 #define USAGE "smtpsink [ -d dir ] [ -x behaviour ]..."
@@ -306,10 +309,16 @@ static const char *const envnames[] = {
 
 static void start_file(struct sink *k, const char *addr)
 {
+  struct timespec ts;
   if (!k->dir || k->nodir) return;
   ++k->seq;
-  snprintf(k->tmpname, sizeof k->tmpname, "%s/tmp.%lu.%lu", k->dir, (unsigned long) getpid(), k->seq);
-  snprintf(k->msgname, sizeof k->msgname, "%s/msg.%lu.%lu", k->dir, (unsigned long) getpid(), k->seq);
+  /* unique although pids come round again (a flood starts tens of thousands
+     of processes): the time first, so that names sort as messages came */
+  clock_gettime(CLOCK_REALTIME, &ts);
+  snprintf(k->tmpname, sizeof k->tmpname, "%s/tmp.%010lu.%09lu.%lu.%lu", k->dir,
+    (unsigned long) ts.tv_sec, (unsigned long) ts.tv_nsec, (unsigned long) getpid(), k->seq);
+  snprintf(k->msgname, sizeof k->msgname, "%s/msg.%010lu.%09lu.%lu.%lu", k->dir,
+    (unsigned long) ts.tv_sec, (unsigned long) ts.tv_nsec, (unsigned long) getpid(), k->seq);
   k->fd = open(k->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0644);
   if (k->fd == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to create ", k->tmpname);
   k->filelen = 0;
@@ -343,7 +352,9 @@ static void do_data(struct sink *k)
     if (fsync(k->fd) == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to sync ", k->tmpname);
     if (close(k->fd) == -1) { k->fd = -1; sdu_fatalsys(SDU_EXIT_TEMP, "unable to close ", k->tmpname); }
     k->fd = -1;
-    if (rename(k->tmpname, k->msgname) == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to rename ", k->tmpname);
+    /* link, not rename: a name taken already is an error, never an overwrite */
+    if (link(k->tmpname, k->msgname) == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to link ", k->tmpname, " to ", k->msgname);
+    if (unlink(k->tmpname) == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to remove ", k->tmpname);
   }
   ++k->messages;
   k->bytes += k->databytes;
