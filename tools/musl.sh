@@ -15,9 +15,9 @@
 prefix=${1:-/opt/sdu-musl}
 fatal() { c=$1; shift; echo "musl.sh: fatal: $*" >&2; exit "$c"; }
 
-# the versions of Debian 12; a stamp says which ones the prefix holds
-owfat=0.32 lmdb=0.9.24 psl=0.21.2
-stamp="libowfat $owfat lmdb $lmdb libpsl $psl (2)"
+# the versions Debian has installed for glibc; a stamp says which ones the
+# prefix holds (the sources come in the same versions, whatever they are)
+stamp="sdu-musl 3: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev liblmdb-dev libpsl-dev 2>/dev/null)"
 if [ -r "$prefix/.sdu-musl" ] && [ "$(cat "$prefix/.sdu-musl")" = "$stamp" ]; then exit 0; fi
 
 [ "$(id -u)" -eq 0 ] || fatal 100 "$prefix is not built; run this script as root"
@@ -49,10 +49,15 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 111' HUP INT TERM
 cd "$work" || fatal 111 "unable to enter $work"
 chmod 755 "$work"   # apt's _apt user fetches into it
-for p in libowfat=$owfat-4 lmdb=$lmdb-1 libpsl=$psl-1; do
+for p in libowfat lmdb libpsl; do
   apt-get source -qq "$p" > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source $p failed"; }
 done
-[ -d "libowfat-$owfat" ] && [ -d "lmdb-$lmdb" ] && [ -d "libpsl-$psl" ] || fatal 111 "sources not unpacked in $work"
+owfat=$(ls -d libowfat-*/ 2>/dev/null | head -n 1); owfat=${owfat#libowfat-}; owfat=${owfat%/}
+lmdb=$(ls -d lmdb-*/ 2>/dev/null | head -n 1); lmdb=${lmdb#lmdb-}; lmdb=${lmdb%/}
+psl=$(ls -d libpsl-*/ 2>/dev/null | head -n 1); psl=${psl#libpsl-}; psl=${psl%/}
+[ -n "$owfat" ] && [ -n "$lmdb" ] && [ -n "$psl" ] || fatal 111 "sources not unpacked in $work"
+pslmaj=$(echo "$psl" | cut -d. -f1); pslmin=$(echo "$psl" | cut -d. -f2); pslpat=$(echo "$psl" | cut -d. -f3)
+pslnum=$(printf '0x%02x%02x%02x' "$pslmaj" "$pslmin" "${pslpat:-0}")
 
 rm -rf "$prefix"
 mkdir -p "$prefix/include" "$prefix/lib" || fatal 111 "unable to make $prefix"
@@ -77,8 +82,8 @@ sed -i 's@<sys/poll.h>@<poll.h>@' "$prefix"/include/*.h || fatal 111 "unable to 
 # libpsl without an IDNA library: it reads Debian's public suffix file
 # (package publicsuffix); names are ASCII by the time spamgrab asks
 ( cd "libpsl-$psl" &&
-  sed -e "s/@LIBPSL_VERSION@/$psl/" -e 's/@LIBPSL_VERSION_MAJOR@/0/' -e 's/@LIBPSL_VERSION_MINOR@/21/' \
-    -e 's/@LIBPSL_VERSION_PATCH@/2/' -e 's/@LIBPSL_VERSION_NUMBER@/0x001502/' include/libpsl.h.in > "$prefix/include/libpsl.h" &&
+  sed -e "s/@LIBPSL_VERSION@/$psl/" -e "s/@LIBPSL_VERSION_MAJOR@/$pslmaj/" -e "s/@LIBPSL_VERSION_MINOR@/$pslmin/" \
+    -e "s/@LIBPSL_VERSION_PATCH@/${pslpat:-0}/" -e "s/@LIBPSL_VERSION_NUMBER@/$pslnum/" include/libpsl.h.in > "$prefix/include/libpsl.h" &&
   musl-gcc -O2 -I"$prefix/include" -DPACKAGE_VERSION="\"$psl\"" -DHAVE_STRINGS_H \
     -DPSL_DISTFILE='"/usr/share/publicsuffix/public_suffix_list.dafsa"' -c src/psl.c &&
   musl-gcc -O2 -I"$prefix/include" -c src/lookup_string_in_fixed_set.c &&
@@ -86,5 +91,5 @@ sed -i 's@<sys/poll.h>@<poll.h>@' "$prefix"/include/*.h || fatal 111 "unable to 
   fatal 111 "libpsl did not build"
 
 echo "$stamp" > "$prefix/.sdu-musl" || fatal 111 "unable to write the stamp"
-echo "musl.sh: $stamp built with musl in $prefix"
+echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl built with musl in $prefix"
 exit 0
