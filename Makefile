@@ -44,8 +44,10 @@ OBJ_ADDR = common/sdu_addr.o
 OBJ_CDB = common/sdu_cdb.o
 OBJ_STATE = common/sdu_state.o common/sdu_time.o
 OBJ_DNS = common/sdu_ip.o common/sdu_dns.o
+# the musl build's malloc (sdu_alloc.c says why); in libsdu.a it replaces musl's
+OBJ_ALLOC_musl = common/sdu_alloc.o
 COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
-  $(OBJ_STATE) $(OBJ_DNS)
+  $(OBJ_STATE) $(OBJ_DNS) $(OBJ_ALLOC_$(LIBC))
 
 UNIT_BASE = tests/unit/t_msg
 UNIT_SMTP = tests/unit/t_smtp
@@ -54,8 +56,9 @@ UNIT_ADDR = tests/unit/t_addr
 UNIT_CDB = tests/unit/t_cdb
 UNIT_STATE = tests/unit/t_state
 UNIT_DNS = tests/unit/t_ip tests/unit/t_dns
+UNIT_ALLOC = tests/unit/t_alloc
 UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
-  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) \
+  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) $(UNIT_ALLOC) \
   $(UNIT_RBLCHECK) $(UNIT_THROTTLE) $(UNIT_RCPTCHECK) $(UNIT_SPAMGRAB)
 
 # programs that ship, with their man pages: one line per program directory
@@ -179,6 +182,10 @@ tests/unit/t_rcptcheck_session: tests/unit/t_rcptcheck_session.o $(RCPTCHECK_OBJ
 
 tests/unit/t_rcptcheck_build: tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_alloc.o: common/sdu_alloc.c
+tests/unit/t_alloc: tests/unit/t_alloc.o common/libsdu.a
+	$(LINK) tests/unit/t_alloc.o common/libsdu.a $(LIBS)
 
 tests/unit/t_state: tests/unit/t_state.o common/libsdu.a
 	$(LINK) tests/unit/t_state.o common/libsdu.a $(LIBS)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/rblcheck.sh: rblcheck against rblsmtpd with 4 lists that answer after 50 ms, and the cost
-# of a clean client (connections per second through rblcheck, a bare exec, and prog alone), in one run.
+# of a clean client (connections per second through rblcheck, a bare exec, prog alone, and
+# bench/rblcheck_floor: the same 4 queries then exec, the least a link that asks can cost), in one run.
 # usage: sh bench/rblcheck.sh [ runs [ connections [ parallel clients ] ] ]   (after make; needs root: DNS on port 53)
 top=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-20}; conns=${2:-2000}; par=${3:-1}

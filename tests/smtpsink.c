@@ -9,7 +9,8 @@
  * -d dir   each accepted message becomes one file in dir, written as
  *          dir/tmp.SECONDS.NANOSECONDS.PID.N, flushed and linked to
  *          dir/msg.SECONDS.NANOSECONDS.PID.N at the end of DATA (a name
- *          taken already is a 451, never an overwrite):
+ *          taken already ends the session, 111, before any 250: never an
+ *          overwrite):
  *              helo: ARG            (the last HELO/EHLO argument, if any)
  *              mail: <ADDR>         (the MAIL FROM address as sent)
  *              rcpt: <ADDR>         (one line per accepted recipient)

@@ -1,0 +1,214 @@
+/* sdu_alloc.c: malloc for the musl build (make LIBC=musl links it in place of
+   musl's own). musl's allocator gives a group of blocks back to the kernel
+   (munmap) as soon as its last block is freed; a chain link starts, reads
+   its config, frees, and so unmaps and maps again a dozen times before its
+   first reply, and every munmap on a machine with more than one CPU is a TLB
+   shootdown to the others: ~60 us a start on the test machines. This one
+   keeps what it got: a free list per size class (powers of two, 32 B to
+   64 KiB, blocks carved from 256 KiB areas), reused LIFO, never returned;
+   larger blocks are mappings of their own, unmapped on free and grown with
+   mremap. Memory is bounded by the peak of each class. One lock (the
+   programs are single-threaded; LMDB only starts threads to copy an env).
+   Built with SDU_ALLOC_TEST the functions are static sdu_a_ ones and not
+   malloc: tests/unit/t_alloc includes this file so, in every build. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#ifndef SDU_ALLOC_TEST
+#include <malloc.h>
+#endif
+#include <string.h>
+#include <errno.h>
+#include <sys/mman.h>
+#ifdef SDU_ALLOC_TEST
+#define API static  /* the test's own copy, beside the library's */
+#else
+#define API
+#include "sdu_alloc.h"
+#endif
+
+#define ALIGN 16
+#define MINSHIFT 5                 /* 32 bytes, header included: room for the free list link */
+#define MAXSHIFT 16                /* 64 KiB: larger blocks are mappings */
+#define NCLASS (MAXSHIFT - MINSHIFT + 1)
+#define AREA (256 * 1024)
+
+/* every block starts with this, ALIGN bytes before the pointer handed out */
+struct head {
+  size_t size;  /* small: the class's whole block size; large: the mapping's length */
+  void *base;   /* small: 0; large: where the mapping starts */
+};
+
+struct freeblock { struct freeblock *next; };
+
+static struct freeblock *freelist[NCLASS];
+static char *area;
+static size_t arealeft;
+static volatile int lock;
+
+static void take(void) { while (__atomic_test_and_set(&lock, __ATOMIC_ACQUIRE)) ; }
+static void give(void) { __atomic_clear(&lock, __ATOMIC_RELEASE); }
+
+static struct head *headof(void *p) { return (struct head *) ((char *) p - ALIGN); }
+
+/* the class whose blocks hold n bytes and the header; NCLASS: too large */
+static unsigned int classof(size_t n)
+{
+  unsigned int c = 0;
+  size_t b = (size_t) 1 << MINSHIFT;
+  if (n > ((size_t) 1 << MAXSHIFT) - ALIGN) return NCLASS;
+  while (b < n + ALIGN) { b <<= 1; ++c; }
+  return c;
+}
+
+static void *maplarge(size_t n, size_t align)
+{
+  size_t len, pad = align > ALIGN ? align : 0;
+  char *base, *p;
+  struct head *h;
+  if (n > SIZE_MAX - ALIGN - pad - 4096) { errno = ENOMEM; return 0; }
+  len = (n + ALIGN + pad + 4095) & ~(size_t) 4095;
+  base = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) { errno = ENOMEM; return 0; }
+  p = base + ALIGN;
+  if (pad) p = (char *) (((uintptr_t) p + align - 1) & ~(uintptr_t) (align - 1));
+  h = headof(p);
+  h->size = len;
+  h->base = base;
+  return p;
+}
+
+static void *small(unsigned int c)
+{
+  size_t b = (size_t) 1 << (c + MINSHIFT);
+  struct head *h;
+  take();
+  if (freelist[c]) {
+    struct freeblock *f = freelist[c];
+    freelist[c] = f->next;
+    give();
+    return f;
+  }
+  if (arealeft < b) {
+    /* what is left of the old area goes to the lists, largest first */
+    while (arealeft >= ((size_t) 1 << MINSHIFT)) {
+      unsigned int k = NCLASS - 1;
+      while (((size_t) 1 << (k + MINSHIFT)) > arealeft) --k;
+      h = (struct head *) area;
+      h->size = (size_t) 1 << (k + MINSHIFT);
+      h->base = 0;
+      ((struct freeblock *) (area + ALIGN))->next = freelist[k];
+      freelist[k] = (struct freeblock *) (area + ALIGN);
+      area += h->size;
+      arealeft -= h->size;
+    }
+    area = mmap(0, AREA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED) { area = 0; arealeft = 0; give(); errno = ENOMEM; return 0; }
+    arealeft = AREA;
+  }
+  h = (struct head *) area;
+  area += b;
+  arealeft -= b;
+  give();
+  h->size = b;
+  h->base = 0;
+  return (char *) h + ALIGN;
+}
+
+API void *sdu_a_malloc(size_t n)
+{
+  unsigned int c = classof(n);
+  return c < NCLASS ? small(c) : maplarge(n, 0);
+}
+
+API void sdu_a_free(void *p)
+{
+  struct head *h;
+  unsigned int c;
+  if (!p) return;
+  h = headof(p);
+  if (h->base) { munmap(h->base, h->size); return; }
+  for (c = 0; ((size_t) 1 << (c + MINSHIFT)) < h->size; ++c) ;
+  take();
+  ((struct freeblock *) p)->next = freelist[c];
+  freelist[c] = p;
+  give();
+}
+
+API size_t sdu_a_usable(void *p)
+{
+  struct head *h;
+  if (!p) return 0;
+  h = headof(p);
+  if (h->base) return h->size - (size_t) ((char *) p - (char *) h->base);
+  return h->size - ALIGN;
+}
+
+API void *sdu_a_calloc(size_t m, size_t n)
+{
+  void *p;
+  if (n && m > SIZE_MAX / n) { errno = ENOMEM; return 0; }
+  /* a mapping of its own is zero already, and stays untouched until used
+     (LMDB callocs 2 MiB of dirty list per environment and uses a little) */
+  if (classof(m * n) == NCLASS) return maplarge(m * n, 0);
+  p = sdu_a_malloc(m * n);
+  if (p) memset(p, 0, m * n);
+  return p;
+}
+
+API void *sdu_a_realloc(void *p, size_t n)
+{
+  struct head *h;
+  size_t have;
+  void *q;
+  if (!p) return sdu_a_malloc(n);
+  if (!n) { sdu_a_free(p); return 0; }
+  h = headof(p);
+  have = sdu_a_usable(p);
+  if (h->base && (char *) p == (char *) h->base + ALIGN && classof(n) == NCLASS) {
+    /* a mapping of its own grows or shrinks in place, or moves without a copy */
+    size_t len;
+    char *nb;
+    if (n > SIZE_MAX - ALIGN - 4096) { errno = ENOMEM; return 0; }
+    len = (n + ALIGN + 4095) & ~(size_t) 4095;
+    if (len == h->size) return p;
+    nb = mremap(h->base, h->size, len, MREMAP_MAYMOVE);
+    if (nb == MAP_FAILED) { errno = ENOMEM; return 0; }
+    h = (struct head *) nb;
+    h->size = len;
+    h->base = nb;
+    return nb + ALIGN;
+  }
+  if (n <= have && (h->base || n > have / 2)) return p;
+  q = sdu_a_malloc(n);
+  if (!q) return 0;
+  memcpy(q, p, n < have ? n : have);
+  sdu_a_free(p);
+  return q;
+}
+
+API void *sdu_a_aligned(size_t align, size_t n)
+{
+  if (!align || (align & (align - 1))) { errno = EINVAL; return 0; }
+  if (align <= ALIGN) return sdu_a_malloc(n);
+  return maplarge(n, align);
+}
+
+#ifndef SDU_ALLOC_TEST
+void *malloc(size_t n) { return sdu_a_malloc(n); }
+void free(void *p) { sdu_a_free(p); }
+void *calloc(size_t m, size_t n) { return sdu_a_calloc(m, n); }
+void *realloc(void *p, size_t n) { return sdu_a_realloc(p, n); }
+void *aligned_alloc(size_t align, size_t n) { return sdu_a_aligned(align, n); }
+void *memalign(size_t align, size_t n) { return sdu_a_aligned(align, n); }
+size_t malloc_usable_size(void *p) { return sdu_a_usable(p); }
+int posix_memalign(void **res, size_t align, size_t n)
+{
+  void *p;
+  if (align < sizeof (void *)) return EINVAL;
+  p = sdu_a_aligned(align, n);
+  if (!p) return errno;
+  *res = p;
+  return 0;
+}
+#endif
