@@ -37,7 +37,7 @@ PSL_LIBS_musl = -lpsl
 PSL_LIBS = $(PSL_LIBS_$(LIBC))
 
 # one line per part of the library, so that parts are added without clashes
-OBJ_BASE = common/sdu_msg.o common/sdu_env.o
+OBJ_BASE = common/sdu_msg.o common/sdu_env.o common/sdu_chain.o
 OBJ_SMTP = common/sdu_smtp.o common/sdu_respond.o common/sdu_proxy.o
 OBJ_CONFIG = common/sdu_config.o
 OBJ_ADDR = common/sdu_addr.o
@@ -61,17 +61,21 @@ UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
   $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) $(UNIT_ALLOC) \
   $(UNIT_RBLCHECK) $(UNIT_THROTTLE) $(UNIT_RCPTCHECK) $(UNIT_SPAMGRAB)
 
-# programs that ship, with their man pages: one line per program directory
+# programs that ship, with their man pages: one line per program directory;
+# rblcheck, throttle and rcptcheck are hard links to one binary, chain/sdu-chain
+PROG_CHAIN = chain/sdu-chain
+CHAIN_LINKS = rblcheck/rblcheck throttle/throttle rcptcheck/rcptcheck
 PROG_RBLCHECK = rblcheck/rblcheck
 PROG_THROTTLE = throttle/throttle throttle/sdu-report
 PROG_RCPTCHECK = rcptcheck/rcptcheck rcptcheck/rcptcheck-build
 PROG_SPAMGRAB = spamgrab/spamgrab
+MAN_CHAIN = chain/sdu-chain.1
 MAN_RBLCHECK = rblcheck/rblcheck.1
 MAN_THROTTLE = throttle/throttle.1 throttle/sdu-report.1
 MAN_RCPTCHECK = rcptcheck/rcptcheck.1 rcptcheck/rcptcheck-build.1
 MAN_SPAMGRAB = spamgrab/spamgrab.1
-PROGS = $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
-MANS1 = $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
+PROGS = $(PROG_CHAIN) $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
+MANS1 = $(MAN_CHAIN) $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
 # unit tests of the programs' own parts (<prog>/<prog>_*.c)
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
 UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report
@@ -107,8 +111,8 @@ tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 THROTTLE_OBJS = throttle/throttle_rules.o throttle/throttle_store.o throttle/throttle_session.o
 $(THROTTLE_OBJS) throttle/throttle_report.o throttle/throttle.o throttle/sdu-report.o: throttle/*.h $(HEADERS)
 
-throttle/throttle: throttle/throttle.o $(THROTTLE_OBJS) common/libsdu.a
-	$(LINK) throttle/throttle.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
+throttle/throttle: chain/sdu-chain
+	ln -f chain/sdu-chain $@
 
 throttle/sdu-report: throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a
 	$(LINK) throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a $(LIBS)
@@ -138,8 +142,8 @@ tests/unit/t_spamgrab_report: tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) co
 
 rblcheck/rblcheck.o rblcheck/rblcheck_policy.o tests/unit/t_rblcheck_policy.o: rblcheck/rblcheck_policy.h $(HEADERS)
 
-rblcheck/rblcheck: rblcheck/rblcheck.o rblcheck/rblcheck_policy.o common/libsdu.a
-	$(LINK) rblcheck/rblcheck.o rblcheck/rblcheck_policy.o common/libsdu.a $(LIBS)
+rblcheck/rblcheck: chain/sdu-chain
+	ln -f chain/sdu-chain $@
 
 tests/unit/t_rblcheck_policy: tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a
 	$(LINK) tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a $(LIBS)
@@ -168,8 +172,15 @@ RCPTCHECK_OBJS = rcptcheck/rcptcheck_table.o rcptcheck/rcptcheck_rules.o \
 RCPTBUILD_OBJS = rcptcheck/rcptcheck_build.o rcptcheck/rcptcheck_qmail.o
 $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) rcptcheck/rcptcheck.o rcptcheck/rcptcheck-build.o: rcptcheck/*.h $(HEADERS)
 
-rcptcheck/rcptcheck: rcptcheck/rcptcheck.o $(RCPTCHECK_OBJS) common/libsdu.a
-	$(LINK) rcptcheck/rcptcheck.o $(RCPTCHECK_OBJS) common/libsdu.a $(LIBS)
+rcptcheck/rcptcheck: chain/sdu-chain
+	ln -f chain/sdu-chain $@
+
+# the links of the chain in one binary (sdu-chain.1 says why)
+CHAIN_OBJS = rblcheck/rblcheck.o rblcheck/rblcheck_policy.o throttle/throttle.o $(THROTTLE_OBJS) \
+  rcptcheck/rcptcheck.o $(RCPTCHECK_OBJS)
+chain/sdu-chain.o: $(HEADERS)
+chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a
+	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a $(LIBS)
 
 rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a
 	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
@@ -233,9 +244,18 @@ demo:
 	$(MAKE) all
 	sh tools/demo.sh
 
+# each file goes in under a temporary name and is renamed into place, so that a
+# running chain never finds a program missing or half written; the links of
+# the chain are hard links to sdu-chain, as in the build tree
 install: $(PROGS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	for p in $(PROGS); do cp $$p $(DESTDIR)$(BINDIR)/ || exit 1; done
+	for p in $(PROGS); do \
+	  b=$(DESTDIR)$(BINDIR)/$${p##*/}; \
+	  case " $(CHAIN_LINKS) " in \
+	    *" $$p "*) ln -f $(DESTDIR)$(BINDIR)/sdu-chain $$b.new ;; \
+	    *) cp $$p $$b.new ;; \
+	  esac && mv -f $$b.new $$b || exit 1; \
+	done
 	for m in $(MANS1); do cp $$m $(DESTDIR)$(MANDIR)/man1/ || exit 1; done
 
 clean:

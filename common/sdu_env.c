@@ -4,6 +4,7 @@
 #include <buffer.h>
 #include "sdu_env.h"
 #include "sdu_msg.h"
+#include "sdu_smtp.h"
 
 const char *sdu_env_get(const char *name) { return getenv(name); }
 
@@ -21,9 +22,14 @@ const char *sdu_env_remoteip(void)
 
 void sdu_exec_next(char **argv)
 {
+  int r;
   /* anything buffered for fd 1 or 2 would be lost across exec */
   buffer_flush(buffer_1);
   buffer_flush(buffer_2);
+  /* the next link of this binary runs here; links waiting in the middle
+     start the program themselves (sdu-chain(1)) */
+  r = sdu_chain_next(argv);
+  if (r >= 0) exit(r);
   execvp(argv[0], argv);
   sdu_fatalsys(SDU_EXIT_TEMP, "unable to run ", argv[0]);
 }

@@ -24,7 +24,15 @@ const char *sdu_prog(void) { return argv0 ? argv0 : "sdu"; }
 
 void sdu_nomem(void) { sdu_fatal(SDU_EXIT_TEMP, "out of memory"); }
 
-void sdu_usage(const char *usage) { die(SDU_EXIT_PERM, "usage: ", usage); }
+void sdu_usage(const char *usage) { carp("usage: ", usage); sdu_exit(SDU_EXIT_PERM); }
+
+void (*sdu_exit_hook)(int code);
+
+void sdu_exit(int code)
+{
+  if (sdu_exit_hook) sdu_exit_hook(code);
+  exit(code);
+}
 
 int sdu_printable(stralloc *out, const char *s, size_t len, size_t max, int keepspace)
 {

@@ -9,9 +9,9 @@
 #define SDU_EXIT_PERM 100 /* usage or permanent configuration error */
 #define SDU_EXIT_TEMP 111 /* temporary or system error */
 
-/* errmsg's carp/die write to fd 2, prefixed by the name given to sdu_iam */
-#define sdu_fatal(code, ...) die((code), "fatal: ", __VA_ARGS__)
-#define sdu_fatalsys(code, ...) diesys((code), "fatal: ", __VA_ARGS__)
+/* errmsg's carp writes to fd 2, prefixed by the name given to sdu_iam */
+#define sdu_fatal(code, ...) do { carp("fatal: ", __VA_ARGS__); sdu_exit(code); } while (0)
+#define sdu_fatalsys(code, ...) do { carpsys("fatal: ", __VA_ARGS__); sdu_exit(code); } while (0)
 #define sdu_warn(...) carp("warning: ", __VA_ARGS__)
 #define sdu_warnsys(...) carpsys("warning: ", __VA_ARGS__)
 
@@ -24,6 +24,10 @@ size_t sdu_fmt_ulong(char *dest, unsigned long u);
 const char *sdu_prog(void);
 void sdu_nomem(void);
 void sdu_usage(const char *usage);
+/* exit(code), after sdu_exit_hook: links of the chain waiting in this
+   process to stand in the middle see a downstream that failed */
+void sdu_exit(int code);
+extern void (*sdu_exit_hook)(int code);
 
 /* printable copy of s[0..len), cut to max bytes; anything outside
    0x21..0x7e (and space unless keepspace) becomes '_' */

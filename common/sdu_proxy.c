@@ -25,13 +25,15 @@
 #define QMAX 256              /* commands in flight; the client waits beyond */
 #define REPLY_MAX 16384       /* longest downstream reply kept whole */
 #define REPLY_LINE 1000       /* longest downstream reply line passed on */
-#define HEADER_MAX 8192       /* injected header lines */
+#define HEADER_MAX 8192       /* injected header lines, per link */
+#define LEVELS 4              /* links of one process in the middle */
 
 /* a command awaiting its reply, from downstream or from us */
 struct pend {
   int verb;
   int local;          /* 1: the reply is text, already known */
   int close;          /* end the session after this reply */
+  int seen;           /* local: the links before this one see it as downstream's */
   char *text;         /* local reply, CRLF included */
   size_t textlen;
 };
@@ -43,9 +45,18 @@ enum { D_BOL, D_MID, D_CR, D_DOT, D_DOTCR };
 
 struct buf { char *s; size_t len; };
 
+/* one link's hooks; links that run in one process (sdu-chain(1)) share one
+   proxy: level 0 is the client's side, the last level downstream's */
+struct level {
+  const sdu_hooks *h;
+  const char *name;    /* the link's, for its messages */
+  stralloc header;     /* injected after each 354 */
+};
+
 struct sdu_proxy {
   const sdu_proxy_cfg *cfg;
-  const sdu_hooks *h;
+  struct level lev[LEVELS];
+  int nlev, cur;       /* cur: the level whose hook runs */
   int fdin, fdout;     /* client */
   int tochild, fromchild;
   pid_t pid;
@@ -57,12 +68,20 @@ struct sdu_proxy {
   int cinready;        /* the last read from the client brought bytes */
   unsigned long seq;
   stralloc answer;     /* set by hooks */
-  stralloc header;     /* injected after each 354 */
   stralloc reply;      /* downstream reply being assembled */
   stralloc tmp;
   int lastcode;        /* of downstream's last reply */
   unsigned long long last, start; /* milliseconds, monotonic */
 };
+
+/* the hooks of level i run under that link's name; the engine's own
+   messages go under the innermost link's, whose downstream it runs */
+static const sdu_hooks *as(sdu_proxy *p, int i)
+{
+  p->cur = i < 0 ? 0 : i;
+  errmsg_iam(p->lev[i < 0 ? p->nlev - 1 : i].name);
+  return i < 0 ? 0 : p->lev[i].h;
+}
 
 void sdu_proxy_defaults(sdu_proxy_cfg *cfg)
 {
@@ -81,16 +100,17 @@ void sdu_proxy_answer(sdu_proxy *p, const char *reply)
 
 int sdu_proxy_header(sdu_proxy *p, const char *lines)
 {
+  stralloc *h = &p->lev[p->cur].header;
   size_t i, len = str_len(lines);
-  p->header.len = 0;
+  h->len = 0;
   for (i = 0; i < len; ++i) {
     if (lines[i] == '\n' && (i == 0 || lines[i - 1] != '\r'))
-      if (!stralloc_append(&p->header, "\r")) return 0;
-    if (!stralloc_append(&p->header, lines + i)) return 0;
+      if (!stralloc_append(h, "\r")) return 0;
+    if (!stralloc_append(h, lines + i)) return 0;
   }
-  if (p->header.len && p->header.s[p->header.len - 1] != '\n')
-    if (!stralloc_catb(&p->header, "\r\n", 2)) return 0;
-  if (p->header.len > HEADER_MAX) { p->header.len = 0; return 0; }
+  if (h->len && h->s[h->len - 1] != '\n')
+    if (!stralloc_catb(h, "\r\n", 2)) return 0;
+  if (h->len > HEADER_MAX) { h->len = 0; return 0; }
   return 1;
 }
 
@@ -125,12 +145,13 @@ static struct pend *qtail_add(sdu_proxy *p, int verb)
   struct pend *e;
   e = &p->q[(p->qhead + p->qlen) % QMAX];
   ++p->qlen;
-  e->verb = verb; e->local = 0; e->close = 0; e->textlen = 0;
+  e->verb = verb; e->local = 0; e->close = 0; e->seen = 0; e->textlen = 0;
   return e;
 }
 
-/* queue a reply of our own, in its place among downstream's */
-static void qlocal(sdu_proxy *p, int verb, int dfltcode, const char *text, int close)
+/* queue a reply of our own, in its place among downstream's; the links
+   before level seen take it for downstream's */
+static void qlocal_seen(sdu_proxy *p, int verb, int dfltcode, const char *text, int close, int seen)
 {
   struct pend *e = qtail_add(p, verb);
   p->tmp.len = 0;
@@ -139,7 +160,13 @@ static void qlocal(sdu_proxy *p, int verb, int dfltcode, const char *text, int c
   e->close = close;
   if (!e->text) { e->text = malloc(SDU_SMTP_TEXT_MAX + 16); if (!e->text) sdu_nomem(); }
   e->textlen = p->tmp.len;
+  e->seen = seen;
   memmove(e->text, p->tmp.s, e->textlen);
+}
+
+static void qlocal(sdu_proxy *p, int verb, int dfltcode, const char *text, int close)
+{
+  qlocal_seen(p, verb, dfltcode, text, close, 0);
 }
 
 static void closechild(sdu_proxy *p)
@@ -172,14 +199,20 @@ static void downstream_died(sdu_proxy *p)
   p->cineof = 1;
 }
 
-static void hook_reply(sdu_proxy *p, int verb, int code, const char *text, size_t len)
+/* a reply as the links below level upto see it: the innermost first */
+static void hook_reply(sdu_proxy *p, int upto, int verb, int code, const char *text, size_t len)
 {
   sdu_cmd c;
-  if (!p->h->reply || p->mode == M_PASS) return;
+  int i;
+  if (p->mode == M_PASS) return;
   byte_zero(&c, sizeof c);
   c.verb = verb;
   c.seq = p->seq;
-  p->h->reply(p->h->ctx, p, &c, code, text, len);
+  for (i = upto - 1; i >= 0; --i) {
+    const sdu_hooks *h = as(p, i);
+    if (h->reply) h->reply(h->ctx, p, &c, code, text, len);
+  }
+  as(p, -1);
 }
 
 /* a whole reply from downstream, for the command at the head of the queue */
@@ -188,7 +221,7 @@ static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
   struct pend *e = p->qlen ? &p->q[p->qhead] : 0;
   int verb = e ? e->verb : SDU_V_OTHER;
 
-  hook_reply(p, verb, code, r, len);
+  hook_reply(p, p->nlev, verb, code, r, len);
   if (verb == SDU_V_EHLO && code == 250) {
     p->tmp.len = 0;
     if (!sdu_smtp_ehlofilter(&p->tmp, r, len)) sdu_nomem();
@@ -203,7 +236,13 @@ static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
       if (code == 354) {
         p->mode = M_DATA;
         p->dstate = D_BOL;
-        if (p->header.len && !addb(&p->dout, p->header.s, p->header.len)) {}
+        {
+          /* each link's lines above those of the links before it, as a
+             chain of processes would have written them */
+          int i;
+          for (i = p->nlev - 1; i >= 0; --i)
+            if (p->lev[i].header.len && !addb(&p->dout, p->lev[i].header.s, p->lev[i].header.len)) {}
+        }
       } else p->mode = M_CMD;
       break;
     case SDU_V_AUTH: case SDU_V_AUTHLINE:
@@ -221,6 +260,7 @@ static void drain(sdu_proxy *p)
     struct pend *e;
     if (p->closing || p->cout.len > HIGHWATER) return;
     if (p->qlen && (e = &p->q[p->qhead])->local) {
+      if (e->seen) hook_reply(p, e->seen, e->verb, sdu_smtp_replycode(e->text, 451), e->text, e->textlen);
       addb(&p->cout, e->text, e->textlen);
       p->qhead = (p->qhead + 1) % QMAX;
       --p->qlen;
@@ -274,7 +314,7 @@ static void drain(sdu_proxy *p)
 static void command(sdu_proxy *p, const char *line, size_t len)
 {
   sdu_cmd c;
-  int action = SDU_PASS;
+  int action = SDU_PASS, i;
   size_t arg;
 
   ++p->seq;
@@ -307,16 +347,23 @@ static void command(sdu_proxy *p, const char *line, size_t len)
       qlocal(p, c.verb, 502, "5.5.1 BDAT not supported, use DATA", 0);
       return;
   }
-  p->answer.len = 0;
-  if (p->h->command) action = p->h->command(p->h->ctx, p, &c);
+  /* from the client's side in: the first link that answers ends the walk */
+  for (i = 0; i < p->nlev; ++i) {
+    const sdu_hooks *h = as(p, i);
+    p->answer.len = 0;
+    if (h->command) action = h->command(h->ctx, p, &c);
+    if (action != SDU_PASS) break;
+  }
+  as(p, -1);
   if (action != SDU_PASS) {
+    int seen = i;
     if (!stralloc_0(&p->answer)) sdu_nomem();
     if (action == SDU_CLOSE) {
-      qlocal(p, c.verb, 421, p->answer.len > 1 ? p->answer.s : "4.3.0 closing connection", 1);
+      qlocal_seen(p, c.verb, 421, p->answer.len > 1 ? p->answer.s : "4.3.0 closing connection", 1, seen);
       p->closequeued = 1;   /* nothing after this command goes on */
     }
     else
-      qlocal(p, c.verb, 451, p->answer.len > 1 ? p->answer.s : "4.3.0 try again later", 0);
+      qlocal_seen(p, c.verb, 451, p->answer.len > 1 ? p->answer.s : "4.3.0 try again later", 0, seen);
     return;
   }
   qtail_add(p, c.verb);
@@ -477,7 +524,7 @@ static int setnonblock(int fd)
 /* posix_spawn, not fork: the child shares our memory until it execs, so
    starting it copies no page tables and costs no copy-on-write faults
    (under a flood a fork and its teardown cost about as much as the relay) */
-static int startchild(sdu_proxy *p, char **argv)
+static int startchild(sdu_proxy *p, char **argv, int (*fn)(void *), void *arg)
 {
   int in[2], out[2], rc;
   posix_spawn_file_actions_t fa;
@@ -485,6 +532,20 @@ static int startchild(sdu_proxy *p, char **argv)
   sigset_t dfl;
   if (pipe(in) == -1) return -1;
   if (pipe(out) == -1) { close(in[0]); close(in[1]); return -1; }
+  if (fn) {
+    /* a link of this process that answers or fails instead of going on:
+       it does so in a child on the pipes, as the next program would */
+    p->pid = fork();
+    if (p->pid == 0) {
+      sdu_chain_forget();
+      signal(SIGPIPE, SIG_DFL);
+      if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1) _exit(111);
+      close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+      _exit(fn(arg));
+    }
+    rc = p->pid == -1 ? errno : 0;
+    goto started;
+  }
   rc = posix_spawn_file_actions_init(&fa);
   if (!rc) {
     rc = posix_spawnattr_init(&at);
@@ -506,6 +567,7 @@ static int startchild(sdu_proxy *p, char **argv)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
   }
+started:
   if (rc) {
     close(in[0]); close(in[1]); close(out[0]); close(out[1]);
     p->pid = 0;
@@ -558,14 +620,68 @@ static int flush(int fd, struct buf *b)
   return 0;
 }
 
+/* links waiting to stand in the middle: the rest of the chain runs in this
+   process until something has to be started (sdu-chain(1)) */
+static struct { const sdu_proxy_cfg *cfg; const sdu_hooks *h; const char *name; } pending[LEVELS];
+static int npending;
+
+static int session(char **argv, int (*fn)(void *), void *arg);
+
+static int exitcode(void *arg) { return *(int *) arg; }
+
+/* a link of this process exits while links before it wait: they get a
+   downstream that died at once, as a chain of processes would */
+static void pending_exit(int code)
+{
+  if (npending) _exit(session(0, exitcode, &code));
+}
+
+void sdu_chain_forget(void)
+{
+  npending = 0;
+  sdu_exit_hook = 0;
+}
+
+int sdu_proxy_pending(void) { return npending > 0; }
+
+int sdu_proxy_runfn(int (*fn)(void *), void *arg) { return session(0, fn, arg); }
+
+int sdu_chain_next(char **argv)
+{
+  int r = sdu_chain_inline(argv);
+  if (r >= 0) {
+    /* the link returned without going on: its exit is what waits see */
+    if (npending) r = session(0, exitcode, &r);
+    return r;
+  }
+  if (npending) return session(argv, 0, 0);
+  return -1;
+}
+
 int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
 {
+  if (npending == LEVELS) return session(argv, 0, 0);  /* cannot happen: one level a link */
+  pending[npending].cfg = cfg;
+  pending[npending].h = h;
+  pending[npending].name = sdu_prog();
+  ++npending;
+  sdu_exit_hook = pending_exit;
+  return sdu_chain_next(argv);
+}
+
+/* the session with the links pending, downstream argv or fn(arg) */
+static int session(char **argv, int (*fn)(void *), void *arg)
+{
   sdu_proxy *p;
-  int r = 0;
+  const sdu_proxy_cfg *cfg = pending[0].cfg;
+  int r = 0, i;
 
   p = calloc(1, sizeof *p);
   if (!p) sdu_nomem();
-  p->cfg = cfg; p->h = h;
+  p->cfg = cfg;
+  for (i = 0; i < npending; ++i) { p->lev[i].h = pending[i].h; p->lev[i].name = pending[i].name; }
+  p->nlev = npending;
+  sdu_chain_forget();
   p->fdin = cfg->fdin; p->fdout = cfg->fdout;
   p->tochild = p->fromchild = -1;
   p->cin.s = malloc(BUFSZ); p->cout.s = malloc(BUFSZ);
@@ -574,8 +690,8 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
   signal(SIGPIPE, SIG_IGN);
   p->start = p->last = nowms();
 
-  if (startchild(p, argv) == -1) {
-    sdu_warnsys("unable to run ", argv[0]);
+  if (startchild(p, argv, fn, arg) == -1) {
+    sdu_warnsys("unable to run ", argv ? argv[0] : "a child");
     r = 111;
     p->childgone = 1;
     qlocal(p, SDU_V_GREETING, 421, "4.3.0 the mail server is not available, closing connection", 1);
@@ -686,17 +802,19 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
       }
     }
   }
-  if (p->h->end) p->h->end(p->h->ctx, p);
+  for (i = p->nlev - 1; i >= 0; --i) {
+    const sdu_hooks *h = as(p, i);
+    if (h->end) h->end(h->ctx, p);
+  }
+  as(p, -1);
   closechild(p);
   close(p->fdout);
   close(p->fdin);
   reap(p);
-  {
-    unsigned int i;
-    for (i = 0; i < QMAX; ++i) free(p->q[i].text);
-  }
+  for (i = 0; i < QMAX; ++i) free(p->q[i].text);
   free(p->cin.s); free(p->cout.s); free(p->din.s); free(p->dout.s);
-  stralloc_free(&p->answer); stralloc_free(&p->header);
+  for (i = 0; i < p->nlev; ++i) stralloc_free(&p->lev[i].header);
+  stralloc_free(&p->answer);
   stralloc_free(&p->reply); stralloc_free(&p->tmp);
   free(p);
   return r;

@@ -45,6 +45,14 @@ static int reply(const sdu_respond_cfg *cfg, stralloc *sa, int code, const char 
   }
 }
 
+static int respond_child(void *arg)
+{
+  sdu_respond_cfg cfg = *(const sdu_respond_cfg *) arg;
+  cfg.fdin = 0;
+  cfg.fdout = 1;
+  return sdu_respond(&cfg);
+}
+
 int sdu_respond(const sdu_respond_cfg *cfg)
 {
   char buf[SDU_SMTP_LINE_MAX];
@@ -53,6 +61,10 @@ int sdu_respond(const sdu_respond_cfg *cfg)
   unsigned long commands = 0;
   time_t deadline = time(0) + (time_t) cfg->timeout;
   stralloc sa = {0};
+
+  /* links of this process wait to stand in the middle: answer them as the
+     next program would have (sdu-chain(1)) */
+  if (sdu_proxy_pending()) return sdu_proxy_runfn(respond_child, (void *) cfg);
 
   refcode = sdu_smtp_replycode(cfg->refusal, 451);
   if (cfg->atgreeting) {

@@ -97,4 +97,33 @@ int sdu_proxy_header(sdu_proxy *p, const char *lines);
 /* 1 after downstream accepted AUTH: everything passes unchecked */
 int sdu_proxy_authenticated(const sdu_proxy *p);
 
+/* --- links in one process (sdu-chain(1)) ----------------------------
+   sdu_proxy_run does not start the next program at once: when it is a link
+   of this very binary, that link runs here (sdu_chain_inline), and only
+   where the chain leaves the binary does one proxy start it, with the hooks
+   of every link that wanted to stand in the middle, in chain order. What
+   the client and the programs see is what a chain of processes gives. */
+
+/* 1 while links of this process wait for the rest of the chain */
+int sdu_proxy_pending(void);
+/* run the waiting links with fn(arg) as downstream, in a child on pipes */
+int sdu_proxy_runfn(int (*fn)(void *), void *arg);
+/* the rest of the chain, argv, from here: a link of this binary runs in
+   this process, waiting links get their session; returns the exit code,
+   or -1 when argv is to be exec'd (nothing waits, not one of ours) */
+int sdu_chain_next(char **argv);
+/* forget the waiting links (a child that must not run them) */
+void sdu_chain_forget(void);
+
+/* the links of a multi-call binary */
+typedef struct sdu_applet {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} sdu_applet;
+/* main of the multi-call binary: run the link argv[0] names */
+int sdu_chain_main(const sdu_applet *list, int argc, char **argv);
+/* run argv[0] in this process if it is a link of this binary not yet run
+   here, found as execvp would find it: its exit code, or -1 */
+int sdu_chain_inline(char **argv);
+
 #endif

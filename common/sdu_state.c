@@ -14,6 +14,18 @@
 #define BATCH 1000      /* deletions per cleanup transaction */
 #define SCAN 100000     /* entries looked at per cleanup transaction */
 
+/* LMDB's rule: a process opens a data.mdb once. Links of the chain that run
+   in one process (sdu-chain(1)) may each open the same directory: they share
+   its environment, counted here */
+#define SHARED_MAX 4
+static struct shared {
+  MDB_env *env;
+  dev_t dev;
+  ino_t ino;
+  int rdonly;
+  unsigned int refs;
+} shared[SHARED_MAX];
+
 void sdu_state_pack64(unsigned char *p, unsigned long long u)
 {
   int i;
@@ -97,6 +109,8 @@ static int wbegin(sdu_state *st, MDB_txn **txn)
 {
   if (!st->env) return MDB_BAD_TXN;
   if (st->flags & SDU_STATE_RDONLY) return EROFS;
+  /* a shared environment flushes the commits of the tables that want it */
+  if (st->shared) mdb_env_set_flags(st->env, MDB_NOSYNC, (st->flags & SDU_STATE_NOSYNC) != 0);
   return begin(st, 0, txn);
 }
 
@@ -172,13 +186,26 @@ static int sizeok(sdu_state *st)
 
 int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize)
 {
-  int rc, fd;
+  int rc, fd, i, slot = -1, rdonly = (flags & SDU_STATE_RDONLY) != 0;
+  struct stat sd;
   memset(st, 0, sizeof *st);
   st->flags = flags;
   st->ownenv = 1;
   snprintf(st->dir, sizeof st->dir, "%s", dir);
   snprintf(st->where, sizeof st->where, "table %.64s in %.240s", table, st->dir);
   if (!nameok(st, table)) return -1;
+  if (stat(dir, &sd) == 0)
+    for (i = 0; i < SHARED_MAX; ++i) {
+      struct shared *e = &shared[i];
+      if (!e->refs) { if (slot < 0) slot = i; continue; }
+      if (e->dev != sd.st_dev || e->ino != sd.st_ino || e->rdonly != rdonly) continue;
+      st->env = e->env;
+      st->ownenv = 0;
+      st->shared = i + 1;
+      if (opendbi(st, table) == -1) { st->env = 0; st->shared = 0; return -1; }
+      ++e->refs;
+      return 0;
+    }
   rc = mdb_env_create(&st->env);
   if (rc) { st->env = 0; return fail(st, "open", rc); }
   rc = mdb_env_set_maxdbs(st->env, SDU_STATE_MAXDBS);
@@ -211,6 +238,12 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
     errno = e;
     return -1;
   }
+  if (slot >= 0) {
+    struct shared *e = &shared[slot];
+    e->env = st->env; e->dev = sd.st_dev; e->ino = sd.st_ino; e->rdonly = rdonly; e->refs = 1;
+    st->ownenv = 0;
+    st->shared = slot + 1;
+  }
   return 0;
 }
 
@@ -242,7 +275,12 @@ void sdu_state_close(sdu_state *st)
   if (st->rtxn) mdb_txn_abort(st->rtxn);
   st->rtxn = 0;
   if (st->env && st->ownenv) mdb_env_close(st->env);
+  if (st->env && st->shared && !--shared[st->shared - 1].refs) {
+    mdb_env_close(st->env);
+    shared[st->shared - 1].env = 0;
+  }
   st->env = 0;
+  st->shared = 0;
 }
 
 int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,

@@ -21,8 +21,10 @@ struct MDB_txn;
 
 /* One table of one state directory. Entries expire at an absolute time
    (seconds, 0 never); an entry is live while now < expires, and an expired
-   entry reads as absent. A process opens a directory at most once (LMDB's
-   rule): further tables of it go through sdu_state_open_table. Close it
+   entry reads as absent. LMDB's rule, a process opens a directory once, is
+   kept here: a second sdu_state_open of a directory this process has open
+   shares its environment (links of the chain running in one process).
+   Further tables of one opener go through sdu_state_open_table. Close it
    before exec: an open store keeps a reader slot for as long as the pid
    lives. After fork only the parent may use or close it; the child must
    exec or _exit.
@@ -33,6 +35,7 @@ typedef struct sdu_state {
   struct MDB_txn *rtxn; /* a reset read transaction, renewed for each read */
   int flags;
   int ownenv;           /* 0 for tables opened with sdu_state_open_table */
+  int shared;           /* 1 + the slot of a counted environment, or 0 */
   char dir[256];        /* for messages, cut */
   char where[320];      /* "table t in dir" for messages */
   char err[512];

@@ -9,6 +9,7 @@
 #include <fmt.h>
 #include <scan.h>
 #include "sdu_msg.h"
+#include "sdu_links.h"
 #include "sdu_env.h"
 #include "sdu_ip.h"
 #include "sdu_dns.h"
@@ -134,7 +135,7 @@ static void passon(char **argv, const char *ip)
   _exit(sdu_proxy_run(argv, &cfg, &h));
 }
 
-int main(int argc, char **argv)
+int rblcheck_main(int argc, char **argv)
 {
   const char *file = "/etc/sdu/rblcheck.conf";
   const char *env, *host;

@@ -5,6 +5,7 @@
 #include <scan.h>
 #include "sdu_smtp.h"
 #include "sdu_msg.h"
+#include "sdu_links.h"
 #include "sdu_env.h"
 #include "sdu_time.h"
 #include "rcptcheck_session.h"
@@ -51,7 +52,7 @@ static void unusable(rc_table *t, int failclosed, const char *file, const char *
   rc_table_close(t);
 }
 
-int main(int argc, char **argv)
+int rcptcheck_main(int argc, char **argv)
 {
   static rc_table t;
   static rc_rules rules;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <stdio.h>
 #include "sdu_msg.h"
+#include "sdu_links.h"
 #include "sdu_env.h"
 #include "sdu_ip.h"
 #include "sdu_smtp.h"
@@ -111,7 +112,7 @@ static void loadfail(int r, const char *file, stralloc *err)
   if (r == 0) sdu_fatal(SDU_EXIT_PERM, err->s);
 }
 
-int main(int argc, char **argv)
+int throttle_main(int argc, char **argv)
 {
   const char *dir = "/var/lib/sdu", *ipfile = 0, *rcptfile = 0, *e;
   throttle_nets ipwhite = { 0, 0, 0 };
