@@ -65,9 +65,14 @@ EOC
 $cc -o "$w/two" "$w/two.c" || exit 111
 # the new-host case: each run another client address, so each one reports (contact by PSL,
 # the injector, a review file, the cache)
+# the flood as it comes: a spam run's double-bounces, ten from each sending host, the
+# hosts in turn (the first of each host reports, the other nine find it known)
 awk -v m="$n" -v f="$data/db01.eml" -v d="$w" 'BEGIN { while ((getline l < f) > 0) body = body l "\n";
   for (i = 0; i < m; i++) { b = body; sub(/\(198\.51\.100\.7\)/, "(10." int(i / 65536) % 256 "." int(i / 256) % 256 "." i % 256 ")", b);
-    printf "%s", b > (d "/m" i ".eml"); close(d "/m" i ".eml") } }'
+    printf "%s", b > (d "/m" i ".eml"); close(d "/m" i ".eml") }
+  h = int(m / 10); if (h < 1) h = 1
+  for (i = 0; i < m; i++) { j = i % h; b = body; sub(/\(198\.51\.100\.7\)/, "(10.1" int(j / 65536) % 10 "." int(j / 256) % 256 "." j % 256 ")", b);
+    printf "%s", b > (d "/x" i ".eml"); close(d "/x" i ".eml") } }'
 fresh() { rm -rf "$w/state"/* "$w/review/new"/*; }
 
 echo "# one process per message, $n runs each, P in flight (qmail-send's concurrencylocal; $(nproc) CPUs)"
@@ -82,6 +87,9 @@ for p in ${PS:-1 2 4}; do
   printf 'P=%s  + a flushed review file:    ' $p; "$w/bench" spawn "$n" $p "$data/db01.eml" "$w/two" -d "$w/floor" "$w/sink"
   fresh
   printf 'P=%s spamgrab, new host (report): ' $p; "$w/bench" spawn "$n" $p "$w/m%lu.eml" "$sg" -f "$w/conf"
+  echo "P=$p reports saved: $(ls "$w/review/new" | wc -l) of $n"
+  fresh
+  printf 'P=%s spamgrab, a spam run (1 in 10 reports): ' $p; "$w/bench" spawn "$n" $p "$w/x%lu.eml" "$sg" -f "$w/conf"
   echo "P=$p reports saved: $(ls "$w/review/new" | wc -l) of $n"
 done
 

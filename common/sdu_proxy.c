@@ -61,6 +61,7 @@ struct sdu_proxy {
   int tochild, fromchild;
   pid_t pid;
   struct buf cin, cout, din, dout;
+  char *bufs;          /* the four above, in one block */
   struct pend q[QMAX];
   unsigned int qhead, qlen;
   int mode, dstate, skipping;
@@ -684,9 +685,11 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   sdu_chain_forget();
   p->fdin = cfg->fdin; p->fdout = cfg->fdout;
   p->tochild = p->fromchild = -1;
-  p->cin.s = malloc(BUFSZ); p->cout.s = malloc(BUFSZ);
-  p->din.s = malloc(BUFSZ); p->dout.s = malloc(BUFSZ);
-  if (!p->cin.s || !p->cout.s || !p->din.s || !p->dout.s) sdu_nomem();
+  /* the four buffers in one block: one mapping to make and drop, not four */
+  p->bufs = malloc(4 * BUFSZ);
+  if (!p->bufs) sdu_nomem();
+  p->cin.s = p->bufs; p->cout.s = p->bufs + BUFSZ;
+  p->din.s = p->bufs + 2 * BUFSZ; p->dout.s = p->bufs + 3 * BUFSZ;
   signal(SIGPIPE, SIG_IGN);
   p->start = p->last = nowms();
 
@@ -812,7 +815,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   close(p->fdin);
   reap(p);
   for (i = 0; i < QMAX; ++i) free(p->q[i].text);
-  free(p->cin.s); free(p->cout.s); free(p->din.s); free(p->dout.s);
+  free(p->bufs);
   for (i = 0; i < p->nlev; ++i) stralloc_free(&p->lev[i].header);
   stralloc_free(&p->answer);
   stralloc_free(&p->reply); stralloc_free(&p->tmp);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <lmdb.h>
 #include "sdu_time.h"
@@ -23,6 +24,7 @@ static struct shared {
   dev_t dev;
   ino_t ino;
   int rdonly;
+  pid_t pid;            /* a child of fork opens its own */
   unsigned int refs;
 } shared[SHARED_MAX];
 
@@ -188,6 +190,7 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
 {
   int rc, fd, i, slot = -1, rdonly = (flags & SDU_STATE_RDONLY) != 0;
   struct stat sd;
+  pid_t me = getpid();
   memset(st, 0, sizeof *st);
   st->flags = flags;
   st->ownenv = 1;
@@ -197,7 +200,7 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
   if (stat(dir, &sd) == 0)
     for (i = 0; i < SHARED_MAX; ++i) {
       struct shared *e = &shared[i];
-      if (!e->refs) { if (slot < 0) slot = i; continue; }
+      if (!e->refs || e->pid != me) { if (slot < 0) slot = i; continue; }
       if (e->dev != sd.st_dev || e->ino != sd.st_ino || e->rdonly != rdonly) continue;
       st->env = e->env;
       st->ownenv = 0;
@@ -240,7 +243,7 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
   }
   if (slot >= 0) {
     struct shared *e = &shared[slot];
-    e->env = st->env; e->dev = sd.st_dev; e->ino = sd.st_ino; e->rdonly = rdonly; e->refs = 1;
+    e->env = st->env; e->dev = sd.st_dev; e->ino = sd.st_ino; e->rdonly = rdonly; e->refs = 1; e->pid = me;
     st->ownenv = 0;
     st->shared = slot + 1;
   }
@@ -275,7 +278,7 @@ void sdu_state_close(sdu_state *st)
   if (st->rtxn) mdb_txn_abort(st->rtxn);
   st->rtxn = 0;
   if (st->env && st->ownenv) mdb_env_close(st->env);
-  if (st->env && st->shared && !--shared[st->shared - 1].refs) {
+  if (st->env && st->shared && shared[st->shared - 1].pid == getpid() && !--shared[st->shared - 1].refs) {
     mdb_env_close(st->env);
     shared[st->shared - 1].env = 0;
   }

@@ -23,7 +23,8 @@ struct MDB_txn;
    (seconds, 0 never); an entry is live while now < expires, and an expired
    entry reads as absent. LMDB's rule, a process opens a directory once, is
    kept here: a second sdu_state_open of a directory this process has open
-   shares its environment (links of the chain running in one process).
+   shares its environment (links of the chain running in one process),
+   with the first opener's map size; a child of fork opens its own.
    Further tables of one opener go through sdu_state_open_table. Close it
    before exec: an open store keeps a reader slot for as long as the pid
    lives. After fork only the parent may use or close it; the child must

@@ -13,6 +13,17 @@ sub() {
     -e "s|/usr/local/bin/||g" -e "s|/var/qmail|$S/qmail|g" "$@"
 }
 
+# make install, twice (the second over the first, as an upgrade): the links of
+# the chain are hard links to sdu-chain, the other programs files of their own
+for i in 1 2; do
+  e2e_ok "make install into a scratch root ($i)" make -s -C "$E2E_TOP" install DESTDIR="$S/root" PREFIX=/usr/local
+done
+B=$S/root/usr/local/bin
+e2e_check "installed: rblcheck, throttle and rcptcheck are hard links to sdu-chain" \
+  '[ "$(ls -i "$B/sdu-chain" "$B/rblcheck" "$B/throttle" "$B/rcptcheck" | awk "{ print \$1 }" | sort -u | wc -l)" -eq 1 ] && [ "$(stat -c %h "$B/sdu-chain")" -eq 4 ]'
+e2e_check "installed: the other programs and every man page, nothing left under a temporary name" \
+  'for p in spamgrab sdu-report rcptcheck-build; do [ -x "$B/$p" ] || exit 1; done; [ -r "$S/root/usr/local/share/man/man1/sdu-chain.1" ] && ! ls "$B" | grep -q "\.new\$"'
+
 # the policies; the example is /etc/sdu/rblcheck.conf for the run script below
 sub "$X/rblcheck.conf" > "$S/etc/rblcheck.conf"
 for f in rblcheck.conf rblsmtpd.conf; do

@@ -678,6 +678,41 @@ static void t_nosync(void)
   stralloc_free(&val);
 }
 
+/* two opens of one directory in a process (links of sdu-chain): one
+   environment, no second set of files, each table its own flush setting */
+static void t_shared(void)
+{
+  sdu_state a, b, c;
+  stralloc val = {0};
+  unsigned char before[1024], after[1024];
+  unsigned long n = 0;
+  size_t i;
+  int newfds = 0;
+  mkdir(at("shared"), 0755);
+  T_EQI(sdu_state_open(&a, at("shared"), "counters", SDU_STATE_NOSYNC), 0, "shared: first open");
+  fdset(before, sizeof before);
+  T_EQI(sdu_state_open(&b, at("shared"), "counted", 0), 0, "shared: second open of the directory");
+  fdset(after, sizeof after);
+  for (i = 0; i < sizeof after; ++i) if (after[i] && !before[i]) ++newfds;
+  T_OK(a.env == b.env && newfds == 0, "shared: one environment, no file opened twice");
+  T_EQI(sdu_state_incr(&a, "k", 1, 100, 60, &n), 0, "shared: count in the unflushed table");
+  T_EQI(PUTS(&b, "x", "flushed", 0), 0, "shared: put in the flushed table");
+  T_EQI(sdu_state_incr(&a, "k", 1, 101, 60, &n), 0, "shared: count again");
+  T_EQI(n, 2, "shared: counted");
+  T_EQI(PUTS(&b, "y", "again", 0), 0, "shared: put again");
+  sdu_state_close(&a);
+  T_EQI(GETS(&b, "x", &val, 102, 0), 1, "shared: the second still reads after the first closed");
+  T_EQI(sdu_state_open(&c, at("shared"), "counters", 0), 0, "shared: a third open joins it");
+  T_OK(c.env == b.env, "shared: the same environment");
+  T_EQI(sdu_state_get(&c, "k", 1, &val, 102, 0), 1, "shared: the count is there");
+  sdu_state_close(&b);
+  sdu_state_close(&c);
+  T_EQI(sdu_state_open(&a, at("shared"), "counted", SDU_STATE_RDONLY), 0, "shared: opened afresh after the last close");
+  T_EQI(GETS(&a, "y", &val, 103, 0), 1, "shared: both puts are on disk");
+  sdu_state_close(&a);
+  stralloc_free(&val);
+}
+
 /* a batch: puts and counts over two tables in one transaction, all or nothing */
 static void t_batch(void)
 {
@@ -733,6 +768,7 @@ int main(void)
   t_open_fail();
   t_truncated();
   t_nosync();
+  t_shared();
   t_batch();
   t_txn();
   if (!sdu_t_failed) system(cmd);
