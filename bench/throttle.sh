@@ -80,6 +80,14 @@ chain() { # downstream [ memory-samples-file ]
   wait
   echo "$r"
 }
+relay() { # downstream: the cheapest link there is in the middle, a proxy that only
+  # relays (tests/sdu-testproxy, no hooks, no state, no DNS): the floor of any chain
+  # with a link in the middle on this machine
+  e2e_tcpserver -c 2000 -b 1024 0 "$top/tests/sdu-testproxy" $(sink "$1") || exit 111
+  r=$(flood "$E2E_PORT")
+  e2e_stop "$E2E_TCPSERVER_PID"
+  echo "$r"
+}
 links="rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck"
 
 # 1. the target: the chain in front of the test downstream that records each
@@ -87,9 +95,10 @@ links="rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck"
 # flushes changes from minute to minute here: the mean of the two is the anchor)
 OUT=$D/out.bare1; b=$(bare record); echo "bare test downstream (recording) under tcpserver: $b"
 OUT=$D/out.chain; c=$(chain record "$D/rss"); echo "$links+test downstream (recording): $c"
+OUT=$D/out.relay; p=$(relay record); echo "a proxy that only relays+test downstream (recording): $p"
 OUT=$D/out.bare2; b2=$(bare record); echo "bare test downstream (recording), again: $b2"
-br=$(field "$b" rate); cr=$(field "$c" rate); br2=$(field "$b2" rate)
-echo "$cr $br $br2" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5; against the first bare run %.3f, the second %.3f)\n", 2 * $1 / ($2 + $3), $1 / $2, $1 / $3 }'
+br=$(field "$b" rate); cr=$(field "$c" rate); br2=$(field "$b2" rate); pr=$(field "$p" rate)
+echo "$cr $br $br2 $pr" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5; against the first bare run %.3f, the second %.3f)\nrelay-only proxy/bare = %.3f, chain/relay-only proxy = %.3f\n", 2 * $1 / ($2 + $3), $1 / $2, $1 / $3, 2 * $4 / ($2 + $3), $1 / $4 }'
 echo "chain: greeting p50 $(field "$c" greeting_p50_ms) ms, p99 $(field "$c" greeting_p99_ms) ms (bare p99 $(field "$b" greeting_p99_ms) ms); failed by the chain: $(field "$c" failed) (target 0)"
 memory "$D/rss"
 rec=$(ls "$D/out.chain" | grep -c '^msg\.')
@@ -103,10 +112,11 @@ grep -c 'throttle: warning\|fatal' "$D/tcpserver.log" | sed 's/^/warnings and fa
 b=$(bare nodir); echo "bare smtpsink -x nodir: $b"
 c=$(chain nodir); echo "$links+smtpsink -x nodir: $c"
 RELAYCLIENT=; export RELAYCLIENT
-f=$(chain nodir); echo "the same chain, every link execs (RELAYCLIENT): $f"
+f=$(chain nodir); echo "the same chain, every link passes on (RELAYCLIENT): $f"
 unset RELAYCLIENT
-br=$(field "$b" rate); cr=$(field "$c" rate); fr=$(field "$f" rate)
-echo "$cr $br $fr" | awk '{ printf "downstream that stores nothing: chain/bare = %.3f; exec-only floor/bare = %.3f, chain/floor = %.3f\n", $1 / $2, $3 / $2, $1 / $3 }'
+p=$(relay nodir); echo "a proxy that only relays+smtpsink -x nodir: $p"
+br=$(field "$b" rate); cr=$(field "$c" rate); fr=$(field "$f" rate); pr=$(field "$p" rate)
+echo "$cr $br $fr $pr" | awk '{ printf "downstream that stores nothing: chain/bare = %.3f; pass-on floor/bare = %.3f, chain/floor = %.3f; relay-only proxy/bare = %.3f, chain/relay-only proxy = %.3f\n", $1 / $2, $3 / $2, $1 / $3, $4 / $2, $1 / $4 }'
 
 # a million log lines through sdu-report, against wc -l and awk on the same file
 awk -v p="$src" 'BEGIN { srand(1); for (i = 0; i < 250000; i++) {
