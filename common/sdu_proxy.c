@@ -661,7 +661,8 @@ int sdu_chain_next(char **argv)
 
 int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
 {
-  if (npending == LEVELS) return session(argv, 0, 0);  /* cannot happen: one level a link */
+  /* each link of the binary runs once in a process: LEVELS is more than there are */
+  if (npending == LEVELS) sdu_fatal(SDU_EXIT_TEMP, "too many links in the middle in one process");
   pending[npending].cfg = cfg;
   pending[npending].h = h;
   pending[npending].name = sdu_prog();
