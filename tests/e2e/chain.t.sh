@@ -128,7 +128,7 @@ e2e_check "rcptcheck with a bad option behind two waiting links: 421 and the usa
   'only421 "$D/one/usage.out" && only421 "$D/sep/usage.out" && grep -q "^rcptcheck: usage: " "$D/one/usage.err"'
 run one twice "$c_tag" s1 -- -b 3h -- -f "$D/rcpt.cdb" "$T/rcptcheck/rcptcheck" -f "$D/rcpt.cdb"
 E2E_LAST=$D/one/twice.err
-e2e_check "a link named twice: the second runs as its own process, the message goes through" \
+e2e_check "a link named twice: both check, the message goes through" \
   '[ "$(ls "$D/one/twice" | wc -l)" -eq 1 ] && [ "$(grep -c "^rcptcheck: ip=$c_tag .*action=accept" "$E2E_LAST")" -eq 4 ]'
 e2e_check "no warnings in any of it" '! grep -h "warning\|fatal" "$D"/one/*.err "$D"/sep/*.err | grep -v "^rcptcheck: usage"'
 
