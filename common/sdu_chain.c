@@ -65,11 +65,14 @@ static int resolvesself(const char *name)
 
 static int call(int i, char **argv)
 {
-  int argc = 0;
+  const char *me = sdu_prog();
+  int argc = 0, r;
   while (argv[argc]) ++argc;
   ran |= 1u << i;
   optind = 0;   /* getopt starts afresh (glibc and musl alike) */
-  return applets[i].run(argc, argv);
+  r = applets[i].run(argc, argv);
+  errmsg_iam(me); /* what the caller says after this is in its own name */
+  return r;
 }
 
 int sdu_chain_inline(char **argv)
