@@ -132,6 +132,28 @@ e2e_check "a link named twice: both check, the message goes through" \
   '[ "$(ls "$D/one/twice" | wc -l)" -eq 1 ] && [ "$(grep -c "^rcptcheck: ip=$c_tag .*action=accept" "$E2E_LAST")" -eq 4 ]'
 e2e_check "no warnings in any of it" '! grep -h "warning\|fatal" "$D"/one/*.err "$D"/sep/*.err | grep -v "^rcptcheck: usage"'
 
+# names found along PATH, as a run script gives them: the first executable of
+# that name decides, as for execvp; the downstream says who its parent is
+cat > "$D/whoami" <<EOF
+#!/bin/sh
+echo "\$PPID" > "\$WHO"
+exec "$T/tests/smtpsink" -x nodir
+EOF
+chmod 755 "$D/whoami"
+mkdir -p "$D/copy" && cp "$T/chain/sdu-chain" "$D/copy/throttle"
+viapath() { # PATH-prefix result-file
+  WHO=$2 PATH="$1:$D:$PATH" TCPREMOTEIP=$c_clean sh -c 'echo $$ > "$WHO.sh"; exec rblcheck -f "$0/policy" throttle -d "$0/one/state" -b 3h rcptcheck -f "$0/rcpt.cdb" whoami < "$0/s1" > "$WHO.out" 2> "$WHO.err"' "$D"
+}
+viapath "$T/rblcheck:$T/throttle:$T/rcptcheck" "$D/path1"
+E2E_LAST=$D/path1.err
+e2e_check "links named without a path, found along PATH: one process for the three, the session served" \
+  '[ "$(cat "$D/path1")" = "$(cat "$D/path1.sh")" ] && grep -q "^250 ok queued" "$D/path1.out"'
+viapath "$T/rblcheck:$D/copy:$T/throttle:$T/rcptcheck" "$D/path2"
+E2E_LAST=$D/path2.err
+e2e_check "a copy of throttle first along PATH is exec'd, as execvp would: a process of its own, the session served" \
+  '[ "$(cat "$D/path2")" != "$(cat "$D/path2.sh")" ] && grep -q "^250 ok queued" "$D/path2.out"'
+echo "# parents: $(cat "$D/path1") $(cat "$D/path1.sh") / $(cat "$D/path2") $(cat "$D/path2.sh")"
+
 "$T/chain/sdu-chain" x > "$D/self.out" 2>&1
 echo "exit $?" >> "$D/self.out"
 E2E_LAST=$D/self.out
