@@ -578,7 +578,9 @@ static int live(const char *server, const char *hole, const char *closed)
   sdu_dns_run_servers(tmp, q, 1, 6000, 0, 0);
   dt = now() - t0;
   expect(&q[0], SDU_DNS_OK, "127.0.0.2,127.0.0.10", "silent server, then a good one");
-  T_OK(dt >= 0.9 && dt < 1.5, "silent server, then a good one: after the first round's second");
+  /* the schedule, not a speed: a loaded machine may add to the second, but
+     libowfat's first round (3 s) would not pass */
+  T_OK(dt >= 0.9 && dt < 2.5, "silent server, then a good one: after the first round's second, before a 3 s one");
   printf("# silent server, then a good one: %.3f s\n", dt);
   sdu_dnsq_free(q, 2);
 
