@@ -7,7 +7,11 @@
    keeps what it got: a free list per size class (powers of two, 32 B to
    64 KiB, blocks carved from 256 KiB areas), reused LIFO, never returned;
    larger blocks are mappings of their own, unmapped on free and grown with
-   mremap. Memory is bounded by the peak of each class. One lock (the
+   mremap; a few freed ones are kept for the next malloc of their size
+   (the proxy's buffers, LMDB's lists: a munmap each at the end of every
+   connection otherwise). calloc hands out fresh memory without writing
+   it: pages the kernel gave are zero, and a page never touched costs no
+   fault. Memory is bounded by the peak of each class. One lock (the
    programs are single-threaded; LMDB only starts threads to copy an env).
    Built with SDU_ALLOC_TEST the functions are static sdu_a_ ones and not
    malloc: tests/unit/t_alloc includes this file so, in every build. */
@@ -41,7 +45,18 @@ struct head {
 
 struct freeblock { struct freeblock *next; };
 
+#define PAGE 4096                  /* requests of 2033 to 4096 bytes: a page each */
+#define PAGEAREAS 16               /* areas of pages at most; then class blocks */
+#define KEEP 4                     /* freed large blocks kept */
+#define KEEPMAX (8 << 20)          /* and their bytes at most */
+
 static struct freeblock *freelist[NCLASS];
+static char *pagearea[PAGEAREAS];  /* areas of whole pages, no header in them */
+static unsigned int npageareas;
+static size_t pageleft;            /* in the last page area */
+static struct freeblock *freepages;
+static struct head *kept[KEEP];    /* freed mappings, whole */
+static size_t keptbytes;
 static char *area;
 static size_t arealeft;
 static volatile int lock;
@@ -61,13 +76,29 @@ static unsigned int classof(size_t n)
   return c;
 }
 
-static void *maplarge(size_t n, size_t align)
+/* zero: the bytes must be zero (a kept mapping is not) */
+static void *maplarge(size_t n, size_t align, int zero)
 {
   size_t len, pad = align > ALIGN ? align : 0;
   char *base, *p;
   struct head *h;
   if (n > SIZE_MAX - ALIGN - pad - 4096) { errno = ENOMEM; return 0; }
   len = (n + ALIGN + pad + 4095) & ~(size_t) 4095;
+  if (!pad && !zero) {
+    /* a kept mapping of the size, or up to twice it */
+    unsigned int i;
+    take();
+    for (i = KEEP; i-- > 0; )
+      if (kept[i] && kept[i]->size >= len && kept[i]->size / 2 <= len) {
+        h = kept[i];
+        keptbytes -= h->size;
+        for (; i + 1 < KEEP; ++i) kept[i] = kept[i + 1];
+        kept[KEEP - 1] = 0;
+        give();
+        return (char *) h + ALIGN;
+      }
+    give();
+  }
   base = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) { errno = ENOMEM; return 0; }
   p = base + ALIGN;
@@ -78,7 +109,8 @@ static void *maplarge(size_t n, size_t align)
   return p;
 }
 
-static void *small(unsigned int c)
+/* *fresh: the block was never handed out, its bytes are zero */
+static void *small(unsigned int c, int *fresh)
 {
   size_t b = (size_t) 1 << (c + MINSHIFT);
   struct head *h;
@@ -87,8 +119,10 @@ static void *small(unsigned int c)
     struct freeblock *f = freelist[c];
     freelist[c] = f->next;
     give();
+    *fresh = 0;
     return f;
   }
+  *fresh = 1;
   if (arealeft < b) {
     /* what is left of the old area goes to the lists, largest first */
     while (arealeft >= ((size_t) 1 << MINSHIFT)) {
@@ -115,10 +149,65 @@ static void *small(unsigned int c)
   return (char *) h + ALIGN;
 }
 
-API void *sdu_a_malloc(size_t n)
+/* A block of 4 KiB with a header before it spans two pages and touches
+   both: LMDB's pages (one per page written, and its page buffer) would
+   cost a page fault more each. Such requests get a page of their own from
+   areas of pages; free knows them by their address. */
+static int ispage(const void *p)
+{
+  unsigned int i;
+  if ((uintptr_t) p & (PAGE - 1)) return 0;
+  for (i = 0; i < npageareas; ++i)
+    if ((uintptr_t) p - (uintptr_t) pagearea[i] < AREA) return 1;
+  return 0;
+}
+
+/* 0: no page (the areas are all used): take a class block */
+static void *page(int *fresh)
+{
+  char *p;
+  take();
+  if (freepages) {
+    struct freeblock *f = freepages;
+    freepages = f->next;
+    give();
+    *fresh = 0;
+    return f;
+  }
+  if (!pageleft) {
+    if (npageareas == PAGEAREAS) { give(); return 0; }
+    p = mmap(0, AREA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { give(); return 0; }
+    pagearea[npageareas++] = p;
+    pageleft = AREA;
+  }
+  p = pagearea[npageareas - 1] + (AREA - pageleft);
+  pageleft -= PAGE;
+  give();
+  *fresh = 1;
+  return p;
+}
+
+static int pageclass(size_t n)
+{
+  return n > PAGE / 2 - ALIGN && n <= PAGE;
+}
+
+/* a block of n bytes; *fresh: never handed out before, zero */
+static void *block(size_t n, int *fresh)
 {
   unsigned int c = classof(n);
-  return c < NCLASS ? small(c) : maplarge(n, 0);
+  void *p;
+  if (pageclass(n) && (p = page(fresh))) return p;
+  if (c < NCLASS) return small(c, fresh);
+  *fresh = 1;
+  return maplarge(n, 0, 0);
+}
+
+API void *sdu_a_malloc(size_t n)
+{
+  int fresh;
+  return block(n, &fresh);
 }
 
 API void sdu_a_free(void *p)
@@ -126,8 +215,34 @@ API void sdu_a_free(void *p)
   struct head *h;
   unsigned int c;
   if (!p) return;
+  if (ispage(p)) {
+    take();
+    ((struct freeblock *) p)->next = freepages;
+    freepages = p;
+    give();
+    return;
+  }
   h = headof(p);
-  if (h->base) { munmap(h->base, h->size); return; }
+  if (h->base) {
+    /* kept whole when it starts at its mapping (not an aligned block) */
+    struct head *old[KEEP];
+    unsigned int i, n = 0;
+    if ((char *) h != (char *) h->base || h->size > KEEPMAX) { munmap(h->base, h->size); return; }
+    /* the newest is kept; the oldest make room (kept[0] is the oldest) */
+    take();
+    while (kept[0] && (kept[KEEP - 1] || keptbytes + h->size > KEEPMAX)) {
+      old[n++] = kept[0];
+      keptbytes -= kept[0]->size;
+      for (i = 0; i + 1 < KEEP; ++i) kept[i] = kept[i + 1];
+      kept[KEEP - 1] = 0;
+    }
+    for (i = 0; kept[i]; ++i) ;
+    kept[i] = h;
+    keptbytes += h->size;
+    give();
+    for (i = 0; i < n; ++i) munmap(old[i], old[i]->size);
+    return;
+  }
   for (c = 0; ((size_t) 1 << (c + MINSHIFT)) < h->size; ++c) ;
   take();
   ((struct freeblock *) p)->next = freelist[c];
@@ -139,6 +254,7 @@ API size_t sdu_a_usable(void *p)
 {
   struct head *h;
   if (!p) return 0;
+  if (ispage(p)) return PAGE;
   h = headof(p);
   if (h->base) return h->size - (size_t) ((char *) p - (char *) h->base);
   return h->size - ALIGN;
@@ -147,12 +263,14 @@ API size_t sdu_a_usable(void *p)
 API void *sdu_a_calloc(size_t m, size_t n)
 {
   void *p;
+  int fresh;
   if (n && m > SIZE_MAX / n) { errno = ENOMEM; return 0; }
-  /* a mapping of its own is zero already, and stays untouched until used
-     (LMDB callocs 2 MiB of dirty list per environment and uses a little) */
-  if (classof(m * n) == NCLASS) return maplarge(m * n, 0);
-  p = sdu_a_malloc(m * n);
-  if (p) memset(p, 0, m * n);
+  /* a new mapping is zero already, and stays untouched until used (LMDB
+     callocs 2 MiB of dirty list per environment and uses a little); so is
+     a block never handed out before */
+  if (classof(m * n) == NCLASS) return maplarge(m * n, 0, 1);
+  p = block(m * n, &fresh);
+  if (p && !fresh) memset(p, 0, m * n);
   return p;
 }
 
@@ -163,6 +281,14 @@ API void *sdu_a_realloc(void *p, size_t n)
   void *q;
   if (!p) return sdu_a_malloc(n);
   if (!n) { sdu_a_free(p); return 0; }
+  if (ispage(p)) {
+    if (pageclass(n)) return p;
+    q = sdu_a_malloc(n);
+    if (!q) return 0;
+    memcpy(q, p, n < PAGE ? n : PAGE);
+    sdu_a_free(p);
+    return q;
+  }
   h = headof(p);
   have = sdu_a_usable(p);
   if (h->base && (char *) p == (char *) h->base + ALIGN && classof(n) == NCLASS) {
@@ -191,7 +317,7 @@ API void *sdu_a_aligned(size_t align, size_t n)
 {
   if (!align || (align & (align - 1))) { errno = EINVAL; return 0; }
   if (align <= ALIGN) return sdu_a_malloc(n);
-  return maplarge(n, align);
+  return maplarge(n, align, 0);
 }
 
 #ifndef SDU_ALLOC_TEST

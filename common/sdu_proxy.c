@@ -67,6 +67,7 @@ struct sdu_proxy {
   int mode, dstate, skipping;
   int cineof, cingone, coutdead, childgone, closing, closequeued, finished;
   int cinready;        /* the last read from the client brought bytes */
+  int pipebig;         /* the pipe to downstream was made roomier */
   unsigned long seq;
   stralloc answer;     /* set by hooks */
   stralloc reply;      /* downstream reply being assembled */
@@ -524,15 +525,44 @@ static int setnonblock(int fd)
 
 /* posix_spawn, not fork: the child shares our memory until it execs, so
    starting it copies no page tables and costs no copy-on-write faults
-   (under a flood a fork and its teardown cost about as much as the relay) */
+   (under a flood a fork and its teardown cost about as much as the relay).
+   The child's 0 and 1 are set here, around the spawn, not with file
+   actions: musl allocates those with its own allocator beside ours, a
+   mapping made and unmapped per connection. fd is in[0], out[1] */
+static int spawn(pid_t *pid, char **argv, const int fd[2])
+{
+  posix_spawnattr_t at;
+  sigset_t dfl;
+  int saved[2], i, rc;
+  for (i = 0; i < 2; ++i) {
+    saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+    if (saved[i] == -1 && errno != EBADF) { rc = errno; goto restore; }
+    if (dup2(fd[i], i) == -1) { rc = errno; ++i; goto restore; }
+  }
+  rc = posix_spawnattr_init(&at);
+  if (!rc) {
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    rc = posix_spawnattr_setsigdefault(&at, &dfl);
+    if (!rc) rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+    if (!rc) rc = posix_spawnp(pid, argv[0], 0, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
+  }
+restore:
+  while (i-- > 0) {
+    if (saved[i] == -1) close(i);
+    else { dup2(saved[i], i); close(saved[i]); }
+  }
+  return rc;
+}
+
 static int startchild(sdu_proxy *p, char **argv, int (*fn)(void *), void *arg)
 {
   int in[2], out[2], rc;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  sigset_t dfl;
-  if (pipe(in) == -1) return -1;
-  if (pipe(out) == -1) { close(in[0]); close(in[1]); return -1; }
+  /* all four ends close-on-exec: the child's two become its 0 and 1 by
+     dup2, which clears the flag */
+  if (pipe2(in, O_CLOEXEC) == -1) return -1;
+  if (pipe2(out, O_CLOEXEC) == -1) { close(in[0]); close(in[1]); return -1; }
   if (fn) {
     /* a link of this process that answers or fails instead of going on:
        it does so in a child on the pipes, as the next program would */
@@ -545,30 +575,11 @@ static int startchild(sdu_proxy *p, char **argv, int (*fn)(void *), void *arg)
       _exit(fn(arg));
     }
     rc = p->pid == -1 ? errno : 0;
-    goto started;
+  } else {
+    int fd[2];
+    fd[0] = in[0]; fd[1] = out[1];
+    rc = spawn(&p->pid, argv, fd);
   }
-  rc = posix_spawn_file_actions_init(&fa);
-  if (!rc) {
-    rc = posix_spawnattr_init(&at);
-    if (rc) posix_spawn_file_actions_destroy(&fa);
-  }
-  if (!rc) {
-    /* the pipes are above fds 0 and 1, which are the client's */
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    if (!rc) rc = posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    if (!rc) rc = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    if (!rc) rc = posix_spawn_file_actions_addclose(&fa, in[0]);
-    if (!rc) rc = posix_spawn_file_actions_addclose(&fa, in[1]);
-    if (!rc) rc = posix_spawn_file_actions_addclose(&fa, out[0]);
-    if (!rc) rc = posix_spawn_file_actions_addclose(&fa, out[1]);
-    if (!rc) rc = posix_spawnattr_setsigdefault(&at, &dfl);
-    if (!rc) rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
-    if (!rc) rc = posix_spawnp(&p->pid, argv[0], &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-  }
-started:
   if (rc) {
     close(in[0]); close(in[1]); close(out[0]); close(out[1]);
     p->pid = 0;
@@ -578,14 +589,9 @@ started:
   close(in[0]); close(out[1]);
   p->tochild = in[1];
   p->fromchild = out[0];
-  fcntl(p->tochild, F_SETFD, FD_CLOEXEC);
-  fcntl(p->fromchild, F_SETFD, FD_CLOEXEC);
-  setnonblock(p->tochild);
-  setnonblock(p->fromchild);
-#ifdef F_SETPIPE_SZ
-  /* a roomier pipe means fewer partial writes and wake-ups in the data */
-  fcntl(p->tochild, F_SETPIPE_SZ, 1 << 20);
-#endif
+  /* our own pipes: no other flag to keep */
+  fcntl(p->tochild, F_SETFL, O_NONBLOCK);
+  fcntl(p->fromchild, F_SETFL, O_NONBLOCK);
   return 0;
 }
 
@@ -595,10 +601,19 @@ static void reap(sdu_proxy *p)
   if (p->pid <= 0) return;
   closechild(p);
   if (p->fromchild >= 0) { close(p->fromchild); p->fromchild = -1; }
-  for (i = 0; i < (int) p->cfg->childwait * 20; ++i) {
-    pid_t r = waitpid(p->pid, &status, WNOHANG);
-    if (r == p->pid || (r == -1 && errno != EINTR)) { p->pid = 0; return; }
-    usleep(50000);
+  {
+    /* it has closed its side and is most likely on its way out: look again
+       after 1 ms, then ever less often; a process that lingers holds a
+       slot of tcpserver's and its memory */
+    unsigned long waited = 0, step = 1000;
+    for (;;) {
+      pid_t r = waitpid(p->pid, &status, WNOHANG);
+      if (r == p->pid || (r == -1 && errno != EINTR)) { p->pid = 0; return; }
+      if (waited >= (unsigned long) p->cfg->childwait * 1000000) break;
+      usleep(step);
+      waited += step;
+      if (step < 50000) step *= 2;
+    }
   }
   kill(p->pid, SIGTERM);
   for (i = 0; i < 20; ++i) {
@@ -735,6 +750,16 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       p->dout.len = 0;
       drain(p);
     }
+#ifdef F_SETPIPE_SZ
+    if (p->tochild >= 0 && p->dout.len && !p->pipebig) {
+      /* a message bigger than the pipe: a roomier one means fewer partial
+         writes and wake-ups (not done for every connection: most messages
+         fit, and the room is the kernel's memory) */
+      fcntl(p->tochild, F_SETPIPE_SZ, 1 << 20);
+      p->pipebig = 1;
+      continue;
+    }
+#endif
     if (!p->coutdead && p->cout.len) {
       size_t had = p->cout.len;
       if (flush(p->fdout, &p->cout) == -1) {

@@ -200,7 +200,7 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
   if (stat(dir, &sd) == 0)
     for (i = 0; i < SHARED_MAX; ++i) {
       struct shared *e = &shared[i];
-      if (!e->refs || e->pid != me) { if (slot < 0) slot = i; continue; }
+      if (!e->env || e->pid != me) { if (slot < 0) slot = i; continue; }
       if (e->dev != sd.st_dev || e->ino != sd.st_ino || e->rdonly != rdonly) continue;
       st->env = e->env;
       st->ownenv = 0;
@@ -217,9 +217,11 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
   /* MDB_NOMETASYNC: one fsync per commit instead of two (an incr took 82
      instead of 156 us on ext4). A system crash may lose the last commits (a
      counter one short, a host reported again), never the database's
-     integrity: the data pages are still synced before the meta page. */
+     integrity: the data pages are still synced before the meta page.
+     MDB_NOTLS: a reader slot belongs to its transaction, and is free again
+     when that ends (sdu_state_leave relies on it) */
   if (!rc) rc = mdb_env_open(st->env, dir,
-    MDB_NOMETASYNC | ((flags & SDU_STATE_RDONLY) ? MDB_RDONLY : 0)
+    MDB_NOTLS | MDB_NOMETASYNC | ((flags & SDU_STATE_RDONLY) ? MDB_RDONLY : 0)
     | ((flags & SDU_STATE_NOSYNC) ? MDB_NOSYNC : 0), 0660);
   if (rc) {
     mdb_env_close(st->env);
@@ -282,6 +284,17 @@ void sdu_state_close(sdu_state *st)
     mdb_env_close(st->env);
     shared[st->shared - 1].env = 0;
   }
+  st->env = 0;
+  st->shared = 0;
+}
+
+void sdu_state_leave(sdu_state *st)
+{
+  struct shared *e = st->shared ? &shared[st->shared - 1] : 0;
+  if (!e || e->pid != getpid() || !e->refs) { sdu_state_close(st); return; }
+  if (st->rtxn) mdb_txn_abort(st->rtxn);
+  st->rtxn = 0;
+  --e->refs;
   st->env = 0;
   st->shared = 0;
 }

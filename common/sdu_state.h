@@ -25,9 +25,9 @@ struct MDB_txn;
    kept here: a second sdu_state_open of a directory this process has open
    shares its environment (links of the chain running in one process),
    with the first opener's map size; a child of fork opens its own.
-   Further tables of one opener go through sdu_state_open_table. Close it
-   before exec: an open store keeps a reader slot for as long as the pid
-   lives. After fork only the parent may use or close it; the child must
+   Further tables of one opener go through sdu_state_open_table. Close or
+   leave it before exec: an open read transaction keeps a reader slot for
+   as long as the pid lives. After fork only the parent may use or close it; the child must
    exec or _exit.
    Every function returning -1 leaves errno and a reason for sdu_state_error. */
 typedef struct sdu_state {
@@ -53,6 +53,11 @@ int sdu_state_open_table(sdu_state *st, sdu_state *base, const char *table);
 const char *sdu_state_error(const sdu_state *st);
 /* release the table (and the environment, if st opened it); st may be closed twice */
 void sdu_state_close(sdu_state *st);
+/* the same for a process about to exit or exec: the table's transactions
+   and reader slot end, the environment stays open until the process ends
+   (its mappings go with it at no cost; unmapping them is a TLB shootdown
+   each) and a later open of the directory in this process takes it again */
+void sdu_state_leave(sdu_state *st);
 
 /* 1 found live (val, unless 0, holds the bytes; *expires if expires is not 0), 0 absent or expired, -1 error */
 int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,

@@ -227,7 +227,9 @@ int throttle_main(int argc, char **argv)
     s.st = stopen ? &st : 0;
     sdu_proxy_defaults(&cfg);
     r = sdu_proxy_run(argv, &cfg, &h);
-    closestate();
+    /* the connection is over: the process ends */
+    if (stopen) sdu_state_leave(&st);
+    stopen = 0;
     throttle_addrs_free(&rcptwhite);
     _exit(r); /* the proxy engine's buffers go with the process */
   }

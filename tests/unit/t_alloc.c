@@ -35,6 +35,7 @@ static size_t somesize(void)
   switch (next() % 8) {
     case 0: return 0;
     case 1: return next() % 16;
+    case 6: return 1900 + next() % 2400;    /* both sides of the page class */
     case 7: return 60000 + next() % 200000; /* both sides of the large limit */
     default: return next() % 3000;
   }
@@ -45,6 +46,24 @@ int main(void)
   unsigned int i, round, bad = 0, misaligned = 0;
   void *p, *q;
   char *r;
+
+  /* a block never handed out is zero as it came from the kernel: calloc
+     leaves its pages untouched (mincore: not resident) */
+  {
+    /* first of all, while nothing has been handed out */
+    unsigned char vec[1];
+    char *z = sdu_a_calloc(1, 30000);
+    char *mid = (char *) (((uintptr_t) z + 16384) & ~(uintptr_t) 4095);
+    T_OK(z && mincore(mid, 4096, vec) == 0 && !(vec[0] & 1), "calloc of a fresh block touches none of its pages");
+    for (i = 0; i < 30000 && !z[i]; ++i) ;
+    T_EQI(i, 30000, "and it is zero");
+    memset(z, 0xcd, 30000);
+    sdu_a_free(z);
+    z = sdu_a_calloc(3, 10000);
+    for (i = 0; i < 30000 && !z[i]; ++i) ;
+    T_EQI(i, 30000, "a calloc that reuses it writes the zeroes");
+    sdu_a_free(z);
+  }
 
   /* random malloc, realloc and free of every size, contents checked all along */
   for (round = 0; round < 60000; ++round) {
@@ -104,6 +123,56 @@ int main(void)
   errno = 0;
   T_OK(!sdu_a_calloc(SIZE_MAX / 2, 3) && errno == ENOMEM, "calloc refuses m * n overflow");
   T_OK(!sdu_a_malloc(SIZE_MAX - 8) && errno == ENOMEM, "malloc refuses what cannot be mapped");
+
+  /* 2033 to 4096 bytes: a page of its own, nothing else in it */
+  {
+    char *a = sdu_a_malloc(4096), *b = sdu_a_malloc(2100), *c;
+    T_OK(a && b && !((uintptr_t) a % 4096) && !((uintptr_t) b % 4096) && a != b, "4096 and 2100 bytes: a page each, page-aligned");
+    T_OK(sdu_a_usable(a) == 4096 && sdu_a_usable(b) == 4096, "a page block holds 4096 bytes");
+    c = sdu_a_malloc(2032);
+    T_OK(c && ((uintptr_t) c % 4096) != 0, "2032 bytes: a class block (the header fits in its 2048)");
+    sdu_a_free(c);
+    memset(a, 'a', 4096);
+    T_OK(sdu_a_realloc(a, 3000) == a, "a page block reallocated within the class stays");
+    c = sdu_a_realloc(a, 10000);
+    T_OK(c && c[0] == 'a' && c[2999] == 'a' && c[4095] == 'a', "and moves with its bytes when it grows");
+    sdu_a_free(c);
+    sdu_a_free(b);
+    c = sdu_a_malloc(3000);
+    T_OK(c == b, "a freed page is the next one handed out");
+    memset(c, 'x', 4096);
+    sdu_a_free(c);
+    c = sdu_a_calloc(1, 4000);
+    for (i = 0; i < 4000 && !c[i]; ++i) ;
+    T_OK(c == b && i == 4000, "calloc of a reused page gives zeroes");
+    c = sdu_a_realloc(c, 100);
+    T_OK(c && ((uintptr_t) c % 4096) != 0, "shrunk below the class: a class block");
+    sdu_a_free(c);
+  }
+
+  /* a freed large block is kept for the next malloc of its size (no
+     munmap and mmap); calloc takes a new mapping, zero */
+  r = sdu_a_malloc(1 << 20);
+  memset(r, 'k', 1 << 20);
+  sdu_a_free(r);
+  q = sdu_a_malloc((1 << 20) - 100);
+  T_OK(q == (void *) r, "a freed large block is kept and handed out again");
+  sdu_a_free(q);
+  p = sdu_a_calloc(1, 1 << 20);
+  T_OK(p && p != q, "a large calloc does not take a kept block");
+  for (i = 0; i < (1u << 20) && !((char *) p)[i]; ++i) ;
+  T_EQI(i, 1u << 20, "and is zero");
+  sdu_a_free(p);
+  {
+    unsigned char vec[1];
+    char *base = (char *) q - 16;   /* the mapping's start, before the header */
+    T_OK(mincore(base, 4096, vec) == 0, "the kept block is still mapped");
+    q = sdu_a_malloc(64 << 20);
+    base = (char *) q - 16;
+    T_OK(q && mincore(base, 4096, vec) == 0, "a block larger than what is kept");
+    sdu_a_free(q);
+    T_OK(mincore(base, 4096, vec) == -1 && errno == ENOMEM, "is unmapped when freed");
+  }
 
   /* a large block grows by mremap with its contents, and shrinks */
   r = sdu_a_malloc(100000);

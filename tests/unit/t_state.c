@@ -746,6 +746,49 @@ static void t_batch(void)
   stralloc_free(&val);
 }
 
+/* a process about to end leaves the store: its reader slot is free at
+   once, the environment stays open (no unmapping) and a later open in the
+   process takes it again */
+static void t_leave(void)
+{
+  sdu_state a, b;
+  stralloc val = {0};
+  MDB_env *env;
+  pid_t me = getpid(), pid;
+  int ws;
+  mkdir(at("leave"), 0755);
+  T_EQI(sdu_state_open(&a, at("leave"), "t", 0), 0, "leave: open");
+  T_EQI(PUTS(&a, "k", "v", 0), 0, "leave: put");
+  T_EQI(GETS(&a, "k", &val, 1, 0), 1, "leave: a read takes a reader slot");
+  env = a.env;
+  readers = 0;
+  mdb_reader_list(env, countreader, &me);
+  T_EQI(readers, 1, "leave: one slot is ours before");
+  sdu_state_leave(&a);
+  readers = 0;
+  mdb_reader_list(env, countreader, &me);
+  T_EQI(readers, 0, "leave: none after");
+  T_OK(a.env == 0, "leave: the table is closed");
+  pid = fork();
+  if (pid == -1) exit(111);
+  if (!pid) {
+    sdu_state c;
+    if (sdu_state_open(&c, at("leave"), "t", 0) == -1) _exit(1);
+    if (sdu_state_put(&c, "k2", 2, "w", 1, 0) == -1) _exit(2);
+    sdu_state_close(&c);
+    _exit(0);
+  }
+  T_OK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "leave: another process writes meanwhile");
+  T_EQI(sdu_state_open(&b, at("leave"), "t", 0), 0, "leave: opened again");
+  T_OK(b.env == env, "leave: the environment left open is taken again");
+  T_EQI(GETS(&b, "k2", &val, 1, 0), 1, "leave: and reads what the other process wrote");
+  sdu_state_close(&b);
+  T_EQI(sdu_state_open(&b, at("leave"), "t", SDU_STATE_RDONLY), 0, "leave: open after the last close");
+  T_EQI(GETS(&b, "k", &val, 1, 0), 1, "leave: the first put is there");
+  sdu_state_close(&b);
+  stralloc_free(&val);
+}
+
 int main(void)
 {
   char cmd[300];
@@ -769,6 +812,7 @@ int main(void)
   t_truncated();
   t_nosync();
   t_shared();
+  t_leave();
   t_batch();
   t_txn();
   if (!sdu_t_failed) system(cmd);
