@@ -44,9 +44,10 @@ sample() { # pid file: from 3 s into the flood, the RSS of the group, the number
     sleep 2
   done
 }
-memory() { # file: what the samples say
-  awk 'NR == 1 { f = $1; fp = $2; ft = $3 } { l = $1; lp = $2; lt = $3; if ($1 > m) m = $1; if ($1 / $2 > pp) pp = $1 / $2 }
-    END { printf "memory while flooding: chain %d KiB in %d processes at the first sample, %d KiB in %d at the last, %d at most, %d KiB per process at most; tcpserver %d -> %d KiB (%d samples)\n", f, fp, l, lp, m, pp, ft, lt, NR }' "$1"
+memory() { # file: what the samples say; per process: the group's RSS but
+  # tcpserver's own, over the connections' processes
+  awk 'NR == 1 { f = $1; fp = $2; ft = $3 } { l = $1; lp = $2; lt = $3; if ($1 > m) m = $1; if ($2 > 1 && ($1 - $3) / ($2 - 1) > pp) pp = ($1 - $3) / ($2 - 1) }
+    END { printf "memory while flooding: chain %d KiB in %d processes at the first sample, %d KiB in %d at the last, %d at most, %d KiB per connection process at most (tcpserver\047s own left out); tcpserver %d -> %d KiB (%d samples)\n", f, fp, l, lp, m, pp, ft, lt, NR }' "$1"
 }
 
 # DNS and state as a site sets them, from tcpserver's environment (envdir and
