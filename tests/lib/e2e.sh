@@ -162,7 +162,9 @@ e2e_tcpserver() {
     esac
   done
   _e_want=$1; shift
-  E2E_TCPLOG="$E2E_DIR/tcpserver.log"
+  # E2E_TCPLOG_TO: where tcpserver's output goes instead of tcpserver.log
+  # (a FIFO that multilog reads, as a site logs: bench/throttle.sh)
+  E2E_TCPLOG="${E2E_TCPLOG_TO:-$E2E_DIR/tcpserver.log}"
   _e_tries=0
   while [ $_e_tries -lt 5 ]; do
     _e_tries=$((_e_tries + 1))
@@ -180,7 +182,7 @@ e2e_tcpserver() {
     [ "$_e_want" = 0 ] || break
   done
   echo "# e2e_tcpserver: tcpserver on $_e_host $_e_want did not start:" >&2
-  tail -n 5 "$E2E_TCPLOG" | sed 's/^/#   /' >&2
+  [ -f "$E2E_TCPLOG" ] && tail -n 5 "$E2E_TCPLOG" | sed 's/^/#   /' >&2
   return 1
 }
 
