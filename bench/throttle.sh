@@ -33,14 +33,12 @@ echo one@example.net > "$D/valid"
 "$top/rcptcheck/rcptcheck-build" -f "$D/rcpt.cdb" "$D/valid" || exit 111
 mkdir "$D/state"
 
-rss() { # the resident KiB of every process of tcpserver's group
-  ps -e -o pgid=,rss= | awk -v g="$1" '$1 == g { s += $2 } END { print s + 0 }'
-}
-sample() { # pid file: from 3 s into the flood, the RSS of the group, the number of
-  # processes in it, and tcpserver's own, every 2 s
+sample() { # pid file: from 3 s into the flood, every 2 s, from one snapshot of
+  # the processes (hundreds start and end between two ps runs): the RSS of
+  # tcpserver's group, the number of processes in it, and tcpserver's own
   sleep 3
   while kill -0 "$1" 2>/dev/null; do
-    echo "$(rss "$1") $(ps -e -o pgid= | awk -v g="$1" '$1 == g' | wc -l) $(awk '/^VmRSS/ { print $2 }' /proc/"$1"/status 2>/dev/null)" >> "$2"
+    ps -e -o pid=,pgid=,rss= | awk -v g="$1" '$2 == g { s += $3; n++; if ($1 == g) t = $3 } END { print s + 0, n + 0, t + 0 }' >> "$2"
     sleep 2
   done
 }
