@@ -4,15 +4,20 @@
    its config, frees, and so unmaps and maps again a dozen times before its
    first reply, and every munmap on a machine with more than one CPU is a TLB
    shootdown to the others: ~60 us a start on the test machines. This one
-   keeps what it got: a free list per size class (powers of two, 32 B to
-   64 KiB, blocks carved from 256 KiB areas), reused LIFO, never returned;
-   larger blocks are mappings of their own, unmapped on free and grown with
-   mremap; a few freed ones are kept for the next malloc of their size
-   (the proxy's buffers, LMDB's lists: a munmap each at the end of every
-   connection otherwise). calloc hands out fresh memory without writing
-   it: pages the kernel gave are zero, and a page never touched costs no
-   fault. Memory is bounded by the peak of each class. One lock (the
-   programs are single-threaded; LMDB only starts threads to copy an env).
+   keeps what it got:
+   - a free list per size class (powers of two, 32 B to 64 KiB, header
+     included), blocks carved from 256 KiB areas, reused LIFO, never returned;
+   - requests of 2,033 to 4,096 bytes (LMDB's pages) a page each, from areas
+     of pages, no header in them: a 4 KiB block behind a header would touch
+     two pages; free knows them by their address;
+   - larger blocks mappings of their own, grown with mremap; on free the
+     newest few (4, 8 MiB in all) are kept for the next malloc of their size
+     (the proxy's buffers: a munmap at the end of every connection otherwise),
+     the rest unmapped.
+   calloc writes no block never handed out: pages the kernel gave are zero,
+   and a page never touched costs no fault. Memory is bounded by the peak of
+   each class and of pages, plus what is kept. One lock (the programs are
+   single-threaded; LMDB only starts threads to copy an env).
    Built with SDU_ALLOC_TEST the functions are static sdu_a_ ones and not
    malloc: tests/unit/t_alloc includes this file so, in every build. */
 #include <stddef.h>
