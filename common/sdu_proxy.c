@@ -67,6 +67,8 @@ struct sdu_proxy {
   int mode, dstate, skipping;
   int cineof, cingone, coutdead, childgone, closing, closequeued, finished;
   int cinready;        /* the last read from the client brought bytes */
+  int held, heldlev;   /* the first command in cin waits for the replies in
+                          flight, at the hook of level heldlev (SDU_WAIT) */
   int pipebig;         /* the pipe to downstream was made roomier */
   unsigned long seq;
   stralloc answer;     /* set by hooks */
@@ -199,6 +201,7 @@ static void downstream_died(sdu_proxy *p)
   p->mode = M_CMD;
   p->cin.len = 0;
   p->cineof = 1;
+  p->held = 0;
 }
 
 /* a reply as the links below level upto see it: the innermost first */
@@ -312,29 +315,30 @@ static void drain(sdu_proxy *p)
   }
 }
 
-/* one command line from the client (no CRLF) */
-static void command(sdu_proxy *p, const char *line, size_t len)
+/* one command line from the client (no CRLF); 0 when it waits (SDU_WAIT) */
+static int command(sdu_proxy *p, const char *line, size_t len)
 {
   sdu_cmd c;
-  int action = SDU_PASS, i;
+  int action = SDU_PASS, i, first = 0;
   size_t arg;
 
-  ++p->seq;
+  if (p->held) { first = p->heldlev; p->held = 0; }  /* the same command again */
+  else ++p->seq;
   if (p->mode == M_AUTHLINE) {
     /* not a command: the client's answer to a 334 goes on untouched */
     qtail_add(p, SDU_V_AUTHLINE);
     addb(&p->dout, line, len);
     addb(&p->dout, "\r\n", 2);
     p->mode = M_WAITAUTH;
-    return;
+    return 1;
   }
   if (p->skipping) {
     qlocal(p, SDU_V_BAD, 500, "5.5.2 line too long", 0);
-    return;
+    return 1;
   }
   if (!sdu_smtp_cleanline(line, len)) {
     qlocal(p, SDU_V_BAD, 500, "5.5.2 bad characters in command", 0);
-    return;
+    return 1;
   }
   byte_zero(&c, sizeof c);
   c.verb = sdu_smtp_verb(line, len, &arg);
@@ -344,16 +348,20 @@ static void command(sdu_proxy *p, const char *line, size_t len)
   switch (c.verb) {
     case SDU_V_STARTTLS:
       qlocal(p, c.verb, 454, "4.7.0 TLS not available", 0);
-      return;
+      return 1;
     case SDU_V_BDAT:
       qlocal(p, c.verb, 502, "5.5.1 BDAT not supported, use DATA", 0);
-      return;
+      return 1;
   }
   /* from the client's side in: the first link that answers ends the walk */
-  for (i = 0; i < p->nlev; ++i) {
+  for (i = first; i < p->nlev; ++i) {
     const sdu_hooks *h = as(p, i);
     p->answer.len = 0;
     if (h->command) action = h->command(h->ctx, p, &c);
+    if (action == SDU_WAIT) {
+      if (p->qlen) { p->held = 1; p->heldlev = i; as(p, -1); return 0; }
+      action = SDU_PASS;
+    }
     if (action != SDU_PASS) break;
   }
   as(p, -1);
@@ -366,13 +374,14 @@ static void command(sdu_proxy *p, const char *line, size_t len)
     }
     else
       qlocal_seen(p, c.verb, 451, p->answer.len > 1 ? p->answer.s : "4.3.0 try again later", 0, seen);
-    return;
+    return 1;
   }
   qtail_add(p, c.verb);
   addb(&p->dout, line, len);
   addb(&p->dout, "\r\n", 2);
   if (c.verb == SDU_V_DATA) p->mode = M_WAITDATA;
   else if (c.verb == SDU_V_AUTH) p->mode = M_WAITAUTH;
+  return 1;
 }
 
 /* parse client commands while there is room for them */
@@ -380,7 +389,7 @@ static void commands(sdu_proxy *p)
 {
   size_t pos = 0;
   while (!p->closing && !p->closequeued && (p->mode == M_CMD || p->mode == M_AUTHLINE)
-         && p->qlen < QMAX - 1 && p->dout.len < HIGHWATER) {
+         && p->qlen < QMAX - 1 && p->dout.len < HIGHWATER && !(p->held && p->qlen)) {
     size_t nl = findnl(p->cin.s + pos, p->cin.len - pos);
     size_t l;
     if (pos + nl == p->cin.len) {
@@ -394,7 +403,7 @@ static void commands(sdu_proxy *p)
     l = nl;
     if (l && p->cin.s[pos + l - 1] == '\r') --l;
     if (nl + 1 > SDU_SMTP_LINE_MAX) p->skipping = 1;  /* came whole, still too long */
-    command(p, p->cin.s + pos, l);
+    if (!command(p, p->cin.s + pos, l)) break;  /* it stays in cin */
     p->skipping = 0;
     pos += nl + 1;
   }

@@ -65,12 +65,16 @@ typedef struct sdu_cmd {
   unsigned long seq;             /* number of the command in the session */
 } sdu_cmd;
 
-enum { SDU_PASS, SDU_ANSWER, SDU_CLOSE };
+enum { SDU_PASS, SDU_ANSWER, SDU_CLOSE, SDU_WAIT };
 
 typedef struct sdu_hooks {
   void *ctx;
   /* a client command, in order; returns SDU_PASS, or SDU_ANSWER/SDU_CLOSE
-     after sdu_proxy_answer(); SDU_CLOSE ends the session after that reply */
+     after sdu_proxy_answer(); SDU_CLOSE ends the session after that reply;
+     SDU_WAIT: not yet: the proxy reads no further command and asks this
+     hook again with the same command once every command before it has its
+     reply (the links before it do not see it twice); with nothing in
+     flight it is taken as SDU_PASS */
   int (*command)(void *ctx, sdu_proxy *p, const sdu_cmd *c);
   /* downstream's whole reply to what was passed on (greeting, commands,
      the end of data); called before the reply goes to the client */
