@@ -28,6 +28,8 @@
  *   close-dot        exit after reading the final dot without replying
  *   reject-rcpt=S    550 for a recipient whose RCPT line contains S
  *   reject-data=S    554 at the end of a message that contains S
+ *   answer-data=S=R  the reply R (a whole line: "552 5.3.4 too big") instead
+ *                    of 554 at the end of a message that contains S
  *   slow=MS          sleep MS milliseconds before every reply
  *   nodir            count messages and bytes only (for benchmarks)
  *   auth             offer AUTH LOGIN PLAIN: PLAIN with a response gets 235,
@@ -58,7 +60,7 @@
 #define MAX_PATTERNS 8
 #define PATTERN_MAX 256
 
-struct pattern { const char *s; size_t len; size_t fail[PATTERN_MAX]; size_t state; int hit; };
+struct pattern { const char *s; size_t len; size_t fail[PATTERN_MAX]; size_t state; int hit; char *reply; };
 
 /* everything the session needs; one instance, in main */
 struct sink {
@@ -347,7 +349,12 @@ static void do_data(struct sink *k)
   k->havemail = 0;
   k->rcpts = 0;
   for (i = 0; i < k->nrdata; ++i)
-    if (k->rdata[i].hit) { file_abort(k); reply(k, "554 message refused by smtpsink\r\n"); return; }
+    if (k->rdata[i].hit) {
+      file_abort(k);
+      if (k->rdata[i].reply) { reply(k, k->rdata[i].reply); reply(k, "\r\n"); }
+      else reply(k, "554 message refused by smtpsink\r\n");
+      return;
+    }
   if (k->fd != -1) {
     file_flush(k);
     if (fsync(k->fd) == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to sync ", k->tmpname);
@@ -381,6 +388,14 @@ static void behaviour(struct sink *k, const char *x)
   else if (!strncmp(x, "slow=", 5)) k->slow_ms = strtol(x + 5, 0, 10);
   else if (!strncmp(x, "reject-rcpt=", 12) && k->nrrcpt < MAX_PATTERNS) pattern_init(&k->rrcpt[k->nrrcpt++], x + 12);
   else if (!strncmp(x, "reject-data=", 12) && k->nrdata < MAX_PATTERNS) pattern_init(&k->rdata[k->nrdata++], x + 12);
+  else if (!strncmp(x, "answer-data=", 12) && strchr(x + 12, '=') && k->nrdata < MAX_PATTERNS) {
+    /* S=R: the pattern is cut at the '=' in a copy of its own */
+    char *d = strdup(x + 12);
+    if (!d) sdu_nomem();
+    d[strcspn(d, "=")] = 0;
+    pattern_init(&k->rdata[k->nrdata], d);
+    k->rdata[k->nrdata++].reply = d + strlen(d) + 1;
+  }
   else sdu_fatal(SDU_EXIT_PERM, "unknown or too many behaviours: ", x);
   if (k->close_data < -1 || k->slow_ms < 0) sdu_fatal(SDU_EXIT_PERM, "bad number in ", x);
 }
