@@ -47,18 +47,18 @@ static void logcounts(sdu_log *l)
 static int command(void *ctx, sdu_proxy *p, const sdu_cmd *c)
 {
   const char *t;
+  int r;
   (void) ctx;
   if (sdu_proxy_authenticated(p)) return SDU_PASS;
-  t = throttle_session_command(&s, c->verb, c->arg, c->arglen, sdu_now());
-  if (!t) return SDU_PASS;
-  sdu_proxy_answer(p, t);
-  return SDU_ANSWER;
+  r = throttle_session_command(&s, c->verb, c->arg, c->arglen, sdu_now(), &t);
+  if (r == SDU_ANSWER) sdu_proxy_answer(p, t);
+  return r;
 }
 
 static void reply(void *ctx, sdu_proxy *p, const sdu_cmd *c, int code, const char *text, size_t len)
 {
-  (void) ctx; (void) p; (void) text; (void) len;
-  throttle_session_reply(&s, c->verb, code, sdu_now());
+  (void) ctx; (void) p;
+  throttle_session_reply(&s, c->verb, code, text, len, sdu_now());
 }
 
 static void end(void *ctx, sdu_proxy *p)

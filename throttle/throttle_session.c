@@ -20,93 +20,219 @@ static void storefail(throttle_session *s)
   s->st = 0;
 }
 
-/* refuse, or in harvest mode only count */
-static const char *refuse(throttle_session *s, unsigned long *counter, const char *text)
+/* The sender as qmail-smtpd takes it from a MAIL that is not RFC 5321's
+   (MAIL FROM:a@b.example): from '<' to '>', or without '<' the word after
+   the colon; a source route, quotes and backslashes dropped; cut to
+   SDU_ADDR_MAX. "" is the null sender, as for qmail. */
+static size_t looseaddr(const char *arg, size_t len, char *out)
 {
-  ++*counter;
-  if (s->harvest) return 0;
-  return text;
+  const char *lt = memchr(arg, '<', len);
+  size_t i, o = 0;
+  char term = '>';
+  int esc = 0, quoted = 0;
+  if (lt) i = (size_t) (lt - arg) + 1;
+  else {
+    const char *colon = memchr(arg, ':', len);
+    term = ' ';
+    i = colon ? (size_t) (colon - arg) + 1 : len;
+    while (i < len && arg[i] == ' ') ++i;
+  }
+  if (i < len && arg[i] == '@')
+    while (i < len) if (arg[i++] == ':') break;
+  for (; i < len; ++i) {
+    char c = arg[i];
+    if (esc) esc = 0;
+    else {
+      if (!quoted && c == term) break;
+      if (c == '\\') { esc = 1; continue; }
+      if (c == '"') { quoted = !quoted; continue; }
+    }
+    if (o < SDU_ADDR_MAX) out[o++] = c;
+  }
+  out[o] = 0;
+  return o;
 }
 
-const char *throttle_session_command(throttle_session *s, int verb, const char *arg,
-  size_t len, unsigned long long now)
+/* what the MAIL would start if downstream takes it */
+static void mailtx(throttle_session *s, throttle_tx *t, const char *arg, size_t len,
+  unsigned long long now)
 {
   sdu_path p;
   int r;
+  t->open = 1;
+  t->listed = 0;
+  if (!sdu_smtp_path(arg, len, 1, &p)) {
+    memcpy(t->sender, p.addr, p.len + 1);
+    t->senderlen = p.len;
+    t->bounce = p.null;
+  } else {
+    /* downstream may take what we cannot parse: count it all the same, and
+       remember it under the address downstream would take */
+    t->senderlen = looseaddr(arg, len, t->sender);
+    t->bounce = !t->senderlen;
+  }
+  sdu_addr_lower(t->sender, t->senderlen);
+  if (s->blacklist && !t->bounce && s->st) {
+    r = throttle_bl_check(s->st, s->ckey, s->cklen, t->sender, t->senderlen, now);
+    if (r == -1) storefail(s);
+    else t->listed = r;
+  }
+}
+
+static void push(throttle_session *s, int verb, int counted)
+{
+  unsigned int i = (s->pendhead + s->pendlen++) % THROTTLE_PENDMAX;
+  s->pend[i].verb = verb;
+  s->pend[i].counted = counted;
+}
+
+static int rcpt(throttle_session *s, const char *arg, size_t len, unsigned long long now,
+  const char **refusal)
+{
+  int mayopen = 0, maylisted = 0, mayclean = 0, maybounce = 0, maysender = 0;
+  int bl, bn, counted = 1;
+  unsigned int i;
+  sdu_path p;
+
+  /* the transaction this RCPT joins: the one the replies tell of, or one
+     that a MAIL in flight starts (RSET in flight may fail too) */
+  for (i = 0; i <= s->maillen; ++i) {
+    const throttle_tx *t = i ? &s->mail[(s->mailhead + i - 1) % THROTTLE_MAILMAX] : &s->tx;
+    if (!t->open) continue;
+    mayopen = 1;
+    if (t->listed) maylisted = 1; else mayclean = 1;
+    if (t->bounce) maybounce = 1; else maysender = 1;
+  }
+  if (!mayopen) { push(s, SDU_V_RCPT, 1); ++s->rcptfly; return SDU_PASS; } /* downstream answers 503 */
+  bl = s->blacklist && maylisted;
+  bn = s->bounces && s->st && maybounce;
+  /* not yet decidable: the replies in flight will tell (there are some:
+     two possible transactions need a MAIL in flight, rcptfly its RCPTs) */
+  if ((bl && mayclean) || (bn && maysender)) return SDU_WAIT;
+  if (s->rcptlimit && s->rcpts + s->rcptfly >= s->rcptmax && s->rcptfly) return SDU_WAIT;
+
+  if (bl) {
+    ++s->blacklisted;
+    if (!s->harvest) { *refusal = T_BLACKLIST; return SDU_ANSWER; }
+    counted = 0;
+  }
+  if (bn && !sdu_smtp_path(arg, len, 0, &p)) {
+    sdu_addr_lower(p.addr, p.len);
+    if (!s->rcptwhite || !throttle_addrs_match(s->rcptwhite, p.addr, p.len)) {
+      int r = throttle_bounce(s->st, p.addr, p.len, now, &s->bouncerate, s->bouncehold);
+      if (r == -1) storefail(s);
+      else if (r == 1) {
+        ++s->bounced;
+        if (!s->harvest) { *refusal = T_BOUNCE; return SDU_ANSWER; }
+        counted = 0;
+      }
+    }
+  }
+  if (s->rcptlimit && s->rcpts + s->rcptfly >= s->rcptmax) {
+    ++s->throttled;
+    if (!s->harvest) { *refusal = T_THROTTLE; return SDU_ANSWER; }
+    counted = 0;
+  }
+  push(s, SDU_V_RCPT, counted);
+  if (counted) ++s->rcptfly;
+  return SDU_PASS;
+}
+
+int throttle_session_command(throttle_session *s, int verb, const char *arg,
+  size_t len, unsigned long long now, const char **refusal)
+{
+  *refusal = 0;
+  if (s->pendlen == THROTTLE_PENDMAX) return SDU_WAIT;
   switch (verb) {
     case SDU_V_MAIL:
-      s->havemail = 0; s->bounce = 0; s->listed = 0; s->senderlen = 0;
-      if (sdu_smtp_path(arg, len, 1, &p)) return 0; /* downstream says why */
-      s->havemail = 1;
-      s->bounce = p.null;
-      memcpy(s->sender, p.addr, p.len + 1);
-      s->senderlen = p.len;
-      sdu_addr_lower(s->sender, s->senderlen);
-      if (s->blacklist && !p.null && s->st) {
-        r = throttle_bl_check(s->st, s->ckey, s->cklen, s->sender, s->senderlen, now);
-        if (r == -1) storefail(s);
-        else s->listed = r;
-      }
-      return 0;
-    case SDU_V_RSET: case SDU_V_HELO: case SDU_V_EHLO:
-      s->havemail = 0; s->bounce = 0; s->listed = 0;
-      return 0;
+      if (s->maillen == THROTTLE_MAILMAX) return SDU_WAIT;
+      mailtx(s, &s->mail[(s->mailhead + s->maillen) % THROTTLE_MAILMAX], arg, len, now);
+      ++s->maillen;
+      break;
     case SDU_V_RCPT:
-      if (!s->havemail) return 0;
-      if (s->listed) {
-        const char *t = refuse(s, &s->blacklisted, T_BLACKLIST);
-        if (t) return t;
-      }
-      if (s->bounces && s->bounce && s->st) {
-        if (sdu_smtp_path(arg, len, 0, &p)) return 0;
-        sdu_addr_lower(p.addr, p.len);
-        if (!s->rcptwhite || !throttle_addrs_match(s->rcptwhite, p.addr, p.len)) {
-          r = throttle_bounce(s->st, p.addr, p.len, now, &s->bouncerate, s->bouncehold);
-          if (r == -1) storefail(s);
-          else if (r == 1) {
-            const char *t = refuse(s, &s->bounced, T_BOUNCE);
-            if (t) return t;
-          }
-        }
-      }
-      if (s->rcptlimit && s->rcpts >= s->rcptmax) {
-        const char *t = refuse(s, &s->throttled, T_THROTTLE);
-        if (t) return t;
-      }
-      ++s->rcpts;
-      return 0;
+      return rcpt(s, arg, len, now, refusal);
+  }
+  push(s, verb, 0);
+  return SDU_PASS;
+}
+
+void throttle_session_reply(throttle_session *s, int verb, int code,
+  const char *text, size_t len, unsigned long long now)
+{
+  int ok = code >= 200 && code < 300, counted;
+  if (verb == SDU_V_DOT) {
+    if (!s->inmsg) return;
+    s->inmsg = 0;
+    if (ok) ++s->msgs;
+    else if (s->blacklist && s->st && s->msg.open && !s->msg.bounce
+             && throttle_refuses_content(code, text, len)) {
+      if (throttle_bl_add(s->st, s->ckey, s->cklen, s->msg.sender, s->msg.senderlen, now + s->blhold) == -1)
+        storefail(s);
+      else
+        ++s->remembered;
+    }
+    return;
+  }
+  /* the greeting and the lines of an AUTH exchange are none of ours */
+  if (!s->pendlen || s->pend[s->pendhead].verb != verb) return;
+  counted = s->pend[s->pendhead].counted;
+  s->pendhead = (s->pendhead + 1) % THROTTLE_PENDMAX;
+  --s->pendlen;
+  switch (verb) {
+    case SDU_V_MAIL:
+      if (ok) s->tx = s->mail[s->mailhead];
+      s->mailhead = (s->mailhead + 1) % THROTTLE_MAILMAX;
+      --s->maillen;
+      break;
+    case SDU_V_RSET: case SDU_V_HELO: case SDU_V_EHLO:
+      if (ok) s->tx.open = 0;
+      break;
+    case SDU_V_RCPT:
+      if (counted) { --s->rcptfly; if (ok) ++s->rcpts; }
+      break;
     case SDU_V_DATA:
-      if (s->flylen < THROTTLE_INFLIGHT) {
-        unsigned int i = (s->flyhead + s->flylen++) % THROTTLE_INFLIGHT;
-        s->fly[i].ok = s->havemail && !s->bounce;
-        memcpy(s->fly[i].addr, s->sender, s->senderlen + 1);
-        s->fly[i].len = s->senderlen;
-      }
-      return 0;
+      if (code == 354) { s->msg = s->tx; s->inmsg = 1; s->tx.open = 0; }
+      break;
   }
-  return 0;
 }
 
-static void pop(throttle_session *s)
+/* an enhanced status code "c.s.d" at s (RFC 3463: 1 digit, 1-3, 1-3) */
+static int enhanced(const char *s, size_t len, unsigned *subject, unsigned *detail)
 {
-  if (!s->flylen) return;
-  s->flyhead = (s->flyhead + 1) % THROTTLE_INFLIGHT;
-  --s->flylen;
+  unsigned v[3];
+  size_t i = 0, n;
+  int k;
+  for (k = 0; k < 3; ++k) {
+    for (v[k] = 0, n = 0; i < len && s[i] >= '0' && s[i] <= '9'; ++i, ++n) {
+      if (n == 3) return 0;
+      v[k] = v[k] * 10 + (unsigned) (s[i] - '0');
+    }
+    if (!n || (k == 0 && n != 1)) return 0;
+    if (k < 2) { if (i >= len || s[i] != '.') return 0; ++i; }
+  }
+  *subject = v[1];
+  *detail = v[2];
+  return 1;
 }
 
-void throttle_session_reply(throttle_session *s, int verb, int code, unsigned long long now)
+int throttle_refuses_content(int code, const char *text, size_t len)
 {
-  if (verb == SDU_V_DATA && code != 354) pop(s);
-  if (verb != SDU_V_DOT || !s->flylen) return;
-  if (code >= 200 && code < 300) ++s->msgs;
-  if (code >= 500 && code < 600 && s->blacklist && s->st && s->fly[s->flyhead].ok) {
-    if (throttle_bl_add(s->st, s->ckey, s->cklen, s->fly[s->flyhead].addr,
-          s->fly[s->flyhead].len, now + s->blhold) == -1)
-      storefail(s);
-    else
-      ++s->remembered;
-  }
-  pop(s);
+  const char *nl = memchr(text, '\n', len);
+  unsigned subject, detail;
+  size_t i;
+  int have = 0;
+  if (code < 500 || code > 599 || code == 552) return 0;
+  if (nl) len = (size_t) (nl - text);   /* the first line says it */
+  if (len >= 4 && (text[3] == ' ' || text[3] == '-'))
+    have = enhanced(text + 4, len - 4, &subject, &detail);
+  for (i = 0; !have && i + 2 < len; ++i)
+    if (text[i] == '(' && text[i + 1] == '#')
+      have = enhanced(text + i + 2, len - i - 2, &subject, &detail);
+  if (!have) return 1;
+  /* mailbox full, message too long, mail system full, message too big */
+  if ((subject == 2 && (detail == 2 || detail == 3)) || (subject == 3 && (detail == 1 || detail == 4)))
+    return 0;
+  return 1;
 }
 
 void throttle_session_log(const throttle_session *s, sdu_log *l)

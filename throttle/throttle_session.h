@@ -8,7 +8,20 @@
 #include "sdu_state.h"
 #include "throttle_rules.h"
 
-#define THROTTLE_INFLIGHT 4 /* messages between DATA and their final reply */
+/* throttle follows the transaction as downstream sees it: by the replies,
+   not by the commands. A command passed on waits in a queue until its
+   reply; a RCPT whose fate depends on replies not yet in waits for them
+   (SDU_WAIT): the proxy holds it back and asks again. */
+#define THROTTLE_PENDMAX 64 /* commands passed on and not yet answered */
+#define THROTTLE_MAILMAX 2  /* MAIL commands among them */
+
+/* a transaction as downstream sees it, or as a MAIL would start it */
+typedef struct throttle_tx {
+  int open;    /* MAIL was accepted; no DATA, RSET, HELO or EHLO since */
+  int bounce;  /* the sender is <> */
+  int listed;  /* (client, sender) is on the blacklist */
+  char sender[SDU_ADDR_MAX + 1]; size_t senderlen; /* lower case */
+} throttle_tx;
 
 typedef struct throttle_session {
   /* set by the caller before the session */
@@ -25,21 +38,35 @@ typedef struct throttle_session {
   char ckey[THROTTLE_CKEY_MAX]; size_t cklen;
 
   /* the session */
-  char sender[SDU_ADDR_MAX + 1]; size_t senderlen;
-  int havemail, bounce, listed;
-  struct { char addr[SDU_ADDR_MAX + 1]; size_t len; int ok; } fly[THROTTLE_INFLIGHT];
-  unsigned int flyhead, flylen;
-  unsigned long rcpts, throttled, blacklisted, bounced, remembered, msgs;
+  throttle_tx tx;           /* the transaction, as far as replies tell */
+  throttle_tx msg;          /* the one whose data downstream is reading */
+  int inmsg;                /* between DATA's 354 and the reply to the data */
+  throttle_tx mail[THROTTLE_MAILMAX]; /* what MAILs in flight would start */
+  unsigned int mailhead, maillen;
+  struct { int verb; int counted; } pend[THROTTLE_PENDMAX]; /* in flight, in order */
+  unsigned int pendhead, pendlen;
+  unsigned long rcptfly;    /* counted RCPTs in flight */
+  unsigned long rcpts;      /* recipients accepted (in harvest mode: that
+                               would have been passed on and were accepted) */
+  unsigned long throttled, blacklisted, bounced, remembered, msgs;
   int storefailed;
 } throttle_session;
 
 void throttle_session_init(throttle_session *s);
-/* a client command (verb from sdu_smtp_verb, arg after the verb): a reply
-   text to refuse it with, or 0 to pass it on */
-const char *throttle_session_command(throttle_session *s, int verb, const char *arg,
-  size_t len, unsigned long long now);
-/* downstream's reply to a command passed on, or to the end of the data */
-void throttle_session_reply(throttle_session *s, int verb, int code, unsigned long long now);
+/* a client command (verb from sdu_smtp_verb, arg after the verb): SDU_PASS,
+   SDU_ANSWER with *refusal set, or SDU_WAIT (ask again with the same
+   command when the replies in flight are in; never with nothing in flight) */
+int throttle_session_command(throttle_session *s, int verb, const char *arg,
+  size_t len, unsigned long long now, const char **refusal);
+/* the reply (code, whole text) to a command passed on, from downstream or a
+   later link, or downstream's reply to the end of the data */
+void throttle_session_reply(throttle_session *s, int verb, int code,
+  const char *text, size_t len, unsigned long long now);
+/* 1 if a reply to the end of the data refuses the content, so that the
+   blacklist remembers the pair: a 5xx other than 552, without an enhanced
+   status code (RFC 3463; also qmail's "(#5.3.4)") of a size or storage
+   limit: X.2.2, X.2.3, X.3.1, X.3.4 */
+int throttle_refuses_content(int code, const char *text, size_t len);
 /* the session's counters as key=value pairs of the connection's log line */
 void throttle_session_log(const throttle_session *s, sdu_log *l);
 
