@@ -9,9 +9,9 @@
 #include "sdu_msg.h"
 #include "sdu_env.h"
 
-#define USAGE "sdu-testproxy [ -q ] [ -r refuse ] [ -t tempfail ] [ -c maxrefused ] [ -H header ] [ -i idle ] [ -s session ] [ -R refusal ] [ -G ] prog [ arg ... ]"
+#define USAGE "sdu-testproxy [ -q ] [ -w wait ] [ -r refuse ] [ -t tempfail ] [ -c maxrefused ] [ -H header ] [ -i idle ] [ -s session ] [ -R refusal ] [ -G ] prog [ arg ... ]"
 
-static const char *refuse, *tempfail, *header;
+static const char *refuse, *tempfail, *header, *waitfor;
 static unsigned long maxrefused, refused;
 static int quiet;
 
@@ -33,6 +33,8 @@ static int command(void *ctx, sdu_proxy *p, const sdu_cmd *c)
     sdu_log_emit(&l, 2);
   }
   if (c->verb != SDU_V_RCPT) return SDU_PASS;
+  /* always: the proxy holds it until nothing is in flight, then passes it */
+  if (waitfor && contains(c->arg, c->arglen, waitfor)) return SDU_WAIT;
   if (refuse && contains(c->arg, c->arglen, refuse)) {
     if (maxrefused && ++refused >= maxrefused) {
       sdu_proxy_answer(p, "421 4.7.0 too many unknown recipients, closing connection");
@@ -80,9 +82,10 @@ int main(int argc, char **argv)
   sdu_iam("sdu-testproxy");
   sdu_proxy_defaults(&cfg);
   sdu_respond_defaults(&rcfg);
-  while ((opt = getopt(argc, argv, "+qr:t:c:H:i:s:R:G")) != -1)
+  while ((opt = getopt(argc, argv, "+qw:r:t:c:H:i:s:R:G")) != -1)
     switch (opt) {
       case 'q': quiet = 1; break;
+      case 'w': waitfor = optarg; break;
       case 'r': refuse = optarg; break;
       case 't': tempfail = optarg; break;
       case 'c': scan_ulong(optarg, &maxrefused); break;
