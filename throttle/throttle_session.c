@@ -196,8 +196,9 @@ void throttle_session_reply(throttle_session *s, int verb, int code,
   }
 }
 
-/* an enhanced status code "c.s.d" at s (RFC 3463: 1 digit, 1-3, 1-3) */
-static int enhanced(const char *s, size_t len, unsigned *subject, unsigned *detail)
+/* an enhanced status code "c.s.d" at s (RFC 3463: 1 digit, 1-3, 1-3): its
+   length, or 0 */
+static size_t enhanced(const char *s, size_t len, unsigned *subject, unsigned *detail)
 {
   unsigned v[3];
   size_t i = 0, n;
@@ -212,7 +213,7 @@ static int enhanced(const char *s, size_t len, unsigned *subject, unsigned *deta
   }
   *subject = v[1];
   *detail = v[2];
-  return 1;
+  return i;
 }
 
 int throttle_refuses_content(int code, const char *text, size_t len)
@@ -224,10 +225,12 @@ int throttle_refuses_content(int code, const char *text, size_t len)
   if (code < 500 || code > 599 || code == 552) return 0;
   if (nl) len = (size_t) (nl - text);   /* the first line says it */
   if (len >= 4 && (text[3] == ' ' || text[3] == '-'))
-    have = enhanced(text + 4, len - 4, &subject, &detail);
+    have = enhanced(text + 4, len - 4, &subject, &detail) > 0;
   for (i = 0; !have && i + 2 < len; ++i)
-    if (text[i] == '(' && text[i + 1] == '#')
-      have = enhanced(text + i + 2, len - i - 2, &subject, &detail);
+    if (text[i] == '(' && text[i + 1] == '#') {
+      size_t n = enhanced(text + i + 2, len - i - 2, &subject, &detail);
+      have = n && i + 2 + n < len && text[i + 2 + n] == ')';
+    }
   if (!have) return 1;
   /* mailbox full, message too long, mail system full, message too big */
   if ((subject == 2 && (detail == 2 || detail == 3)) || (subject == 3 && (detail == 1 || detail == 4)))

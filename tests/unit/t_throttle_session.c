@@ -14,9 +14,33 @@
 static unsigned long deadpid;
 static int fakealive(unsigned long pid) { return pid != deadpid; }
 
-#define MAIL(s, a, now) throttle_session_command((s), SDU_V_MAIL, "FROM:<" a ">", strlen("FROM:<" a ">"), (now))
-#define RCPT(s, a, now) throttle_session_command((s), SDU_V_RCPT, "TO:<" a ">", strlen("TO:<" a ">"), (now))
-#define CMD(s, v, now) throttle_session_command((s), (v), "", 0, (now))
+/* a command, its action and refusal text in t_; with code, downstream's reply to it */
+static const char *t_;
+static int cmd(throttle_session *s, int verb, const char *arg, unsigned long long now)
+{
+  return throttle_session_command(s, verb, arg, strlen(arg), now, &t_);
+}
+static void rep(throttle_session *s, int verb, int code, unsigned long long now)
+{
+  char text[64];
+  snprintf(text, sizeof text, "%d text\r\n", code);
+  throttle_session_reply(s, verb, code, text, strlen(text), now);
+}
+static void reptext(throttle_session *s, int verb, const char *text, unsigned long long now)
+{
+  throttle_session_reply(s, verb, atoi(text), text, strlen(text), now);
+}
+#define MAIL(s, a, now) cmd((s), SDU_V_MAIL, "FROM:<" a ">", (now))
+#define RCPT(s, a, now) cmd((s), SDU_V_RCPT, "TO:<" a ">", (now))
+#define CMD(s, v, now) cmd((s), (v), "", (now))
+/* a command that downstream answers at once */
+static int one(throttle_session *s, int verb, const char *arg, int code, unsigned long long now)
+{
+  int r = cmd(s, verb, arg, now);
+  if (r == SDU_PASS) rep(s, verb, code, now);
+  return r;
+}
+#define REFUSED(r, code) ((r) == SDU_ANSWER && t_ && !strncmp(t_, code " ", 4))
 
 static char dir[256];
 
@@ -39,7 +63,6 @@ int main(void)
   unsigned long long t0 = 1700000000ULL;
   throttle_session s;
   throttle_addrs white = { { 0, 0, 0 } };
-  const char *t;
   int rc;
 
   sdu_iam("t_throttle_session");
@@ -121,89 +144,220 @@ int main(void)
   /* the session: recipient throttle across RSET and transactions */
   throttle_session_init(&s);
   s.rcptlimit = 1; s.rcptmax = 2;
-  T_OK(!MAIL(&s, "a@example.org", t0), "session: MAIL passes");
-  T_OK(!RCPT(&s, "1@example.net", t0) && !RCPT(&s, "2@example.net", t0), "session: 2 recipients pass");
-  t = RCPT(&s, "3@example.net", t0);
-  T_OK(t && !strncmp(t, "451 ", 4), "session: the 3rd gets 451");
-  T_OK(!CMD(&s, SDU_V_RSET, t0) && !MAIL(&s, "a@example.org", t0), "session: RSET, MAIL");
-  t = RCPT(&s, "4@example.net", t0);
-  T_OK(t && !strncmp(t, "451 ", 4), "session: RSET does not reset the count");
-  T_OK(s.rcpts == 2 && s.throttled == 2, "session: counters");
+  T_OK(one(&s, SDU_V_MAIL, "FROM:<a@example.org>", 250, t0) == SDU_PASS, "session: MAIL passes");
+  T_OK(one(&s, SDU_V_RCPT, "TO:<1@example.net>", 250, t0) == SDU_PASS
+    && one(&s, SDU_V_RCPT, "TO:<2@example.net>", 250, t0) == SDU_PASS, "session: 2 recipients pass");
+  T_OK(REFUSED(RCPT(&s, "3@example.net", t0), "451"), "session: the 3rd gets 451");
+  T_OK(one(&s, SDU_V_RSET, "", 250, t0) == SDU_PASS && one(&s, SDU_V_MAIL, "FROM:<a@example.org>", 250, t0) == SDU_PASS, "session: RSET, MAIL");
+  T_OK(REFUSED(RCPT(&s, "4@example.net", t0), "451"), "session: RSET does not reset the count");
+  T_OK(s.rcpts == 2 && s.throttled == 2 && !s.pendlen, "session: counters");
 
   throttle_session_init(&s);
   s.rcptlimit = 1; s.rcptmax = 0;
-  T_OK(RCPT(&s, "x@example.net", t0) == 0, "session: RCPT before MAIL goes on (downstream answers 503)");
-  MAIL(&s, "a@example.org", t0);
-  T_OK(RCPT(&s, "x@example.net", t0) != 0, "session: THROTTLE_RCPT=0 refuses every recipient");
+  T_OK(RCPT(&s, "x@example.net", t0) == SDU_PASS, "session: RCPT before MAIL goes on (downstream answers 503)");
+  rep(&s, SDU_V_RCPT, 503, t0);
+  one(&s, SDU_V_MAIL, "FROM:<a@example.org>", 250, t0);
+  T_OK(REFUSED(RCPT(&s, "x@example.net", t0), "451"), "session: THROTTLE_RCPT=0 refuses every recipient");
+
+  /* a recipient refused downstream or by a later link takes no place */
+  throttle_session_init(&s);
+  s.rcptlimit = 1; s.rcptmax = 2;
+  one(&s, SDU_V_MAIL, "FROM:<a@example.org>", 250, t0);
+  T_OK(one(&s, SDU_V_RCPT, "TO:<nobody@example.net>", 550, t0) == SDU_PASS, "refused rcpt: passed on, refused downstream");
+  T_OK(one(&s, SDU_V_RCPT, "TO:<1@example.net>", 250, t0) == SDU_PASS, "refused rcpt: the 1st valid one passes");
+  T_OK(one(&s, SDU_V_RCPT, "TO:<nobody@example.net>", 550, t0) == SDU_PASS, "refused rcpt: another refused one");
+  T_OK(one(&s, SDU_V_RCPT, "TO:<2@example.net>", 250, t0) == SDU_PASS, "refused rcpt: the 2nd valid one passes");
+  T_OK(REFUSED(RCPT(&s, "3@example.net", t0), "451"), "refused rcpt: the 3rd valid one gets 451");
+  T_OK(s.rcpts == 2 && s.throttled == 1, "refused rcpt: 2 accepted, 1 throttled");
+
+  /* pipelined: accepted and in flight together never pass the limit; a
+     RCPT that the replies in flight decide waits for them */
+  throttle_session_init(&s);
+  s.rcptlimit = 1; s.rcptmax = 2;
+  T_OK(MAIL(&s, "a@example.org", t0) == SDU_PASS, "pipelined: MAIL");
+  T_OK(RCPT(&s, "a@example.net", t0) == SDU_PASS && RCPT(&s, "b@example.net", t0) == SDU_PASS, "pipelined: 2 RCPTs in flight");
+  T_OK(RCPT(&s, "c@example.net", t0) == SDU_WAIT, "pipelined: the 3rd waits");
+  rep(&s, SDU_V_MAIL, 250, t0);
+  rep(&s, SDU_V_RCPT, 250, t0);
+  T_OK(RCPT(&s, "c@example.net", t0) == SDU_WAIT, "pipelined: 1 accepted, 1 in flight: it still waits");
+  rep(&s, SDU_V_RCPT, 550, t0);
+  T_OK(RCPT(&s, "c@example.net", t0) == SDU_PASS, "pipelined: the 2nd was refused: it passes");
+  T_OK(RCPT(&s, "d@example.net", t0) == SDU_WAIT, "pipelined: the 4th waits");
+  rep(&s, SDU_V_RCPT, 250, t0);
+  T_OK(REFUSED(RCPT(&s, "d@example.net", t0), "451"), "pipelined: 2 accepted: the 4th gets 451");
+  T_OK(s.rcpts == 2 && s.rcptfly == 0 && s.pendlen == 0, "pipelined: 2 accepted, nothing in flight");
+
+  /* a MAIL refused by a later link (553) leaves the transaction as it was */
+  throttle_session_init(&s);
+  s.rcptlimit = 1; s.rcptmax = 2;
+  one(&s, SDU_V_MAIL, "FROM:<a@b.example>", 250, t0);
+  T_OK(one(&s, SDU_V_MAIL, "FROM:<bad..addr@b.example>", 553, t0) == SDU_PASS, "refused MAIL: passed on, refused");
+  for (i = 0; i < 4; ++i) {
+    rc = one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0);
+    T_OK(i < 2 ? rc == SDU_PASS : REFUSED(rc, "451"), i < 2 ? "refused MAIL: counted" : "refused MAIL: the count goes on");
+  }
+  /* a MAIL throttle cannot parse but downstream takes starts a transaction */
+  throttle_session_init(&s);
+  s.rcptlimit = 1; s.rcptmax = 1;
+  T_OK(one(&s, SDU_V_MAIL, "FROM:a@b.example", 250, t0) == SDU_PASS, "loose MAIL: passed on");
+  T_OK(s.tx.open && s.tx.senderlen == 11 && !strcmp(s.tx.sender, "a@b.example"), "loose MAIL: the sender as qmail takes it");
+  T_OK(one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0) == SDU_PASS, "loose MAIL: 1st RCPT");
+  T_OK(REFUSED(RCPT(&s, "y@example.net", t0), "451"), "loose MAIL: 2nd RCPT counted: 451");
+  one(&s, SDU_V_MAIL, "FROM: Spam2@B.Example SIZE=10", 250, t0);
+  T_OK(!strcmp(s.tx.sender, "spam2@b.example") && !s.tx.bounce, "loose MAIL: the word after the colon, lower case");
+  one(&s, SDU_V_MAIL, "FROM:<@relay.example:\"x\\y\"@b.example", 250, t0);
+  T_OK(!strcmp(s.tx.sender, "xy@b.example"), "loose MAIL: source route, quotes and backslashes dropped, no '>'");
+  one(&s, SDU_V_MAIL, "FROM:", 250, t0);
+  T_OK(s.tx.open && s.tx.bounce && !s.tx.senderlen, "loose MAIL: nothing is the null sender");
+  one(&s, SDU_V_MAIL, "FROM:bad..addr@b.example", 501, t0);
+  T_OK(s.tx.open && s.tx.bounce, "loose MAIL: refused: the transaction stays");
+  one(&s, SDU_V_EHLO, "x", 250, t0);
+  T_OK(!s.tx.open, "EHLO ends the transaction");
 
   /* the session: sender blacklist end to end */
   throttle_session_init(&s);
   s.st = &st; s.blacklist = 1; s.blhold = 10800;
   memcpy(s.ckey, k2, n2); s.cklen = n2;
-  MAIL(&s, "Spam@Example.COM", t0);
-  T_OK(!RCPT(&s, "x@example.net", t0), "bl session: first attempt passes");
-  CMD(&s, SDU_V_DATA, t0);
-  throttle_session_reply(&s, SDU_V_DATA, 354, t0);
-  throttle_session_reply(&s, SDU_V_DOT, 554, t0);
+  one(&s, SDU_V_MAIL, "FROM:<Spam@Example.COM>", 250, t0);
+  T_OK(one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0) == SDU_PASS, "bl session: first attempt passes");
+  one(&s, SDU_V_DATA, "", 354, t0);
+  rep(&s, SDU_V_DOT, 554, t0);
   T_EQI(s.remembered, 1, "bl session: downstream's 5xx at the end of data is remembered");
+  one(&s, SDU_V_MAIL, "FROM:<spam@example.com>", 250, t0 + 60);
+  T_OK(REFUSED(RCPT(&s, "x@example.net", t0 + 60), "550"), "bl session: the same pair is refused at RCPT");
+  one(&s, SDU_V_MAIL, "FROM:<bad..addr@example.com>", 553, t0 + 60);
+  T_OK(REFUSED(RCPT(&s, "x@example.net", t0 + 60), "550"), "bl session: a MAIL refused by a later link does not clear it");
+  one(&s, SDU_V_MAIL, "FROM:<other@example.com>", 250, t0 + 60);
+  T_OK(RCPT(&s, "x@example.net", t0 + 60) == SDU_PASS, "bl session: another sender passes");
+  rep(&s, SDU_V_RCPT, 250, t0 + 60);
+  one(&s, SDU_V_MAIL, "FROM:spam@example.com", 250, t0 + 60);
+  T_OK(REFUSED(RCPT(&s, "x@example.net", t0 + 60), "550"), "bl session: the pair written without <> is refused too");
+  one(&s, SDU_V_MAIL, "FROM:<spam@example.com>", 250, t0 + 10800);
+  T_OK(RCPT(&s, "x@example.net", t0 + 10800) == SDU_PASS, "bl session: the pair passes again after expiry");
+  rep(&s, SDU_V_RCPT, 250, t0 + 10800);
+  /* pipelined: where a RCPT lands depends on MAILs in flight */
+  throttle_session_init(&s);
+  s.st = &st; s.blacklist = 1; s.blhold = 10800;
+  memcpy(s.ckey, k2, n2); s.cklen = n2;
   MAIL(&s, "spam@example.com", t0 + 60);
-  t = RCPT(&s, "x@example.net", t0 + 60);
-  T_OK(t && !strncmp(t, "550 ", 4), "bl session: the same pair is refused at RCPT");
+  MAIL(&s, "bad..addr@example.com", t0 + 60);
+  T_OK(RCPT(&s, "x@example.net", t0 + 60) == SDU_WAIT, "bl pipelined: listed or not, depending on the replies: it waits");
+  T_OK(MAIL(&s, "third@example.com", t0 + 60) == SDU_WAIT, "bl pipelined: a 3rd MAIL in flight waits");
+  rep(&s, SDU_V_MAIL, 250, t0 + 60);
+  rep(&s, SDU_V_MAIL, 553, t0 + 60);
+  T_OK(REFUSED(RCPT(&s, "x@example.net", t0 + 60), "550"), "bl pipelined: the listed MAIL was taken, the other refused: 550");
+  CMD(&s, SDU_V_RSET, t0 + 60);
   MAIL(&s, "other@example.com", t0 + 60);
-  T_OK(!RCPT(&s, "x@example.net", t0 + 60), "bl session: another sender passes");
-  MAIL(&s, "spam@example.com", t0 + 10800);
-  T_OK(!RCPT(&s, "x@example.net", t0 + 10800), "bl session: the pair passes again after expiry");
-  /* pipelined: the next transaction's DATA before the first message's reply */
+  T_OK(RCPT(&s, "x@example.net", t0 + 60) == SDU_WAIT, "bl pipelined: RSET and another sender in flight: it waits");
+  rep(&s, SDU_V_RSET, 250, t0 + 60);
+  rep(&s, SDU_V_MAIL, 250, t0 + 60);
+  T_OK(RCPT(&s, "x@example.net", t0 + 60) == SDU_PASS, "bl pipelined: the other sender's transaction: it passes");
+  rep(&s, SDU_V_RCPT, 250, t0 + 60);
+  T_OK(MAIL(&s, "other2@example.com", t0 + 60) == SDU_PASS && RCPT(&s, "x@example.net", t0 + 60) == SDU_PASS,
+    "bl pipelined: two clean senders: no need to wait");
+  /* pipelined: the next transaction before the first message's reply */
   throttle_session_init(&s);
   s.st = &st; s.blacklist = 1; s.blhold = 100;
   memcpy(s.ckey, k2, n2); s.cklen = n2;
-  MAIL(&s, "first@example.com", t0); RCPT(&s, "x@example.net", t0); CMD(&s, SDU_V_DATA, t0);
-  throttle_session_reply(&s, SDU_V_DATA, 354, t0);
+  one(&s, SDU_V_MAIL, "FROM:<first@example.com>", 250, t0);
+  one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0);
+  one(&s, SDU_V_DATA, "", 354, t0);
   MAIL(&s, "second@example.com", t0); RCPT(&s, "x@example.net", t0); CMD(&s, SDU_V_DATA, t0);
-  throttle_session_reply(&s, SDU_V_DOT, 250, t0);
-  throttle_session_reply(&s, SDU_V_DATA, 354, t0);
-  throttle_session_reply(&s, SDU_V_DOT, 550, t0);
+  rep(&s, SDU_V_DOT, 250, t0);
+  rep(&s, SDU_V_MAIL, 250, t0);
+  rep(&s, SDU_V_RCPT, 250, t0);
+  rep(&s, SDU_V_DATA, 354, t0);
+  rep(&s, SDU_V_DOT, 550, t0);
   T_EQI(throttle_bl_check(&st, k2, n2, "first@example.com", 17, t0 + 1), 0, "bl pipelined: the accepted message's sender is not remembered");
   T_EQI(throttle_bl_check(&st, k2, n2, "second@example.com", 18, t0 + 1), 1, "bl pipelined: the refused one's is");
   T_EQI(s.msgs, 1, "bl pipelined: one message passed");
-  MAIL(&s, "", t0); /* <> is never remembered */
+  /* <> is never remembered */
   throttle_session_init(&s);
   s.st = &st; s.blacklist = 1; s.blhold = 100;
   memcpy(s.ckey, k2, n2); s.cklen = n2;
-  throttle_session_command(&s, SDU_V_MAIL, "FROM:<>", 7, t0);
-  RCPT(&s, "x@example.net", t0); CMD(&s, SDU_V_DATA, t0);
-  throttle_session_reply(&s, SDU_V_DATA, 354, t0);
-  throttle_session_reply(&s, SDU_V_DOT, 550, t0);
+  one(&s, SDU_V_MAIL, "FROM:<>", 250, t0);
+  one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0);
+  one(&s, SDU_V_DATA, "", 354, t0);
+  rep(&s, SDU_V_DOT, 550, t0);
   T_EQI(s.remembered, 0, "bl: a refused bounce is not remembered");
+  /* only a refusal of the content: not 552, a size or storage code, a 4xx */
+  {
+    static const char *const keep[] = { "552 5.3.4 message too big", "552 message size exceeds maximum permitted",
+      "451 4.3.0 try later", "421 4.3.0 closing", "554 5.3.4 message too big for system",
+      "554 sorry, that message size exceeds my databytes limit (#5.3.4)", "550 5.2.2 mailbox full",
+      "554-5.2.3 message too long\r\n554 5.2.3 really", "552-x\r\n552 y", "553 5.3.1 mail system full", 0 };
+    static const char *const remember[] = { "554 5.7.1 content refused", "550 message refused",
+      "554 mail server permanently rejected message (#5.3.0)", "554-5.7.1 spam\r\n554 5.3.4 too big",
+      "550 5.33.4 not a size code", "554 (#5.3.4", 0 };
+    char name[100];
+    for (i = 0; keep[i]; ++i) {
+      snprintf(name, sizeof name, "content: not remembered: %.*s", (int) strcspn(keep[i], "\r"), keep[i]);
+      T_OK(!throttle_refuses_content(atoi(keep[i]), keep[i], strlen(keep[i])), name);
+    }
+    for (i = 0; remember[i]; ++i) {
+      snprintf(name, sizeof name, "content: remembered: %.*s", (int) strcspn(remember[i], "\r"), remember[i]);
+      T_OK(throttle_refuses_content(atoi(remember[i]), remember[i], strlen(remember[i])), name);
+    }
+    throttle_session_init(&s);
+    s.st = &st; s.blacklist = 1; s.blhold = 100;
+    memcpy(s.ckey, k2, n2); s.cklen = n2;
+    for (i = 0; keep[i]; ++i) {
+      one(&s, SDU_V_MAIL, "FROM:<big@example.com>", 250, t0);
+      one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0);
+      one(&s, SDU_V_DATA, "", 354, t0);
+      reptext(&s, SDU_V_DOT, keep[i], t0);
+    }
+    T_OK(s.remembered == 0 && throttle_bl_check(&st, k2, n2, "big@example.com", 15, t0 + 1) == 0,
+      "bl: 552, size and storage codes and 4xx at the end of data are not remembered");
+  }
   /* harvest: nothing refused, counted */
   throttle_session_init(&s);
   s.st = &st; s.blacklist = 1; s.harvest = 1; s.rcptlimit = 1; s.rcptmax = 0;
   memcpy(s.ckey, k2, n2); s.cklen = n2;
-  MAIL(&s, "second@example.com", t0 + 1);
-  T_OK(!RCPT(&s, "x@example.net", t0 + 1), "harvest: nothing is refused");
-  T_OK(s.blacklisted == 1 && s.throttled == 1, "harvest: what would have been is counted");
+  one(&s, SDU_V_MAIL, "FROM:<second@example.com>", 250, t0 + 1);
+  T_OK(one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0 + 1) == SDU_PASS, "harvest: nothing is refused");
+  T_OK(s.blacklisted == 1 && s.throttled == 1 && s.rcpts == 0, "harvest: what would have been is counted, not as accepted");
 
   /* the session: bounce-storm limit with a whitelisted recipient */
   throttle_addrs_add(&white, "postmaster@example.net", 22);
   throttle_session_init(&s);
   s.st = &st; s.bounces = 1; s.bouncerate = b; s.bouncehold = 600; s.rcptwhite = &white;
   for (i = 0; i < 3; ++i) {
-    throttle_session_command(&s, SDU_V_MAIL, "FROM:<>", 7, t0 + 5000);
-    t = RCPT(&s, "Joe@Example.NET", t0 + 5000);
-    T_OK(i < 2 ? !t : t && !strncmp(t, "550 ", 4), i < 2 ? "bounce session: within the limit" : "bounce session: over the limit, 550");
-    T_OK(!RCPT(&s, "postmaster@example.net", t0 + 5000), "bounce session: the whitelisted recipient always gets its bounces");
+    one(&s, SDU_V_MAIL, "FROM:<>", 250, t0 + 5000);
+    rc = one(&s, SDU_V_RCPT, "TO:<Joe@Example.NET>", 250, t0 + 5000);
+    T_OK(i < 2 ? rc == SDU_PASS : REFUSED(rc, "550"), i < 2 ? "bounce session: within the limit" : "bounce session: over the limit, 550");
+    T_OK(one(&s, SDU_V_RCPT, "TO:<postmaster@example.net>", 250, t0 + 5000) == SDU_PASS, "bounce session: the whitelisted recipient always gets its bounces");
   }
-  MAIL(&s, "someone@example.org", t0 + 5000);
-  T_OK(!RCPT(&s, "joe@example.net", t0 + 5000), "bounce session: mail with a sender still passes");
+  one(&s, SDU_V_MAIL, "FROM:<someone@example.org>", 250, t0 + 5000);
+  T_OK(one(&s, SDU_V_RCPT, "TO:<joe@example.net>", 250, t0 + 5000) == SDU_PASS, "bounce session: mail with a sender still passes");
   T_EQI(s.bounced, 1, "bounce session: one refused");
+  MAIL(&s, "", t0 + 5000);
+  T_OK(RCPT(&s, "joe@example.net", t0 + 5000) == SDU_WAIT, "bounce session: a bounce or not, depending on MAIL's reply: it waits");
+  rep(&s, SDU_V_MAIL, 501, t0 + 5000);
+  T_OK(RCPT(&s, "joe@example.net", t0 + 5000) == SDU_PASS, "bounce session: MAIL:<> refused: not a bounce, it passes");
+  rep(&s, SDU_V_RCPT, 250, t0 + 5000);
+
+  /* the greeting and AUTH's lines are none of throttle's; a full queue waits */
+  throttle_session_init(&s);
+  s.rcptlimit = 1; s.rcptmax = 100;
+  MAIL(&s, "a@example.org", t0);
+  rep(&s, SDU_V_GREETING, 220, t0);
+  rep(&s, SDU_V_AUTHLINE, 235, t0);
+  T_OK(s.pendlen == 1 && s.maillen == 1 && !s.tx.open, "greeting and AUTH lines: the MAIL still waits for its reply");
+  rep(&s, SDU_V_MAIL, 250, t0);
+  for (i = 0; i < THROTTLE_PENDMAX; ++i) rc = CMD(&s, SDU_V_NOOP, t0);
+  T_OK(rc == SDU_PASS && CMD(&s, SDU_V_NOOP, t0) == SDU_WAIT && RCPT(&s, "x@example.net", t0) == SDU_WAIT,
+    "a full queue of commands in flight: the next waits");
+  rep(&s, SDU_V_NOOP, 250, t0);
+  T_OK(RCPT(&s, "x@example.net", t0) == SDU_PASS, "and goes on after a reply");
 
   /* a broken store: fail open */
   throttle_session_init(&s);
   sdu_state_close(&st);
   s.st = &st; s.blacklist = 1; s.bounces = 1; s.bouncerate = b;
   memcpy(s.ckey, k2, n2); s.cklen = n2;
-  MAIL(&s, "second@example.com", t0 + 1);
-  T_OK(!RCPT(&s, "x@example.net", t0 + 1) && s.storefailed && !s.st, "a failing store: warned once, passed on");
+  one(&s, SDU_V_MAIL, "FROM:<second@example.com>", 250, t0 + 1);
+  T_OK(RCPT(&s, "x@example.net", t0 + 1) == SDU_PASS && s.storefailed && !s.st, "a failing store: warned once, passed on");
 
   throttle_addrs_free(&white);
   cleanup();
