@@ -159,3 +159,145 @@ add element inet sdu blocked { $c_rej timeout 6h }" ]'
 sdu-report -p 1h "$D/log" > "$D/table.out"
 E2E_LAST=$D/table.out
 e2e_check "report: the table names the list and the last refusal" 'grep -q " $c_rej  *orbs rblcheck:reject$" "$D/table.out"'
+
+# 9. throttle follows the replies (issue 13): throttle, then rcptcheck (a real later link
+# that refuses a malformed sender with 553 and an unknown recipient with 550), then an
+# exim that refuses SPAMSPAM at the end of DATA and a message over 20 KB with 552.
+# Each dialogue is sent in one go (pipelined) and one command at a time.
+c_tx=$base.20 c_rr=$base.21 c_bl9=$base.22 c_big=$base.23 c_loose=$base.24
+sed 's/^message_size_limit = .*/message_size_limit = 20k/' "$D/exim.conf" > "$D/exim9.conf"
+mkdir "$D/state9"
+# shellcheck disable=SC2046
+e2e_tcpserver 0 env THROTTLE_RCPT=2 throttle -d "$D/state9" -b 3h rcptcheck -f "$D/rcpt.cdb" \
+  exim4 -C "$D/exim9.conf" -odi -bs || exit 1
+port9=$E2E_PORT
+cat > "$D/talk.py" <<'PY'
+# talk.py SRC PORT FILE MODE: the dialogue in FILE from address SRC, all in one go
+# (MODE pipe) or a line at a time, each after the reply to the one before (MODE step);
+# prints the reply codes, one a line (the last line of each reply)
+import socket, sys
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.settimeout(20)
+s.connect(("127.0.0.1", int(sys.argv[2])))
+lines = open(sys.argv[3], "rb").read().split(b"\r\n")[:-1]
+f = s.makefile("rb")
+def reply():
+    while True:
+        try: l = f.readline()
+        except OSError: return None
+        if not l: return None
+        if l[3:4] != b"-": return l.decode(errors="replace").rstrip("\r\n")
+if sys.argv[4] == "pipe":
+    s.sendall(b"".join(l + b"\r\n" for l in lines))
+    while True:
+        r = reply()
+        if r is None: break
+        print(r[:3])
+else:
+    print(reply()[:3])
+    indata = False
+    for l in lines:
+        try: s.sendall(l + b"\r\n")
+        except OSError: break
+        if indata and l != b".": continue
+        indata = False
+        r = reply()
+        if r is None: break
+        print(r[:3])
+        if r.startswith("354"): indata = True
+PY
+talk() { # SRC FILE MODE: the codes on one line
+  python3 "$D/talk.py" "$1" "$port9" "$2" "$3" | tr '\n' ' ' | sed 's/ $//'
+}
+crlf() { sed 's/$/\r/' > "$1"; }
+crlf "$D/tx.in" <<'IN'
+EHLO c
+MAIL FROM:<a@example.org>
+MAIL FROM:<bad..addr@example.org>
+RCPT TO:<one@example.net>
+RCPT TO:<two@example.net>
+RCPT TO:<three@example.net>
+RCPT TO:<four@example.net>
+QUIT
+IN
+for m in pipe step; do
+  r=$(talk "$c_tx" "$D/tx.in" $m)
+  e2e_check "a MAIL refused by rcptcheck (553) does not reset the count: 2 accepted, then 451 ($m): $r" \
+    '[ "$r" = "220 250 250 553 250 250 451 451 221" ]'
+done
+crlf "$D/rr.in" <<'IN'
+EHLO c
+MAIL FROM:<a@example.org>
+RCPT TO:<nobody@example.net>
+RCPT TO:<one@example.net>
+RCPT TO:<nobody2@example.net>
+RCPT TO:<two@example.net>
+RCPT TO:<three@example.net>
+QUIT
+IN
+for m in pipe step; do
+  r=$(talk "$c_rr" "$D/rr.in" $m)
+  e2e_check "recipients refused by rcptcheck (550) take no place: 2 valid ones accepted, then 451 ($m): $r" \
+    '[ "$r" = "220 250 250 550 250 550 250 451 221" ]'
+done
+crlf "$D/spam9.in" <<'IN'
+EHLO c
+MAIL FROM:<spam9@example.com>
+RCPT TO:<one@example.net>
+DATA
+Subject: s
+
+SPAMSPAM
+.
+QUIT
+IN
+crlf "$D/bl9.in" <<'IN'
+EHLO c
+MAIL FROM:<spam9@example.com>
+MAIL FROM:<bad..addr@example.com>
+RCPT TO:<one@example.net>
+QUIT
+IN
+r=$(talk "$c_bl9" "$D/spam9.in" step)
+e2e_check "exim refuses the content at the end of DATA: $r" '[ "$r" = "220 250 250 250 354 550 221" ]'
+for m in pipe step; do
+  r=$(talk "$c_bl9" "$D/bl9.in" $m)
+  e2e_check "the pair stays blacklisted after a MAIL refused by rcptcheck ($m): $r" '[ "$r" = "220 250 250 553 550 221" ]'
+done
+{ printf 'EHLO c\nMAIL FROM:<big@example.com>\nRCPT TO:<one@example.net>\nDATA\nSubject: big\n\n'
+  i=0; while [ $i -lt 400 ]; do printf '%s\n' "line $i of a message over the size limit: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i + 1)); done
+  printf '.\nQUIT\n'; } | crlf "$D/big.in"
+sed 's/SPAMSPAM/small and clean/; s/spam9/big/' "$D/spam9.in" > "$D/small.in"
+r=$(talk "$c_big" "$D/big.in" step)
+e2e_check "exim refuses a message over its size limit with 552: $r" '[ "$r" = "220 250 250 250 354 552 221" ]'
+r=$(talk "$c_big" "$D/small.in" step)
+e2e_check "the sender's next message is taken: 552 is not remembered: $r" '[ "$r" = "220 250 250 250 354 250 221" ]'
+e2e_stop "$E2E_TCPSERVER_PID"
+
+# a MAIL that throttle cannot parse and exim takes still starts a transaction (rcptcheck
+# would refuse it, so throttle talks to exim directly here)
+e2e_tcpserver 0 env THROTTLE_RCPT=1 throttle -d "$D/state9" -b 3h exim4 -C "$D/exim9.conf" -odi -bs || exit 1
+port9=$E2E_PORT
+sed 's/^MAIL FROM:<spam9@example.com>/MAIL FROM:loose@example.com/' "$D/spam9.in" > "$D/loose.in"
+crlf "$D/loose2.in" <<'IN'
+EHLO c
+MAIL FROM:<loose@example.com>
+RCPT TO:<one@example.net>
+QUIT
+IN
+crlf "$D/loose3.in" <<'IN'
+EHLO c
+MAIL FROM:other@example.com
+RCPT TO:<one@example.net>
+RCPT TO:<two@example.net>
+QUIT
+IN
+r=$(talk "$c_loose" "$D/loose3.in" pipe)
+e2e_check "MAIL FROM:other@example.com taken by exim is counted: the 2nd recipient gets 451: $r" '[ "$r" = "220 250 250 250 451 221" ]'
+r=$(talk "$c_loose" "$D/loose.in" step)
+e2e_check "MAIL FROM:loose@example.com: exim refuses the content: $r" '[ "$r" = "220 250 250 250 354 550 221" ]'
+r=$(talk "$c_loose" "$D/loose2.in" step)
+e2e_check "the pair is remembered under the address exim took: $r" '[ "$r" = "220 250 250 550 221" ]'
+e2e_stop "$E2E_TCPSERVER_PID"
+E2E_LAST=$D/tcpserver.log
+e2e_check "throttle logged accepted recipients (rcpts=2 throttled=2 for the refused MAIL)" \
+  'grep -q "throttle: ip=$c_tx lists=- action=proxy rcpts=2 throttled=2 msgs=0" "$D/tcpserver.log"'
