@@ -187,6 +187,41 @@ int main(void)
   T_OK(REFUSED(RCPT(&s, "d@example.net", t0), "451"), "pipelined: 2 accepted: the 4th gets 451");
   T_OK(s.rcpts == 2 && s.rcptfly == 0 && s.pendlen == 0, "pipelined: 2 accepted, nothing in flight");
 
+  /* a pipelining client and a downstream that refuses some recipients, as
+     the proxy runs them: a command that waits gets the replies in flight
+     first, in order. However the refusals fall, exactly min(limit, valid)
+     recipients are accepted, and never more than the limit at any time */
+  {
+    unsigned long seed = 12345, max, n, valid, j, errs = 0;
+    int fly[THROTTLE_PENDMAX], nfly, ok, k;
+    for (i = 0; i < 2000; ++i) {
+      throttle_session_init(&s);
+      s.rcptlimit = 1;
+      seed = seed * 1103515245 + 12345; max = (seed >> 16) % 6;
+      seed = seed * 1103515245 + 12345; n = (seed >> 16) % 12;
+      s.rcptmax = max;
+      valid = 0;
+      nfly = 0;
+      if (MAIL(&s, "a@example.org", t0) != SDU_PASS) ++errs;
+      fly[nfly++] = 250;
+      for (j = 0; j < n; ++j) {
+        seed = seed * 1103515245 + 12345;
+        ok = (seed >> 16) % 3 != 0;  /* downstream takes 2 in 3 */
+        valid += ok;
+        while ((rc = RCPT(&s, "x@example.net", t0)) == SDU_WAIT) {
+          if (!nfly) { ++errs; break; }  /* never a wait with nothing in flight */
+          for (k = 0; k < nfly; ++k) rep(&s, s.pend[s.pendhead].verb, fly[k], t0);
+          nfly = 0;
+          if (s.rcpts > max) ++errs;
+        }
+        if (rc == SDU_PASS) fly[nfly++] = ok ? 250 : 550;
+      }
+      for (k = 0; k < nfly; ++k) rep(&s, s.pend[s.pendhead].verb, fly[k], t0);
+      if (s.rcpts != (valid < max ? valid : max) || s.rcptfly || s.pendlen) ++errs;
+    }
+    T_EQI(errs, 0, "pipelined, 2000 random sessions: never more than the limit accepted, never fewer than it allows");
+  }
+
   /* a MAIL refused by a later link (553) leaves the transaction as it was */
   throttle_session_init(&s);
   s.rcptlimit = 1; s.rcptmax = 2;
