@@ -21,8 +21,9 @@ int sdu_tagkeys_load(sdu_tagkeys *k, const char *file, stralloc *err);
 /* the keys overwritten with zeros */
 void sdu_tagkeys_wipe(sdu_tagkeys *k);
 
-/* appends " mac=" and the MAC of fields[0..len) under the first key:
-   1 done; 0 no memory; -1 the crypto library failed to start */
+/* appends " mac=" and the MAC of fields[0..len) under the first key
+   (fields may lie inside out: the MAC is made before out grows):
+   1 done; 0 no memory; -1 the crypto library failed to start or no key */
 int sdu_tag_sign(stralloc *out, const sdu_tagkeys *k, const char *fields, size_t len);
 
 enum {
