@@ -35,6 +35,8 @@ LIBS = -llmdb -lowfat -lpthread
 PSL_LIBS_ = -lpsl -lidn2 -lunistring
 PSL_LIBS_musl = -lpsl
 PSL_LIBS = $(PSL_LIBS_$(LIBC))
+# libsodium (HMAC-SHA-256 of rblcheck's tag): only in what signs or checks a tag
+SODIUM_LIBS = -lsodium
 
 # one line per part of the library, so that parts are added without clashes
 OBJ_BASE = common/sdu_msg.o common/sdu_env.o common/sdu_chain.o
@@ -44,10 +46,11 @@ OBJ_ADDR = common/sdu_addr.o
 OBJ_CDB = common/sdu_cdb.o
 OBJ_STATE = common/sdu_state.o common/sdu_time.o
 OBJ_DNS = common/sdu_ip.o common/sdu_dns.o
+OBJ_TAG = common/sdu_tag.o
 # the musl build's malloc (sdu_alloc.c says why); in libsdu.a it replaces musl's
 OBJ_ALLOC_musl = common/sdu_alloc.o
 COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
-  $(OBJ_STATE) $(OBJ_DNS) $(OBJ_ALLOC_$(LIBC))
+  $(OBJ_STATE) $(OBJ_DNS) $(OBJ_TAG) $(OBJ_ALLOC_$(LIBC))
 
 UNIT_BASE = tests/unit/t_msg
 UNIT_SMTP = tests/unit/t_smtp
@@ -57,8 +60,9 @@ UNIT_CDB = tests/unit/t_cdb
 UNIT_STATE = tests/unit/t_state
 UNIT_DNS = tests/unit/t_ip tests/unit/t_dns
 UNIT_ALLOC = tests/unit/t_alloc
+UNIT_TAG = tests/unit/t_tag
 UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
-  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) $(UNIT_ALLOC) \
+  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) $(UNIT_ALLOC) $(UNIT_TAG) \
   $(UNIT_RBLCHECK) $(UNIT_THROTTLE) $(UNIT_RCPTCHECK) $(UNIT_SPAMGRAB)
 
 # programs that ship, with their man pages: one line per program directory;
@@ -80,7 +84,7 @@ MANS1 = $(MAN_CHAIN) $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAM
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
 UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report
 UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build
-UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report
+UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/unit/t_spamgrab_tag
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
@@ -131,14 +135,17 @@ bench/throttle_flood: bench/throttle_flood.o
 
 # spamgrab's parts; spamgrab links dynamically: libpsl.a needs libunistring.a, which Debian ships only in libunistring-dev
 SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o spamgrab/spamgrab_conf.o spamgrab/spamgrab_cache.o \
-  spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o
-$(SPAMGRAB_OBJS) spamgrab/spamgrab.o tests/unit/t_spamgrab_parse.o tests/unit/t_spamgrab_report.o: spamgrab/*.h $(HEADERS)
+  spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o \
+  spamgrab/spamgrab_tag.o
+$(SPAMGRAB_OBJS) spamgrab/spamgrab.o tests/unit/t_spamgrab_parse.o tests/unit/t_spamgrab_report.o tests/unit/t_spamgrab_tag.o: spamgrab/*.h $(HEADERS)
 spamgrab/spamgrab: spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a
-	$(LINK) spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) $(PSL_LIBS)
+	$(LINK) spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a $(SODIUM_LIBS) $(LIBS) $(PSL_LIBS)
 tests/unit/t_spamgrab_parse: tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a
 	$(LINK) tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
 tests/unit/t_spamgrab_report: tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a
-	$(LINK) tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a $(LIBS) $(PSL_LIBS)
+	$(LINK) tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a $(SODIUM_LIBS) $(LIBS) $(PSL_LIBS)
+tests/unit/t_spamgrab_tag: tests/unit/t_spamgrab_tag.o spamgrab/spamgrab_tag.o spamgrab/spamgrab_parse.o common/libsdu.a
+	$(LINK) tests/unit/t_spamgrab_tag.o spamgrab/spamgrab_tag.o spamgrab/spamgrab_parse.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 rblcheck/rblcheck.o rblcheck/rblcheck_policy.o tests/unit/t_rblcheck_policy.o: rblcheck/rblcheck_policy.h $(HEADERS)
 
@@ -146,7 +153,7 @@ rblcheck/rblcheck: chain/sdu-chain
 	ln -f chain/sdu-chain $@
 
 tests/unit/t_rblcheck_policy: tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a
-	$(LINK) tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a $(LIBS)
+	$(LINK) tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 bench/rblcheck_dnsdelay: bench/rblcheck_dnsdelay.o
 	$(LINK) bench/rblcheck_dnsdelay.o
@@ -180,7 +187,7 @@ CHAIN_OBJS = rblcheck/rblcheck.o rblcheck/rblcheck_policy.o throttle/throttle.o 
   rcptcheck/rcptcheck.o $(RCPTCHECK_OBJS)
 chain/sdu-chain.o: $(HEADERS)
 chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a
-	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a $(LIBS)
+	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a
 	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
@@ -197,6 +204,9 @@ tests/unit/t_rcptcheck_build: tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $
 tests/unit/t_alloc.o: common/sdu_alloc.c
 tests/unit/t_alloc: tests/unit/t_alloc.o common/libsdu.a
 	$(LINK) tests/unit/t_alloc.o common/libsdu.a $(LIBS)
+
+tests/unit/t_tag: tests/unit/t_tag.o common/libsdu.a
+	$(LINK) tests/unit/t_tag.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 tests/unit/t_state: tests/unit/t_state.o common/libsdu.a
 	$(LINK) tests/unit/t_state.o common/libsdu.a $(LIBS)

@@ -14,9 +14,11 @@
 #include "sdu_ip.h"
 #include "sdu_dns.h"
 #include "sdu_smtp.h"
+#include "sdu_tag.h"
+#include "sdu_time.h"
 #include "rblcheck_policy.h"
 
-#define USAGE "rblcheck [ -n ] [ -f policy ] [ -t seconds ] [ -c | -C ] prog [ arg ... ]"
+#define USAGE "rblcheck [ -n ] [ -f policy ] [ -k keyfile ] [ -t seconds ] [ -c | -C ] prog [ arg ... ]"
 #define RDNS_MAX 253
 
 static rblcheck_policy policy;
@@ -26,6 +28,8 @@ static sdu_dnsq q[2 * RBLCHECK_LISTS_MAX];
 static stralloc names[RBLCHECK_LISTS_MAX];
 static stralloc header;
 static stralloc errsa, reply_sa;  /* here, not in main: still reachable at exit */
+static const char *keyfile;       /* -k: the site key that signs the tag, 0 for none */
+static sdu_tagkeys keys;
 
 static int enough(void *unused, sdu_dnsq *qq, unsigned int n)
 {
@@ -112,6 +116,17 @@ static int refuse(const char *text)
   return sdu_respond(&cfg);
 }
 
+/* a key file that cannot be used stops the connection before a byte is
+   said, as a broken policy does: 111 unreadable, 100 malformed */
+static void loadkeys(void)
+{
+  int r = sdu_tagkeys_load(&keys, keyfile, &errsa);
+  if (r == 1) return;
+  if (!stralloc_0(&errsa)) sdu_nomem();
+  if (r == -1) sdu_fatalsys(SDU_EXIT_TEMP, errsa.s);
+  sdu_fatal(SDU_EXIT_PERM, errsa.s);
+}
+
 static void passon(char **argv, const char *ip)
 {
   sdu_proxy_cfg cfg;
@@ -129,8 +144,15 @@ static void passon(char **argv, const char *ip)
       if (!sdu_env_set("THROTTLE_RCPT", num)) sdu_nomem();
     }
   }
+  /* a clean client: one exec, the key file not even opened */
   if (!verdict.header) sdu_exec_next(argv);
-  if (!rblcheck_header(&header, &ctx, &verdict, ip, time(0)) || !stralloc_0(&header)) sdu_nomem();
+  if (keyfile) loadkeys();
+  switch (rblcheck_header(&header, &ctx, &verdict, ip, (time_t) sdu_now(), keyfile ? &keys : 0)) {
+    case -1: sdu_fatal(SDU_EXIT_TEMP, "unable to start libsodium to sign the tag"); break;
+    case 0: sdu_nomem(); break;
+  }
+  sdu_tagkeys_wipe(&keys);
+  if (!stralloc_0(&header)) sdu_nomem();
   sdu_proxy_defaults(&cfg);
   _exit(sdu_proxy_run(argv, &cfg, &h));
 }
@@ -146,9 +168,10 @@ int rblcheck_main(int argc, char **argv)
   int opt, check = 0, failclosed = 0, r;
 
   sdu_iam("rblcheck");
-  while ((opt = getopt(argc, argv, "+f:t:cCn")) != -1)
+  while ((opt = getopt(argc, argv, "+f:k:t:cCn")) != -1)
     switch (opt) {
       case 'f': file = optarg; break;
+      case 'k': keyfile = optarg; break;
       case 't': if (!rblcheck_seconds(optarg, &timeout)) sdu_usage(USAGE); break;
       case 'c': failclosed = 1; break;
       case 'C': failclosed = 0; break;
@@ -169,7 +192,10 @@ int rblcheck_main(int argc, char **argv)
   r = rblcheck_policy_load(&policy, file, &errsa);
   if (r == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to read ", file);
   if (r == 0) sdu_fatal(SDU_EXIT_PERM, errsa.s);
-  if (check) return 0;
+  if (check) {
+    if (keyfile) { loadkeys(); sdu_tagkeys_wipe(&keys); }
+    return 0;
+  }
 
   rblcheck_ctx_init(&ctx, &policy);
   ctx.harvest = sdu_env_isset("SDU_HARVEST");

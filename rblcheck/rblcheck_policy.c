@@ -792,12 +792,14 @@ int rblcheck_text(stralloc *out, const rblcheck_ctx *x, const char *tmpl, const 
 }
 
 int rblcheck_header(stralloc *out, const rblcheck_ctx *x, const rblcheck_verdict *v,
-  const char *ip, time_t now)
+  const char *ip, time_t now, const sdu_tagkeys *k)
 {
   char num[FMT_ULONG], date[32];
   struct tm tm;
-  size_t before;
-  if (!stralloc_cats(out, "X-RBLCheck: ip=")) return 0;
+  size_t before, fields;
+  if (!stralloc_cats(out, "X-RBLCheck: ")) return 0;
+  fields = out->len;
+  if (!stralloc_cats(out, "ip=")) return 0;
   if (!sdu_printable(out, ip, strlen(ip), SDU_IP_FMT, 0)) return 0;
   if (!stralloc_cats(out, " lists=")) return 0;
   before = out->len;
@@ -809,6 +811,10 @@ int rblcheck_header(stralloc *out, const rblcheck_ctx *x, const rblcheck_verdict
   if (v->would && (!stralloc_cats(out, " would=") || !stralloc_cats(out, rblcheck_actionname(v->would)))) return 0;
   if (!gmtime_r(&now, &tm) || !strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
   if (!stralloc_cats(out, " date=") || !stralloc_cats(out, date)) return 0;
+  if (k && k->n) {
+    int r = sdu_tag_sign(out, k, out->s + fields, out->len - fields);
+    if (r != 1) return r;
+  }
   return stralloc_append(out, "\n");
 }
 

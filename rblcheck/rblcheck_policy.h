@@ -7,6 +7,7 @@
 #include <stralloc.h>
 #include "sdu_config.h"
 #include "sdu_dns.h"
+#include "sdu_tag.h"
 
 #define RBLCHECK_LISTS_MAX 32
 #define RBLCHECK_NAME_MAX 24     /* a list's name: [A-Za-z0-9_-], first a letter */
@@ -142,9 +143,12 @@ int rblcheck_lists_in(stralloc *out, const rblcheck_ctx *x, int state);
 /* the template with %ip, %lists, %txt, %% replaced; the caller bounds and
    sanitises the whole (sdu_smtp_fmtreply) */
 int rblcheck_text(stralloc *out, const rblcheck_ctx *x, const char *tmpl, const char *ip);
-/* the header line "X-RBLCheck: ip=... lists=a,b score=N action=... date=...\n" */
+/* the header line "X-RBLCheck: ip=... lists=a,b score=N action=... date=...\n",
+   with " mac=HEX" before the line end when k holds a key (sdu_tag.h: the
+   MAC of every byte from "ip=" to the blank before "mac="); one physical
+   line, never folded. 1 ok, 0 no memory, -1 the crypto library failed */
 int rblcheck_header(stralloc *out, const rblcheck_ctx *x, const rblcheck_verdict *v,
-  const char *ip, time_t now);
+  const char *ip, time_t now, const sdu_tagkeys *k);
 const char *rblcheck_actionname(int action);
 
 /* 1 when s matches glob ('*' any run, '?' one byte), ASCII case ignored */

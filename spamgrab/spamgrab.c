@@ -8,7 +8,7 @@
 #include "spamgrab_conf.h"
 #include "spamgrab_run.h"
 
-#define USAGE "spamgrab [ -n ] [ -f conf ] [ -r | -s | -z | -Z ]"
+#define USAGE "spamgrab [ -n ] [ -f conf ] [ -k keyfile ] [ -r | -s | -z | -Z ]"
 #define CONF "/etc/sdu/spamgrab.conf"
 
 /* stdin: mapped when it is a file (qmail-local's case), else read; 0 when larger than max */
@@ -45,16 +45,17 @@ int main(int argc, char **argv)
 {
   sg_conf c;
   stralloc err = { 0 };
-  const char *file = 0, *msg;
+  const char *file = 0, *keyfile = 0, *msg;
   int opt, dry = 0, mode = 0, bad, r;
   size_t len;
 
   sdu_iam("spamgrab");
   sg_conf_defaults(&c);
-  while ((opt = getopt(argc, argv, "+nf:rszZ")) != -1)
+  while ((opt = getopt(argc, argv, "+nf:k:rszZ")) != -1)
     switch (opt) {
       case 'n': dry = 1; break;
       case 'f': file = optarg; break;
+      case 'k': keyfile = optarg; break;
       case 'r': case 's': case 'z': case 'Z':
         if (mode && mode != opt) sdu_usage(USAGE);
         mode = opt;
@@ -76,6 +77,17 @@ int main(int argc, char **argv)
     if (!stralloc_0(&err)) sdu_nomem();
     if (errno) sdu_fatalsys(SDU_EXIT_TEMP, err.s);
     sdu_fatal(bad, err.s);
+  }
+  /* the tag's key, for what reads a message's tag: unreadable is
+     temporary, malformed a configuration error as above */
+  if (keyfile) c.tagkey = keyfile;
+  if (!mode || mode == 'r') {
+    r = sg_conf_keys(&c, &err);
+    if (r != 1) {
+      if (!stralloc_0(&err)) sdu_nomem();
+      if (r == -1) sdu_fatalsys(SDU_EXIT_TEMP, err.s);
+      sdu_fatal(bad, err.s);
+    }
   }
   if (mode == 'z' || mode == 'Z') r = sg_print_zone(&c, mode == 'Z');
   else if (!input(&msg, &len, c.maxmessage))

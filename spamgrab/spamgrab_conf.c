@@ -106,6 +106,7 @@ int sg_conf_read(sg_conf *c, const char *file, stralloc *err)
       c->from = w[1];
     }
     else if (!strcmp(k, "psl")) c->psl = w[1];
+    else if (!strcmp(k, "tagkey")) c->tagkey = w[1];
     else if (!strcmp(k, "zonetext")) c->zonetext = w[1];
     else if (!strcmp(k, "ptr")) {
       if (strcmp(w[1], "yes") && strcmp(w[1], "no")) return bad(err, cf, "ptr: yes or no", "");
@@ -172,8 +173,15 @@ int sg_conf_qmailhosts(sg_conf *c, stralloc *err)
   return 1;
 }
 
+int sg_conf_keys(sg_conf *c, stralloc *err)
+{
+  if (!c->tagkey) return 1;
+  return sdu_tagkeys_load(&c->keys, c->tagkey, err);
+}
+
 void sg_conf_free(sg_conf *c)
 {
+  sdu_tagkeys_wipe(&c->keys);
   while (c->nkeep) {
     sdu_config *cf = c->keep[--c->nkeep];
     sdu_config_free(cf);

@@ -3,6 +3,7 @@
 #define SPAMGRAB_CONF_H
 
 #include <stralloc.h>
+#include "sdu_tag.h"
 
 #define SG_HOSTS_MAX 64
 #define SG_LISTS_N 32
@@ -36,6 +37,8 @@ typedef struct sg_conf {
   unsigned long maxsize;            /* bytes of a message attached to a report */
   unsigned long maxmessage;         /* larger input is left to a person */
   unsigned long dnstimeout;         /* milliseconds for all contact lookups */
+  const char *tagkey;               /* the site key file that checks rblcheck's tag, 0 for none */
+  sdu_tagkeys keys;                 /* its keys, once sg_conf_keys has read them */
   void *keep[3];                    /* what the strings above point into */
   unsigned int nkeep;
 } sg_conf;
@@ -47,6 +50,9 @@ int sg_conf_read(sg_conf *c, const char *file, stralloc *err);
 /* without "me" lines: the names in control/me and control/locals under c->qmail;
    1 ok, 0 error in err (a missing file is no error) */
 int sg_conf_qmailhosts(sg_conf *c, stralloc *err);
+/* c->tagkey's keys into c->keys (none without tagkey): 1 read, 0 bad
+   format, -1 unreadable (errno), the message in err (sdu_tagkeys_load) */
+int sg_conf_keys(sg_conf *c, stralloc *err);
 /* 1 when list is one of the dial-up lists */
 /* release what sg_conf_read and sg_conf_qmailhosts allocated */
 void sg_conf_free(sg_conf *c);

@@ -459,8 +459,14 @@ int sg_client_find(const char *h, size_t hlen, const char *const *hosts, sg_clie
     if (sg_field_next(h, hlen, &pos, &n, &v) && ieq(n.s, n.len, "X-RBLCheck")) {
       sdu_ip tip;
       char lists[SG_LISTS_MAX + 1];
-      if (sg_tag_parse(v.s, v.len, &tip, lists, sizeof lists) && sameip(&tip, &c->ip)) {
+      sg_span t = v;
+      const char *nl = memchr(t.s, '\n', t.len);
+      if (nl) t.len = (size_t) (nl - t.s);
+      while (t.len && (*t.s == ' ' || *t.s == '\t')) { ++t.s; --t.len; }
+      while (t.len && (t.s[t.len - 1] == '\r' || t.s[t.len - 1] == ' ' || t.s[t.len - 1] == '\t')) --t.len;
+      if (sg_tag_parse(t.s, t.len, &tip, lists, sizeof lists) && sameip(&tip, &c->ip)) {
         c->tag = 1;
+        c->tagline = t;
         memcpy(c->lists, lists, sizeof lists);
       } else
         ++c->untrusted_tags;

@@ -36,6 +36,8 @@ typedef struct sg_client {
   int tag;                          /* a trusted X-RBLCheck tag was found */
   char lists[SG_LISTS_MAX + 1];     /* its lists, comma-separated, "" for none */
   int untrusted_tags;               /* X-RBLCheck headers ignored */
+  sg_span tagline;                  /* that tag's value, its first physical line only */
+  const char *tagstate;             /* for the log: trusted none nomac badmac stale (sg_tag_check) */
 } sg_client;
 
 typedef struct sg_parsed {
@@ -88,7 +90,9 @@ int sg_tag_parse(const char *v, size_t len, sdu_ip *ip, char *lists, size_t list
 /* the client from the original's header block: the topmost Received line
    written "by" one of hosts (0-terminated list, compared case-insensitively),
    above which only lines of our own hosts may stand; the X-RBLCheck tag only
-   when it is the field right below that line and names the same address */
+   when it is the field right below that line and names the same address
+   (read from its first physical line: rblcheck never folds it; its MAC is
+   checked apart, by sg_tag_check) */
 int sg_client_find(const char *h, size_t hlen, const char *const *hosts, sg_client *c);
 
 /* the whole input: a double-bounce (or, when manual, the spam itself);

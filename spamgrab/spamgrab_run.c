@@ -7,6 +7,7 @@
 #include "sdu_msg.h"
 #include "sdu_time.h"
 #include "spamgrab_parse.h"
+#include "spamgrab_tag.h"
 #include "spamgrab_cache.h"
 #include "spamgrab_report.h"
 #include "spamgrab_contact.h"
@@ -103,6 +104,7 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   p = malloc(sizeof *p);
   if (!p) sdu_nomem();
   sg_parse(p, msg, len, manual, c->hosts);
+  if (sg_tag_check(&p->client, &c->keys) == -1) { r = tempfail(&l, "tagkey", "unable to start libsodium"); free(p); return r; }
   sdu_log_kv(&l, "kind", manual ? "manual" : kinds[p->kind]);
   if (!manual && p->kind != SG_DOUBLE) {
     sdu_log_kv(&l, "action", "pass");
@@ -120,7 +122,7 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   }
   sdu_log_kv(&l, "ip", p->client.ip_s);
   sdu_log_kv(&l, "lists", p->client.tag && *p->client.lists ? p->client.lists : "-");
-  sdu_log_kv(&l, "tag", p->client.tag ? "trusted" : "none");
+  sdu_log_kv(&l, "tag", p->client.tagstate);
   if (p->client.untrusted_tags) sdu_log_kvu(&l, "forgedtags", p->client.untrusted_tags);
 
   if (sg_cache_open(&cache, c->state, dry) == -1) {

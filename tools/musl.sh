@@ -1,6 +1,6 @@
 #!/bin/sh
-# tools/musl.sh: build the three libraries sdu links (libowfat, LMDB, libpsl)
-# with musl from Debian 12's own source packages, static, into one prefix,
+# tools/musl.sh: build the four libraries sdu links (libowfat, LMDB, libpsl,
+# libsodium) with musl from Debian 12's own source packages, static, into one prefix,
 # for "make LIBC=musl". Nothing of theirs is kept in sdu's tree.
 # usage: sh tools/musl.sh [ prefix ]   (default /opt/sdu-musl; as root when
 # packages or sources are missing; does nothing when the prefix is complete)
@@ -17,13 +17,14 @@ fatal() { c=$1; shift; echo "musl.sh: fatal: $*" >&2; exit "$c"; }
 
 # the versions Debian has installed for glibc; a stamp says which ones the
 # prefix holds (the sources come in the same versions, whatever they are)
-stamp="sdu-musl 3: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev liblmdb-dev libpsl-dev 2>/dev/null)"
+stamp="sdu-musl 4: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev liblmdb-dev libpsl-dev libsodium-dev 2>/dev/null)"
 if [ -r "$prefix/.sdu-musl" ] && [ "$(cat "$prefix/.sdu-musl")" = "$stamp" ]; then exit 0; fi
 
 [ "$(id -u)" -eq 0 ] || fatal 100 "$prefix is not built; run this script as root"
 export DEBIAN_FRONTEND=noninteractive
 need=
-for p in musl-tools dpkg-dev xz-utils; do
+# autoconf, automake, libtool: libsodium's source package comes without configure
+for p in musl-tools dpkg-dev xz-utils autoconf automake libtool; do
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || need="$need $p"
 done
 # source packages come from the same mirror as the binary ones
@@ -49,13 +50,14 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 111' HUP INT TERM
 cd "$work" || fatal 111 "unable to enter $work"
 chmod 755 "$work"   # apt's _apt user fetches into it
-for p in libowfat lmdb libpsl; do
+for p in libowfat lmdb libpsl libsodium; do
   apt-get source -qq "$p" > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source $p failed"; }
 done
 owfat=$(ls -d libowfat-*/ 2>/dev/null | head -n 1); owfat=${owfat#libowfat-}; owfat=${owfat%/}
 lmdb=$(ls -d lmdb-*/ 2>/dev/null | head -n 1); lmdb=${lmdb#lmdb-}; lmdb=${lmdb%/}
 psl=$(ls -d libpsl-*/ 2>/dev/null | head -n 1); psl=${psl#libpsl-}; psl=${psl%/}
-[ -n "$owfat" ] && [ -n "$lmdb" ] && [ -n "$psl" ] || fatal 111 "sources not unpacked in $work"
+sodium=$(ls -d libsodium-*/ 2>/dev/null | head -n 1); sodium=${sodium#libsodium-}; sodium=${sodium%/}
+[ -n "$owfat" ] && [ -n "$lmdb" ] && [ -n "$psl" ] && [ -n "$sodium" ] || fatal 111 "sources not unpacked in $work"
 pslmaj=$(echo "$psl" | cut -d. -f1); pslmin=$(echo "$psl" | cut -d. -f2); pslpat=$(echo "$psl" | cut -d. -f3)
 pslnum=$(printf '0x%02x%02x%02x' "$pslmaj" "$pslmin" "${pslpat:-0}")
 
@@ -90,6 +92,16 @@ sed -i 's@<sys/poll.h>@<poll.h>@' "$prefix"/include/*.h || fatal 111 "unable to 
   ar rcs "$prefix/lib/libpsl.a" psl.o lookup_string_in_fixed_set.o ) ||
   fatal 111 "libpsl did not build"
 
+# libsodium (HMAC-SHA-256 of rblcheck's tag): its own build, static only,
+# installed into the work directory, then its library and headers copied
+( cd "libsodium-$sodium" && autoreconf -fi > ../sodium.log 2>&1 &&
+  ./configure -q CC=musl-gcc --prefix="$work/sodium" --disable-shared --enable-static \
+    --disable-dependency-tracking >> ../sodium.log 2>&1 &&
+  make -s -j2 >> ../sodium.log 2>&1 && make -s install >> ../sodium.log 2>&1 ) ||
+  { tail -20 sodium.log >&2; fatal 111 "libsodium did not build"; }
+cp "$work/sodium/lib/libsodium.a" "$prefix/lib/" && cp -R "$work/sodium/include/sodium.h" "$work/sodium/include/sodium" "$prefix/include/" ||
+  fatal 111 "unable to copy libsodium"
+
 echo "$stamp" > "$prefix/.sdu-musl" || fatal 111 "unable to write the stamp"
-echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl built with musl in $prefix"
+echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl, libsodium $sodium built with musl in $prefix"
 exit 0

@@ -54,6 +54,20 @@ fi
 
 # section 4 and 7: the files, the recipient table from a qmail tree
 sh -c "$(sed -n '/^   be writable by it/,/^   (If/p' "$E2E_TOP/INSTALL" | grep -E '^       (touch|echo)' | sub)"
+# section 4: the site key, its rollover; group nofiles is qmail's, this machine may have none
+grp=nofiles
+getent group nofiles > /dev/null 2>&1 || grp=$(id -gn)
+keycmds() { sed -n "/^   $1/,/^   $2/p" "$E2E_TOP/INSTALL" | grep '^       ' | sub | sed "s/chgrp nofiles /chgrp $grp /"; }
+e2e_ok "INSTALL's key commands" sh -ec "$(keycmds 'The site key, ' 'Without a key')"
+k1=$(cat "$S/etc/tagkey")
+e2e_check "the key: 64 hex digits, mode 0640, group $grp, no temporary file left" \
+  '[ "$(grep -cx "[0-9a-f]\{64\}" "$S/etc/tagkey")" -eq 1 ] && [ "$(wc -l < "$S/etc/tagkey")" -eq 1 ] && [ "$(stat -c %a:%G "$S/etc/tagkey")" = "640:$grp" ] && [ ! -e "$S/etc/tagkey.new" ]'
+e2e_ok "INSTALL's rollover: a new key in front of the old" sh -ec "$(keycmds 'Changing the key' 'rblcheck signs with the new key')"
+e2e_check "the rollover: two keys, the old one second, mode 0640" \
+  '[ "$(sed -n 2p "$S/etc/tagkey")" = "$k1" ] && [ "$(grep -cx "[0-9a-f]\{64\}" "$S/etc/tagkey")" -eq 2 ] && [ "$(stat -c %a "$S/etc/tagkey")" = 640 ] && rblcheck -n -f "$S/etc/rblcheck.conf" -k "$S/etc/tagkey"'
+k2=$(head -n 1 "$S/etc/tagkey")
+e2e_ok "INSTALL's rollover: the old key dropped" sh -ec "$(keycmds 'rblcheck signs with the new key' 'Hosts whose messages')"
+e2e_check "the rollover's end: the new key alone" '[ "$(cat "$S/etc/tagkey")" = "$k2" ] && [ "$k2" != "$k1" ] && [ "$(stat -c %a:%G "$S/etc/tagkey")" = "640:$grp" ]'
 Q=$S/qmail
 mkdir -p "$Q/control" "$Q/alias" "$Q/users"
 echo mx.example.net > "$Q/control/me"; echo example.net > "$Q/control/locals"; echo example.net > "$Q/control/rcpthosts"
@@ -174,6 +188,9 @@ e2e_swaks --local-interface "$base.11" --from a@example.org --to alice@example.n
 e2e_check "an SBL client (127.0.0.2) is refused with 553" 'grep -q "^<\*\* 553 sorry, $base.11 is listed in sbl" "$E2E_LAST"'
 e2e_swaks --local-interface "$base.12" --from a@example.org --to alice@example.net,bob@example.net
 e2e_check "a PBL client (127.0.0.10) gets one recipient" 'grep -q "^<\*\* 451 4.7.1 too many recipients" "$E2E_LAST" && grep -q "^<-  250 OK id=" "$E2E_LAST"'
+e2e_check "the PBL client's message carries our tag, signed with the key (python3 hmac)" \
+  't=$(grep -h "^X-RBLCheck: ip=$base.12 " "$S"/exim-mail/new/* | head -n 1 | tr -d "\r"); f=${t#X-RBLCheck: }; f=${f% mac=*}; [ -n "$t" ] &&
+   [ "${t##* mac=}" = "$(python3 -c "import hmac, hashlib, sys; print(hmac.new(bytes.fromhex(sys.argv[2]), sys.argv[1].encode(), hashlib.sha256).hexdigest())" "$f" "$(head -n 1 "$S/etc/tagkey")")" ]'
 e2e_check "the log has every link's decision lines" \
   'grep -q "^rblcheck: ip=$base.12 lists=pbl " "$S/smtpd.log" && grep -q "^throttle: ip=$base.12 " "$S/smtpd.log" && grep -q "^rcptcheck: ip=$base.10 " "$S/smtpd.log"'
 e2e_stop "$pid"

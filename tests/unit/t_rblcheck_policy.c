@@ -201,8 +201,24 @@ int main(void)
   rblcheck_decide(&x, 0, &v);
   T_OK(v.action == RBLCHECK_A_TAG && v.header && v.rule == 5, "rbl only: tag");
   sa.len = 0;
-  T_OK(rblcheck_header(&sa, &x, &v, "192.0.2.7", (time_t) 1795000000), "header");
+  T_OK(rblcheck_header(&sa, &x, &v, "192.0.2.7", (time_t) 1795000000, 0), "header");
   T_EQB(sa.s, sa.len, "X-RBLCheck: ip=192.0.2.7 lists=rbl score=1 action=tag date=2026-11-18T11:06:40Z\n", "  the header line");
+  {
+    /* signed: the MAC computed apart, with python3's hmac (key bytes 0..31) */
+    sdu_tagkeys k;
+    unsigned int b;
+    memset(&k, 0, sizeof k);
+    k.n = 1;
+    for (b = 0; b < SDU_TAG_KEY_BYTES; ++b) k.key[0][b] = (unsigned char) b;
+    sa.len = 0;
+    T_OK(rblcheck_header(&sa, &x, &v, "192.0.2.7", (time_t) 1795000000, &k) == 1, "signed header");
+    T_EQB(sa.s, sa.len, "X-RBLCheck: ip=192.0.2.7 lists=rbl score=1 action=tag date=2026-11-18T11:06:40Z"
+      " mac=62ce601ef96762e23d8a12efb0a537b460d9329a3946edbf1a7865b079a93497\n", "  the signed line: one physical line, mac last");
+    k.n = 0;
+    sa.len = 0;
+    rblcheck_header(&sa, &x, &v, "192.0.2.7", (time_t) 1795000000, &k);
+    T_EQB(sa.s, sa.len, "X-RBLCheck: ip=192.0.2.7 lists=rbl score=1 action=tag date=2026-11-18T11:06:40Z\n", "  no key in the set: no mac");
+  }
 
   /* failures: open by default, closed with -c */
   all(&x, RBLCHECK_NO);
@@ -236,7 +252,7 @@ int main(void)
   rblcheck_decide(&x, 0, &v);
   T_OK(v.action == RBLCHECK_A_HARVEST && v.would == RBLCHECK_A_REJECT && !v.refuse && v.header, "harvest: tagged, would reject");
   sa.len = 0;
-  rblcheck_header(&sa, &x, &v, "192.0.2.7", (time_t) 0);
+  rblcheck_header(&sa, &x, &v, "192.0.2.7", (time_t) 0, 0);
   T_EQB(sa.s, sa.len, "X-RBLCheck: ip=192.0.2.7 lists=sbl score=3 action=harvest would=reject date=1970-01-01T00:00:00Z\n", "  the harvest header");
   x.state[SBL] = RBLCHECK_NO;
   x.state[DUL] = RBLCHECK_YES;
