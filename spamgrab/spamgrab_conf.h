@@ -36,6 +36,7 @@ typedef struct sg_conf {
   unsigned long maxsize;            /* bytes of a message attached to a report */
   unsigned long maxmessage;         /* larger input is left to a person */
   unsigned long dnstimeout;         /* milliseconds for all contact lookups */
+  unsigned long giveup;             /* seconds after qmail-send made it: no more 111 for the contact */
   void *keep[3];                    /* what the strings above point into */
   unsigned int nkeep;
 } sg_conf;

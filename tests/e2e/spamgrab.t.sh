@@ -59,6 +59,92 @@ for f in "$DATA"/db*.eml; do
   grep -q "ip=$ip " "$C/log" || bad="$bad $(basename "$f"):ip"
 done
 e2e_check "every double-bounce sample: exit 99, the INDEX.tsv client in the log" '[ -z "$bad" ] || { echo "#$bad"; false; }'
+# as qmail-local hands them to a |program: without its Return-Path and
+# Delivered-To lines, the envelope sender in SENDER (INDEX.tsv, INDEX-sdu.tsv)
+setup piped
+bad=
+for f in "$DATA"/db*.eml; do
+  sed 1,2d "$f" > "$C/in"
+  SENDER='#@[]' sg 0 "$C/in"
+  ip=$(awk -F'\t' -v f="$(basename "$f")" '$1 == f { print $2 }' "$DATA/INDEX.tsv")
+  [ "$RC" = 99 ] && grep -q "ip=$ip " "$C/log" || bad="$bad $(basename "$f"):$RC"
+done
+e2e_check "every double-bounce as qmail-local pipes it (SENDER=#@[]): exit 99, the INDEX.tsv client" '[ -z "$bad" ] || { echo "#$bad"; false; }'
+for f in sdu-db06 sdu-db10 sdu-db21; do
+  sed 1,2d "$DATA/$f.eml" > "$C/in"
+  SENDER='#@[]' sg 0 "$C/in"
+  ip=$(awk -F'\t' -v f="$f.eml" '$1 == f { print $2 }' "$DATA/INDEX-sdu.tsv")
+  e2e_check "$f made behind the chain, piped: exit 99, client $ip" '[ "$RC" = 99 ] && grep -q "ip=$ip " "$C/log"'
+  [ "$f" != sdu-db06 ] || e2e_check "sdu-db06: its dial-up tag makes a dial-up complaint" 'grep -q "lists=dul tag=trusted .*decision=dialup" "$C/log"'
+done
+sed 1,2d "$DATA/sdu-db01.eml" > "$C/in"
+SENDER='#@[]' sg 0 "$C/in"
+e2e_check "sdu-db01 (tcpserver -l0): exit 0, no trusted Received line, by=0 in the log" \
+  '[ "$RC" = 0 ] && grep -q "reason=no-trusted-received by=0" "$C/log"'
+for f in single-01 single-03; do
+  sed 1,2d "$DATA/$f.eml" > "$C/in"
+  SENDER= sg 0 "$C/in"
+  e2e_check "$f piped with SENDER empty: left to a person (0, not-local)" '[ "$RC" = 0 ] && grep -q "reason=not-local check=sender" "$C/log"'
+done
+sed 1,2d "$DATA/db01.eml" > "$C/in"
+SENDER='someone@example.org' sg 0 "$C/in"
+e2e_check "a double-bounce's text with another envelope sender: not-local (0)" '[ "$RC" = 0 ] && grep -q "reason=not-local check=sender" "$C/log"'
+env -u SENDER "$SG" -f "$C/conf" < "$C/in" > /dev/null 2> "$C/log"
+RC=$?
+e2e_check "no SENDER and no Return-Path line of qmail-local: not-local (0)" '[ "$RC" = 0 ] && grep -q "reason=not-local check=sender" "$C/log"'
+
+# a forged double-bounce sent over SMTP to the doublebounce address: a
+# genuine one's text (sdu-db06, naming 127.0.10.12 behind our Received line)
+# with and without a forged Return-Path and qmail-queue line, envelope
+# sender #@[] or another. It reaches spamgrab as qmail would hand it over:
+# qmail-queue's "invoked from network" line, qmail-smtpd's Received line
+# (tcpserver -l mx.example.net: "by mx.example.net with SMTP"), the data.
+if ! command -v tcpserver > /dev/null 2>&1 || ! command -v swaks > /dev/null 2>&1; then
+  e2e_skip "forged double-bounces over SMTP" "needs tcpserver and swaks"
+else
+  setup forgedsmtp
+  mkdir "$C/sink"
+  e2e_tcpserver -l mx.example.net 0 smtpsink -d "$C/sink" || echo "# smtpsink under tcpserver did not start"
+  sed 1,3d "$DATA/sdu-db06.eml" > "$C/body"
+  { echo 'Return-Path: <#@[]>'; echo 'Received: (qmail 4242 invoked for bounce); 2 Dec 2026 10:04:30 -0000'; cat "$C/body"; } > "$C/body.rp"
+  # qmail: what qmail-local hands a |program for the message in smtpsink's file $1
+  asqmail() {
+    _ip=$(sed -n 's/^env: TCPREMOTEIP=//p' "$1")
+    _helo=$(sed -n 's/^helo: //p' "$1")
+    echo "Received: (qmail 5151 invoked from network); 2 Dec 2026 11:00:00 -0000"
+    echo "Received: from unknown (HELO $_helo) ($_ip)"
+    echo "  by mx.example.net with SMTP; 2 Dec 2026 11:00:00 -0000"
+    sed '1,/^\r\{0,1\}$/d' "$1" | tr -d '\r'
+  }
+  n=0
+  for from in '#@[]' 'forger@spam.test'; do
+    for b in body body.rp; do
+      n=$((n + 1))
+      e2e_swaks --server "127.0.0.1:$E2E_PORT" --from "$from" --to doublebounce@mx.example.net --data "$C/$b"
+      m=$(ls -t "$C/sink"/msg.* 2> /dev/null | head -n 1)
+      [ -n "$m" ] || echo "# smtpsink kept no message"
+      asqmail "$m" > "$C/forged.$n"
+      sender=$(sed -n 's/^mail: <\(.*\)>$/\1/p' "$m")
+      SENDER=$sender sg 0 "$C/forged.$n"
+      case $from in '#@[]') want=queue ;; *) want=sender ;; esac
+      e2e_check "forged over SMTP (MAIL FROM:<$from>, $b): exit 0, not-local ($want), nothing sent" \
+        '[ "$sender" = "$from" ] && [ "$RC" = 0 ] && grep -q "action=pass reason=not-local check=$want" "$C/log" && [ "$(count "$C/rec")" = 0 ]'
+      { echo 'Return-Path: <#@[]>'; echo 'Delivered-To: doublebounce@mx.example.net'; cat "$C/forged.$n"; } > "$C/forged.$n.maildir"
+      env -u SENDER "$SG" -f "$C/conf" < "$C/forged.$n.maildir" > /dev/null 2> "$C/log"
+      RC=$?
+      e2e_check "the same as a Maildir file with qmail-local's Return-Path <#@[]>: exit 0, not-local" \
+        '[ "$RC" = 0 ] && grep -q "reason=not-local check=queue" "$C/log" && [ "$(count "$C/rec")" = 0 ]'
+    done
+  done
+  SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
+  e2e_check "the forged victim 127.0.10.12 is not in the zone" '! grep -q "127\.0\.10\.12" "$C/zone"'
+  # a person pipes the same message in with -r: the spam itself, our line on top
+  SENDER=forger@spam.test sg 0 "$C/forged.4" -r
+  e2e_check "-r on a message that came in over SMTP: reported (0), the client of our Received line" \
+    '[ "$RC" = 0 ] && grep -q "kind=manual ip=127.0.0.1 .*sent=" "$C/log"'
+  e2e_stop "$E2E_TCPSERVER_PID"
+fi
+
 setup pass
 for f in single-01 single-03 truncated truncated2 norecv forged-top; do
   sg 0 "$DATA/$f.eml"
