@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <buffer.h>
 #include "sdu_msg.h"
 #include "sdu_time.h"
@@ -380,7 +381,18 @@ int sg_resend(const sg_conf *c, const char *msg, size_t len, int dry)
 int sg_print_zone(const sg_conf *c, int v6)
 {
   sg_cache cache;
+  struct stat st;
   if (sg_cache_open(&cache, c->state, 1) == -1) {
+    /* no double-bounce has come yet (no data.mdb, or no table of ours in a
+       directory the chain shares): an empty zone, so that cron publishes
+       one from the first day */
+    if (errno == ENOENT && stat(c->state, &st) == 0 && S_ISDIR(st.st_mode)) {
+      if (sg_cache_zone(0, sdu_now(), c->zonetext, v6, buffer_1) == -1) {
+        sdu_warnsys("unable to write the zone");
+        return SDU_EXIT_TEMP;
+      }
+      return 0;
+    }
     sdu_warn("unable to read the cache: ", sg_cache_error(&cache));
     return SDU_EXIT_TEMP;
   }

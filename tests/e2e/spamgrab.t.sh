@@ -212,6 +212,22 @@ E2E_LAST=$C/log.0
 e2e_check "eight at once from one new host: all exit 99 ($rcs), one report ($sent), its two review files" \
   '[ "$rcs" = " 99 99 99 99 99 99 99 99" ] && [ "$sent" = 1 ] && [ "$(count "$C/review/new")" = 2 ]'
 
+# the zone before any double-bounce came: an empty zone, exit 0
+setup zonefresh
+SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
+RC=$?
+e2e_check "-z on an empty state directory: an empty zone, exit 0" \
+  '[ "$RC" = 0 ] && [ ! -s "$C/log" ] && grep -q "^:127.0.0.2:" "$C/zone" && ! grep -q "^[0-9]" "$C/zone"'
+TCPREMOTEIP=192.0.2.1 THROTTLE_CONN=30/60 "$E2E_TOP/throttle/throttle" -d "$C/state" true < /dev/null > /dev/null 2>&1
+SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -Z > "$C/zone" 2> "$C/log"
+RC=$?
+e2e_check "-Z on a state directory the chain made (no table of spamgrab's yet): an empty zone, exit 0" \
+  '[ -f "$C/state/data.mdb" ] && [ "$RC" = 0 ] && grep -q "^:127.0.0.2:" "$C/zone"'
+rm -rf "$C/state"
+SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
+RC=$?
+e2e_check "-z without the state directory: 111 and the directory named" '[ "$RC" = 111 ] && grep -q "$C/state" "$C/log"'
+
 # the zone: the known hosts, read by a real rbldnsd
 setup zone
 sg 0 "$DATA/db01.eml"; sg 0 "$DATA/db13.eml"; sg 0 "$DATA/ipv6.eml"
@@ -372,7 +388,34 @@ else
   sg 3600 "$DATA/db01.eml"
   e2e_check "ptr yes, same dead server, no report due (known host): 99 without asking" \
     '[ "$RC" = 99 ] && grep -q "known=1 decision=relay sent=0 saved=0 action=discard" "$C/log"'
+  # qmail retries until queuelifetime, then throws the double-bounce away:
+  # one made more than "giveup" (2 days) ago is handled without the contact
+  setup ptrgiveup "ptr yes" "dnstimeout 1"
+  sg $((2 * 86400)) "$DATA/db01.eml"
+  e2e_check "reverse DNS times out, the double-bounce 2 days old: handled without the contact (99), the operator reports saved" \
+    '[ "$RC" = 99 ] && grep -q "warning: contact lookup given up: no answer for 7.100.51.198.in-addr.arpa" "$C/log" && grep -q "isp=- contact=gave-up sent=0 saved=2 action=report" "$C/log"'
+  setup ptrgiveup2 "ptr yes" "dnstimeout 1" "giveup 3d"
+  sg $((2 * 86400)) "$DATA/db01.eml"
+  e2e_check "giveup 3d: at 2 days still a temporary failure (111)" '[ "$RC" = 111 ] && grep -q "reason=contact" "$C/log"'
   unset DNSCACHEIP
+  # a resolver that answers REFUSED or SERVFAIL: a final answer, "no reverse name"
+  for rc in 5:REFUSED 2:SERVFAIL; do
+    no=$(e2e_free_addr)
+    setsid "$DNSDELAY" -r "${rc%%:*}" "$no" > "$D/no.log" 2>&1 < /dev/null &
+    nopid=$!
+    e2e_remember $nopid dnsdelay
+    e2e_wait 50 sh -c "[ -n \"\$(ss -Hluan 'src $no:53')\" ]" || echo "# ${rc#*:} DNS server did not start"
+    DNSCACHEIP=$no; export DNSCACHEIP
+    setup "ptr${rc#*:}" "ptr yes"
+    sg 0 "$DATA/db01.eml"
+    e2e_check "reverse DNS answers ${rc#*:}: no reverse name, the Received line's name serves (99, reported)" \
+      '[ "$RC" = 99 ] && grep -q "contact=rfc2142 sent=1" "$C/log" && grep -q "^abuse@newsletter-blast.test$" "$C/rec/0.args"'
+    sg 0 "$DATA/db03.eml"
+    e2e_check "reverse DNS answers ${rc#*:}, no name in the Received line: no contact, handled (99)" \
+      '[ "$RC" = 99 ] && grep -q "isp=- contact=no-reverse-dns" "$C/log"'
+    unset DNSCACHEIP
+    e2e_stop $nopid
+  done
 fi
 
 setup failconf
