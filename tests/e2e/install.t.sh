@@ -5,12 +5,40 @@ e2e_init install
 e2e_need_prog tcprules tcprulescheck cdb
 X=$E2E_TOP/tools/examples
 S=$E2E_DIR
-mkdir -p "$S/etc" "$S/state" "$S/log" "$S/rbldnsd" "$S/state/relays/tmp" "$S/state/relays/new" "$S/state/relays/cur"
+mkdir -p "$S/etc" "$S/state" "$S/log" "$S/qlog" "$S/rbldnsd" "$S/state/relays/tmp" "$S/state/relays/new" "$S/state/relays/cur"
+# the users INSTALL names: qmaild runs the chain, alias spamgrab, qmaill
+# multilog. Made here when missing (as root), removed at the end; without
+# them the steps run as root and the checks of who may open what are skipped.
+MADE_USERS=
+NS_MADE=
+inst_cleanup() {
+  [ -z "$NS_MADE" ] || ip netns del "$NS" 2> /dev/null
+  for _u in $MADE_USERS; do userdel "$_u" 2> /dev/null; groupdel "$_u" 2> /dev/null; done
+}
+trap '_i_rc=$?; inst_cleanup; (exit "$_i_rc"); e2e_exit' EXIT
+USERS=
+if [ "$(id -u)" -eq 0 ] && command -v useradd > /dev/null 2>&1 && command -v setpriv > /dev/null 2>&1; then
+  USERS=1
+  for u in qmaild alias qmaill; do
+    id "$u" > /dev/null 2>&1 && continue
+    if useradd -r -M -U -d /nonexistent -s /usr/sbin/nologin "$u" 2>> "$S/useradd.err"; then
+      MADE_USERS="$MADE_USERS $u"
+    else
+      USERS=
+    fi
+  done
+fi
+# as USER CMD...: CMD as USER (its uid and login group, no other groups), in a clean environment as qmail's
+as() {
+  _u=$1; shift
+  setpriv --reuid="$_u" --regid="$(id -g "$_u")" --clear-groups env - PATH="$PATH" "$@"
+}
+
 # sub: INSTALL's paths made the scratch directory's
 sub() {
   sed -e "s|/etc/tcp.smtp|$S/tcp.smtp|g" -e "s|/etc/sdu|$S/etc|g" -e "s|/var/lib/sdu|$S/state|g" \
-    -e "s|/var/lib/rbldnsd|$S/rbldnsd|g" -e "s|/var/log/smtpd|$S/log|g" -e "s|/var/qmail/control/concurrencyincoming|$S/none|g" \
-    -e "s|/usr/local/bin/||g" -e "s|/var/qmail|$S/qmail|g" "$@"
+    -e "s|/var/lib/rbldnsd|$S/rbldnsd|g" -e "s|/var/log/smtpd|$S/log|g" -e "s|/var/log/qmail|$S/qlog|g" -e "s|/var/qmail/control/concurrencyincoming|$S/none|g" \
+    -e "s|/usr/local/bin/||g" -e "s|/var/qmail|$S/qmail|g" -e "s|~alias/|$S/qmail/alias/|g" "$@"
 }
 
 # make install, twice (the second over the first, as an upgrade): the links of
@@ -53,7 +81,17 @@ else
 fi
 
 # section 4 and 7: the files, the recipient table from a qmail tree
-sh -c "$(sed -n '/^   be writable by it/,/^   (If/p' "$E2E_TOP/INSTALL" | grep -E '^       (touch|echo)' | sub)"
+sec4=$(sed -n '/^4. Users, directories, files/,/^5. The policy/p' "$E2E_TOP/INSTALL" | grep -E '^       (mkdir|chown|chmod|touch|echo) ' | sub)
+e2e_check "INSTALL section 4: a state directory for qmaild, one and the review Maildir for alias" \
+  'printf "%s\n" "$sec4" | grep -q "chown qmaild: $S/state " && printf "%s\n" "$sec4" | grep -q "chown -R alias: $S/state/spamgrab $S/state/relays "'
+if [ -n "$USERS" ]; then
+  e2e_ok "INSTALL section 4's commands as written (root)" sh -ec "$sec4"
+  e2e_check "the chain's state directory is qmaild's, spamgrab's and the review Maildir alias's" \
+    '[ "$(stat -c %U "$S/state")" = qmaild ] && [ "$(stat -c %U "$S/state/spamgrab")" = alias ] && [ "$(stat -c %U "$S/state/relays/new")" = alias ]'
+else
+  sh -c "$(printf '%s\n' "$sec4" | grep -v '^ *ch')"
+  e2e_skip "INSTALL section 4's chown and chmod" "needs root, useradd and setpriv"
+fi
 Q=$S/qmail
 mkdir -p "$Q/control" "$Q/alias" "$Q/users"
 echo mx.example.net > "$Q/control/me"; echo example.net > "$Q/control/locals"; echo example.net > "$Q/control/rcpthosts"
@@ -90,12 +128,42 @@ printf 'inject %s/inject\nptr no\n' "$S" >> "$S/etc/spamgrab.conf"
 mkdir "$S/outbox"
 printf '#!/bin/sh\ncat > %s/outbox/$$\n' "$S" > "$S/inject"; chmod 755 "$S/inject"
 line=$(sed -n 's/^|//p' "$X/dot-qmail-doublebounce" | sub)
-sh -c "$line" < "$E2E_TOP/tests/data/spamgrab/db01.eml" > /dev/null 2> "$S/spamgrab.log"
-sgrc=$?
+md=$(grep '^          mkdir -p ~alias/Maildir/' "$E2E_TOP/INSTALL" | sub)
+mkdir -p "$S/qmail/alias"
+# as qmail-local runs it: as alias, in ~alias, the message without qmail-local's two lines, SENDER set
+sed 1,2d "$E2E_TOP/tests/data/spamgrab/db01.eml" > "$S/db01.piped"
+if [ -n "$USERS" ]; then
+  e2e_ok "INSTALL's ~alias/Maildir command" sh -ec "$md"
+  e2e_check "~alias/Maildir is alias's" '[ "$(stat -c %U "$S/qmail/alias/Maildir/new")" = alias ] && as alias test -w "$S/qmail/alias/Maildir/tmp"'
+  chown alias: "$S/outbox"
+  (cd "$S/qmail/alias" && as alias SENDER='#@[]' sh -c "$line") < "$S/db01.piped" > /dev/null 2> "$S/spamgrab.log"
+  sgrc=$?
+else
+  sh -ec "$md"
+  (cd "$S/qmail/alias" && env SENDER='#@[]' sh -c "$line") < "$S/db01.piped" > /dev/null 2> "$S/spamgrab.log"
+  sgrc=$?
+fi
+E2E_LAST=$S/spamgrab.log
 e2e_check "the .qmail line: spamgrab takes a double bounce (99), reports it, saves one for review" \
   '[ "$sgrc" -eq 99 ] && [ "$(e2e_count "$S/outbox")" -eq 1 ] && [ "$(e2e_count "$S/state/relays/new")" -eq 1 ]'
 sh -c "$(sed -n '/^          for f in /,/^          done/p' "$E2E_TOP/INSTALL" | sub)" 2>> "$S/spamgrab.log"
 e2e_check "the review routine sends it and files it" '[ "$(e2e_count "$S/outbox")" -eq 2 ] && [ "$(e2e_count "$S/state/relays/cur")" -eq 1 ] && [ "$(e2e_count "$S/state/relays/new")" -eq 0 ]'
+# tcpserver -l0: spamgrab says by=0, and the morning summary (the crontab's
+# line, reading qmail-send's log too) warns about it
+sed 1,2d "$E2E_TOP/tests/data/spamgrab/sdu-db01.eml" > "$S/l0.piped"
+if [ -n "$USERS" ]; then
+  (cd "$S/qmail/alias" && as alias SENDER='#@[]' sh -c "$line") < "$S/l0.piped" > /dev/null 2> "$S/l0.log"
+else
+  (cd "$S/qmail/alias" && env SENDER='#@[]' sh -c "$line") < "$S/l0.piped" > /dev/null 2> "$S/l0.log"
+fi
+l0rc=$?
+e2e_check "a double-bounce of a chain run with tcpserver -l0: exit 0, by=0 in spamgrab's line" \
+  '[ "$l0rc" -eq 0 ] && grep -q "reason=no-trusted-received by=0" "$S/l0.log"'
+# qmail-send logs qmail-local's report with _ for blanks and / for line ends
+printf '@400000006a2e5c3a00000000 delivery 4: success: %s/did_1+0+0/\n' "$(grep '^spamgrab: ' "$S/l0.log" | tr ' ' _)" > "$S/qlog/current"
+cmd=$(grep ' sdu-report -s ' "$X/crontab" | cut -d' ' -f6- | sed 's/^ *//; s/ | .*//' | sub)
+e2e_check "the crontab's summary reads qmail-send's log: spamgrab's message counted, the by=0 warning" \
+  '[ -n "$cmd" ] && sh -c "$cmd -a" > "$S/l0.sum" && grep -q "^spamgrab: 1 messages" "$S/l0.sum" && grep -q "WARNING: Received lines \"by\" a name" "$S/l0.sum" && grep -q "^    0  " "$S/l0.sum"'
 e2e_ok "the crontab's zone line" sh -c "$(grep ' spamgrab .* -z ' "$X/crontab" | cut -d' ' -f6- | sed 's/^ *//' | sub)"
 e2e_check "the zone names the reported host" 'grep -qx 198.51.100.7 "$S/rbldnsd/spamgrab"'
 
@@ -130,7 +198,7 @@ elif ! ip netns add "$NS" 2> "$S/netns.err"; then
   e2e_skip "INSTALL's nft set" "ip netns add failed: $(head -n 1 "$S/netns.err")"
   e2e_skip "the crontab's sdu-report -n | nft -f - line" "no network namespace"
 else
-  trap '_i_rc=$?; ip netns del "$NS" 2> /dev/null; (exit "$_i_rc"); e2e_exit' EXIT
+  NS_MADE=1
   nfts=$(sed -n '/^   Once, the nft set/,/^   Then root/p' "$E2E_TOP/INSTALL" | sed -n "s/^       nft /ip netns exec $NS nft /p")
   e2e_check "INSTALL shows six nft commands" '[ "$(printf "%s\n" "$nfts" | grep -c .)" -eq 6 ]'
   e2e_ok "INSTALL's nft set, in namespace $NS" sh -ec "$nfts"
