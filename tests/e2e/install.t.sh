@@ -179,7 +179,14 @@ ml=$(sed -n 's/^exec setuidgid qmaill \(multilog .*\)/\1/p' "$X/service/log/run"
 if ! command -v multilog > /dev/null 2>&1; then
   e2e_skip "log/run's multilog" "multilog not installed (daemontools; sh tools/deps.sh)"
 else
-  e2e_ok "log/run's multilog command takes lines on stdin" sh -c "[ -n \"\$1\" ] && exec \$1" ml "$ml" < "$S/mlog.in"
+  if [ -n "$USERS" ]; then
+    # as log/run runs it: setuidgid qmaill, into the directory INSTALL makes for it
+    mld=$(grep '^       mkdir -p /var/log/smtpd ' "$E2E_TOP/INSTALL" | sub | sed "s|$S/log |$S/mlog |g; s|$S/log\$|$S/mlog|")
+    e2e_ok "INSTALL's command for multilog's directory" sh -ec "$mld"
+    e2e_ok "log/run's multilog command, as qmaill, takes lines on stdin" sh -c "[ -n \"\$1\" ] && exec setuidgid qmaill \$1" ml "$ml" < "$S/mlog.in"
+  else
+    e2e_ok "log/run's multilog command takes lines on stdin" sh -c "[ -n \"\$1\" ] && exec \$1" ml "$ml" < "$S/mlog.in"
+  fi
   e2e_check "multilog's current has every line, each with a @tai64n stamp" \
     '[ "$(grep -c "^@4[0-9a-f]\{23\} [a-z]*: ip=" "$S/mlog/current")" -eq "$(wc -l < "$S/mlog.in")" ] && [ "$(wc -l < "$S/mlog/current")" -eq 94 ]'
   e2e_check "sdu-report -s reads multilog's directory" \
@@ -215,9 +222,10 @@ else
   e2e_check "nft: the IPv6 host is in blocked6 with a 6h timeout" 'grep -q "2001:db8::5 timeout 6h" "$S/nft.blocked6"'
 fi
 
-# the run script against the scratch directory: rbldnsd for the lists, exim4 -bs for qmail-smtpd
-if [ "$(id -u)" -ne 0 ]; then e2e_skip "the run script" "needs root (port 53, exim4 -C)"; exit 0; fi
-e2e_need_prog tcpserver rbldnsd exim4 swaks ss setsid
+# the run script against the scratch directory: rbldnsd for the lists,
+# smtpsink in qmail-smtpd's place, the chain as qmaild (tcpserver -u, -g)
+if [ "$(id -u)" -ne 0 ]; then e2e_skip "the run script" "needs root (port 53)"; exit 0; fi
+e2e_need_prog tcpserver rbldnsd swaks ss setsid
 dns=$(e2e_free_addr) || exit 1
 base=127.$((1 + $(e2e_random) % 250)).$(($(e2e_random) % 256))
 printf ':127.0.0.2:sbl\n%s.11\n%s.12 :127.0.0.10:pbl\n' "$base" "$base" > "$S/rbldnsd/zen"
@@ -225,25 +233,34 @@ printf '%s.13\n' "$base" > "$S/rbldnsd/spamcop"
 chmod 755 "$S" "$S/rbldnsd"; chmod 644 "$S/rbldnsd/"*
 e2e_ok "rbldnsd with ZEN, SpamCop and spamgrab's zone" e2e_rbldnsd "$dns" zen.spamhaus.org:ip4set:"$S/rbldnsd/zen" \
   bl.spamcop.net:ip4set:"$S/rbldnsd/spamcop" spamgrab.example.net:ip4set:"$S/rbldnsd/spamgrab" || exit 1
-e2e_exim_conf || exit 1
+mkdir -p "$S/sink"
+if [ -n "$USERS" ]; then chown qmaild: "$S/sink"; asroot=; else asroot='s/id -\([ug]\) qmaild/id -\1/'; fi
 port=$(e2e_free_port) || exit 1
-sub "$X/service/run" | sed -e 's/id -\([ug]\) qmaild/id -\1/' -e "s| 0 25 | 127.0.0.1 $port |" \
-  -e "s|^exec tcpserver|DNSCACHEIP=$dns; export DNSCACHEIP; exec tcpserver|" -e "s|$S/qmail/bin/qmail-smtpd|$(e2e_exim_cmd)|" > "$S/run"
+sub "$X/service/run" | sed -e "${asroot:-s/^//}" -e "s| 0 25 | 127.0.0.1 $port |" \
+  -e "s|^#DNSCACHEIP=127.0.0.1; export DNSCACHEIP|DNSCACHEIP=$dns; export DNSCACHEIP|" -e "s|$S/qmail/bin/qmail-smtpd|smtpsink -d $S/sink|" > "$S/run"
+e2e_check "the run script names its resolver in the line INSTALL shows" 'grep -q "^DNSCACHEIP=$dns; export DNSCACHEIP$" "$S/run"' 
 setsid sh "$S/run" >> "$S/smtpd.log" 2>&1 < /dev/null &
 pid=$!
 e2e_remember "$pid" run
 e2e_ok "the run script's tcpserver listens" e2e_wait 100 e2e_listening "$pid" "$port" || exit 1
 E2E_PORT=$port
 e2e_swaks --local-interface "$base.10" --from a@example.org --to alice@example.net
-e2e_check "a clean client's message is taken" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
+e2e_check "a clean client's message is taken" 'grep -q "^<-  250 ok queued as" "$E2E_LAST"'
 e2e_swaks --local-interface "$base.10" --from a@example.org --to nobody@example.net
 e2e_check "rcptcheck refuses an unknown recipient" 'grep -q "^<\*\* 550 5.1.1" "$E2E_LAST"'
 e2e_swaks --local-interface "$base.11" --from a@example.org --to alice@example.net
 e2e_check "an SBL client (127.0.0.2) is refused with 553" 'grep -q "^<\*\* 553 sorry, $base.11 is listed in sbl" "$E2E_LAST"'
 e2e_swaks --local-interface "$base.12" --from a@example.org --to alice@example.net,bob@example.net
-e2e_check "a PBL client (127.0.0.10) gets one recipient" 'grep -q "^<\*\* 451 4.7.1 too many recipients" "$E2E_LAST" && grep -q "^<-  250 OK id=" "$E2E_LAST"'
+e2e_check "a PBL client (127.0.0.10) gets one recipient" 'grep -q "^<\*\* 451 4.7.1 too many recipients" "$E2E_LAST" && grep -q "^<-  250 ok queued as" "$E2E_LAST"'
 e2e_check "the log has every link's decision lines" \
   'grep -q "^rblcheck: ip=$base.12 lists=pbl " "$S/smtpd.log" && grep -q "^throttle: ip=$base.12 " "$S/smtpd.log" && grep -q "^rcptcheck: ip=$base.10 " "$S/smtpd.log"'
+e2e_check "tcpserver names us as control/me does (-l): qmail-smtpd would write \"by mx.example.net\"" \
+  'grep -q "^tcpserver: ok [0-9]* mx.example.net:[:f]*127.0.0.1:$port " "$S/smtpd.log"'
+if [ -n "$USERS" ]; then
+  e2e_check "the chain ran as qmaild: its state files are qmaild's" '[ "$(stat -c %U "$S/state/data.mdb")" = qmaild ] && [ "$(stat -c %U "$S/state/lock.mdb")" = qmaild ]'
+else
+  e2e_skip "the chain as qmaild" "needs root, useradd and setpriv"
+fi
 e2e_stop "$pid"
 cp "$S/smtpd.log" "$S/log/current"
 for c in "sdu-report -n -p 1h -m 30" "sdu-report -s"; do
