@@ -228,11 +228,80 @@ if [ "$(id -u)" -ne 0 ]; then e2e_skip "the run script" "needs root (port 53)"; 
 e2e_need_prog tcpserver rbldnsd swaks ss setsid
 dns=$(e2e_free_addr) || exit 1
 base=127.$((1 + $(e2e_random) % 250)).$(($(e2e_random) % 256))
-printf ':127.0.0.2:sbl\n%s.11\n%s.12 :127.0.0.10:pbl\n' "$base" "$base" > "$S/rbldnsd/zen"
+# .14: Spamhaus' "you may not query" answer, for section 13's message
+printf ':127.0.0.2:sbl\n%s.11\n%s.12 :127.0.0.10:pbl\n%s.14 :127.255.255.254:refused\n' "$base" "$base" "$base" > "$S/rbldnsd/zen"
 printf '%s.13\n' "$base" > "$S/rbldnsd/spamcop"
 chmod 755 "$S" "$S/rbldnsd"; chmod 644 "$S/rbldnsd/"*
 e2e_ok "rbldnsd with ZEN, SpamCop and spamgrab's zone" e2e_rbldnsd "$dns" zen.spamhaus.org:ip4set:"$S/rbldnsd/zen" \
   bl.spamcop.net:ip4set:"$S/rbldnsd/spamcop" spamgrab.example.net:ip4set:"$S/rbldnsd/spamgrab" || exit 1
+# section 13: every message INSTALL quotes, provoked here and compared with
+# what the program printed ("..." in INSTALL stands for what varies)
+if [ -z "$USERS" ]; then
+  e2e_skip "INSTALL section 13's messages" "needs root and the users qmaild and alias"
+else
+  M=$S/msgs
+  : > "$M"
+  n13=0
+  # r13: a fresh root for one case, $R/etc/sdu, $R/var/lib/sdu, $R/var/qmail; keep: its output with $R taken off
+  r13() {
+    n13=$((n13 + 1)); R=$S/r$n13
+    mkdir -p "$R/etc/sdu" "$R/var/lib/sdu" "$R/var/qmail/control" "$R/var/qmail/users"
+  }
+  keep() { sed "s|$S/r[0-9]*||g" >> "$M"; }
+  sgconf() { printf 'me mx.example.net\nstate %s\nreview %s\ninject /bin/true\nptr no\noperator sbl sbl@lists.test\n' "$1" "$2" > "$R/etc/sdu/spamgrab.conf"; }
+  r13; printf 'list sbl zen.spamhaus.org =127.0.0.2-127.0.0.3\nrule bogus\n' > "$R/etc/sdu/rblcheck.conf"
+  rblcheck -n -f "$R/etc/sdu/rblcheck.conf" 2>&1 | keep
+  r13; printf 'list sbl zen.spamhaus.org =127.0.0.2-127.0.0.3\nrule sbl reject\nrule any tag\n' > "$R/etc/sdu/rblcheck.conf"
+  env DNSCACHEIP="$dns" TCPREMOTEIP="$base.14" rblcheck -f "$R/etc/sdu/rblcheck.conf" true < /dev/null 2>&1 | keep
+  env DNSCACHEIP="$(e2e_free_addr)" TCPREMOTEIP=192.0.2.9 rblcheck -t 1 -f "$R/etc/sdu/rblcheck.conf" true < /dev/null 2>&1 | keep
+  env RBLCHECK= TCPREMOTEIP=192.0.2.9 rblcheck -f "$R/etc/sdu/rblcheck.conf" "$R/var/qmail/bin/qmail-smtpd" < /dev/null 2>&1 | keep
+  # the chain's directory holding files that alias made (the old shared directory)
+  r13; chown alias: "$R/var/lib/sdu"
+  as alias TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=30/60 throttle -d "$R/var/lib/sdu" true < /dev/null > /dev/null 2>&1
+  chown qmaild: "$R/var/lib/sdu"
+  as qmaild TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=30/60 throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
+  r13; rmdir "$R/var/lib/sdu"
+  env TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=30/60 throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
+  r13; echo garbage > "$R/var/lib/sdu/data.mdb"
+  env TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=30/60 throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
+  env TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=abc throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
+  env TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" true < /dev/null 2>&1 | keep
+  r13; echo example.net > "$R/var/qmail/control/locals"; echo example.net > "$R/var/qmail/control/rcpthosts"
+  printf 'bogus line\n.\n' > "$R/var/qmail/users/assign"
+  rcptcheck-build -P "" -q -f "$R/etc/sdu/rcpt.cdb" "$R/var/qmail" 2>&1 | keep
+  # spamgrab pointed at the chain's state directory, whose files are qmaild's
+  r13; chown qmaild: "$R/var/lib/sdu"
+  as qmaild TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=30/60 throttle -d "$R/var/lib/sdu" true < /dev/null > /dev/null 2>&1
+  sgconf "$R/var/lib/sdu" "$R/var/lib/sdu/relays"
+  (cd / && as alias SENDER='#@[]' spamgrab -f "$R/etc/sdu/spamgrab.conf") < "$S/db01.piped" 2>&1 | keep
+  # the review Maildir left to root
+  r13; mkdir -p "$R/var/lib/sdu/spamgrab" "$R/var/lib/sdu/relays/tmp" "$R/var/lib/sdu/relays/new" "$R/var/lib/sdu/relays/cur"
+  chown alias: "$R/var/lib/sdu/spamgrab"
+  sgconf "$R/var/lib/sdu/spamgrab" "$R/var/lib/sdu/relays"
+  (cd / && as alias SENDER='#@[]' spamgrab -f "$R/etc/sdu/spamgrab.conf") < "$S/db01.piped" 2>&1 | keep
+  (cd / && as alias SENDER='#@[]' spamgrab -f "$R/etc/sdu/spamgrab.conf") < "$S/l0.piped" 2>&1 | keep
+  sed 1,2d "$E2E_TOP/tests/data/spamgrab/single-01.eml" | (cd / && as alias SENDER= spamgrab -f "$R/etc/sdu/spamgrab.conf") 2>&1 | keep
+  sed -n '/^13. Troubleshooting/,$p' "$E2E_TOP/INSTALL" | grep -E '^   [a-z-]+: ' | sed 's/^   //' > "$S/m13"
+  e2e_check "INSTALL section 13 quotes the messages of every program ($(wc -l < "$S/m13"))" \
+    'for p in rblcheck throttle rcptcheck rcptcheck-build spamgrab; do grep -q "^$p: " "$S/m13" || exit 1; done'
+  bad13=
+  while IFS= read -r m; do
+    awk -v m="$m" 'BEGIN { n = split(m, p, /\.\.\./) }
+      { s = $0; ok = 1
+        for (i = 1; i <= n; ++i) {
+          if (p[i] == "") continue
+          k = index(s, p[i])
+          if (!k || (i == 1 && k != 1)) { ok = 0; break }
+          s = substr(s, k + length(p[i]))
+        }
+        if (ok) { f = 1; exit } }
+      END { exit !f }' "$M" || bad13="$bad13
+#   $m"
+  done < "$S/m13"
+  E2E_LAST=$M
+  e2e_check "every message INSTALL section 13 quotes is what a program printed" '[ -z "$bad13" ] || { echo "# not printed:$bad13"; false; }'
+fi
+
 mkdir -p "$S/sink"
 if [ -n "$USERS" ]; then chown qmaild: "$S/sink"; asroot=; else asroot='s/id -\([ug]\) qmaild/id -\1/'; fi
 port=$(e2e_free_port) || exit 1
