@@ -163,7 +163,7 @@ e2e_check "a double-bounce of a chain run with tcpserver -l0: exit 0, by=0 in sp
 printf '@400000006a2e5c3a00000000 delivery 4: success: %s/did_1+0+0/\n' "$(grep '^spamgrab: ' "$S/l0.log" | tr ' ' _)" > "$S/qlog/current"
 cmd=$(grep ' sdu-report -s ' "$X/crontab" | cut -d' ' -f6- | sed 's/^ *//; s/ | .*//' | sub)
 e2e_check "the crontab's summary reads qmail-send's log: spamgrab's message counted, the by=0 warning" \
-  '[ -n "$cmd" ] && sh -c "$cmd -a" > "$S/l0.sum" && grep -q "^spamgrab: 1 messages" "$S/l0.sum" && grep -q "WARNING: Received lines \"by\" a name" "$S/l0.sum" && grep -q "^    0  " "$S/l0.sum"'
+  '[ -n "$cmd" ] && sh -c "$(printf "%s" "$cmd" | sed "s/^sdu-report /sdu-report -a /")" > "$S/l0.sum" && grep -q "^spamgrab: 1 messages" "$S/l0.sum" && grep -q "WARNING: Received lines \"by\" a name" "$S/l0.sum" && grep -q "^    0  " "$S/l0.sum"'
 e2e_ok "the crontab's zone line" sh -c "$(grep ' spamgrab .* -z ' "$X/crontab" | cut -d' ' -f6- | sed 's/^ *//' | sub)"
 e2e_check "the zone names the reported host" 'grep -qx 198.51.100.7 "$S/rbldnsd/spamgrab"'
 
