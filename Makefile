@@ -84,7 +84,7 @@ MANS1 = $(MAN_CHAIN) $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAM
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
 UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report
 UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build
-UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/unit/t_spamgrab_tag
+UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/unit/t_spamgrab_tag tests/unit/t_spamgrab_local
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
@@ -136,12 +136,14 @@ bench/throttle_flood: bench/throttle_flood.o
 # spamgrab's parts; spamgrab links dynamically: libpsl.a needs libunistring.a, which Debian ships only in libunistring-dev
 SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o spamgrab/spamgrab_conf.o spamgrab/spamgrab_cache.o \
   spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o \
-  spamgrab/spamgrab_tag.o
-$(SPAMGRAB_OBJS) spamgrab/spamgrab.o tests/unit/t_spamgrab_parse.o tests/unit/t_spamgrab_report.o tests/unit/t_spamgrab_tag.o: spamgrab/*.h $(HEADERS)
+  spamgrab/spamgrab_tag.o spamgrab/spamgrab_local.o
+$(SPAMGRAB_OBJS) spamgrab/spamgrab.o tests/unit/t_spamgrab_parse.o tests/unit/t_spamgrab_report.o tests/unit/t_spamgrab_tag.o tests/unit/t_spamgrab_local.o: spamgrab/*.h $(HEADERS)
 spamgrab/spamgrab: spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a
 	$(LINK) spamgrab/spamgrab.o $(SPAMGRAB_OBJS) common/libsdu.a $(SODIUM_LIBS) $(LIBS) $(PSL_LIBS)
 tests/unit/t_spamgrab_parse: tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a
 	$(LINK) tests/unit/t_spamgrab_parse.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
+tests/unit/t_spamgrab_local: tests/unit/t_spamgrab_local.o spamgrab/spamgrab_local.o spamgrab/spamgrab_parse.o common/libsdu.a
+	$(LINK) tests/unit/t_spamgrab_local.o spamgrab/spamgrab_local.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
 tests/unit/t_spamgrab_report: tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) common/libsdu.a $(SODIUM_LIBS) $(LIBS) $(PSL_LIBS)
 tests/unit/t_spamgrab_tag: tests/unit/t_spamgrab_tag.o spamgrab/spamgrab_tag.o spamgrab/spamgrab_parse.o common/libsdu.a

@@ -1,12 +1,14 @@
 /* rblcheck_dnsdelay.c: a DNSBL server for benchmarks and tests that answers after a delay, or never */
 /*
- * usage: rblcheck_dnsdelay [ -d ms ] [ -x ] [ -l ip ]... addr [ port ]
+ * usage: rblcheck_dnsdelay [ -d ms ] [ -x ] [ -r rcode ] [ -l ip ]... addr [ port ]
  *
  * Answers UDP queries on addr (port 53 by default) for any zone, each one
  * ms milliseconds after it came (0 by default), without holding the others
  * up: a name that starts with the reversed address of an IPv4 client given
  * with -l gets A 127.0.0.2 and TXT "listed by rblcheck_dnsdelay"; any other
  * name is NXDOMAIN. -x: read queries and never answer (a dead list).
+ * -r rcode: answer other names with that code instead of NXDOMAIN (2
+ * SERVFAIL, 5 REFUSED), as a resolver that gave up or will not serve us.
  */
 #include <unistd.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ static struct pending q[QMAX];
 static unsigned int qhead, qlen;
 static char listed[LISTED_MAX][20];
 static unsigned int nlisted;
+static unsigned int norcode = 3; /* the answer for a name not listed */
 
 static void die(const char *m) { fprintf(stderr, "rblcheck_dnsdelay: fatal: %s\n", m); exit(111); }
 
@@ -68,7 +71,7 @@ static size_t answer(const unsigned char *in, size_t len, unsigned char *out)
     if (!strncmp(name, listed[i], strlen(listed[i])) && nl > strlen(listed[i])) hit = 1;
   memcpy(out, in, qend);
   out[2] = (unsigned char) (0x84 | (in[2] & 0x01)); /* QR AA, RD copied */
-  out[3] = hit ? 0 : 3;
+  out[3] = (unsigned char) (hit ? 0 : norcode);
   out[4] = 0; out[5] = 1;
   memset(out + 6, 0, 6);
   o = qend;
@@ -98,10 +101,11 @@ int main(int argc, char **argv)
   int opt, fd, never = 0;
   unsigned short port = 53;
 
-  while ((opt = getopt(argc, argv, "d:xl:")) != -1)
+  while ((opt = getopt(argc, argv, "d:xr:l:")) != -1)
     switch (opt) {
       case 'd': delay = atol(optarg); break;
       case 'x': never = 1; break;
+      case 'r': norcode = (unsigned int) atoi(optarg) & 15; break;
       case 'l': {
         struct in_addr a;
         unsigned char *b = (unsigned char *) &a;
@@ -109,10 +113,10 @@ int main(int argc, char **argv)
         snprintf(listed[nlisted++], sizeof listed[0], "%u.%u.%u.%u.", b[3], b[2], b[1], b[0]);
         break;
       }
-      default: die("usage: rblcheck_dnsdelay [ -d ms ] [ -x ] [ -l ip ]... addr [ port ]");
+      default: die("usage: rblcheck_dnsdelay [ -d ms ] [ -x ] [ -r rcode ] [ -l ip ]... addr [ port ]");
     }
   argv += optind;
-  if (!argv[0]) die("usage: rblcheck_dnsdelay [ -d ms ] [ -x ] [ -l ip ]... addr [ port ]");
+  if (!argv[0]) die("usage: rblcheck_dnsdelay [ -d ms ] [ -x ] [ -r rcode ] [ -l ip ]... addr [ port ]");
   if (argv[1]) port = (unsigned short) atoi(argv[1]);
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;

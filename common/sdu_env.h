@@ -9,6 +9,10 @@ int sdu_env_unset(const char *name);
 /* TCPREMOTEIP, or "unknown" */
 const char *sdu_env_remoteip(void);
 
+/* the name of the effective user from /etc/passwd ("alias"), else
+   "uid N", in buf: for messages that say who could not open a file */
+const char *sdu_whoami(char *buf, unsigned int max);
+
 /* Exec argv[0] with PATH search. Never returns: "unable to run" is fatal 111.
    Call only when nothing has been read from fd 0 and fd 1 holds nothing of ours. */
 void sdu_exec_next(char **argv);

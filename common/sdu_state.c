@@ -8,6 +8,7 @@
 #include <lmdb.h>
 #include "sdu_time.h"
 #include "sdu_state.h"
+#include "sdu_env.h"
 
 /* an entry is an 8-byte big-endian expiry, then the caller's bytes;
    a counter's bytes are an 8-byte big-endian count */
@@ -186,6 +187,23 @@ static int sizeok(sdu_state *st)
   return 1;
 }
 
+/* "unable to open DIR/lock.mdb as user alias: Permission denied": the
+   file (or the directory, where a file could not be made) and the user,
+   so that an operator sees which chown or chmod is missing */
+static void denied(sdu_state *st, const char *dir, int rdonly, int rc)
+{
+  static const char *const files[] = { "lock.mdb", "data.mdb", 0 };
+  char path[300], who[64];
+  const char *what = dir;
+  unsigned int i;
+  sdu_whoami(who, sizeof who);
+  for (i = 0; files[i]; ++i) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    if (access(path, F_OK) == 0 && access(path, rdonly ? R_OK : R_OK | W_OK) == -1) { what = path; break; }
+  }
+  snprintf(st->err, sizeof st->err, "unable to open %s as user %s: %s", what, who, mdb_strerror(rc));
+}
+
 int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize)
 {
   int rc, fd, i, slot = -1, rdonly = (flags & SDU_STATE_RDONLY) != 0;
@@ -228,6 +246,8 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
     st->env = 0;
     if (corrupt(rc))
       snprintf(st->err, sizeof st->err, "database corrupt: %s/data.mdb: %s", dir, mdb_strerror(rc));
+    else if (errno_of(rc) == EACCES || errno_of(rc) == EPERM || errno_of(rc) == EROFS)
+      denied(st, dir, rdonly, rc);
     else
       snprintf(st->err, sizeof st->err, "unable to open %s: %s", dir, mdb_strerror(rc));
     errno = errno_of(rc);

@@ -151,7 +151,7 @@ int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, int v6,
   z.v6 = !!v6;
   if (buffer_puts(out, "# spamgrab: hosts that sent us spam that caused double-bounces\n:127.0.0.2:") == -1 ||
       buffer_puts(out, text) == -1 || buffer_puts(out, "\n") == -1) return -1;
-  r = sdu_state_walk(&c->hosts, now, zoneline, &z);
+  r = c ? sdu_state_walk(&c->hosts, now, zoneline, &z) : 0;
   if (r == -1) return -1;
   if (z.err) { errno = z.err; return -1; }
   return buffer_flush(out);

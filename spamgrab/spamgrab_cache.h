@@ -42,7 +42,8 @@ int sg_cache_restore(sg_cache *c, const sdu_ip *ip, const sg_host *old, unsigned
 int sg_cache_claim(sg_cache *c, const sdu_ip *ip, unsigned long long now, unsigned long interval,
   unsigned long long expires, int force, int *claimed);
 /* the known IPv4 hosts as an rbldnsd ip4set zone (v6: the IPv6 hosts, one
-   address a line, as an ip6trie zone), with text as its TXT: 0 ok, -1 error */
+   address a line, as an ip6trie zone), with text as its TXT (c 0: no
+   hosts, the header alone): 0 ok, -1 error */
 int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, int v6, buffer *out);
 
 /* the value format, for tests: "first last reported seen lists" */

@@ -25,6 +25,7 @@ void sg_conf_defaults(sg_conf *c)
   c->maxsize = 65536;
   c->maxmessage = 32UL << 20;
   c->dnstimeout = 10000;
+  c->giveup = 2UL * 86400;
 }
 
 static int bad(stralloc *err, const sdu_config *cf, const char *m1, const char *m2)
@@ -112,11 +113,12 @@ int sg_conf_read(sg_conf *c, const char *file, stralloc *err)
       if (strcmp(w[1], "yes") && strcmp(w[1], "no")) return bad(err, cf, "ptr: yes or no", "");
       c->ptr = w[1][0] == 'y';
     }
-    else if (!strcmp(k, "hold") || !strcmp(k, "interval") || !strcmp(k, "dnstimeout")) {
+    else if (!strcmp(k, "hold") || !strcmp(k, "interval") || !strcmp(k, "dnstimeout") || !strcmp(k, "giveup")) {
       unsigned long s;
       if (!sdu_parse_duration(w[1], &s) || !s) return bad(err, cf, k, ": not a duration");
       if (k[0] == 'h') c->hold = s;
       else if (k[0] == 'i') c->interval = s;
+      else if (k[0] == 'g') c->giveup = s;
       else c->dnstimeout = s > 600 ? 600000 : s * 1000;
     }
     else if (!strcmp(k, "cap") || !strcmp(k, "maxsize") || !strcmp(k, "maxmessage")) {

@@ -39,6 +39,7 @@ typedef struct sg_conf {
   unsigned long dnstimeout;         /* milliseconds for all contact lookups */
   const char *tagkey;               /* the site key file that checks rblcheck's tag, 0 for none */
   sdu_tagkeys keys;                 /* its keys, once sg_conf_keys has read them */
+  unsigned long giveup;             /* seconds after qmail-send made it: no more 111 for the contact */
   void *keep[3];                    /* what the strings above point into */
   unsigned int nkeep;
 } sg_conf;

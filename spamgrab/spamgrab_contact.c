@@ -99,9 +99,12 @@ int sg_contact(const sg_conf *c, const sg_client *cl, char *addr, size_t addrmax
     if (sdu_dnsq_next(&q[ptrq], &pos, &s, &len) && len < sizeof host) { memcpy(host, s, len); host[len] = 0; }
   }
   /* the name asked anew and not answered: whatever needs it is a temporary
-     failure, as for a contact zone; no name (NXDOMAIN, no PTR): the one
-     tcpserver found when the spam came */
-  if (ptrq >= 0 && tempfail(&q[ptrq])) ptrfail = 1;
+     failure, as for a contact zone; no name (NXDOMAIN, no PTR, REFUSED,
+     SERVFAIL): the one tcpserver found when the spam came */
+  /* REFUSED and SERVFAIL from every server are final answers (the
+     resolver has done its retries): no reverse name. Only silence is worth
+     qmail's retry. */
+  if (ptrq >= 0 && (q[ptrq].status == SDU_DNS_TIMEOUT || q[ptrq].status == SDU_DNS_PENDING)) ptrfail = 1;
   else if (!*host && strcmp(cl->rdns, "unknown") && strlen(cl->rdns) < sizeof host) strcpy(host, cl->rdns);
   if (*host) {
     int d = sg_registered_domain(c->psl, host, dom, sizeof dom);

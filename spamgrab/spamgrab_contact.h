@@ -15,9 +15,9 @@ int sg_registered_domain(const char *pslfile, const char *host, char *out, size_
 /* the contact of the client: TXT lookups in c's zones ("<domain>.zone",
    "<reversed ip>.zone"), then abuse@ the registered domain of its reverse DNS
    (asked anew when c->ptr, else the name in our Received line; a reverse
-   lookup that is not answered is a temporary failure when the contact
-   needs the name, and the Received line's name serves only after a
-   definite "no name").
+   lookup that is not answered in time is a temporary failure when the
+   contact needs the name; NXDOMAIN, no PTR record, REFUSED or SERVFAIL
+   are a definite "no name", and the Received line's name serves).
    1 found: addr set, how says where from ("zone:NAME", "rfc2142");
    0 none (how says why); -1 a temporary failure (reason in err) */
 int sg_contact(const sg_conf *c, const sg_client *cl, char *addr, size_t addrmax,

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include "sdu_addr.h"
 #include "spamgrab_conf.h"
+#include "sdu_env.h"
 #include "spamgrab_out.h"
 
 static int fail(stralloc *err, const char *a, const char *b, int e)
@@ -98,6 +99,15 @@ int sg_maildir_write(const char *dir, const char *msg, size_t len, unsigned long
       !stralloc_copys(newname, dir) || !stralloc_cats(newname, "/new/") || !stralloc_cats(newname, uniq) ||
       !stralloc_cats(newname, host) || !stralloc_0(newname)) return fail(err, "out of memory", "", ENOMEM);
   fd = open(tmpname->s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd == -1 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+    char who[64], as[80];
+    e = errno;
+    snprintf(as, sizeof as, " as user %s", sdu_whoami(who, sizeof who));
+    fail(err, "unable to create ", tmpname->s, 0);
+    if (!stralloc_cats(err, as) || !stralloc_cats(err, ": ") || !stralloc_cats(err, strerror(e))) err->len = 0;
+    errno = e;
+    return -1;
+  }
   if (fd == -1) return fail(err, "unable to create ", tmpname->s, errno);
   while (done < len) {
     ssize_t w = write(fd, msg + done, len - done);

@@ -1,8 +1,10 @@
 /* spamgrab_run.c: what spamgrab does with one message: decide, report, remember */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <buffer.h>
 #include "sdu_msg.h"
 #include "sdu_time.h"
@@ -12,6 +14,7 @@
 #include "spamgrab_report.h"
 #include "spamgrab_contact.h"
 #include "spamgrab_out.h"
+#include "spamgrab_local.h"
 #include "spamgrab_run.h"
 
 #define MAXOUT (SG_OPS_MAX + 1)
@@ -93,6 +96,7 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   sg_host old;
   char isp[SG_ADDR_MAX + 1], how[64];
   const char *from;
+  unsigned long long born = 0;
 
   sdu_log_start(&l);
   if (len > c->maxmessage) {
@@ -100,6 +104,20 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
     sdu_log_kv(&l, "action", "pass");
     sdu_log_emit(&l, 2);
     return manual ? SDU_EXIT_PERM : SG_EXIT_PASS;
+  }
+  /* only what our qmail-send wrote counts (DESIGN 5); a person may pipe in anything with -r */
+  if (!manual) {
+    const char *d = 0;
+    size_t dl = 0;
+    int lr = sg_local(msg, len, getenv("SENDER"), &d, &dl);
+    if (lr != SG_LOCAL_OK) {
+      sdu_log_kv(&l, "action", "pass");
+      sdu_log_kv(&l, "reason", "not-local");
+      sdu_log_kv(&l, "check", sg_local_why(lr));
+      sdu_log_emit(&l, 2);
+      return SG_EXIT_PASS;
+    }
+    if (!sg_qmaildate(d, dl, &born) || born > now) born = now;
   }
   p = malloc(sizeof *p);
   if (!p) sdu_nomem();
@@ -113,9 +131,14 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
     return SG_EXIT_PASS;
   }
   if (!p->client.found) {
+    char by[64];
+    size_t ohlen, obody;
     sdu_log_kv(&l, "ip", "-");
     sdu_log_kv(&l, "action", "pass");
     sdu_log_kv(&l, "reason", "no-trusted-received");
+    /* a Received line "by" a name of none of our hosts: qmail-smtpd's -l (tcpserver -l0 writes "by 0") or "me" */
+    if (p->orig.len && sg_split(p->orig.s, p->orig.len, &ohlen, &obody) &&
+        sg_foreign_by(p->orig.s, ohlen, c->hosts, by, sizeof by)) sdu_log_kv(&l, "by", by);
     sdu_log_emit(&l, 2);
     free(p);
     return manual ? SDU_EXIT_PERM : SG_EXIT_PASS;
@@ -150,11 +173,18 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   if (due) {
     sg_report_in in;
     int k = sg_contact(c, &p->client, isp, sizeof isp, how, sizeof how, &err);
-    if (k == -1) {
+    if (k == -1 && (manual || now - born < c->giveup)) {
       if (!stralloc_0(&err)) sdu_nomem();
       r = tempfail(&l, "contact", err.s);
       sg_cache_close(&cache); free(p);
       return r;
+    }
+    if (k == -1) {
+      /* qmail would retry until queuelifetime and then throw it away: handle it without the contact */
+      if (!stralloc_0(&err)) sdu_nomem();
+      warn("contact lookup given up", err.s);
+      snprintf(how, sizeof how, "gave-up");
+      k = 0;
     }
     if (!k) *isp = 0;
     sdu_log_kv(&l, "isp", k ? isp : "-");
@@ -353,7 +383,18 @@ int sg_resend(const sg_conf *c, const char *msg, size_t len, int dry)
 int sg_print_zone(const sg_conf *c, int v6)
 {
   sg_cache cache;
+  struct stat st;
   if (sg_cache_open(&cache, c->state, 1) == -1) {
+    /* no double-bounce has come yet (no data.mdb, or no table of ours in a
+       directory the chain shares): an empty zone, so that cron publishes
+       one from the first day */
+    if (errno == ENOENT && stat(c->state, &st) == 0 && S_ISDIR(st.st_mode)) {
+      if (sg_cache_zone(0, sdu_now(), c->zonetext, v6, buffer_1) == -1) {
+        sdu_warnsys("unable to write the zone");
+        return SDU_EXIT_TEMP;
+      }
+      return 0;
+    }
     sdu_warn("unable to read the cache: ", sg_cache_error(&cache));
     return SDU_EXIT_TEMP;
   }

@@ -81,7 +81,7 @@ static void feeddir(const char *dir)
     ++n;
   }
   closedir(d);
-  qsort(names, n, sizeof *names, byname);
+  if (n) qsort(names, n, sizeof *names, byname); /* names is 0 for an empty directory */
   for (i = 0; i < n; ++i) {
     if (names[i][0] == '~') names[i][0] = 'c';
     if (!stralloc_copys(&path, dir) || !stralloc_cats(&path, "/") || !stralloc_cats(&path, names[i])

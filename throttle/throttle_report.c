@@ -112,6 +112,7 @@ void tr_free(tr_stats *s)
   s->h = 0;
   tallies_free(&s->bylink); tallies_free(&s->bylist); tallies_free(&s->byrule);
   tallies_free(&s->byreason); tallies_free(&s->rcptby);
+  tallies_free(&s->sgreason); tallies_free(&s->sgby);
 }
 
 /* add n under "a b" (b may be empty); 0 no memory */
@@ -225,6 +226,46 @@ static unsigned long num(const char *v, size_t len)
   return n;
 }
 
+/* spamgrab's output inside qmail-send's log line: qmail-send writes every
+   blank as '_' and qmail-local ends the program's output with '/'. Back into
+   "[@stamp ]spamgrab: k=v k=v" in out; a '_' stays where the word after it
+   is no key=value (a '_' inside a value). 1 done, 0 not such a line. */
+static int fromqmail(const char *line, size_t len, char *out, size_t max, size_t *olen)
+{
+  static const char tag[] = "spamgrab:_";
+  size_t i, o = 0, tl = sizeof tag - 1, st = 0;
+  const char *p = 0;
+  if (len && line[0] == '@' && len > 26) st = 26;
+  for (i = st; i + tl <= len; ++i) if (!memcmp(line + i, tag, tl)) { p = line + i; break; }
+  if (!p || len - st + 16 > max) return 0;
+  memcpy(out, line, st); o = st;
+  memcpy(out + o, "spamgrab: ", 10); o += 10;
+  for (i = (size_t) (p - line) + tl; i < len && line[i] != '/'; ++i) {
+    char c = line[i];
+    if (c == '_') {
+      size_t j = i + 1;
+      int kv = 0;
+      while (j < len && line[j] != '_' && line[j] != '/') { if (line[j] == '=') kv = 1; ++j; }
+      if (kv) c = ' ';
+    }
+    out[o++] = c;
+  }
+  *olen = o;
+  return 1;
+}
+
+/* spamgrab's line: what it did with the double-bounces, and above all the
+   Received lines "by" a name of none of our hosts (tcpserver -l0 writes "by 0") */
+static int spamgrab(tr_stats *s, const tr_line *l)
+{
+  const char *v;
+  size_t vlen;
+  ++s->sglines;
+  if ((v = tr_get(l, K_REASON, &vlen)) && !tally(&s->sgreason, v, vlen, "", 0, 1)) return -1;
+  if ((v = tr_get(l, "by", &vlen)) && !tally(&s->sgby, v, vlen, "", 0, 1)) return -1;
+  return 1;
+}
+
 int tr_feed(tr_stats *s, const char *line, size_t len)
 {
   tr_line l;
@@ -233,9 +274,23 @@ int tr_feed(tr_stats *s, const char *line, size_t len)
   size_t iplen, alen, vlen;
   unsigned int i;
   int harvest;
+  char qbuf[TR_LINE_MAX + 64];
+  size_t qlen;
 
   ++s->lines;
-  if (len > TR_LINE_MAX || !tr_parse(&l, line, len)) return 0;
+  if (len > TR_LINE_MAX) return 0;
+  if (!tr_parse(&l, line, len)) {
+    if (!fromqmail(line, len, qbuf, sizeof qbuf, &qlen) || !tr_parse(&l, qbuf, qlen)) return 0;
+  }
+  if (is(l.prog, l.proglen, "spamgrab")) {
+    if (l.stamped && l.when < s->since) { ++s->old; return 0; }
+    ++s->used;
+    if (l.stamped) {
+      if (!s->first || l.when < s->first) s->first = l.when;
+      if (l.when > s->last) s->last = l.when;
+    }
+    return spamgrab(s, &l);
+  }
   if (!(ip = tr_get(&l, K_IP, &iplen)) || !(action = tr_get(&l, K_ACTION, &alen))) return 0;
   if (l.stamped && l.when < s->since) { ++s->old; return 0; }
   h = host(s, ip, iplen);
@@ -439,5 +494,15 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
   snprintf(line, sizeof line, "recipients accepted: %lu\n", s->rcptaccepted);
   if (!cat(out, line)) return 0;
   snprintf(line, sizeof line, "messages passed: %lu\n", s->msgs);
-  return cat(out, line);
+  if (!cat(out, line)) return 0;
+  if (!s->sglines) return 1;
+  snprintf(line, sizeof line, "spamgrab: %lu messages\n", s->sglines);
+  if (!cat(out, line)) return 0;
+  if (!tallies(out, "passed, by reason", &s->sgreason, s->sglines)) return 0;
+  if (s->sgby.len) {
+    if (!cat(out, "  WARNING: Received lines \"by\" a name that is none of spamgrab's hosts: no report was made\n"
+        "  for these; check tcpserver's -l (the name in control/me) and spamgrab.conf's \"me\" lines\n")) return 0;
+    if (!tallies(out, "by", &s->sgby, s->sglines)) return 0;
+  }
+  return 1;
 }

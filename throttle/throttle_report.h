@@ -45,13 +45,17 @@ typedef struct tr_stats {
   tr_host *h; size_t hcap, hlen;
   char prog[TR_PROGS][32]; unsigned int nprogs;
   tr_tallies bylink, bylist, byrule, byreason, rcptby;
+  tr_tallies sgreason, sgby;    /* spamgrab: why it passed a message, the foreign "by" names */
+  unsigned long sglines;        /* spamgrab's decision lines */
   unsigned long lines, used, old, refused, would, rcptrefused, rcptaccepted, rcptwould,
     sendersrefused, msgs;
   unsigned long long first, last; /* stamps of the first and last line used */
 } tr_stats;
 
 void tr_init(tr_stats *s, unsigned long long since);
-/* one raw log line (no newline): 1 used, 0 skipped, -1 no memory */
+/* one raw log line (no newline): 1 used, 0 skipped, -1 no memory. Also
+   spamgrab's lines as qmail-send logs them ("delivery 7: success:
+   spamgrab:_kind=double_ip=-_action=pass_..._by=0/did_0+0+1/") */
 int tr_feed(tr_stats *s, const char *line, size_t len);
 void tr_free(tr_stats *s);
 

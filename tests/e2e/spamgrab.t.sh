@@ -59,6 +59,92 @@ for f in "$DATA"/db*.eml; do
   grep -q "ip=$ip " "$C/log" || bad="$bad $(basename "$f"):ip"
 done
 e2e_check "every double-bounce sample: exit 99, the INDEX.tsv client in the log" '[ -z "$bad" ] || { echo "#$bad"; false; }'
+# as qmail-local hands them to a |program: without its Return-Path and
+# Delivered-To lines, the envelope sender in SENDER (INDEX.tsv, INDEX-sdu.tsv)
+setup piped
+bad=
+for f in "$DATA"/db*.eml; do
+  sed 1,2d "$f" > "$C/in"
+  SENDER='#@[]' sg 0 "$C/in"
+  ip=$(awk -F'\t' -v f="$(basename "$f")" '$1 == f { print $2 }' "$DATA/INDEX.tsv")
+  [ "$RC" = 99 ] && grep -q "ip=$ip " "$C/log" || bad="$bad $(basename "$f"):$RC"
+done
+e2e_check "every double-bounce as qmail-local pipes it (SENDER=#@[]): exit 99, the INDEX.tsv client" '[ -z "$bad" ] || { echo "#$bad"; false; }'
+for f in sdu-db06 sdu-db10 sdu-db21; do
+  sed 1,2d "$DATA/$f.eml" > "$C/in"
+  SENDER='#@[]' sg 0 "$C/in"
+  ip=$(awk -F'\t' -v f="$f.eml" '$1 == f { print $2 }' "$DATA/INDEX-sdu.tsv")
+  e2e_check "$f made behind the chain, piped: exit 99, client $ip" '[ "$RC" = 99 ] && grep -q "ip=$ip " "$C/log"'
+  [ "$f" != sdu-db06 ] || e2e_check "sdu-db06: its dial-up tag makes a dial-up complaint" 'grep -q "lists=dul tag=trusted .*decision=dialup" "$C/log"'
+done
+sed 1,2d "$DATA/sdu-db01.eml" > "$C/in"
+SENDER='#@[]' sg 0 "$C/in"
+e2e_check "sdu-db01 (tcpserver -l0): exit 0, no trusted Received line, by=0 in the log" \
+  '[ "$RC" = 0 ] && grep -q "reason=no-trusted-received by=0" "$C/log"'
+for f in single-01 single-03; do
+  sed 1,2d "$DATA/$f.eml" > "$C/in"
+  SENDER= sg 0 "$C/in"
+  e2e_check "$f piped with SENDER empty: left to a person (0, not-local)" '[ "$RC" = 0 ] && grep -q "reason=not-local check=sender" "$C/log"'
+done
+sed 1,2d "$DATA/db01.eml" > "$C/in"
+SENDER='someone@example.org' sg 0 "$C/in"
+e2e_check "a double-bounce's text with another envelope sender: not-local (0)" '[ "$RC" = 0 ] && grep -q "reason=not-local check=sender" "$C/log"'
+env -u SENDER "$SG" -f "$C/conf" < "$C/in" > /dev/null 2> "$C/log"
+RC=$?
+e2e_check "no SENDER and no Return-Path line of qmail-local: not-local (0)" '[ "$RC" = 0 ] && grep -q "reason=not-local check=sender" "$C/log"'
+
+# a forged double-bounce sent over SMTP to the doublebounce address: a
+# genuine one's text (sdu-db06, naming 127.0.10.12 behind our Received line)
+# with and without a forged Return-Path and qmail-queue line, envelope
+# sender #@[] or another. It reaches spamgrab as qmail would hand it over:
+# qmail-queue's "invoked from network" line, qmail-smtpd's Received line
+# (tcpserver -l mx.example.net: "by mx.example.net with SMTP"), the data.
+if ! command -v tcpserver > /dev/null 2>&1 || ! command -v swaks > /dev/null 2>&1; then
+  e2e_skip "forged double-bounces over SMTP" "needs tcpserver and swaks"
+else
+  setup forgedsmtp
+  mkdir "$C/sink"
+  e2e_tcpserver -l mx.example.net 0 smtpsink -d "$C/sink" || echo "# smtpsink under tcpserver did not start"
+  sed 1,3d "$DATA/sdu-db06.eml" > "$C/body"
+  { echo 'Return-Path: <#@[]>'; echo 'Received: (qmail 4242 invoked for bounce); 2 Dec 2026 10:04:30 -0000'; cat "$C/body"; } > "$C/body.rp"
+  # qmail: what qmail-local hands a |program for the message in smtpsink's file $1
+  asqmail() {
+    _ip=$(sed -n 's/^env: TCPREMOTEIP=//p' "$1")
+    _helo=$(sed -n 's/^helo: //p' "$1")
+    echo "Received: (qmail 5151 invoked from network); 2 Dec 2026 11:00:00 -0000"
+    echo "Received: from unknown (HELO $_helo) ($_ip)"
+    echo "  by mx.example.net with SMTP; 2 Dec 2026 11:00:00 -0000"
+    sed '1,/^\r\{0,1\}$/d' "$1" | tr -d '\r'
+  }
+  n=0
+  for from in '#@[]' 'forger@spam.test'; do
+    for b in body body.rp; do
+      n=$((n + 1))
+      e2e_swaks --server "127.0.0.1:$E2E_PORT" --from "$from" --to doublebounce@mx.example.net --data "$C/$b"
+      m=$(ls -t "$C/sink"/msg.* 2> /dev/null | head -n 1)
+      [ -n "$m" ] || echo "# smtpsink kept no message"
+      asqmail "$m" > "$C/forged.$n"
+      sender=$(sed -n 's/^mail: <\(.*\)>$/\1/p' "$m")
+      SENDER=$sender sg 0 "$C/forged.$n"
+      case $from in '#@[]') want=queue ;; *) want=sender ;; esac
+      e2e_check "forged over SMTP (MAIL FROM:<$from>, $b): exit 0, not-local ($want), nothing sent" \
+        '[ "$sender" = "$from" ] && [ "$RC" = 0 ] && grep -q "action=pass reason=not-local check=$want" "$C/log" && [ "$(count "$C/rec")" = 0 ]'
+      { echo 'Return-Path: <#@[]>'; echo 'Delivered-To: doublebounce@mx.example.net'; cat "$C/forged.$n"; } > "$C/forged.$n.maildir"
+      env -u SENDER "$SG" -f "$C/conf" < "$C/forged.$n.maildir" > /dev/null 2> "$C/log"
+      RC=$?
+      e2e_check "the same as a Maildir file with qmail-local's Return-Path <#@[]>: exit 0, not-local" \
+        '[ "$RC" = 0 ] && grep -q "reason=not-local check=queue" "$C/log" && [ "$(count "$C/rec")" = 0 ]'
+    done
+  done
+  SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
+  e2e_check "the forged victim 127.0.10.12 is not in the zone" '! grep -q "127\.0\.10\.12" "$C/zone"'
+  # a person pipes the same message in with -r: the spam itself, our line on top
+  SENDER=forger@spam.test sg 0 "$C/forged.4" -r
+  e2e_check "-r on a message that came in over SMTP: reported (0), the client of our Received line" \
+    '[ "$RC" = 0 ] && grep -q "kind=manual ip=127.0.0.1 .*sent=" "$C/log"'
+  e2e_stop "$E2E_TCPSERVER_PID"
+fi
+
 setup pass
 for f in single-01 single-03 truncated truncated2 norecv forged-top; do
   sg 0 "$DATA/$f.eml"
@@ -125,6 +211,22 @@ sent=$(cat "$C"/log.* | grep -c " sent=1 ")
 E2E_LAST=$C/log.0
 e2e_check "eight at once from one new host: all exit 99 ($rcs), one report ($sent), its two review files" \
   '[ "$rcs" = " 99 99 99 99 99 99 99 99" ] && [ "$sent" = 1 ] && [ "$(count "$C/review/new")" = 2 ]'
+
+# the zone before any double-bounce came: an empty zone, exit 0
+setup zonefresh
+SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
+RC=$?
+e2e_check "-z on an empty state directory: an empty zone, exit 0" \
+  '[ "$RC" = 0 ] && [ ! -s "$C/log" ] && grep -q "^:127.0.0.2:" "$C/zone" && ! grep -q "^[0-9]" "$C/zone"'
+TCPREMOTEIP=192.0.2.1 THROTTLE_CONN=30/60 "$E2E_TOP/throttle/throttle" -d "$C/state" true < /dev/null > /dev/null 2>&1
+SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -Z > "$C/zone" 2> "$C/log"
+RC=$?
+e2e_check "-Z on a state directory the chain made (no table of spamgrab's yet): an empty zone, exit 0" \
+  '[ -f "$C/state/data.mdb" ] && [ "$RC" = 0 ] && grep -q "^:127.0.0.2:" "$C/zone"'
+rm -rf "$C/state"
+SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
+RC=$?
+e2e_check "-z without the state directory: 111 and the directory named" '[ "$RC" = 111 ] && grep -q "$C/state" "$C/log"'
 
 # the zone: the known hosts, read by a real rbldnsd
 setup zone
@@ -286,7 +388,34 @@ else
   sg 3600 "$DATA/db01.eml"
   e2e_check "ptr yes, same dead server, no report due (known host): 99 without asking" \
     '[ "$RC" = 99 ] && grep -q "known=1 decision=relay sent=0 saved=0 action=discard" "$C/log"'
+  # qmail retries until queuelifetime, then throws the double-bounce away:
+  # one made more than "giveup" (2 days) ago is handled without the contact
+  setup ptrgiveup "ptr yes" "dnstimeout 1"
+  sg $((2 * 86400)) "$DATA/db01.eml"
+  e2e_check "reverse DNS times out, the double-bounce 2 days old: handled without the contact (99), the operator reports saved" \
+    '[ "$RC" = 99 ] && grep -q "warning: contact lookup given up: no answer for 7.100.51.198.in-addr.arpa" "$C/log" && grep -q "isp=- contact=gave-up sent=0 saved=2 action=report" "$C/log"'
+  setup ptrgiveup2 "ptr yes" "dnstimeout 1" "giveup 3d"
+  sg $((2 * 86400)) "$DATA/db01.eml"
+  e2e_check "giveup 3d: at 2 days still a temporary failure (111)" '[ "$RC" = 111 ] && grep -q "reason=contact" "$C/log"'
   unset DNSCACHEIP
+  # a resolver that answers REFUSED or SERVFAIL: a final answer, "no reverse name"
+  for rc in 5:REFUSED 2:SERVFAIL; do
+    no=$(e2e_free_addr)
+    setsid "$DNSDELAY" -r "${rc%%:*}" "$no" > "$D/no.log" 2>&1 < /dev/null &
+    nopid=$!
+    e2e_remember $nopid dnsdelay
+    e2e_wait 50 sh -c "[ -n \"\$(ss -Hluan 'src $no:53')\" ]" || echo "# ${rc#*:} DNS server did not start"
+    DNSCACHEIP=$no; export DNSCACHEIP
+    setup "ptr${rc#*:}" "ptr yes"
+    sg 0 "$DATA/db01.eml"
+    e2e_check "reverse DNS answers ${rc#*:}: no reverse name, the Received line's name serves (99, reported)" \
+      '[ "$RC" = 99 ] && grep -q "contact=rfc2142 sent=1" "$C/log" && grep -q "^abuse@newsletter-blast.test$" "$C/rec/0.args"'
+    sg 0 "$DATA/db03.eml"
+    e2e_check "reverse DNS answers ${rc#*:}, no name in the Received line: no contact, handled (99)" \
+      '[ "$RC" = 99 ] && grep -q "isp=- contact=no-reverse-dns" "$C/log"'
+    unset DNSCACHEIP
+    e2e_stop $nopid
+  done
 fi
 
 setup failconf

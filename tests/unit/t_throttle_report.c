@@ -92,6 +92,34 @@ int main(void)
   T_OK(strstr(out.s, "    throttle rate                         1") != 0, "summary: by reason");
   T_OK(strstr(out.s, "    throttle throttled                    6") != 0, "summary: recipients by link and reason");
   T_OK(strstr(out.s, "period: 2023-11-14 22:30:00 to 2023-11-14 23:13:20 UTC\n") != 0, "summary: period");
+  T_OK(strstr(out.s, "spamgrab") == 0, "summary: no spamgrab part without its lines");
+  tr_free(&s);
+
+  /* spamgrab's lines from qmail-send's log: the Received lines "by 0" (tcpserver -l0) counted */
+  tr_init(&s, 1700000000ULL);
+  {
+    static const char d7[] = T1 "delivery 7: success: spamgrab:_kind=double_ip=-_action=pass_reason=no-trusted-received_by=0/did_1+0+1/";
+    T_EQI(tr_feed(&s, d7, sizeof d7 - 1), 1, "qmail-send's log line of spamgrab: used");
+  }
+  {
+    static const char *const more[] = {
+      T1 "delivery 8: success: spamgrab:_kind=double_ip=-_action=pass_reason=no-trusted-received_by=0/did_1+0+1/",
+      T1 "delivery 9: success: spamgrab:_action=pass_reason=not-local_check=queue/did_1+0+1/",
+      T1 "spamgrab: kind=double ip=- action=pass reason=no-trusted-received by=mx_b.example.net",
+      T1 "delivery 10: success: spamgrab:_kind=double_ip=192.0.2.7_lists=-_tag=none_known=0_decision=relay_sent=1_saved=2_action=report/",
+      0 };
+    for (i = 0; more[i]; ++i) tr_feed(&s, more[i], strlen(more[i]));
+  }
+  T_EQI(s.sglines, 5, "spamgrab: every line counted");
+  T_EQI(tr_total_conns(&s), 0, "spamgrab: its ip= is no connection");
+  out.len = 0;
+  tr_summary(&out, &s, 1700003600ULL);
+  if (!stralloc_0(&out)) return 111;
+  T_OK(strstr(out.s, "spamgrab: 5 messages\n") != 0, "summary: spamgrab's messages");
+  T_OK(strstr(out.s, "    no-trusted-received                   3") != 0, "summary: spamgrab by reason");
+  T_OK(strstr(out.s, "WARNING: Received lines \"by\" a name") != 0, "summary: the warning about foreign names");
+  T_OK(strstr(out.s, "    0                                     2  40.0%\n") != 0, "summary: by 0, twice");
+  T_OK(strstr(out.s, "    mx_b.example.net                      1") != 0, "summary: a name with '_' kept whole");
   tr_free(&s);
   stralloc_free(&out);
   T_DONE();
