@@ -10,18 +10,24 @@ mkdir -p "$S/etc" "$S/state" "$S/log" "$S/qlog" "$S/rbldnsd" "$S/state/relays/tm
 # multilog. Made here when missing (as root), removed at the end; without
 # them the steps run as root and the checks of who may open what are skipped.
 MADE_USERS=
+MADE_GROUP=
 NS_MADE=
 inst_cleanup() {
   [ -z "$NS_MADE" ] || ip netns del "$NS" 2> /dev/null
-  for _u in $MADE_USERS; do userdel "$_u" 2> /dev/null; groupdel "$_u" 2> /dev/null; done
+  for _u in $MADE_USERS; do userdel "$_u" 2> /dev/null; done
+  [ -z "$MADE_GROUP" ] || groupdel "$MADE_GROUP" 2> /dev/null
 }
 trap '_i_rc=$?; inst_cleanup; (exit "$_i_rc"); e2e_exit' EXIT
 USERS=
 if [ "$(id -u)" -eq 0 ] && command -v useradd > /dev/null 2>&1 && command -v setpriv > /dev/null 2>&1; then
   USERS=1
+  # qmail's users have the login group nofiles (qmail's INSTALL.ids)
+  if ! getent group nofiles > /dev/null 2>&1; then
+    groupadd -r nofiles 2>> "$S/useradd.err" && MADE_GROUP=nofiles
+  fi
   for u in qmaild alias qmaill; do
     id "$u" > /dev/null 2>&1 && continue
-    if useradd -r -M -U -d /nonexistent -s /usr/sbin/nologin "$u" 2>> "$S/useradd.err"; then
+    if useradd -r -M -g nofiles -d /nonexistent -s /usr/sbin/nologin "$u" 2>> "$S/useradd.err"; then
       MADE_USERS="$MADE_USERS $u"
     else
       USERS=
