@@ -437,6 +437,7 @@ int sg_client_find(const char *h, size_t hlen, const char *const *hosts, sg_clie
   memset(c, 0, sizeof *c);
   while (sg_field_next(h, hlen, &pos, &n, &v)) {
     size_t k = 0;
+    int more;
     if (ieq(n.s, n.len, "X-RBLCheck")) { ++c->untrusted_tags; continue; }
     if (!ieq(n.s, n.len, "Received")) continue;
     while (k < v.len && (v.s[k] == ' ' || v.s[k] == '\t')) ++k;
@@ -455,8 +456,11 @@ int sg_client_find(const char *h, size_t hlen, const char *const *hosts, sg_clie
     memcpy(c->helo, r.helo, sizeof c->helo);
     memcpy(c->by, r.by, sizeof c->by);
     memcpy(c->date, r.date, sizeof c->date);
-    /* the tag counts only as the field right below our line, for the same address */
-    if (sg_field_next(h, hlen, &pos, &n, &v) && ieq(n.s, n.len, "X-RBLCheck")) {
+    /* the tag counts only as the field right below our line, for the same
+       address; rcptcheck's observe-mode lines stood above it before 2026-12-02
+       (a client that could write them could write the tag there as well) */
+    while ((more = sg_field_next(h, hlen, &pos, &n, &v)) && ieq(n.s, n.len, "X-Rcptcheck")) ;
+    if (more && ieq(n.s, n.len, "X-RBLCheck")) {
       sdu_ip tip;
       char lists[SG_LISTS_MAX + 1];
       sg_span t = v;

@@ -76,6 +76,8 @@ for f in sdu-db06 sdu-db10 sdu-db21; do
   ip=$(awk -F'\t' -v f="$f.eml" '$1 == f { print $2 }' "$DATA/INDEX-sdu.tsv")
   e2e_check "$f made behind the chain, piped: exit 99, client $ip" '[ "$RC" = 99 ] && grep -q "ip=$ip " "$C/log"'
   [ "$f" != sdu-db06 ] || e2e_check "sdu-db06: its dial-up tag makes a dial-up complaint" 'grep -q "lists=dul tag=trusted .*decision=dialup" "$C/log"'
+  [ "$f" != sdu-db21 ] || e2e_check "sdu-db21 (observe mode, the old chain's X-Rcptcheck line above the tag): a dial-up complaint, no forged tag" \
+    'grep -q "lists=dul tag=trusted .*decision=dialup" "$C/log" && ! grep -q "forgedtags=[1-9]" "$C/log"'
 done
 sed 1,2d "$DATA/sdu-db01.eml" > "$C/in"
 SENDER='#@[]' sg 0 "$C/in"
