@@ -79,7 +79,8 @@ MANS1 = $(MAN_CHAIN) $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAM
 # unit tests of the programs' own parts (<prog>/<prog>_*.c)
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
 UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report
-UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build
+UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build \
+  tests/unit/t_rcptcheck_qmail
 UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
@@ -193,6 +194,9 @@ tests/unit/t_rcptcheck_session: tests/unit/t_rcptcheck_session.o $(RCPTCHECK_OBJ
 
 tests/unit/t_rcptcheck_build: tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_rcptcheck_qmail: tests/unit/t_rcptcheck_qmail.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a
+	$(LINK) tests/unit/t_rcptcheck_qmail.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
 
 tests/unit/t_alloc.o: common/sdu_alloc.c
 tests/unit/t_alloc: tests/unit/t_alloc.o common/libsdu.a
