@@ -169,7 +169,8 @@ bench/rblcheck_floor: bench/rblcheck_floor.o
 	$(LINK) bench/rblcheck_floor.o
 
 RCPTCHECK_OBJS = rcptcheck/rcptcheck_table.o rcptcheck/rcptcheck_rules.o \
-  rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o
+  rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o \
+  rcptcheck/rcptcheck_ipme.o
 RCPTBUILD_OBJS = rcptcheck/rcptcheck_build.o rcptcheck/rcptcheck_qmail.o
 $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) rcptcheck/rcptcheck.o rcptcheck/rcptcheck-build.o: rcptcheck/*.h $(HEADERS)
 

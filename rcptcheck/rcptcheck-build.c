@@ -8,7 +8,7 @@
 #include "rcptcheck_build.h"
 #include "rcptcheck_qmail.h"
 
-#define USAGE "rcptcheck-build [ -v ] [ -f rcpt.cdb ] [ list ] | rcptcheck-build -q [ -v ] [ -f rcpt.cdb ] [ -a list ] [ -P passwd ] [ qmailroot ]"
+#define USAGE "rcptcheck-build [ -v ] [ -f rcpt.cdb ] [ -m me ] [ list ] | rcptcheck-build -q [ -v ] [ -f rcpt.cdb ] [ -m me ] [ -a list ] [ -P passwd ] [ qmailroot ]"
 
 static rc_build b;
 
@@ -33,14 +33,15 @@ static void list(const char *name, unsigned long *bad)
 
 int main(int argc, char **argv)
 {
-  const char *file = "/etc/sdu/rcpt.cdb", *extra = 0, *passwd = "/etc/passwd";
+  const char *file = "/etc/sdu/rcpt.cdb", *extra = 0, *passwd = "/etc/passwd", *me = 0;
   unsigned long bad = 0;
   int opt, qmail = 0, verbose = 0;
 
   sdu_iam("rcptcheck-build");
-  while ((opt = getopt(argc, argv, "+f:a:P:qv")) != -1)
+  while ((opt = getopt(argc, argv, "+f:a:P:m:qv")) != -1)
     switch (opt) {
       case 'f': file = optarg; break;
+      case 'm': me = optarg; break;
       case 'a': extra = optarg; break;
       case 'P': passwd = optarg; break;
       case 'q': qmail = 1; break;
@@ -53,6 +54,12 @@ int main(int argc, char **argv)
 
   /* in a qmail build the extra list comes first: its refusals win */
   if (rc_build_start(&b, file, qmail) == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to create a temporary file for ", file);
+  if (me) {
+    const char *why;
+    int r = rc_build_me(&b, me, strlen(me), &why);
+    if (r == -1) fail("unable to build the table");
+    if (r) { rc_build_abort(&b); sdu_fatal(SDU_EXIT_PERM, "-m ", me, ": ", why); }
+  }
   if (!qmail) list(argv[0] ? argv[0] : "-", &bad);
   else {
     if (extra) list(extra, &bad);

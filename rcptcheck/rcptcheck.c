@@ -59,6 +59,7 @@ int rcptcheck_main(int argc, char **argv)
   static rc_senders senders;
   static rc_count count;
   static rc_counter counter;
+  static rc_ipme ipme;
   stralloc err = {0};
   sdu_proxy_cfg cfg;
   sdu_hooks h = { 0, command, reply, 0 };
@@ -117,6 +118,9 @@ int rcptcheck_main(int argc, char **argv)
   s.maxrefused = maxrefused;
   s.harvest = sdu_env_isset("SDU_HARVEST");
   s.ip = sdu_env_remoteip();
+  /* the address the client reached is ours: no interface list needed for it */
+  if ((x = sdu_env_get("TCPLOCALIP")) && sdu_ip_parse(&ipme.local, x)) ipme.havelocal = 1;
+  s.ipme = &ipme;
   s.now = sdu_now;
 
   sdu_proxy_defaults(&cfg);

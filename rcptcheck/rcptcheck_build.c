@@ -124,9 +124,19 @@ int rc_build_add(rc_build *b, const char *key, size_t klen, const char *val, siz
   return 0;
 }
 
+int rc_build_me(rc_build *b, const char *name, size_t len, const char **why)
+{
+  int r = rc_build_canon(&b->work, "x", 1, name, len, why);
+  if (r) return r;
+  if (!stralloc_copyb(&b->me, b->work.s + 2, b->work.len - 2)) { errno = ENOMEM; return -1; }
+  return 0;
+}
+
 int rc_build_finish(rc_build *b)
 {
   size_t i;
+  if (b->me.len && cdb_make_add(&b->cm, (const unsigned char *) RC_ME, sizeof RC_ME - 1,
+        (const unsigned char *) b->me.s, b->me.len) == -1) return -1;
   for (i = 0; i < b->domains.size; ++i) {
     char *d = b->domains.slot[i];
     size_t l;
@@ -147,6 +157,7 @@ int rc_build_finish(rc_build *b)
   rc_set_free(&b->domains);
   stralloc_free(&b->tmp);
   stralloc_free(&b->work);
+  stralloc_free(&b->me);
   return 0;
 }
 
@@ -160,6 +171,7 @@ void rc_build_abort(rc_build *b)
   rc_set_free(&b->domains);
   stralloc_free(&b->tmp);
   stralloc_free(&b->work);
+  stralloc_free(&b->me);
 }
 
 int rc_build_canon(stralloc *out, const char *local, size_t llen, const char *dom, size_t dlen, const char **why)

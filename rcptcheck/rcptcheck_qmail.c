@@ -33,6 +33,7 @@ struct q {
   char *alias;          /* root/alias */
   rc_set names;         /* candidate local names */
   stralloc path, sa, pre;
+  stralloc me;          /* control/localiphost, else control/me: the first line */
 };
 
 static char *sdup(const char *s, size_t n)
@@ -309,6 +310,12 @@ static int adddom(struct q *q, const char *name, size_t nl, const char *prefix, 
   return 0;
 }
 
+static int meline(struct q *q, char *s)
+{
+  if (q->me.len) return 0;
+  return stralloc_copys(&q->me, s) ? 0 : (errno = ENOMEM, -1);
+}
+
 static int localsline(struct q *q, char *s) { return adddom(q, s, strlen(s), "", 0, 1); }
 
 static int vdline(struct q *q, char *s)
@@ -384,6 +391,7 @@ int rc_qmail_build(rc_build *b, const char *root, const char *passwd)
   stralloc_free(&q.path);
   stralloc_free(&q.sa);
   stralloc_free(&q.pre);
+  stralloc_free(&q.me);
   stralloc_free(&q.wildchars);
   return r;
 }
@@ -396,6 +404,15 @@ static int build(struct q *qp, rc_build *b, const char *root, const char *passwd
 
   qp->root = root;
   if (path(qp, root, "/alias") == -1 || !(qp->alias = sdup(qp->path.s, qp->path.len - 1))) return -1;
+  /* qmail-smtpd rewrites a literal of this host to control/localiphost,
+     else control/me; -m has set it already */
+  if (!b->me.len) {
+    const char *why;
+    if (readconfig(qp, "/control/localiphost", meline, &found) == -1) return -1;
+    if (!qp->me.len && readconfig(qp, "/control/me", meline, &found) == -1) return -1;
+    if (qp->me.len && rc_build_me(b, qp->me.s, qp->me.len, &why) == 1)
+      sdu_warn("control/me or control/localiphost is not a domain, address literals of this host not checked: ", why);
+  }
   if (readconfig(qp, "/control/locals", localsline, &found) == -1) return -1;
   if (!found && readconfig(qp, "/control/me", localsline, &found) == -1) return -1;
   if (readconfig(qp, "/control/virtualdomains", vdline, &found) == -1) return -1;

@@ -13,9 +13,12 @@
      @@domain       marker: the domain is covered (written by rcptcheck-build)
      @@             marker: the table carries domain markers; its absence
                     means a plain validrcptto.cdb
+     @@[me]         the name that an address literal of this host stands
+                    for (qmail-smtpd's control/localiphost, else control/me)
    A reader of validrcptto.cdb never asks for a key starting with "@@". */
 #define RC_MARK "@@"
 #define RC_MARK_VALUE "rcptcheck-build 1"
+#define RC_ME RC_MARK "[me]"
 
 enum { RC_UNKNOWN, RC_VALID, RC_REFUSED };
 enum { RC_HOW_NONE, RC_HOW_EXACT, RC_HOW_DEFAULT, RC_HOW_CATCHALL };

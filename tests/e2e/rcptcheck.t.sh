@@ -97,6 +97,28 @@ e2e_swaks --pipeline --from a@sender.example --to steve@example.org,bad@example.
 e2e_check "validrcptto.cdb: address, refusal, unknown, catch-all, uncovered" '[ "$(rcptreplies)" = "250 553 550 250 250 " ]'
 e2e_check "validrcptto.cdb: the refusal's text" 'grep -q "<\*\* 553 5.7.1 go away" "$E2E_LAST"'
 
+# address literals: qmail-smtpd rewrites a literal of this host to control/me
+# and queues nobody@mx.example.net; rcptcheck checks that address instead
+printf 'steve@mx.example.net\n' > "$d/melist"
+e2e_ok "rcptcheck-build -m names this host" rcptcheck-build -m mx.example.net -f "$d/me.cdb" "$d/melist"
+restart 0 rcptcheck -f "$d/me.cdb" smtpsink -d "$sink"
+e2e_swaks --pipeline --from a@sender.example --to 'nobody@[127.0.0.1],steve@[127.0.0.1],nobody@[127.000.000.001],nobody@[0.0.0.0],x@[192.0.2.1]' --body "literals"
+m=$(got "steve@[127.0.0.1]")
+e2e_check "literal of TCPLOCALIP: unknown refused, valid passed; 0.0.0.0 is ours; another host's passed on" \
+  '[ "$(rcptreplies)" = "550 250 550 550 250 " ]'
+e2e_check "the valid one reaches downstream as written, the made-up one does not" \
+  '[ -n "$m" ] && ! grep -q -F "rcpt: <nobody@" "$m"'
+e2e_check "logged with the address as written" \
+  'grep -q "rcpt=nobody@\[127.0.0.1\] action=reject reason=unknown" "$E2E_TCPLOG"'
+restart -a 127.0.0.2 0 rcptcheck -f "$d/me.cdb" smtpsink -d "$sink"
+e2e_swaks --server "127.0.0.2:$E2E_PORT" --pipeline --from a@sender.example --to 'nobody@[127.0.0.1],nobody@[127.0.0.2]' --body "literals 2"
+e2e_check "reached at 127.0.0.2: 127.0.0.1 is still ours (an interface), 127.0.0.2 too (TCPLOCALIP)" \
+  '[ "$(rcptreplies)" = "550 550 " ]'
+restart 0 rcptcheck -f "$d/rcpt.cdb" smtpsink -d "$sink"
+e2e_swaks --from a@sender.example --to 'nobody@[127.0.0.1]' --body "literal, no name"
+e2e_check "a table that names no host: this host's literal passed on" \
+  '[ -n "$(got "nobody@[127.0.0.1]")" ] && grep -q "rcpt=nobody@\[127.0.0.1\] action=pass reason=literal" "$E2E_TCPLOG"'
+
 # local-part rules and the sender blacklist
 cat > "$d/rules" <<'R'
 *[0-9]@*      Local parts never end in digits

@@ -226,6 +226,24 @@ int main(void)
   T_EQS(markers, "@@\n@@alicedom.example\n@@bobdom.example\n@@example.org\n@@lists.example\n@@mx.example.net\n@@virtual.example\n",
     "covered: the local domains and the accepted virtual ones");
   free(got); free(want);
+
+  /* the name of this host's address literals: control/me, or control/localiphost first */
+  {
+    sdu_cdb d;
+    stralloc v = {0};
+    T_OK(sdu_cdb_open(&d, file) == 0 && sdu_cdb_get(&d, "@@[me]", 6, &v) == 1, "@@[me] written");
+    T_EQB(v.s, v.len, "mx.example.net", "from control/me");
+    sdu_cdb_close(&d);
+    snprintf(p, sizeof p, "%s/control/localiphost", top); T_WRITES(p, "Literal.Example.NET\n");
+    snprintf(p, sizeof p, "%s/passwd", top);
+    rc_build_start(&b, file, 1);
+    T_EQI(rc_qmail_build(&b, top, p), 0, "qmail tree read again");
+    T_EQI(rc_build_finish(&b), 0, "table written again");
+    T_OK(sdu_cdb_open(&d, file) == 0 && sdu_cdb_get(&d, "@@[me]", 6, &v) == 1, "@@[me] written");
+    T_EQB(v.s, v.len, "literal.example.net", "from control/localiphost, lower-cased");
+    sdu_cdb_close(&d);
+    stralloc_free(&v);
+  }
   if (!getenv("SDU_KEEP")) {
     snprintf(p, sizeof p, "rm -rf %s", top);
     if (system(p) != 0) printf("# unable to remove %s\n", top);
