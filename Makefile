@@ -184,8 +184,8 @@ chain/sdu-chain.o: $(HEADERS)
 chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a
 	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a $(LIBS)
 
-rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a
-	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
+rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a
+	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a $(LIBS)
 
 tests/unit/t_rcptcheck_rules: tests/unit/t_rcptcheck_rules.o $(RCPTCHECK_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_rcptcheck_rules.o $(RCPTCHECK_OBJS) common/libsdu.a $(LIBS)

@@ -24,6 +24,10 @@ typedef struct rc_build {
   int dedupe;         /* keep only the first record of a key */
   rc_set keys, domains;
   unsigned long records;
+  unsigned long total;     /* records in the file, the check record included */
+  unsigned long bytes;     /* bytes of the records after the check record */
+  unsigned long last;      /* offset of the last record */
+  unsigned long long sum;  /* FNV-1a 64 of those bytes */
   stralloc me;        /* the name of this host's address literals, or empty */
   stralloc work;
 } rc_build;
