@@ -83,7 +83,8 @@ MANS1 = $(MAN_CHAIN) $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAM
 # unit tests of the programs' own parts (<prog>/<prog>_*.c)
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
 UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report
-UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build
+UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build \
+  tests/unit/t_rcptcheck_qmail
 UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/unit/t_spamgrab_tag tests/unit/t_spamgrab_local
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
@@ -177,7 +178,8 @@ bench/rblcheck_floor: bench/rblcheck_floor.o
 	$(LINK) bench/rblcheck_floor.o
 
 RCPTCHECK_OBJS = rcptcheck/rcptcheck_table.o rcptcheck/rcptcheck_rules.o \
-  rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o
+  rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o \
+  rcptcheck/rcptcheck_ipme.o
 RCPTBUILD_OBJS = rcptcheck/rcptcheck_build.o rcptcheck/rcptcheck_qmail.o
 $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) rcptcheck/rcptcheck.o rcptcheck/rcptcheck-build.o: rcptcheck/*.h $(HEADERS)
 
@@ -191,8 +193,8 @@ chain/sdu-chain.o: $(HEADERS)
 chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a
 	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
-rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a
-	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
+rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a
+	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a $(LIBS)
 
 tests/unit/t_rcptcheck_rules: tests/unit/t_rcptcheck_rules.o $(RCPTCHECK_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_rcptcheck_rules.o $(RCPTCHECK_OBJS) common/libsdu.a $(LIBS)
@@ -202,6 +204,9 @@ tests/unit/t_rcptcheck_session: tests/unit/t_rcptcheck_session.o $(RCPTCHECK_OBJ
 
 tests/unit/t_rcptcheck_build: tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_rcptcheck_build.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
+
+tests/unit/t_rcptcheck_qmail: tests/unit/t_rcptcheck_qmail.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a
+	$(LINK) tests/unit/t_rcptcheck_qmail.o $(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) common/libsdu.a $(LIBS)
 
 tests/unit/t_alloc.o: common/sdu_alloc.c
 tests/unit/t_alloc: tests/unit/t_alloc.o common/libsdu.a

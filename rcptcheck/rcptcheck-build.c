@@ -7,8 +7,9 @@
 #include "sdu_msg.h"
 #include "rcptcheck_build.h"
 #include "rcptcheck_qmail.h"
+#include "rcptcheck_table.h"
 
-#define USAGE "rcptcheck-build [ -v ] [ -f rcpt.cdb ] [ list ] | rcptcheck-build -q [ -v ] [ -f rcpt.cdb ] [ -a list ] [ -P passwd ] [ qmailroot ]"
+#define USAGE "rcptcheck-build [ -v ] [ -f rcpt.cdb ] [ -m me ] [ list ] | rcptcheck-build -q [ -v ] [ -f rcpt.cdb ] [ -m me ] [ -a list ] [ -P passwd ] [ qmailroot ] | rcptcheck-build -c [ -v ] [ -f rcpt.cdb ]"
 
 static rc_build b;
 
@@ -18,6 +19,31 @@ static void fail(const char *what)
   rc_build_abort(&b);
   errno = e;
   sdu_fatalsys(SDU_EXIT_TEMP, what);
+}
+
+/* -c: the whole table, for cron: 0 sound, 100 damaged, 111 unreadable */
+static int checkmode(const char *file, int verbose)
+{
+  static rc_table t;
+  int r;
+  rc_table_init(&t);
+  if (rc_table_open(&t, file) == -1) {
+    if (t.why) sdu_fatal(SDU_EXIT_PERM, file, " is damaged: ", t.why);
+    sdu_fatalsys(SDU_EXIT_TEMP, "unable to read ", file);
+  }
+  r = rc_table_verify(&t);
+  if (r == 1) sdu_fatal(SDU_EXIT_PERM, file, " is damaged: ", t.why);
+  if (r == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to read ", file);
+  if (verbose) {
+    sdu_log l;
+    sdu_log_start(&l);
+    sdu_log_kv(&l, "file", file);
+    sdu_log_kvu(&l, "records", t.nrec);
+    sdu_log_kv(&l, "check", t.checked ? "sum" : "none");
+    sdu_log_emit(&l, 2);
+  }
+  rc_table_close(&t);
+  return 0;
 }
 
 static void list(const char *name, unsigned long *bad)
@@ -33,14 +59,16 @@ static void list(const char *name, unsigned long *bad)
 
 int main(int argc, char **argv)
 {
-  const char *file = "/etc/sdu/rcpt.cdb", *extra = 0, *passwd = "/etc/passwd";
+  const char *file = "/etc/sdu/rcpt.cdb", *extra = 0, *passwd = "/etc/passwd", *me = 0;
   unsigned long bad = 0;
-  int opt, qmail = 0, verbose = 0;
+  int opt, qmail = 0, verbose = 0, check = 0;
 
   sdu_iam("rcptcheck-build");
-  while ((opt = getopt(argc, argv, "+f:a:P:qv")) != -1)
+  while ((opt = getopt(argc, argv, "+f:a:P:m:qcv")) != -1)
     switch (opt) {
+      case 'c': check = 1; break;
       case 'f': file = optarg; break;
+      case 'm': me = optarg; break;
       case 'a': extra = optarg; break;
       case 'P': passwd = optarg; break;
       case 'q': qmail = 1; break;
@@ -50,9 +78,19 @@ int main(int argc, char **argv)
   argv += optind;
   if (argv[0] && argv[1]) sdu_usage(USAGE);
   if (!qmail && (extra || strcmp(passwd, "/etc/passwd"))) sdu_usage(USAGE);
+  if (check) {
+    if (qmail || me || argv[0]) sdu_usage(USAGE);
+    return checkmode(file, verbose);
+  }
 
   /* in a qmail build the extra list comes first: its refusals win */
   if (rc_build_start(&b, file, qmail) == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to create a temporary file for ", file);
+  if (me) {
+    const char *why;
+    int r = rc_build_me(&b, me, strlen(me), &why);
+    if (r == -1) fail("unable to build the table");
+    if (r) { rc_build_abort(&b); sdu_fatal(SDU_EXIT_PERM, "-m ", me, ": ", why); }
+  }
   if (!qmail) list(argv[0] ? argv[0] : "-", &bad);
   else {
     if (extra) list(extra, &bad);

@@ -59,6 +59,7 @@ int rcptcheck_main(int argc, char **argv)
   static rc_senders senders;
   static rc_count count;
   static rc_counter counter;
+  static rc_ipme ipme;
   stralloc err = {0};
   sdu_proxy_cfg cfg;
   sdu_hooks h = { 0, command, reply, 0 };
@@ -94,7 +95,16 @@ int rcptcheck_main(int argc, char **argv)
 
   rc_table_init(&t);
   rc_session_init(&s, &t);
-  if (rc_table_open(&t, file) == -1) unusable(&t, failclosed, file, 0);
+  if (rc_table_open(&t, file) == -1) {
+    if (!t.why) unusable(&t, failclosed, file, 0);
+    else {
+      /* a damaged table is a missing one: never 550 for every recipient */
+      if (!stralloc_copys(&err, file) || !stralloc_cats(&err, " is damaged (") || !stralloc_cats(&err, t.why)
+          || !stralloc_cats(&err, "), rebuild it with rcptcheck-build") || !stralloc_0(&err)) sdu_nomem();
+      unusable(&t, failclosed, file, err.s);
+      err.len = 0;
+    }
+  }
   if (t.open && domains && rc_table_domains(&t, domains) == -1) unusable(&t, failclosed, domains, 0);
   if (t.open && rulesfile && rc_rules_load(&rules, rulesfile, &err) == -1)
     unusable(&t, failclosed, rulesfile, err.len ? err.s : 0);
@@ -117,6 +127,9 @@ int rcptcheck_main(int argc, char **argv)
   s.maxrefused = maxrefused;
   s.harvest = sdu_env_isset("SDU_HARVEST");
   s.ip = sdu_env_remoteip();
+  /* the address the client reached is ours: no interface list needed for it */
+  if ((x = sdu_env_get("TCPLOCALIP")) && sdu_ip_parse(&ipme.local, x)) ipme.havelocal = 1;
+  s.ipme = &ipme;
   s.now = sdu_now;
 
   sdu_proxy_defaults(&cfg);

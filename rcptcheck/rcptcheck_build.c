@@ -7,6 +7,7 @@
 #include <string.h>
 #include <fmt.h>
 #include <buffer.h>
+#include <uint32.h>
 #include "sdu_addr.h"
 #include "sdu_msg.h"
 #include "rcptcheck_table.h"
@@ -87,9 +88,51 @@ static void cm_free(struct cdb_make *cm)
   cm->split = 0;
 }
 
+/* one record into the file; all but the first (the check record) are summed */
+static int put(rc_build *b, const char *key, size_t klen, const char *val, size_t vlen)
+{
+  unsigned char h[8];
+  size_t i;
+  if (klen > 0xffffffffUL - vlen) { errno = EOVERFLOW; return -1; }
+  if (b->total) {
+    unsigned long long s = b->sum;
+    uint32_pack((char *) h, (uint32) klen);
+    uint32_pack((char *) h + 4, (uint32) vlen);
+    for (i = 0; i < 8; ++i) { s ^= h[i]; s *= RC_FNV_PRIME; }
+    for (i = 0; i < klen; ++i) { s ^= (unsigned char) key[i]; s *= RC_FNV_PRIME; }
+    for (i = 0; i < vlen; ++i) { s ^= (unsigned char) val[i]; s *= RC_FNV_PRIME; }
+    b->sum = s;
+    b->bytes += 8 + klen + vlen;
+    b->last = b->cm.pos;
+  }
+  if (cdb_make_add(&b->cm, (const unsigned char *) key, klen, (const unsigned char *) val, vlen) == -1) return -1;
+  ++b->total;
+  return 0;
+}
+
+/* v in exactly width digits of base */
+static void fixed(char *out, unsigned long long v, unsigned int base, int width)
+{
+  while (width-- > 0) { out[width] = "0123456789abcdef"[v % base]; v /= base; }
+}
+
+/* the check record's text; the same length whatever the numbers */
+static void checktext(char *out, const rc_build *b)
+{
+  size_t n = sizeof RC_CHECK_HEAD - 1;
+  memcpy(out, RC_CHECK_HEAD, n);
+  fixed(out + n, b->total, 10, 10); n += 10;
+  memcpy(out + n, " bytes=", 7); n += 7;
+  fixed(out + n, b->bytes, 10, 10); n += 10;
+  memcpy(out + n, " last=", 6); n += 6;
+  fixed(out + n, b->last, 10, 10); n += 10;
+  memcpy(out + n, " sum=", 5); n += 5;
+  fixed(out + n, b->sum, 16, 16);
+}
+
 int rc_build_start(rc_build *b, const char *file, int dedupe)
 {
-  char num[FMT_ULONG];
+  char num[FMT_ULONG], check[RC_CHECK_LEN];
   memset(b, 0, sizeof *b);
   b->file = file;
   b->dedupe = dedupe;
@@ -101,6 +144,11 @@ int rc_build_start(rc_build *b, const char *file, int dedupe)
   b->fd = open(b->tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (b->fd == -1) return -1;
   if (cdb_make_start(&b->cm, b->fd) == -1) { int e = errno; rc_build_abort(b); errno = e; return -1; }
+  /* the check record comes first, where a reader finds it without a lookup;
+     its numbers are filled in by rc_build_finish */
+  b->sum = RC_FNV_START;
+  checktext(check, b);
+  if (put(b, RC_CHECK, sizeof RC_CHECK - 1, check, sizeof check) == -1) { int e = errno; rc_build_abort(b); errno = e; return -1; }
   return 0;
 }
 
@@ -119,26 +167,42 @@ int rc_build_add(rc_build *b, const char *key, size_t klen, const char *val, siz
   }
   for (at = klen; at > 0 && key[at - 1] != '@'; --at) ;
   if (at && rc_build_cover(b, key + at, klen - at) == -1) return -1;
-  if (cdb_make_add(&b->cm, (const unsigned char *) key, klen, (const unsigned char *) val, vlen) == -1) return -1;
+  if (put(b, key, klen, val, vlen) == -1) return -1;
   ++b->records;
+  return 0;
+}
+
+int rc_build_me(rc_build *b, const char *name, size_t len, const char **why)
+{
+  int r = rc_build_canon(&b->work, "x", 1, name, len, why);
+  if (r) return r;
+  if (!stralloc_copyb(&b->me, b->work.s + 2, b->work.len - 2)) { errno = ENOMEM; return -1; }
   return 0;
 }
 
 int rc_build_finish(rc_build *b)
 {
   size_t i;
+  char check[RC_CHECK_LEN];
+  if (b->me.len && put(b, RC_ME, sizeof RC_ME - 1, b->me.s, b->me.len) == -1) return -1;
   for (i = 0; i < b->domains.size; ++i) {
     char *d = b->domains.slot[i];
     size_t l;
     if (!d) continue;
     memcpy(&l, d, sizeof l);
     if (!stralloc_copys(&b->work, RC_MARK) || !stralloc_catb(&b->work, d + sizeof l, l)) { errno = ENOMEM; return -1; }
-    if (cdb_make_add(&b->cm, (const unsigned char *) b->work.s, b->work.len, (const unsigned char *) "", 0) == -1) return -1;
+    if (put(b, b->work.s, b->work.len, "", 0) == -1) return -1;
   }
-  if (cdb_make_add(&b->cm, (const unsigned char *) RC_MARK, 2,
-        (const unsigned char *) RC_MARK_VALUE, sizeof RC_MARK_VALUE - 1) == -1) return -1;
+  /* the last record */
+  if (put(b, RC_MARK, 2, RC_MARK_VALUE, sizeof RC_MARK_VALUE - 1) == -1) return -1;
   if (cdb_make_finish(&b->cm) == -1) return -1;
   cm_free(&b->cm);
+  /* the check record's data, after its 8-byte head and key */
+  checktext(check, b);
+  {
+    ssize_t w = pwrite(b->fd, check, sizeof check, 2048 + 8 + sizeof RC_CHECK - 1);
+    if (w != (ssize_t) sizeof check) { if (w >= 0) errno = EIO; return -1; }
+  }
   if (fsync(b->fd) == -1) return -1;
   if (close(b->fd) == -1) { b->fd = -1; return -1; }
   b->fd = -1;
@@ -147,6 +211,7 @@ int rc_build_finish(rc_build *b)
   rc_set_free(&b->domains);
   stralloc_free(&b->tmp);
   stralloc_free(&b->work);
+  stralloc_free(&b->me);
   return 0;
 }
 
@@ -160,6 +225,7 @@ void rc_build_abort(rc_build *b)
   rc_set_free(&b->domains);
   stralloc_free(&b->tmp);
   stralloc_free(&b->work);
+  stralloc_free(&b->me);
 }
 
 int rc_build_canon(stralloc *out, const char *local, size_t llen, const char *dom, size_t dlen, const char **why)

@@ -24,6 +24,11 @@ typedef struct rc_build {
   int dedupe;         /* keep only the first record of a key */
   rc_set keys, domains;
   unsigned long records;
+  unsigned long total;     /* records in the file, the check record included */
+  unsigned long bytes;     /* bytes of the records after the check record */
+  unsigned long last;      /* offset of the last record */
+  unsigned long long sum;  /* FNV-1a 64 of those bytes */
+  stralloc me;        /* the name of this host's address literals, or empty */
   stralloc work;
 } rc_build;
 
@@ -34,6 +39,9 @@ int rc_build_start(rc_build *b, const char *file, int dedupe);
 int rc_build_add(rc_build *b, const char *key, size_t klen, const char *val, size_t vlen);
 /* the domain is covered (a marker key); 0 ok, -1 no memory */
 int rc_build_cover(rc_build *b, const char *dom, size_t len);
+/* the name that an address literal of this host stands for (the @@[me]
+   record); a later call replaces it. 0 ok, 1 not a domain (*why), -1 no memory */
+int rc_build_me(rc_build *b, const char *name, size_t len, const char **why);
 /* markers, then the table is complete: fsync, rename over FILE. 0 ok, -1 with errno */
 int rc_build_finish(rc_build *b);
 /* removes the temp file */

@@ -14,6 +14,7 @@
 #include "rcptcheck_qmail.h"
 
 #define NAME_MAX_Q 200 /* a local name we consider at all */
+#define GETPW_USERLEN 32 /* qmail-getpw looks at user names shorter than this */
 
 /* whoever receives a local name: home directory, dash, extension prefix */
 struct user { char *local; int wild; char *home, *dash, *ext; };
@@ -27,10 +28,12 @@ struct q {
   rc_set rcpthosts;
   int haverh;
   struct list assign;   /* exact and wildcard */
+  stralloc wildchars;   /* qmail-newu: the last byte of each wildcard, as written */
   struct list pw;       /* qualifying passwd users */
   char *alias;          /* root/alias */
   rc_set names;         /* candidate local names */
-  stralloc path, sa;
+  stralloc path, sa, pre;
+  stralloc me;          /* control/localiphost, else control/me: the first line */
 };
 
 static char *sdup(const char *s, size_t n)
@@ -70,17 +73,20 @@ static int path(struct q *q, const char *a, const char *b)
   return 0;
 }
 
+/* qmail-local opens the file and takes it only when it is a regular file */
 static int exists(const char *file)
 {
   struct stat st;
-  return stat(file, &st) == 0;
+  return stat(file, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* qmail-local: .qmail{dash}{ext}, then ext's -default loop, then .qmail{dash}default */
+/* qmail-local: .qmail{dash}{ext}, then ext's -default loop, then
+   .qmail{dash}default; with an empty dash it delivers anyway (.qmail or the
+   default delivery), with a dash it bounces when no file is found */
 static int delivers(struct q *q, const char *home, const char *dash, const char *ext, size_t elen)
 {
   size_t i, base;
-  if (!elen) return 1; /* .qmail or the default delivery */
+  if (!*dash) return 1;
   if (!stralloc_copys(&q->path, home) || !stralloc_cats(&q->path, "/.qmail") || !stralloc_cats(&q->path, dash)) return -1;
   base = q->path.len;
   if (!stralloc_catb(&q->path, ext, elen) || !stralloc_0(&q->path)) return -1;
@@ -98,7 +104,9 @@ static int delivers(struct q *q, const char *home, const char *dash, const char 
   return exists(q->path.s);
 }
 
-/* would qmail deliver the local name? qmail-lspawn's order */
+/* would qmail deliver the local name (lower case)? qmail-lspawn's order:
+   the first exact assignment, else the longest wildcard whose last byte is
+   one of qmail-newu's wildchars (the empty one always), else qmail-getpw */
 static int valid(struct q *q, const char *name, size_t len)
 {
   size_t i, best = 0;
@@ -111,7 +119,8 @@ static int valid(struct q *q, const char *name, size_t len)
         if (!stralloc_copys(&q->sa, u->ext)) return -1;
         return delivers(q, u->home, u->dash, q->sa.s, q->sa.len);
       }
-    } else if (l <= len && !memcmp(u->local, name, l) && (!w || l > best)) { w = u; best = l; }
+    } else if (l <= len && !memcmp(u->local, name, l) && (!w || l > best)
+        && (!l || (q->wildchars.len && memchr(q->wildchars.s, name[l - 1], q->wildchars.len)))) { w = u; best = l; }
   }
   if (w) {
     if (!stralloc_copys(&q->sa, w->ext) || !stralloc_catb(&q->sa, name + best, len - best)) return -1;
@@ -121,6 +130,7 @@ static int valid(struct q *q, const char *name, size_t len)
   for (i = len + 1; i > 0; --i) {
     size_t k, l = i - 1;
     if (l < len && name[l] != '-') continue;
+    if (l >= GETPW_USERLEN) continue;
     for (k = 0; k < q->pw.n; ++k) {
       struct user *u = &q->pw.u[k];
       if (strlen(u->local) == l && !memcmp(u->local, name, l))
@@ -151,6 +161,10 @@ static int scanhome(struct q *q, const char *home, const char *dash, const char 
     const char *n = de->d_name;
     size_t nl = strlen(n);
     if (nl <= hl || memcmp(n, ".qmail", 6) || memcmp(n + 6, dash, strlen(dash)) || memcmp(n + 6 + strlen(dash), pre, strlen(pre))) continue;
+    /* prefix "joe" and .qmail-default: every joe* is delivered, which no key can say */
+    if (*prefix && prefix[strlen(prefix) - 1] != '-' && nl - hl == 7 && !memcmp(n + hl, "default", 7))
+      sdu_warn("users/assign: the addresses starting with ", prefix, " that ", home, "/", n, " takes cannot be listed, they will be refused");
+    /* prefix may be q->pre, never q->sa: this overwrites q->sa */
     if (!stralloc_copys(&q->sa, prefix) || !stralloc_catb(&q->sa, n + hl, nl - hl)) { closedir(d); errno = ENOMEM; return -1; }
     if (addname(q, q->sa.s, q->sa.len) == -1) { closedir(d); errno = ENOMEM; return -1; }
   }
@@ -176,17 +190,43 @@ static int readconfig(struct q *q, const char *name, int (*line)(struct q *, cha
   return 0;
 }
 
-/* =local:user:uid:gid:home:dash:ext: and +prefix:user:uid:gid:home:dash:pre: */
-static int assignline(struct q *q, char *s)
+/* users/assign as qmail-newu reads it: lines up to the first one that
+   starts with '.', each =local:user:uid:gid:home:dash:ext: or
+   +prefix:user:uid:gid:home:dash:pre: (local up to the first colon, six
+   more colons; blanks are part of the fields). Lines it would refuse are
+   reported and skipped. */
+static int assignfile(struct q *q, int *found)
 {
-  char *f[8];
-  size_t i, n = 0;
-  if (s[0] == '.' && !s[1]) return 0;
-  if (s[0] != '=' && s[0] != '+') { sdu_warn("users/assign: line not understood, skipped: ", s); return 0; }
-  f[n++] = s + 1;
-  for (i = 1; s[i] && n < 8; ++i) if (s[i] == ':') { s[i] = 0; f[n++] = s + i + 1; }
-  if (n < 8) { sdu_warn("users/assign: too few fields, skipped: ", f[0]); return 0; }
-  return push(&q->assign, f[0], strlen(f[0]), s[0] == '+', f[4], f[5], strlen(f[5]), f[6], strlen(f[6]));
+  FILE *f;
+  char *line = 0;
+  size_t cap = 0;
+  ssize_t len;
+  int r = 0;
+  if (path(q, q->root, "/users/assign") == -1) return -1;
+  *found = 0;
+  if (!(f = fopen(q->path.s, "r"))) return errno == ENOENT ? 0 : -1;
+  *found = 1;
+  while ((len = getline(&line, &cap, f)) > 0) {
+    char *fld[7];
+    size_t i, n = 0;
+    if (line[0] == '.') break;
+    if (line[len - 1] != '\n' || memchr(line, 0, (size_t) len)) { sdu_warn("users/assign: line not understood, skipped: ", line); continue; }
+    line[--len] = 0;
+    if (line[0] != '=' && line[0] != '+') { sdu_warn("users/assign: line not understood, skipped: ", line); continue; }
+    fld[n++] = line + 1;
+    for (i = 1; line[i] && n < 7; ++i) if (line[i] == ':') { line[i] = 0; fld[n++] = line + i + 1; }
+    if (n < 7 || !strchr(fld[6], ':')) { sdu_warn("users/assign: too few fields, skipped: ", fld[0]); continue; }
+    *strchr(fld[6], ':') = 0;
+    if (line[0] == '+' && *fld[0]) {
+      char last = fld[0][strlen(fld[0]) - 1];
+      if (!(q->wildchars.len && memchr(q->wildchars.s, last, q->wildchars.len)) && !stralloc_append(&q->wildchars, &last)) { errno = ENOMEM; r = -1; break; }
+    }
+    if (push(&q->assign, fld[0], strlen(fld[0]), line[0] == '+', fld[4], fld[5], strlen(fld[5]), fld[6], strlen(fld[6])) == -1) { errno = ENOMEM; r = -1; break; }
+  }
+  free(line);
+  if (!r && ferror(f)) r = -1;
+  fclose(f);
+  return r;
 }
 
 /* qmail-newu's users/cdb: "!local\0" exact, "!prefix" wildcard; data user\0uid\0gid\0home\0dash\0ext\0 */
@@ -198,6 +238,8 @@ static int usercdb(struct q *q)
   stralloc key = {0}, val = {0};
   if (path(q, q->root, "/users/cdb") == -1) return -1;
   if (sdu_cdb_open(&d, q->path.s) == -1) return errno == ENOENT ? 0 : -1;
+  /* the "" key holds the wildchars */
+  if (sdu_cdb_get(&d, "", 0, &q->wildchars) == -1) { sdu_cdb_close(&d); return -1; }
   for (r = cdb_firstkey(&d.c, &kpos); r == 1; r = cdb_nextkey(&d.c, &kpos)) {
     uint32 kl = cdb_keylen(&d.c), dl = cdb_datalen(&d.c);
     const char *f[6];
@@ -266,6 +308,12 @@ static int adddom(struct q *q, const char *name, size_t nl, const char *prefix, 
   sdu_addr_lower(d->name, nl);
   ++q->nd;
   return 0;
+}
+
+static int meline(struct q *q, char *s)
+{
+  if (q->me.len) return 0;
+  return stralloc_copys(&q->me, s) ? 0 : (errno = ENOMEM, -1);
 }
 
 static int localsline(struct q *q, char *s) { return adddom(q, s, strlen(s), "", 0, 1); }
@@ -342,6 +390,9 @@ int rc_qmail_build(rc_build *b, const char *root, const char *passwd)
   rc_set_free(&q.names);
   stralloc_free(&q.path);
   stralloc_free(&q.sa);
+  stralloc_free(&q.pre);
+  stralloc_free(&q.me);
+  stralloc_free(&q.wildchars);
   return r;
 }
 
@@ -353,6 +404,15 @@ static int build(struct q *qp, rc_build *b, const char *root, const char *passwd
 
   qp->root = root;
   if (path(qp, root, "/alias") == -1 || !(qp->alias = sdup(qp->path.s, qp->path.len - 1))) return -1;
+  /* qmail-smtpd rewrites a literal of this host to control/localiphost,
+     else control/me; -m has set it already */
+  if (!b->me.len) {
+    const char *why;
+    if (readconfig(qp, "/control/localiphost", meline, &found) == -1) return -1;
+    if (!qp->me.len && readconfig(qp, "/control/me", meline, &found) == -1) return -1;
+    if (qp->me.len && rc_build_me(b, qp->me.s, qp->me.len, &why) == 1)
+      sdu_warn("control/me or control/localiphost is not a domain, address literals of this host not checked: ", why);
+  }
   if (readconfig(qp, "/control/locals", localsline, &found) == -1) return -1;
   if (!found && readconfig(qp, "/control/me", localsline, &found) == -1) return -1;
   if (readconfig(qp, "/control/virtualdomains", vdline, &found) == -1) return -1;
@@ -360,21 +420,30 @@ static int build(struct q *qp, rc_build *b, const char *root, const char *passwd
   if (path(qp, root, "/control/morercpthosts.cdb") == -1) return -1;
   havemore = sdu_cdb_open(&more, qp->path.s) == 0;
   if (havemore) qp->haverh = 1;
-  if (readconfig(qp, "/users/assign", assignline, &found) == -1) return -1;
+  if (assignfile(qp, &found) == -1) return -1;
   if (!found && usercdb(qp) == -1) return -1;
   if (passwdfile(qp, passwd) == -1) { sdu_warnsys("unable to read ", passwd); return -1; }
 
   /* candidate local names */
   for (i = 0; i < qp->assign.n; ++i) {
     struct user *u = &qp->assign.u[i];
-    if (!u->wild) { if (addname(qp, u->local, strlen(u->local)) == -1) return -1; }
-    else if (scanhome(qp, u->home, u->dash, u->ext, u->local) == -1) return -1;
+    size_t l = strlen(u->local);
+    if (!u->wild) { if (addname(qp, u->local, l) == -1) return -1; continue; }
+    if (scanhome(qp, u->home, u->dash, u->ext, u->local) == -1) return -1;
+    if (*u->dash) continue;
+    /* no dash: qmail-local delivers every address of the wildcard */
+    if (l && u->local[l - 1] != '-') {
+      sdu_warn("users/assign: the addresses starting with ", u->local, " cannot be listed, they will be refused");
+      continue;
+    }
+    if (!stralloc_copys(&qp->sa, u->local) || !stralloc_cats(&qp->sa, "default")) return -1;
+    if (addname(qp, qp->sa.s, qp->sa.len) == -1) return -1;
   }
   for (i = 0; i < qp->pw.n; ++i) {
     struct user *u = &qp->pw.u[i];
-    if (!stralloc_copys(&qp->sa, u->local) || !stralloc_cats(&qp->sa, "-") || !stralloc_0(&qp->sa)) return -1;
+    if (!stralloc_copys(&qp->pre, u->local) || !stralloc_cats(&qp->pre, "-") || !stralloc_0(&qp->pre)) return -1;
     if (addname(qp, u->local, strlen(u->local)) == -1) return -1;
-    if (scanhome(qp, u->home, "-", "", qp->sa.s) == -1) return -1;
+    if (scanhome(qp, u->home, "-", "", qp->pre.s) == -1) return -1;
   }
   if (scanhome(qp, qp->alias, "-", "", "") == -1) return -1;
   for (i = 0; i < qp->nd; ++i)

@@ -13,7 +13,7 @@
 #define R_TEMP "451 4.3.0 unable to check recipients, try again later"
 #define R_LIMIT "421 4.7.0 too many refused recipients, closing connection"
 
-enum { A_ACCEPT, A_PASS, A_REJECT, A_TEMP };
+enum { A_ACCEPT, A_PASS, A_REJECT, A_TEMP, A_GO };
 
 void rc_session_init(rc_session *s, rc_table *t)
 {
@@ -236,14 +236,41 @@ static int decide(rc_session *s, const char *addr, size_t len, size_t at, const 
   return A_REJECT;
 }
 
+/* A recipient at an address literal of this host: qmail-smtpd rewrites
+   the literal to its own name (the table's @@[me]) and queues the result,
+   so that is the address to check. A_GO: go on with addr, *len and *orig,
+   rewritten when the literal is ours; anything else is the decision. */
+static int literal(rc_session *s, char *addr, size_t *len, size_t at, char *obuf, const char **orig, const char **reason)
+{
+  sdu_ip ip;
+  int r;
+  if (!s->ipme || !s->table->open || at + 1 >= *len || addr[at + 1] != '[') return A_GO;
+  if (!rc_literal_ip(addr + at + 1, *len - at - 1, &ip)) return A_GO;
+  r = rc_ipme_is(s->ipme, &ip);
+  if (r == -1) { *reason = "ipmefail"; return unavailable(s); }
+  if (!r) return A_GO;
+  r = rc_table_get(s->table, RC_ME, sizeof RC_ME - 1, &s->val);
+  if (r == -1) { *reason = "tablefail"; return unavailable(s); }
+  /* a table that names no host: ours, but nothing to check it as */
+  if (!r || !s->val.len || at + 1 + s->val.len > SDU_ADDR_MAX) { *reason = "literal"; return A_PASS; }
+  memcpy(obuf, *orig, at + 1);
+  memcpy(obuf + at + 1, s->val.s, s->val.len);
+  memcpy(addr + at + 1, s->val.s, s->val.len);
+  *len = at + 1 + s->val.len;
+  addr[*len] = obuf[*len] = 0;
+  sdu_addr_lower(addr + at + 1, s->val.len);
+  *orig = obuf;
+  return A_GO;
+}
+
 int rc_session_rcpt(rc_session *s, const char *arg, size_t len)
 {
   sdu_path p;
-  char addr[SDU_ADDR_MAX + 1];
-  const char *reason = "syntax", *action;
+  char addr[SDU_ADDR_MAX + 1], obuf[SDU_ADDR_MAX + 1];
+  const char *reason = "syntax", *action, *orig;
   char *countkey = 0;
   const char *shown;
-  size_t shownlen;
+  size_t shownlen, alen = 0;
   int r, a;
 
   r = sdu_smtp_path(arg, len, 0, &p);
@@ -257,13 +284,16 @@ int rc_session_rcpt(rc_session *s, const char *arg, size_t len)
   } else {
     memcpy(addr, p.addr, p.len + 1);
     sdu_addr_lower(addr, p.len);
-    a = decide(s, addr, p.len, p.atpos, p.addr, &reason, &countkey);
+    alen = p.len;
+    orig = p.addr;
+    a = literal(s, addr, &alen, p.atpos, obuf, &orig, &reason);
+    if (a == A_GO) a = decide(s, addr, alen, p.atpos, orig, &reason, &countkey);
     shown = p.addr; shownlen = p.len;
   }
 
   if (a == A_ACCEPT || a == A_PASS) {
     logline(s, "rcpt", shown, shownlen, a == A_ACCEPT ? "accept" : "pass", reason, 0);
-    fifo_push(s, countkey, countkey ? p.len : 0);
+    fifo_push(s, countkey, countkey ? alen : 0);
     return SDU_PASS;
   }
   if (s->harvest) {

@@ -8,6 +8,7 @@
 #include "sdu_addr.h"
 #include "rcptcheck_table.h"
 #include "rcptcheck_rules.h"
+#include "rcptcheck_ipme.h"
 
 /* counts of messages accepted for counted addresses (the state store) */
 typedef struct rc_counter {
@@ -33,6 +34,7 @@ typedef struct rc_session {
   unsigned long maxrefused;  /* 0: no limit */
   int harvest;           /* SDU_HARVEST: refuse nothing, log and tag */
   const char *ip;
+  rc_ipme *ipme;         /* this host's addresses; 0: no literal is ours */
   int logfd;             /* -1: no log */
   unsigned long long (*now)(void); /* the clock: sdu_now */
   /* state */

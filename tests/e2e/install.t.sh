@@ -286,6 +286,10 @@ else
   env TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=30/60 throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
   env TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=abc throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
   env TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" true < /dev/null 2>&1 | keep
+  # a damaged table: a valid header over garbage records
+  echo alice@example.net | rcptcheck-build -f "$R/etc/sdu/rcpt.cdb" 2> /dev/null
+  head -c 64 /dev/zero | tr '\000' '\377' | dd of="$R/etc/sdu/rcpt.cdb" bs=1 seek=2048 conv=notrunc 2> /dev/null
+  env TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" true < /dev/null 2>&1 | keep
   r13; echo example.net > "$R/var/qmail/control/locals"; echo example.net > "$R/var/qmail/control/rcpthosts"
   printf 'bogus line\n.\n' > "$R/var/qmail/users/assign"
   rcptcheck-build -P "" -q -f "$R/etc/sdu/rcpt.cdb" "$R/var/qmail" 2>&1 | keep

@@ -88,6 +88,25 @@ restart 0 rcptcheck -F -f "$d/missing.cdb" smtpsink -d "$sink"
 e2e_swaks --from a@sender.example --to failclosed@example.org
 e2e_check "missing table with -F: 451" 'grep -q "<\*\* 451 4.3.0" "$E2E_LAST" && [ -z "$(got failclosed@example.org)" ]'
 
+# a damaged table (a valid header, garbage records) is a missing one, not 550 for all
+cp "$d/rcpt.cdb" "$d/bad.cdb"
+recend=$(od -An -tu4 -N4 "$d/bad.cdb" | tr -d ' ')
+head -c $((recend - 2048)) /dev/zero | tr '\000' '\377' | dd of="$d/bad.cdb" bs=1 seek=2048 conv=notrunc 2> /dev/null
+e2e_check "the damaged copy is as long as the table" '[ "$(wc -c < "$d/bad.cdb")" -eq "$(wc -c < "$d/rcpt.cdb")" ] && ! cmp -s "$d/bad.cdb" "$d/rcpt.cdb"'
+restart 0 rcptcheck -f "$d/bad.cdb" smtpsink -d "$sink"
+e2e_swaks --pipeline --from a@sender.example --to steve@example.org,jim@example.org --body "damaged table"
+e2e_check "damaged table: fail open, valid and unknown recipients passed on" '[ "$(rcptreplies)" = "250 250 " ]'
+e2e_check "with a warning that says so" 'grep -q "rcptcheck: warning: .*bad.cdb is damaged (.*), rebuild it with rcptcheck-build, not checking recipients" "$E2E_TCPLOG"'
+restart 0 rcptcheck -F -f "$d/bad.cdb" smtpsink -d "$sink"
+e2e_swaks --pipeline --from a@sender.example --to steve@example.org,jim@example.org
+e2e_check "damaged table with -F: 451 to every recipient" '[ "$(rcptreplies)" = "451 451 " ]'
+rcptcheck-build -c -v -f "$d/rcpt.cdb" > "$d/check.out" 2>&1; rc=$?
+e2e_check "rcptcheck-build -c: a sound table, exit 0" '[ $rc -eq 0 ] && grep -q "records=[0-9]* check=sum" "$d/check.out"'
+rcptcheck-build -c -f "$d/bad.cdb" > "$d/check.out" 2>&1; rc=$?
+e2e_check "rcptcheck-build -c: a damaged table, exit 100" '[ $rc -eq 100 ] && grep -q "rcptcheck-build: fatal: .*bad.cdb is damaged: " "$d/check.out"'
+rcptcheck-build -c -f "$d/missing.cdb" > "$d/check.out" 2>&1; rc=$?
+e2e_check "rcptcheck-build -c: no table, exit 111" '[ $rc -eq 111 ]'
+
 # a validrcptto.cdb made by tinycdb, no markers, covered domains with -D
 printf 'steve@example.org\n@catchall.example 1\nbad@example.org -go away\n' > "$d/v.txt"
 cdb -c -m "$d/validrcptto.cdb" "$d/v.txt"
@@ -96,6 +115,30 @@ restart 0 rcptcheck -f "$d/validrcptto.cdb" -D "$d/domains" smtpsink -d "$sink"
 e2e_swaks --pipeline --from a@sender.example --to steve@example.org,bad@example.org,nobody@example.org,x@catchall.example,y@relay2.example --body "validrcptto"
 e2e_check "validrcptto.cdb: address, refusal, unknown, catch-all, uncovered" '[ "$(rcptreplies)" = "250 553 550 250 250 " ]'
 e2e_check "validrcptto.cdb: the refusal's text" 'grep -q "<\*\* 553 5.7.1 go away" "$E2E_LAST"'
+rcptcheck-build -c -v -f "$d/validrcptto.cdb" > "$d/check.out" 2>&1; rc=$?
+e2e_check "rcptcheck-build -c: tinycdb's table has no check record, its structure is sound" '[ $rc -eq 0 ] && grep -q "records=3 check=none" "$d/check.out"'
+
+# address literals: qmail-smtpd rewrites a literal of this host to control/me
+# and queues nobody@mx.example.net; rcptcheck checks that address instead
+printf 'steve@mx.example.net\n' > "$d/melist"
+e2e_ok "rcptcheck-build -m names this host" rcptcheck-build -m mx.example.net -f "$d/me.cdb" "$d/melist"
+restart 0 rcptcheck -f "$d/me.cdb" smtpsink -d "$sink"
+e2e_swaks --pipeline --from a@sender.example --to 'nobody@[127.0.0.1],steve@[127.0.0.1],nobody@[127.000.000.001],nobody@[0.0.0.0],x@[192.0.2.1]' --body "literals"
+m=$(got "steve@[127.0.0.1]")
+e2e_check "literal of TCPLOCALIP: unknown refused, valid passed; 0.0.0.0 is ours; another host's passed on" \
+  '[ "$(rcptreplies)" = "550 250 550 550 250 " ]'
+e2e_check "the valid one reaches downstream as written, the made-up one does not" \
+  '[ -n "$m" ] && ! grep -q -F "rcpt: <nobody@" "$m"'
+e2e_check "logged with the address as written" \
+  'grep -q "rcpt=nobody@\[127.0.0.1\] action=reject reason=unknown" "$E2E_TCPLOG"'
+restart -a 127.0.0.2 0 rcptcheck -f "$d/me.cdb" smtpsink -d "$sink"
+e2e_swaks --server "127.0.0.2:$E2E_PORT" --pipeline --from a@sender.example --to 'nobody@[127.0.0.1],nobody@[127.0.0.2]' --body "literals 2"
+e2e_check "reached at 127.0.0.2: 127.0.0.1 is still ours (an interface), 127.0.0.2 too (TCPLOCALIP)" \
+  '[ "$(rcptreplies)" = "550 550 " ]'
+restart 0 rcptcheck -f "$d/rcpt.cdb" smtpsink -d "$sink"
+e2e_swaks --from a@sender.example --to 'nobody@[127.0.0.1]' --body "literal, no name"
+e2e_check "a table that names no host: this host's literal passed on" \
+  '[ -n "$(got "nobody@[127.0.0.1]")" ] && grep -q "rcpt=nobody@\[127.0.0.1\] action=pass reason=literal" "$E2E_TCPLOG"'
 
 # local-part rules and the sender blacklist
 cat > "$d/rules" <<'R'
@@ -156,13 +199,18 @@ A
 printf 'bob:x:1003:1003::%s:/bin/sh\nroot:x:0:0::/root:/bin/sh\n' "$q/home/bob" > "$q/passwd"
 chown 1003 "$q/home/bob"
 : > "$q/home/bob/.qmail-work"
+: > "$q/home/bob/.qmail-home"
+: > "$q/home/bob/.qmail-play"
 printf 'forged@example.org -553 never sent mail\n' > "$q/refused"
 e2e_ok "rcptcheck-build -q on a made-up qmail tree" rcptcheck-build -q -f "$d/q.cdb" -a "$q/refused" -P "$q/passwd" "$q"
 cdb -l "$d/q.cdb" | sed -n 's/^+[0-9]*://p' | sort > "$d/q.keys"
 cat > "$d/q.want" <<K
 @@
+@@[check]
 @@example.org
 @@virtual.example
+bob-home@example.org
+bob-play@example.org
 bob-work@example.org
 bob@example.org
 forged@example.org

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cdb_make.h>
+#include <errno.h>
+#include <uint32.h>
 #include "sdu_t.h"
 #include "../../rcptcheck/rcptcheck_build.h"
 #include "../../rcptcheck/rcptcheck_table.h"
@@ -14,6 +16,32 @@ static int line(rc_build *b, const char *s, const char **why)
 {
   *why = "";
   return rc_build_line(b, s, strlen(s), why);
+}
+
+/* a copy of src with bytes [from, to) replaced by garbage (to 0: the end of the
+   records, as the header says), or with more bytes appended */
+static void spoil(const char *src, const char *dst, unsigned long from, unsigned long to, size_t append)
+{
+  size_t len, i;
+  char *buf = t_slurp(src, &len);
+  unsigned int x = 12345;
+  uint32 pos = 0;
+  if (!buf) { printf("not ok - unable to read %s\n", src); exit(1); }
+  if (!to) {
+    /* the lowest hash table is the end of the records */
+    to = len;
+    for (i = 0; i < 256; ++i) {
+      uint32 s;
+      uint32_unpack(buf + 8 * i, &pos);
+      uint32_unpack(buf + 8 * i + 4, &s);
+      if (s && pos < to) to = pos;
+    }
+  }
+  for (i = from; i < to && i < len; ++i) { x = x * 1103515245u + 12345u; buf[i] = (char) (x >> 16); }
+  buf = realloc(buf, len + append);
+  memset(buf + len, 'z', append);
+  t_writefile(dst, buf, len + append);
+  free(buf);
 }
 
 static int look(rc_table *t, const char *addr, stralloc *val, int *how)
@@ -93,6 +121,43 @@ int main(void)
   T_EQI(how, RC_HOW_CATCHALL, "how: catch-all");
   rc_table_close(&t);
 
+  /* the check record: cheap at open, whole with rc_table_verify */
+  {
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s.bad", file);
+    rc_table_init(&t);
+    T_EQI(rc_table_open(&t, file), 0, "check: a sound table opens");
+    T_EQI(t.checked, 1, "check: it has a check record that agrees");
+    T_EQI(t.nrec, 13, "check: 13 records (7 of addresses, 4 domain markers, the check record, @@)");
+    T_EQI(rc_table_verify(&t), 0, "check: the whole table is sound");
+    rc_table_close(&t);
+
+    spoil(file, bad, 2048, 0, 0);
+    rc_table_init(&t);
+    T_EQI(rc_table_open(&t, bad), -1, "check: valid header, garbage records: refused at open");
+    T_EQI(errno, EPROTO, "check: as damaged");
+    T_OK(t.why != 0 && t.open == 0, "check: with a reason, and closed");
+    T_EQI(look(&t, "steve@example.org", &val, &how), RC_UNKNOWN, "check: so nothing is looked up in it");
+
+    spoil(file, bad, 2048 + 8 + 9 + 40, 2048 + 8 + 9 + 50, 0);
+    rc_table_init(&t);
+    T_EQI(rc_table_open(&t, bad), -1, "check: a spoilt check record");
+    T_OK(t.why && strstr(t.why, "check record"), "check: says so");
+
+    /* the second record on: the first and the last are intact */
+    spoil(file, bad, 2048 + 8 + 9 + RC_CHECK_LEN + 12, 2048 + 8 + 9 + RC_CHECK_LEN + 30, 0);
+    rc_table_init(&t);
+    T_EQI(rc_table_open(&t, bad), 0, "check: garbage in the middle is not seen at open (cheap)");
+    T_EQI(rc_table_verify(&t), 1, "check: but by the whole check");
+    T_OK(t.why != 0, "check: with a reason");
+    rc_table_close(&t);
+
+    spoil(file, bad, 0, 1, 4096);
+    rc_table_init(&t);
+    T_EQI(rc_table_open(&t, bad), -1, "check: bytes appended to the table");
+    unlink(bad);
+  }
+
   /* a validrcptto.cdb as John Simpson's tools write it: no markers */
   fd = open(plain, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   cdb_make_start(&cm, fd);
@@ -112,6 +177,8 @@ int main(void)
   T_EQI(look(&t, "bad@example.org", &val, &how), RC_REFUSED, "plain: refusal");
   T_EQB(val.s, val.len, "go away", "plain: its text");
   T_EQI(look(&t, "joe@example.org", &val, &how), RC_UNKNOWN, "plain: unknown");
+  T_EQI(t.checked, 0, "plain: no check record");
+  T_EQI(rc_table_verify(&t), 0, "plain: the whole table is sound all the same");
   {
     char dl[160];
     FILE *f;
@@ -128,6 +195,17 @@ int main(void)
     unlink(dl);
   }
   rc_table_close(&t);
+
+  {
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s.bad", plain);
+    spoil(plain, bad, 2048, 0, 0);
+    rc_table_init(&t);
+    T_EQI(rc_table_open(&t, bad), -1, "plain with garbage records: its first record is not found, refused");
+    spoil(plain, bad, 0, 2048, 0);
+    T_EQI(rc_table_open(&t, bad), -1, "plain with a garbage header: refused");
+    unlink(bad);
+  }
 
   rc_table_init(&t);
   T_EQI(rc_table_open(&t, "tests/tmp/no/such/table.cdb"), -1, "missing table");

@@ -46,7 +46,8 @@ int main(void)
   const char *sl = "linkedin.com  553 5.7.1 no LinkedIn here\n";
   const char *list[] = { "steve@example.org", "joe-default@example.org", "@catchall.example",
     "forged@example.org -553 this address has never sent mail; please do not bounce forged spam to it",
-    "abuse@refusing.example -550 no abuse desk here", "refusing.example", "x@refusing.example", 0 };
+    "abuse@refusing.example -550 no abuse desk here", "refusing.example", "x@refusing.example",
+    "steve@mx.example.net", 0 };
   char file[128];
   int i, r;
 
@@ -55,6 +56,7 @@ int main(void)
   snprintf(file, sizeof file, "tests/tmp/t_rcptcheck_session.%ld.cdb", (long) getpid());
   rc_build_start(&b, file, 0);
   for (i = 0; list[i]; ++i) rc_build_line(&b, list[i], strlen(list[i]), &why);
+  T_EQI(rc_build_me(&b, "MX.example.net.", 15, &why), 0, "the name of this host's literals");
   T_EQI(rc_build_finish(&b), 0, "table built");
   rc_table_init(&t);
   T_EQI(rc_table_open(&t, file), 0, "table opened");
@@ -171,6 +173,70 @@ int main(void)
   T_EQI(rcpt(&s, "TO:<steve.5.count@example.org>"), SDU_ANSWER, "state store failure: fail closed");
   T_OK(!strncmp(s.reply.s, "451 ", 4), "with 451");
   cfail = 0;
+
+  /* address literals: this host's are checked as its name, as qmail-smtpd rewrites them */
+  {
+    rc_ipme ipme;
+    sdu_ip ip;
+    char logname[160], *log;
+    memset(&ipme, 0, sizeof ipme);
+    T_EQI(rc_literal_ip("[192.000.002.001]", 17, &ip), 1, "literal with leading zeros");
+    T_OK(!ip.v6 && ip.a[0] == 192 && ip.a[1] == 0 && ip.a[2] == 2 && ip.a[3] == 1, "read as decimal");
+    T_EQI(rc_literal_ip("[ipv6:2001:db8::25]", 19, &ip), 1, "IPv6 literal");
+    T_OK(ip.v6 && ip.a[0] == 0x20 && ip.a[15] == 0x25, "its address");
+    T_EQI(rc_literal_ip("[ipv6:::ffff:192.0.2.1]", 23, &ip), 1, "v4-mapped literal");
+    T_OK(!ip.v6 && ip.a[0] == 192 && ip.a[3] == 1, "is v4");
+    T_EQI(rc_literal_ip("example.org", 11, &ip), 0, "a name is no literal");
+    T_EQI(rc_literal_ip("[1.2.3]", 7, &ip), 0, "three parts");
+    /* the interfaces of this machine: loopback is up wherever the tests run */
+    sdu_ip_parse(&ip, "127.0.0.1");
+    T_EQI(rc_ipme_is(&ipme, &ip), 1, "127.0.0.1 is one of this host's addresses (getifaddrs)");
+    sdu_ip_parse(&ip, "192.0.2.254");
+    T_EQI(rc_ipme_is(&ipme, &ip), 0, "192.0.2.254 is not");
+    rc_ipme_free(&ipme);
+
+    /* a fixed host for the session: TCPLOCALIP and two interfaces */
+    memset(&ipme, 0, sizeof ipme);
+    sdu_ip_parse(&ipme.local, "198.51.100.7"); ipme.havelocal = 1;
+    ipme.ifs = calloc(2, sizeof *ipme.ifs);
+    sdu_ip_parse(&ipme.ifs[0], "192.0.2.1");
+    sdu_ip_parse(&ipme.ifs[1], "2001:db8::25");
+    ipme.n = 2; ipme.loaded = 1;
+    s.failclosed = 0; s.expire = 0; s.refused = 0;
+    T_EQI(rcpt(&s, "TO:<nobody@[192.0.2.1]>"), SDU_PASS, "without ipme no literal is ours (as before)");
+    s.ipme = &ipme;
+    T_EQI(rcpt(&s, "TO:<nobody@[198.51.100.7]>"), SDU_ANSWER, "unknown user at the literal of TCPLOCALIP");
+    T_EQS(s.reply.s, "550 5.1.1 sorry, no mailbox here by that name", "550 as at mx.example.net");
+    T_EQI(rcpt(&s, "TO:<Steve@[198.51.100.7]>"), SDU_PASS, "a valid user at TCPLOCALIP's literal");
+    T_EQI(rcpt(&s, "TO:<nobody@[192.0.2.1]>"), SDU_ANSWER, "unknown user at an interface's literal");
+    T_EQI(rcpt(&s, "TO:<nobody@[192.000.002.001]>"), SDU_ANSWER, "with leading zeros, as qmail reads them");
+    T_EQI(rcpt(&s, "TO:<nobody@[IPv6:2001:DB8::25]>"), SDU_ANSWER, "at an IPv6 literal of an interface");
+    T_EQI(rcpt(&s, "TO:<nobody@[IPv6:::ffff:192.0.2.1]>"), SDU_ANSWER, "at a v4-mapped literal");
+    T_EQI(rcpt(&s, "TO:<nobody@[0.0.0.0]>"), SDU_ANSWER, "at 0.0.0.0, this host");
+    T_EQI(rcpt(&s, "TO:<steve@[192.0.2.1]>"), SDU_PASS, "a valid user at an interface's literal");
+    T_EQI(rcpt(&s, "TO:<postmaster@[192.0.2.1]>"), SDU_PASS, "postmaster at a literal");
+    T_EQI(rcpt(&s, "TO:<nobody@[203.0.113.9]>"), SDU_PASS, "another host's literal is passed on");
+    T_EQI(rcpt(&s, "TO:<nobody@[IPv6:2001:db8::26]>"), SDU_PASS, "another host's IPv6 literal is passed on");
+    T_EQI(s.refused, 6, "six refusals");
+    s.refused = 0;
+
+    /* a table that names no host: ours, but nothing to check it as */
+    snprintf(logname, sizeof logname, "%s.log", file);
+    s.logfd = open(logname, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    rc_table_close(&t);
+    rc_build_start(&b, file, 0);
+    rc_build_line(&b, "steve@mx.example.net", 20, &why);
+    T_EQI(rc_build_finish(&b), 0, "a table without a name");
+    rc_table_init(&t);
+    rc_table_open(&t, file);
+    T_EQI(rcpt(&s, "TO:<nobody@[192.0.2.1]>"), SDU_PASS, "no name in the table: passed on");
+    close(s.logfd); s.logfd = -1;
+    log = t_slurp(logname, 0);
+    T_OK(log && strstr(log, "rcpt=nobody@[192.0.2.1] action=pass reason=literal"), "logged as reason=literal");
+    free(log); unlink(logname);
+    s.ipme = 0;
+    rc_ipme_free(&ipme);
+  }
 
   /* no table */
   rc_table_close(&t);
