@@ -1,0 +1,71 @@
+/* dns_fuzz.c: libFuzzer target for the DNS answer parser (sdu_dns_packet in common/sdu_dns.c); built and run by
+   tests/fuzz/dns.t.sh. The first byte of the input picks the type asked for, the rest is the response packet. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sdu_dns.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const int types[] = { SDU_DNS_A, SDU_DNS_AAAA, SDU_DNS_TXT, SDU_DNS_PTR, 15 /* MX: never parsed */ };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  sdu_dnsq q, q2;
+  const char *pkt, *s;
+  char *copy;
+  size_t len, pos, l, total;
+  int type, st;
+
+  if (!size || size > 65536) return 0;
+  type = types[data[0] % (sizeof types / sizeof types[0])];
+  len = size - 1;
+  /* a copy of exactly the packet's bytes, so that ASan sees a read past its end */
+  copy = malloc(len ? len : 1);
+  if (!copy) return 0;
+  memcpy(copy, data + 1, len);
+  pkt = copy;
+
+  sdu_dnsq_init(&q, "2.0.0.127.zen.example", type);
+  st = sdu_dns_packet(&q, pkt, (unsigned int) len);
+  if (st != q.status) abort();
+  if (st != SDU_DNS_OK && st != SDU_DNS_NXDOMAIN && st != SDU_DNS_FAIL) abort();
+  if ((st == SDU_DNS_OK) != (q.answer.len > 0)) abort();
+  if (type == 15 && st == SDU_DNS_OK) abort();
+  if (len < 12 && st != SDU_DNS_FAIL) abort();
+  if (len >= 12 && (pkt[3] & 15) == 3 && st != SDU_DNS_NXDOMAIN) abort();
+  if (st == SDU_DNS_OK) {
+    switch (type) {
+      case SDU_DNS_A: if (q.answer.len % 4) abort(); break;
+      case SDU_DNS_AAAA: if (q.answer.len % 16) abort(); break;
+      case SDU_DNS_TXT:
+      case SDU_DNS_PTR:
+        /* records end in NUL; TXT is cut to its bound; a PTR name is dotted and printable */
+        if (q.answer.s[q.answer.len - 1]) abort();
+        if (type == SDU_DNS_TXT && q.answer.len > SDU_DNS_TXTMAX) abort();
+        if (type == SDU_DNS_PTR && q.answer.len > SDU_DNS_TXTMAX + 4 * 256) abort();
+        pos = 0; total = 0;
+        while (sdu_dnsq_next(&q, &pos, &s, &l)) {
+          size_t i;
+          if (s < q.answer.s || s + l >= q.answer.s + q.answer.len || s[l]) abort();
+          if (type == SDU_DNS_PTR)
+            for (i = 0; i < l; ++i) if ((unsigned char) s[i] <= 32 || (unsigned char) s[i] >= 127) abort();
+          total += l + 1;
+        }
+        if (total != q.answer.len) abort();
+        break;
+    }
+  }
+
+  /* a query that runs again gives the same answer, whatever it held before */
+  sdu_dnsq_init(&q2, q.name, type);
+  if (!stralloc_copys(&q2.answer, "left over from an earlier run")) abort();
+  if (sdu_dns_packet(&q2, pkt, (unsigned int) len) != st || q2.answer.len != q.answer.len
+      || (q.answer.len && memcmp(q.answer.s, q2.answer.s, q.answer.len))) abort();
+  if (sdu_dns_packet(&q, pkt, (unsigned int) len) != st || q2.answer.len != q.answer.len) abort();
+
+  sdu_dnsq_free(&q, 1);
+  sdu_dnsq_free(&q2, 1);
+  free(copy);
+  return 0;
+}
