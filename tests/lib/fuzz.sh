@@ -63,7 +63,10 @@ fuzz_run() {
     grep '^stat::number_of_executed_units\|^stat::peak_rss_mb' "$_f_dir/run.log" | sed 's/^/# /'
   else
     echo "not ok - $_f_name parser survives $_f_runs fuzzed inputs ($_f_n seeds)"
-    grep -v '^#\|^INFO\|NEW\|REDUCE\|pulse\|^stat::' "$_f_dir/run.log" | head -40 | sed 's/^/# /'
+    # the report without libFuzzer's own frames and ASan's shadow map
+    sed -n '/ERROR\|runtime error\|deadly signal\|^MS: /,$p' "$_f_dir/run.log" |
+      grep -v 'fuzzer::\|__sanitizer\|libc\.so\|libc_start\|_start (\|nptl/\|stdlib/\|signal/\|^ *0x0\|[Ss]hadow\|^  [A-Z][a-z].*: *[0-9a-f][0-9a-f]\|^ *$\|^stat::' |
+      head -30 | sed 's/^/# /'
     mkdir -p "tests/tmp/fuzz-$_f_name-crash"
     cp "$_f_dir"/crash-* "$_f_dir"/leak-* "$_f_dir"/timeout-* "$_f_dir"/oom-* "tests/tmp/fuzz-$_f_name-crash/" 2>/dev/null
     echo "# inputs kept in tests/tmp/fuzz-$_f_name-crash/"
