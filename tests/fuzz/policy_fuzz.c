@@ -1,7 +1,8 @@
 /* policy_fuzz.c: libFuzzer target for rblcheck's policy parser (rblcheck/rblcheck_policy.c), read from memory
    as rblcheck reads its file; built and run by tests/fuzz/policy.t.sh. A policy that parses is checked for
    consistency and decides for a client whose lists answered as the input's hash says: the decision is made,
-   and the refusal it gives is one bounded printable SMTP reply of the right class. */
+   and the refusal it gives is one bounded printable SMTP reply of the right class. Some inputs also run out
+   of memory at one point of the parse (the input's hash says where): the parse must then say -1. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,18 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* stralloc_readyplus as libowfat's, except that the call counted down by
+   inject fails (calls inside libowfat may bypass it: they are not counted) */
+static unsigned long inject;
+static int injected;
+
+int stralloc_readyplus(stralloc *sa, size_t len)
+{
+  if (inject && !--inject) { injected = 1; return 0; }
+  if (sa->s && sa->len + len < len) return 0;
+  return stralloc_ready(sa, sa->s ? sa->len + len : len);
+}
 
 /* the glob files the seeds name ("rdns ~@globs"), in the working directory */
 static void put(const char *file, const char *text)
@@ -166,8 +179,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (outside(data, size)) return 0;
   for (i = 0; i < size; ++i) h = (h ^ data[i]) * 16777619u;
   if (sdu_config_from_buf(&c, "policy", (const char *) data, size) == -1) abort();
+  inject = (h & 7) ? 0 : 1 + (h >> 3) % 8;
+  injected = 0;
   r = rblcheck_policy_parse(&p, &c, &err);
-  if (r == 0) {
+  inject = 0;
+  if (injected) {
+    /* no memory, once: whatever else happened, the parse says so */
+    if (r != -1) abort();
+  } else if (r == 0) {
     /* the mistake names the file and the line, printable, bounded */
     if (!err.s || err.s[err.len] || strlen(err.s) != err.len || !printable(err.s, err.len)) abort();
     if (strncmp(err.s, "policy", 6) && strncmp(err.s, "globs", 5) && strncmp(err.s, "badglobs", 8)) abort();
