@@ -1,9 +1,11 @@
 /* dns_fuzz.c: libFuzzer target for the DNS answer parser (sdu_dns_packet in common/sdu_dns.c); built and run by
-   tests/fuzz/dns.t.sh. The first byte of the input picks the type asked for, the rest is the response packet. */
+   tests/fuzz/dns.t.sh. The first byte of the input picks the type asked for (its low bits) and where memory
+   runs out (its high bits), the rest is the response packet. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sdu_dns.h"
+#include "sdu_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   int type, st;
 
   if (!size || size > 65536) return 0;
-  type = types[data[0] % (sizeof types / sizeof types[0])];
+  type = types[(data[0] & 7) % (sizeof types / sizeof types[0])];
   len = size - 1;
   /* a copy of exactly the packet's bytes, so that ASan sees a read past its end */
   copy = malloc(len ? len : 1);
@@ -63,6 +65,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (sdu_dns_packet(&q2, pkt, (unsigned int) len) != st || q2.answer.len != q.answer.len
       || (q.answer.len && memcmp(q.answer.s, q2.answer.s, q.answer.len))) abort();
   if (sdu_dns_packet(&q, pkt, (unsigned int) len) != st || q2.answer.len != q.answer.len) abort();
+
+  /* no memory on the way: the query failed, with no answer */
+  if (data[0] & 0x80) {
+    fuzz_fail(1 + (data[0] >> 3 & 7));
+    st = sdu_dns_packet(&q2, pkt, (unsigned int) len);
+    if (fuzz_unfail() && (st != SDU_DNS_FAIL || q2.answer.len)) abort();
+  }
 
   sdu_dnsq_free(&q, 1);
   sdu_dnsq_free(&q2, 1);

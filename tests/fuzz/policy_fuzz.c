@@ -10,21 +10,10 @@
 #include <unistd.h>
 #include "rblcheck_policy.h"
 #include "sdu_smtp.h"
+#include "sdu_fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* stralloc_readyplus as libowfat's, except that the call counted down by
-   inject fails (calls inside libowfat may bypass it: they are not counted) */
-static unsigned long inject;
-static int injected;
-
-int stralloc_readyplus(stralloc *sa, size_t len)
-{
-  if (inject && !--inject) { injected = 1; return 0; }
-  if (sa->s && sa->len + len < len) return 0;
-  return stralloc_ready(sa, sa->s ? sa->len + len : len);
-}
 
 /* the glob files the seeds name ("rdns ~@globs"), in the working directory */
 static void put(const char *file, const char *text)
@@ -179,11 +168,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (outside(data, size)) return 0;
   for (i = 0; i < size; ++i) h = (h ^ data[i]) * 16777619u;
   if (sdu_config_from_buf(&c, "policy", (const char *) data, size) == -1) abort();
-  inject = (h & 7) ? 0 : 1 + (h >> 3) % 8;
-  injected = 0;
+  fuzz_fail((h & 7) ? 0 : 1 + (h >> 3) % 8);
   r = rblcheck_policy_parse(&p, &c, &err);
-  inject = 0;
-  if (injected) {
+  if (fuzz_unfail()) {
     /* no memory, once: whatever else happened, the parse says so */
     if (r != -1) abort();
   } else if (r == 0) {
