@@ -16,7 +16,7 @@ FUZZ_TOP=${SDU_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 # hex text (comments after '#') to binary on stdout
 fuzz_unhex() {
-  sed 's/#.*//' "$1" | tr -cd '0-9a-fA-F' | xxd -r -p
+  python3 -c 'import re, sys; sys.stdout.buffer.write(bytes.fromhex(re.sub("#.*", "", open(sys.argv[1]).read())))' "$1"
 }
 
 fuzz_run() {
