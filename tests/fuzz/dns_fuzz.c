@@ -1,6 +1,7 @@
 /* dns_fuzz.c: libFuzzer target for the DNS answer parser (sdu_dns_packet in common/sdu_dns.c); built and run by
    tests/fuzz/dns.t.sh. The first byte of the input picks the type asked for (its low bits) and where memory
-   runs out (its high bits), the rest is the response packet. */
+   runs out (its high bits), the rest is the response packet. Before it is read, sdu_dns_reply decides which
+   of our queries (those of the seeds' names) it answers, if any, and what it says. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,48 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const int types[] = { SDU_DNS_A, SDU_DNS_AAAA, SDU_DNS_TXT, SDU_DNS_PTR, 15 /* MX: never parsed */ };
+
+/* the names the seeds ask for (tests/fuzz/dns-seeds.py) */
+static const char *const names[] = { "2.0.0.127.zen.spamhaus.org", "2.0.0.127.list.example",
+  "9.2.0.192.bl.example", "2.0.0.127.bl.example", "7.2.0.192.in-addr.arpa", "mx.example.net" };
+#define NAMES (sizeof names / sizeof names[0])
+
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+/* the queries out: one per name, with the packet's id; one more answered
+   already and one gone to TCP, which nothing answers any more */
+static void reply(const char *pkt, size_t len, int type, int st)
+{
+  sdu_dnsq q[NAMES + 2];
+  unsigned int i, which = 12345, rcode;
+  int r;
+  char id[2] = { len > 0 ? pkt[0] : 0, len > 1 ? pkt[1] : 0 };
+  for (i = 0; i < NAMES + 2; ++i) {
+    sdu_dnsq_init(&q[i], names[i < NAMES ? i : 0], type);
+    if (sdu_dns_query(&q[i], id) == -1) abort();
+  }
+  q[NAMES].status = SDU_DNS_OK;
+  q[NAMES + 1].tcp = 1;
+  r = sdu_dns_reply(q, NAMES + 2, pkt, (unsigned int) len, &which);
+  if (r == SDU_DNS_R_NONE) { if (which != NAMES + 2) abort(); }
+  else {
+    /* an answer to a query still out on UDP: its id, one question, that question in any case */
+    if (which >= NAMES || len < q[which].querylen || memcmp(pkt, q[which].query, 2)) abort();
+    if (!(pkt[2] & 0x80) || pkt[4] || pkt[5] != 1) abort();
+    for (i = 12; i < q[which].querylen; ++i) if (lower((unsigned char) pkt[i]) != lower((unsigned char) q[which].query[i])) abort();
+    rcode = pkt[3] & 15;
+    switch (r) {
+      case SDU_DNS_R_NO: if (rcode == 0 || rcode == 3) abort(); break;
+      case SDU_DNS_R_TRUNCATED: if ((rcode != 0 && rcode != 3) || !(pkt[2] & 2)) abort(); break;
+      case SDU_DNS_R_ANSWER:
+        if ((rcode != 0 && rcode != 3) || (pkt[2] & 2)) abort();
+        if (sdu_dns_packet(&q[which], pkt, (unsigned int) len) != st) abort();
+        break;
+      default: abort();
+    }
+  }
+  sdu_dnsq_free(q, NAMES + 2);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   sdu_dnsq_init(&q, "2.0.0.127.zen.example", type);
   st = sdu_dns_packet(&q, pkt, (unsigned int) len);
+  reply(pkt, len, type, st);
   if (st != q.status) abort();
   if (st != SDU_DNS_OK && st != SDU_DNS_NXDOMAIN && st != SDU_DNS_FAIL) abort();
   if ((st == SDU_DNS_OK) != (q.answer.len > 0)) abort();
