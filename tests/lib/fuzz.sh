@@ -6,11 +6,12 @@
 # The target tests/fuzz/NAME_fuzz.c is built with clang
 # -fsanitize=fuzzer,address,undefined whatever the build of the pass (LIBC,
 # SANITIZE), and runs RUNS inputs with a fixed seed, starting from the seed
-# files of SEED... (files, or directories of them; a file NAME.hex is turned into binary first: hex
-# digits, '#' comments). Runs and seed come from $NAME_FUZZ_RUNS (upper case)
-# and $SDU_FUZZ_SEED where given. A crash, a leak, a timeout or a failed
-# property (abort) is "not ok"; the input that did it is kept in
-# tests/tmp/fuzz-NAME-crash/. Without clang or its libFuzzer runtime: "skip".
+# files SEED... (files, or directories of them; a file NAME.hex is turned
+# into binary first: hex digits, '#' comments). tests/fuzz/NAME.t.sh takes
+# RUNS from $NAME_FUZZ_RUNS (upper case) where given; the seed is 1, or
+# $SDU_FUZZ_SEED. A crash, a leak, a timeout or a failed property (abort)
+# is "not ok"; the input that did it is kept in tests/tmp/fuzz-NAME-crash/.
+# Without clang or its libFuzzer runtime: "skip".
 
 FUZZ_TOP=${SDU_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 
