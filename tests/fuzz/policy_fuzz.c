@@ -151,8 +151,13 @@ static void decide(const rblcheck_policy *p, uint32_t h, int final)
   if (v.refuse && v.header) abort();
   if (x.harvest && v.refuse) abort();
   if (v.refuse) refusal(&x, &v);
-  if (!rblcheck_header(&hdr, &x, &v, "192.0.2.7", 0)) abort();
+  /* signed with a fixed key every other input: the signed line is one printable line too */
+  {
+    static sdu_tagkeys k = { 1, { { 7 } } };
+    if (!rblcheck_header(&hdr, &x, &v, "192.0.2.7", 0, (h >> 18) & 1 ? &k : 0)) abort();
+  }
   if (!hdr.len || hdr.s[hdr.len - 1] != '\n' || !printable(hdr.s, hdr.len - 1)) abort();
+  if (((h >> 18) & 1) && !memmem(hdr.s, hdr.len, " mac=", 5)) abort();
   stralloc_free(&hdr);
 }
 
