@@ -159,7 +159,7 @@ tests/unit/t_rblcheck_policy: tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_p
 	$(LINK) tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 tests/unit/t_rblcheck_nomem: tests/unit/t_rblcheck_nomem.o rblcheck/rblcheck_policy.o common/libsdu.a
-	$(LINK) tests/unit/t_rblcheck_nomem.o rblcheck/rblcheck_policy.o common/libsdu.a $(LIBS)
+	$(LINK) tests/unit/t_rblcheck_nomem.o rblcheck/rblcheck_policy.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 bench/rblcheck_dnsdelay: bench/rblcheck_dnsdelay.o
 	$(LINK) bench/rblcheck_dnsdelay.o
