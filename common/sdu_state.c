@@ -142,7 +142,7 @@ static struct broken *isbroken(MDB_env *env)
 
 static const char *signame(int sig)
 {
-  return sig == SIGBUS ? "SIGBUS" : "SIGSEGV";
+  return sig == SIGBUS ? "SIGBUS" : sig == SIGSEGV ? "SIGSEGV" : "an assertion failure";
 }
 
 static int brokenfail(sdu_state *st, const struct broken *b)
@@ -173,6 +173,19 @@ static void onfault(int sig, siginfo_t *si, void *uc)
   if (si && si->si_code <= 0) raise(sig);
 }
 
+/* LMDB's own checks of a page (mdb_cassert) call this before abort():
+   inside a store access it is a corrupt file like a fault */
+static void onassert(MDB_env *env, const char *msg)
+{
+  sigjmp_buf *jb = faultjb;
+  (void) env; (void) msg;
+  if (jb) {
+    faultjb = 0;
+    faultsig = SIGABRT;
+    siglongjmp(*jb, 1);
+  }
+}
+
 static void arm(sdu_state *st)
 {
   struct sigaction sa;
@@ -198,11 +211,45 @@ static void disarm(sdu_state *st)
   sigaction(SIGSEGV, &oldsegv, 0);
 }
 
+/* The head of LMDB 0.9's struct MDB_txn (mdb.c), which lmdb.h keeps
+   opaque. A write in progress (mdb_put, mdb_del, a page split) puts a
+   cursor on its own stack in front of mt_cursors and takes it out again
+   when it returns; after a jump out of it the list points into a dead
+   stack frame, and mdb_txn_abort would free() that. So, before the abort,
+   the lists are emptied (the cursors of ours in them leak), once two
+   fields that lmdb.h does show (mdb_txn_env, mdb_txn_id) confirm the
+   layout; if they do not, there is no abort, and the write lock stays
+   taken until this process ends. */
+struct lmdb_txn_head {
+  void *parent, *child;
+  size_t next_pgno, txnid;
+  MDB_env *env;
+  void *free_pgs, *loose_pgs;
+  int loose_count;
+  void *spill_pgs, *u, *dbxs, *dbs, *dbiseqs;
+  MDB_cursor **cursors;
+  unsigned char *dbflags;
+  MDB_dbi numdbs;
+  unsigned int flags;
+};
+
+static int untrack(MDB_txn *txn)
+{
+  struct lmdb_txn_head *t = (struct lmdb_txn_head *) txn;
+  MDB_dbi i;
+  if (t->env != mdb_txn_env(txn) || t->txnid != (size_t) mdb_txn_id(txn)
+    || t->numdbs > SDU_STATE_MAXDBS + 2) return 0;
+  if (t->flags & MDB_RDONLY) return 1; /* a reader tracks no cursors */
+  if (!t->cursors) return 0;
+  for (i = 0; i < t->numdbs; ++i) t->cursors[i] = 0;
+  return 1;
+}
+
 /* abort txn; a fault on the way leaves it be */
 static void abortsafe(MDB_txn *txn)
 {
   sigjmp_buf jb;
-  if (!txn) return;
+  if (!txn || !untrack(txn)) return;
   if (!sigsetjmp(jb, 0)) {
     faultjb = &jb;
     mdb_txn_abort(txn);
@@ -232,7 +279,8 @@ static int faulted(sdu_state *st)
   abortsafe(txn);
   st->rtxn = 0;
   /* a fault without a corrupt file is a page the file system had no room for */
-  if (statvfs(st->dir, &fs) == 0 && (unsigned long long) fs.f_bavail * fs.f_frsize < 256 * 1024) e = ENOSPC;
+  if (sig == SIGBUS && statvfs(st->dir, &fs) == 0
+    && (unsigned long long) fs.f_bavail * fs.f_frsize < 256 * 1024) e = ENOSPC;
   if (e == ENOSPC)
     snprintf(st->err, sizeof st->err, "unable to use %s: file system full (%s inside LMDB)", st->where, signame(sig));
   else
@@ -465,7 +513,8 @@ static int open_in(sdu_state *st, void *arg)
   rc = mdb_env_create(&st->env);
   if (rc) { st->env = 0; return fail(st, "open", rc); }
   st->fresh = 1;
-  rc = mdb_env_set_maxdbs(st->env, SDU_STATE_MAXDBS);
+  rc = mdb_env_set_assert(st->env, onassert);
+  if (!rc) rc = mdb_env_set_maxdbs(st->env, SDU_STATE_MAXDBS);
   if (!rc) rc = mdb_env_set_mapsize(st->env, a->mapsize);
   if (!rc) rc = mdb_env_set_maxreaders(st->env, SDU_STATE_MAXREADERS);
   /* MDB_NOMETASYNC: one fsync per commit instead of two (an incr took 82
