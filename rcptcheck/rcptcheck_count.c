@@ -1,5 +1,6 @@
 /* rcptcheck_count.c: messages accepted per counted address, an LMDB counter */
 #include <string.h>
+#include "sdu_msg.h"
 #include "sdu_time.h"
 #include "rcptcheck_count.h"
 
@@ -21,7 +22,9 @@ static int add(void *ctx, const char *key, size_t len)
 {
   rc_count *k = ctx;
   unsigned long n;
-  return sdu_state_incr(&k->st, key, len, sdu_now(), RC_COUNT_KEEP, &n) == -1 ? -1 : 0;
+  if (sdu_state_incr(&k->st, key, len, sdu_now(), RC_COUNT_KEEP, &n) == 0) return 0;
+  sdu_warn(sdu_state_error(&k->st), " (to recover: ", sdu_state_advice(&k->st), ")");
+  return -1;
 }
 
 /* a store that cannot be opened fails every count, as a broken one does:
