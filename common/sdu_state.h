@@ -11,7 +11,7 @@
 #define SDU_STATE_NOSYNC 2
 #define SDU_STATE_MAPSIZE (64UL << 20) /* default largest size of data.mdb */
 #define SDU_STATE_MAXDBS 32           /* named tables per state directory */
-#define SDU_STATE_MAXREADERS 1024     /* processes at once (set by the first opener) */
+#define SDU_STATE_MAXREADERS 1024     /* processes at once, at least (lock.mdb is made for a few more) */
 #define SDU_STATE_KEY_MAX 511         /* LMDB's key limit; longer keys are EINVAL */
 #define SDU_STATE_VAL_MAX 65536       /* larger values are refused (EMSGSIZE) */
 #define SDU_STATE_NAME_MAX 64         /* longest table name */
