@@ -127,7 +127,7 @@ static int fail(sdu_state *st, const char *what, int rc)
 static int failmsg(sdu_state *st, int e, const char *msg)
 {
   snprintf(st->err, sizeof st->err, "%s: %s", msg, st->where);
-  st->why = why_of(e);
+  st->why = e == ENOENT ? SDU_STATE_WHY_OTHER : why_of(e); /* a table, not the directory */
   errno = e;
   return -1;
 }
@@ -747,7 +747,9 @@ static int full(sdu_state *st)
   mdb_env_info(st->env, &info);
   snprintf(n, sizeof n, "state full (map size %lu bytes) even after cleanup",
     (unsigned long) info.me_mapsize);
-  return failmsg(st, ENOSPC, n);
+  failmsg(st, ENOSPC, n);
+  st->why = SDU_STATE_WHY_MAPFULL;
+  return -1;
 }
 
 static int cleanup_in(sdu_state *st, unsigned long long now, unsigned long *removed);
