@@ -88,7 +88,31 @@ BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/
 
 HEADERS = common/*.h
 
+# what the objects were built with, in common/build-flags: when it changes
+# (make SANITIZE=1, LIBC=musl, other CFLAGS) every object is built again, so
+# that a make or make install after make check SANITIZE=1 gives the static
+# programs and never the sanitizers' (10 MB more a process, INSTALL 2) nor a
+# mix of musl and glibc objects. A new object goes in ALL_OBJS.
+BUILD_FLAGS = $(CC) $(CFLAGS) $(SDU_CFLAGS) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
+ALL_OBJS = $(COMMON_OBJS) common/sdu_alloc.o $(UNIT_TESTS:=.o) chain/sdu-chain.o \
+  rblcheck/rblcheck.o rblcheck/rblcheck_policy.o throttle/throttle.o throttle/throttle_rules.o \
+  throttle/throttle_store.o throttle/throttle_session.o throttle/throttle_report.o throttle/sdu-report.o \
+  rcptcheck/rcptcheck.o rcptcheck/rcptcheck-build.o rcptcheck/rcptcheck_table.o rcptcheck/rcptcheck_rules.o \
+  rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o \
+  rcptcheck/rcptcheck_build.o rcptcheck/rcptcheck_qmail.o spamgrab/spamgrab.o spamgrab/spamgrab_parse.o \
+  spamgrab/spamgrab_conf.o spamgrab/spamgrab_cache.o spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o \
+  spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o tests/sdu-testproxy.o tests/sdu-maxrss.o \
+  tests/smtpsink.o tests/fuzz_addr.o bench/smtpblast.o bench/rblcheck_dnsdelay.o bench/rblcheck_exec.o \
+  bench/rblcheck_floor.o bench/rcptcheck-cpu.o bench/spamgrab_bench.o bench/throttle_flood.o
+
 all: $(PROGS) $(TEST_PROGS) $(BENCH_PROGS)
+
+$(ALL_OBJS) bench/cc: common/build-flags
+common/build-flags: FORCE
+	@printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $@ || { \
+	  [ ! -f $@ ] || echo "build flags changed: every object is built again"; \
+	  printf '%s\n' '$(BUILD_FLAGS)' > $@; }
+FORCE:
 
 .SUFFIXES: .c .o
 .c.o:
@@ -263,4 +287,4 @@ clean:
 	  $(PROGS) $(TEST_PROGS) $(BENCH_PROGS) */*.o tests/*.o bench/*.o
 	rm -rf tests/tmp
 
-.PHONY: all check install clean demo
+.PHONY: all check install clean demo FORCE
