@@ -88,12 +88,13 @@ BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/
 
 HEADERS = common/*.h
 
-# what the objects were built with, in common/build-flags: when it changes
-# (make SANITIZE=1, LIBC=musl, other CFLAGS) every object is built again, so
-# that a make or make install after make check SANITIZE=1 gives the static
+# what the objects were built with (not the warnings), in common/build-flags:
+# when it changes (make SANITIZE=1, LIBC=musl, other CFLAGS) every object is
+# built again, so that a make after make check SANITIZE=1 gives the static
 # programs and never the sanitizers' (10 MB more a process, INSTALL 2) nor a
-# mix of musl and glibc objects. A new object goes in ALL_OBJS.
-BUILD_FLAGS = $(CC) $(CFLAGS) $(SDU_CFLAGS) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
+# mix of musl and glibc objects; make install installs what was built with
+# the variables it is given, or refuses. A new object goes in ALL_OBJS.
+BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(INC_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
 ALL_OBJS = $(COMMON_OBJS) common/sdu_alloc.o $(UNIT_TESTS:=.o) chain/sdu-chain.o \
   rblcheck/rblcheck.o rblcheck/rblcheck_policy.o throttle/throttle.o throttle/throttle_rules.o \
   throttle/throttle_store.o throttle/throttle_session.o throttle/throttle_report.o throttle/sdu-report.o \
@@ -271,7 +272,12 @@ demo:
 # each file goes in under a temporary name and is renamed into place, so that a
 # running chain never finds a program missing or half written; the links of
 # the chain are hard links to sdu-chain, as in the build tree
-install: $(PROGS)
+install:
+	@if [ -f common/build-flags ] && ! printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - common/build-flags; then \
+	  echo "make install: the programs were built otherwise: $$(cat common/build-flags)" >&2; \
+	  echo "make install: give it the variables of that build (make install LIBC=musl), or run make first" >&2; \
+	  exit 100; fi
+	$(MAKE) $(PROGS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	for p in $(PROGS); do \
 	  b=$(DESTDIR)$(BINDIR)/$${p##*/}; \
