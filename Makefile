@@ -9,7 +9,7 @@ MANDIR = $(PREFIX)/share/man
 # LIBC=musl links every program with musl and the libraries tools/musl.sh builds
 # into $(MUSL): on a virtual machine a glibc static start-up traps to the
 # hypervisor a few dozen times (CPUID), a musl one not at all (see INSTALL).
-# Build one kind at a time: make clean between the two.
+# Changing LIBC builds everything again (common/build-flags, below).
 LIBC =
 MUSL = /opt/sdu-musl
 CC_ = cc
