@@ -93,22 +93,12 @@ HEADERS = common/*.h
 # built again, so that a make after make check SANITIZE=1 gives the static
 # programs and never the sanitizers' (10 MB more a process, INSTALL 2) nor a
 # mix of musl and glibc objects; make install installs what was built with
-# the variables it is given, or refuses. A new object goes in ALL_OBJS.
+# the variables it is given, or refuses. Every object depends on it (ALL_OBJS,
+# at the end: an object of a program goes in its program's list).
 BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(INC_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
-ALL_OBJS = $(COMMON_OBJS) common/sdu_alloc.o $(UNIT_TESTS:=.o) chain/sdu-chain.o \
-  rblcheck/rblcheck.o rblcheck/rblcheck_policy.o throttle/throttle.o throttle/throttle_rules.o \
-  throttle/throttle_store.o throttle/throttle_session.o throttle/throttle_report.o throttle/sdu-report.o \
-  rcptcheck/rcptcheck.o rcptcheck/rcptcheck-build.o rcptcheck/rcptcheck_table.o rcptcheck/rcptcheck_rules.o \
-  rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o \
-  rcptcheck/rcptcheck_build.o rcptcheck/rcptcheck_qmail.o spamgrab/spamgrab.o spamgrab/spamgrab_parse.o \
-  spamgrab/spamgrab_conf.o spamgrab/spamgrab_cache.o spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o \
-  spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o tests/sdu-testproxy.o tests/sdu-maxrss.o \
-  tests/smtpsink.o tests/fuzz_addr.o bench/smtpblast.o bench/rblcheck_dnsdelay.o bench/rblcheck_exec.o \
-  bench/rblcheck_floor.o bench/rcptcheck-cpu.o bench/spamgrab_bench.o bench/throttle_flood.o
 
 all: $(PROGS) $(TEST_PROGS) $(BENCH_PROGS)
 
-$(ALL_OBJS) bench/cc: common/build-flags
 common/build-flags: FORCE
 	@printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $@ || { \
 	  [ ! -f $@ ] || echo "build flags changed: every object is built again"; \
@@ -289,8 +279,16 @@ install:
 	for m in $(MANS1); do cp $$m $(DESTDIR)$(MANDIR)/man1/ || exit 1; done
 
 clean:
-	rm -f common/*.o common/libsdu.a tests/unit/*.o $(UNIT_TESTS) \
+	rm -f common/*.o common/libsdu.a common/build-flags tests/unit/*.o $(UNIT_TESTS) \
 	  $(PROGS) $(TEST_PROGS) $(BENCH_PROGS) */*.o tests/*.o bench/*.o
 	rm -rf tests/tmp
 
 .PHONY: all check install clean demo FORCE
+
+# every object, made again when the build flags change (common/build-flags); at the
+# end, where every list is defined
+ALL_OBJS = $(COMMON_OBJS) common/sdu_alloc.o $(UNIT_TESTS:=.o) chain/sdu-chain.o $(CHAIN_OBJS) \
+  throttle/throttle_report.o throttle/sdu-report.o rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) \
+  spamgrab/spamgrab.o $(SPAMGRAB_OBJS) $(TEST_PROGS:=.o) tests/fuzz_addr.o $(BENCH_PROGS:=.o) \
+  bench/throttle_flood.o
+$(ALL_OBJS) bench/cc: common/build-flags
