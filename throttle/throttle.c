@@ -201,8 +201,6 @@ int throttle_main(int argc, char **argv)
     else sdu_warn("THROTTLE_CONC is not a number: ignored");
   }
   /* greylisting: whom the policy (THROTTLE_GREYLIST) or the options mark */
-  e = sdu_env_get("THROTTLE_GREYLIST");
-  if (e && *e && strcmp(e, "0")) greylist = 1;
   if (greynordns) {
     e = sdu_env_get("TCPREMOTEHOST");
     if (!e || !*e) greylist = 1;
@@ -211,6 +209,9 @@ int throttle_main(int argc, char **argv)
     e = sdu_env_get("RBLCHECK_LISTS");
     if (e && *e) greylist = 1;
   }
+  /* set by rblcheck or tcprules: "0" never, anything else always */
+  e = sdu_env_get("THROTTLE_GREYLIST");
+  if (e && *e) greylist = strcmp(e, "0") != 0;
   if (grey.delay >= grey.lifetime) sdu_fatal(SDU_EXIT_PERM, "the greylisting delay (-m) must be shorter than its lifetime (-M)");
   if ((blacklist || greylist) && ipfile) {
     loadfail(throttle_nets_load(&ipwhite, ipfile, &err), ipfile, &err);
