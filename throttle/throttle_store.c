@@ -257,16 +257,23 @@ static void put32(char *p, unsigned long v)
   p[0] = (char) (v >> 24); p[1] = (char) (v >> 16); p[2] = (char) (v >> 8); p[3] = (char) v;
 }
 
+/* the entries' bytes are read into one buffer, kept for the process */
+static stralloc rbuf;
+
+/* the network's entry: the count of its passes, 4 bytes, then when the
+   last was counted, 8 bytes */
 static int awlread(sdu_state *st, const char *net, size_t nlen, unsigned long long now,
-  char *k, size_t *kn, unsigned long *count)
+  char *k, size_t *kn, unsigned long *count, unsigned long long *last)
 {
-  stralloc v = {0};
   int r;
   *kn = mkkey(k, K_AWL, net, nlen, 0, 0);
   *count = 0;
-  r = sdu_state_get(st, k, *kn, &v, now, 0);
-  if (r == 1 && v.len == 4) *count = get32(v.s);
-  stralloc_free(&v);
+  *last = 0;
+  r = sdu_state_get(st, k, *kn, &rbuf, now, 0);
+  if (r == 1 && rbuf.len == 12) {
+    *count = get32(rbuf.s);
+    *last = sdu_state_unpack64((const unsigned char *) rbuf.s + 4);
+  }
   return r == -1 ? -1 : 0;
 }
 
@@ -276,21 +283,27 @@ int throttle_grey_auto(sdu_state *st, const throttle_grey *g, const char *net, s
   char k[KEYMAX];
   size_t n;
   unsigned long count;
+  unsigned long long last;
   if (!g->awlcount) return 0;
-  if (awlread(st, net, nlen, now, k, &n, &count) == -1) return -1;
+  if (awlread(st, net, nlen, now, k, &n, &count, &last) == -1) return -1;
   return count >= g->awlcount;
 }
 
 int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
   unsigned long long now)
 {
-  char k[KEYMAX], v[4];
+  char k[KEYMAX], v[12];
   size_t n;
   unsigned long count;
-  if (awlread(st, net, nlen, now, k, &n, &count) == -1) return -1;
+  unsigned long long last;
+  if (awlread(st, net, nlen, now, k, &n, &count, &last) == -1) return -1;
+  /* at most once per delay: a burst of mail is one pass, and a busy
+     network costs a write every few minutes, not one per message */
+  if (count && last <= now && now - last < g->delay) return 0;
   if (count < 0xffffffffUL) ++count;
   put32(v, count);
-  return sdu_state_put(st, k, n, v, 4, now + g->awltime);
+  sdu_state_pack64((unsigned char *) v + 4, now);
+  return sdu_state_put(st, k, n, v, 12, now + g->awltime);
 }
 
 /* an entry: 'p' (pending) or 'P' (passed), then the first sight, 8 bytes */
@@ -298,20 +311,24 @@ int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned ch
   unsigned long long now)
 {
   char k[1 + THROTTLE_GREY_HASH], v[9];
-  stralloc val = {0};
-  unsigned long long first = 0;
+  unsigned long long first = 0, expires = 0;
   int r, d;
   char state = 0;
   k[0] = K_GREY;
   memcpy(k + 1, hash, THROTTLE_GREY_HASH);
-  r = sdu_state_get(st, k, sizeof k, &val, now, 0);
-  if (r == -1) { stralloc_free(&val); return -1; }
-  if (r == 1 && val.len == 9) {
-    state = val.s[0];
-    first = sdu_state_unpack64((const unsigned char *) val.s + 1);
+  r = sdu_state_get(st, k, sizeof k, &rbuf, now, &expires);
+  if (r == -1) return -1;
+  if (r == 1 && rbuf.len == 9) {
+    state = rbuf.s[0];
+    first = sdu_state_unpack64((const unsigned char *) rbuf.s + 1);
   }
-  stralloc_free(&val);
-  if (state == 'P') d = THROTTLE_GREY_KNOWN;
+  if (state == 'P') {
+    /* remembered awltime since its last use: the expiry moves on at most
+       once per awltime / 35 (a day of 35), so that a known triplet is
+       mostly a read */
+    if (expires && expires >= now + g->awltime - g->awltime / 35) return THROTTLE_GREY_KNOWN;
+    d = THROTTLE_GREY_KNOWN;
+  }
   else if (state != 'p' || first > now) d = THROTTLE_GREY_NEW;
   else if (now - first < g->delay) return THROTTLE_GREY_EARLY; /* nothing to write */
   else if (now - first < g->lifetime) d = THROTTLE_GREY_PASS;

@@ -84,10 +84,13 @@ int throttle_grey_auto(sdu_state *st, const throttle_grey *g, const char *net, s
   unsigned long long now);
 /* look the triplet up and record it: a decision. A new triplet, or one
    seen lifetime ago or more (late), is recorded with now as its first
-   sight; one in the window (PASS) is remembered as passed for awltime. */
+   sight; one in the window (PASS) is remembered as passed for awltime
+   after its last use (KNOWN; the expiry is moved on at most once per
+   awltime / 35: early, known and auto are reads, mostly). */
 int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned char *hash,
   unsigned long long now);
-/* count one pass for the network (its entry lives awltime from now) */
+/* count one pass for the network, unless one was counted less than delay
+   ago (its entry lives awltime from the last count) */
 int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
   unsigned long long now);
 

@@ -136,9 +136,10 @@ The options: -l greylists clients on any list, -n clients without rDNS
   throttle: usage: throttle [ -d statedir 
 
 The automatic whitelist: a /24 with N transactions (here -a 2/35d) that
-passed greylisting passes at once for D days after its last pass.
+passed greylisting, counted at most once per delay (5 minutes), passes at
+once for D days after its last counted pass.
 
-  $ for t in 100000 100300 100400; do sh tx $t 192.0.3.1 THROTTLE_GREYLIST=1 -a 2/35d | grep grey= | sed 's/ triplet.*//'; done
+  $ for t in 100000 100300 100600; do sh tx $t 192.0.3.1 THROTTLE_GREYLIST=1 -a 2/35d | grep grey= | sed 's/ triplet.*//'; done
   throttle: ip=192.0.3.1 lists=- action=tempfail grey=new
   throttle: ip=192.0.3.1 lists=- action=tempfail grey=new
   throttle: ip=192.0.3.1 lists=- action=pass grey=pass
@@ -146,15 +147,15 @@ passed greylisting passes at once for D days after its last pass.
   throttle: ip=192.0.3.1 lists=- action=pass grey=known
   throttle: ip=192.0.3.1 lists=- action=pass grey=auto
   $ printf 'HELO x\r\nMAIL FROM:<c@example.org>\r\nRCPT TO:<9@example.net>\r\nQUIT\r\n' |
-  >   SDU_TEST_NOW=100500 TCPREMOTEIP=192.0.3.1 THROTTLE_GREYLIST=1 throttle -a 2/35d -d st smtpsink -d sink 2>log >/dev/null; cat log; cat log >> all.log
+  >   SDU_TEST_NOW=100700 TCPREMOTEIP=192.0.3.1 THROTTLE_GREYLIST=1 throttle -a 2/35d -d st smtpsink -d sink 2>log >/dev/null; cat log; cat log >> all.log
   throttle: ip=192.0.3.1 lists=- action=pass grey=auto triplet=6e32a75c78cdd43ac9aded472fec8f15
   throttle: ip=192.0.3.1 lists=- action=proxy rcpts=1 greypassed=1 msgs=0
   $ printf 'HELO x\r\nMAIL FROM:<d@example.org>\r\nRCPT TO:<9@example.net>\r\nQUIT\r\n' |
-  >   SDU_TEST_NOW=3124499 TCPREMOTEIP=192.0.3.1 THROTTLE_GREYLIST=1 throttle -a 2/35d -d st smtpsink -d sink 2>log >/dev/null; cat log; cat log >> all.log
+  >   SDU_TEST_NOW=3124599 TCPREMOTEIP=192.0.3.1 THROTTLE_GREYLIST=1 throttle -a 2/35d -d st smtpsink -d sink 2>log >/dev/null; cat log; cat log >> all.log
   throttle: ip=192.0.3.1 lists=- action=pass grey=auto triplet=ef88bbcd1a4a8d0c8ac67f3d2b11d3e5
   throttle: ip=192.0.3.1 lists=- action=proxy rcpts=1 greypassed=1 msgs=0
   $ printf 'HELO x\r\nMAIL FROM:<e@example.org>\r\nRCPT TO:<9@example.net>\r\nQUIT\r\n' |
-  >   SDU_TEST_NOW=6148500 TCPREMOTEIP=192.0.3.1 THROTTLE_GREYLIST=1 throttle -a 2/35d -d st smtpsink -d sink 2>log >/dev/null; cat log; cat log >> all.log
+  >   SDU_TEST_NOW=6148600 TCPREMOTEIP=192.0.3.1 THROTTLE_GREYLIST=1 throttle -a 2/35d -d st smtpsink -d sink 2>log >/dev/null; cat log; cat log >> all.log
   throttle: ip=192.0.3.1 lists=- action=tempfail grey=new triplet=3f17299724142a926b6003c01756891e
   throttle: ip=192.0.3.1 lists=- action=proxy rcpts=0 greylisted=1 msgs=0
 

@@ -448,6 +448,9 @@ int main(void)
     T_EQI(throttle_grey_check(&st, &g, h1, g0 + 300), THROTTLE_GREY_PASS, "grey store: after the delay, pass");
     T_EQI(throttle_grey_check(&st, &g, h1, g0 + 400), THROTTLE_GREY_KNOWN, "grey store: then known");
     T_EQI(throttle_grey_check(&st, &g, h1, g0 + 400 + 35 * 86400ULL), THROTTLE_GREY_NEW, "grey store: a passed triplet unused for D days is forgotten");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 400 + 35 * 86400ULL + 300), THROTTLE_GREY_PASS, "grey store: (passed again)");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 700 + 37 * 86400ULL), THROTTLE_GREY_KNOWN, "grey store: known two days later ...");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 700 + 71 * 86400ULL), THROTTLE_GREY_KNOWN, "grey store: ... which moved its expiry on");
     T_EQI(throttle_grey_check(&st, &g, h2, g0), THROTTLE_GREY_NEW, "grey store: another triplet is new");
     T_EQI(throttle_grey_check(&st, &g, h2, g0 + 86400), THROTTLE_GREY_LATE, "grey store: a retry after the lifetime is late");
     T_EQI(throttle_grey_check(&st, &g, h2, g0 + 86400 + 299), THROTTLE_GREY_EARLY, "grey store: and starts again from there");
@@ -488,21 +491,32 @@ int main(void)
     rc = greytx(&st, "192.0.2.60", "", "joe@example.net", g0 + 300);
     T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey: its retry passes");
 
-    /* auto-whitelist: a network that passed N (5) times */
+    /* auto-whitelist: a network that passed N (5) times, counted at most once per delay */
+    {
+      char anet[THROTTLE_GREY_NET_MAX];
+      size_t an;
+      throttle_grey g2 = g;
+      g2.awlcount = 2;
+      sdu_ip_parse(&ip, "198.18.1.1"); an = throttle_grey_net(anet, &ip);
+      T_OK(throttle_grey_count(&st, &g2, anet, an, g0) == 0 && throttle_grey_count(&st, &g2, anet, an, g0 + 10) == 0
+        && throttle_grey_auto(&st, &g2, anet, an, g0 + 10) == 0, "grey: two passes within the delay count once");
+      T_OK(throttle_grey_count(&st, &g2, anet, an, g0 + 300) == 0 && throttle_grey_auto(&st, &g2, anet, an, g0 + 300) == 1,
+        "grey: a pass after the delay counts again");
+    }
     for (i = 0; i < 5; ++i) {
       char from[64];
       snprintf(from, sizeof from, "user%lu@big.example", i);
-      greytx(&st, "198.18.0.70", from, "joe@example.net", g0);
-      rc = greytx(&st, "198.18.0.71", from, "joe@example.net", g0 + 300 + i);
+      greytx(&st, "198.18.0.70", from, "joe@example.net", g0 + 400 * i);
+      rc = greytx(&st, "198.18.0.71", from, "joe@example.net", g0 + 400 * i + 300);
       T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey: pass after retry, counted for the network");
     }
-    rc = greytx(&st, "198.18.0.72", "new@elsewhere.example", "ann@example.net", g0 + 1000);
+    rc = greytx(&st, "198.18.0.72", "new@elsewhere.example", "ann@example.net", g0 + 2300);
     T_OK(rc == SDU_PASS && !strcmp(greyseen, "auto"), "grey: after 5 passes the /24 is whitelisted: auto");
-    rc = greytx(&st, "198.18.0.72", "new2@elsewhere.example", "ann@example.net", g0 + 1000 + 35 * 86400ULL - 1);
+    rc = greytx(&st, "198.18.0.72", "new2@elsewhere.example", "ann@example.net", g0 + 2300 + 35 * 86400ULL - 1);
     T_OK(rc == SDU_PASS && !strcmp(greyseen, "auto"), "grey: still whitelisted just before D days after the last pass");
-    rc = greytx(&st, "198.18.0.72", "new3@elsewhere.example", "ann@example.net", g0 + 1000 + 70 * 86400ULL - 2);
+    rc = greytx(&st, "198.18.0.72", "new3@elsewhere.example", "ann@example.net", g0 + 2300 + 70 * 86400ULL - 2);
     T_OK(rc == SDU_PASS && !strcmp(greyseen, "auto"), "grey: each pass keeps the network on the whitelist");
-    rc = greytx(&st, "198.18.0.72", "new4@elsewhere.example", "ann@example.net", g0 + 1000 + 105 * 86400ULL - 2);
+    rc = greytx(&st, "198.18.0.72", "new4@elsewhere.example", "ann@example.net", g0 + 2300 + 105 * 86400ULL - 2);
     T_OK(GREYLISTED(rc) && !strcmp(greyseen, "new!"), "grey: the whitelist expires D days after the last pass");
 
     /* IPv6: the /64 */
