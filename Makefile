@@ -131,8 +131,8 @@ tests/unit/t_throttle_session: tests/unit/t_throttle_session.o $(THROTTLE_OBJS) 
 tests/unit/t_throttle_report: tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a
 	$(LINK) tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a $(LIBS)
 
-bench/greylist: bench/greylist.o throttle/throttle_store.o common/libsdu.a
-	$(LINK) bench/greylist.o throttle/throttle_store.o common/libsdu.a $(LIBS)
+bench/greylist: bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a
+	$(LINK) bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
 
 bench/throttle_flood: bench/throttle_flood.o
 	$(LINK) bench/throttle_flood.o
