@@ -91,7 +91,7 @@ static void closestate(void)
 /* fail open: the checks that need the store are skipped */
 static void statefail(void)
 {
-  sdu_warn(sdu_state_error(&st), "; passing on (to recover: stop the service, remove data.mdb and lock.mdb, start it)");
+  sdu_warn(sdu_state_error(&st), "; passing on (to recover: ", sdu_state_advice(&st), ")");
   closestate();
   s.storefailed = 1;
 }

@@ -95,7 +95,7 @@ A state directory that is missing, or a corrupt database: a warning, and
 the client is passed on.
 
   $ printf 'QUIT\r\n' | TCPREMOTEIP=192.0.2.7 THROTTLE_CONN=1/60 throttle -d nosuchdir smtpsink 2>&1 | tr -d '\r'
-  throttle: warning: unable to open nosuchdir: No such file or directory; passing on (to recover: stop the service, remove data.mdb and lock.mdb, start it)
+  throttle: warning: unable to open nosuchdir: No such file or directory; passing on (to recover: create the state directory, writable by the user the service runs as)
   throttle: ip=192.0.2.7 lists=- action=pass state=failed
   220 smtpsink ESMTP
   221 smtpsink
