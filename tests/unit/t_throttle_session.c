@@ -565,6 +565,12 @@ int main(void)
   memcpy(s.ckey, k2, n2); s.cklen = n2;
   one(&s, SDU_V_MAIL, "FROM:<second@example.com>", 250, t0 + 1);
   T_OK(RCPT(&s, "x@example.net", t0 + 1) == SDU_PASS && s.storefailed && !s.st, "a failing store: warned once, passed on");
+  throttle_session_init(&s);
+  s.st = &st; s.greylist = 1; s.grey.delay = 300; s.grey.lifetime = 86400; s.grey.awlcount = 5; s.grey.awltime = 86400;
+  sdu_ip_parse(&ip, "192.0.2.9"); s.gnlen = throttle_grey_net(s.gnet, &ip);
+  one(&s, SDU_V_MAIL, "FROM:<third@example.com>", 250, t0 + 1);
+  T_OK(RCPT(&s, "x@example.net", t0 + 1) == SDU_PASS && s.storefailed && !s.st && !s.greylisted,
+    "greylisting with a failing store: passed on (fail open)");
 
   throttle_addrs_free(&white);
   cleanup();
