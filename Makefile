@@ -89,7 +89,7 @@ UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/u
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
-  bench/spamgrab_bench bench/cc
+  bench/spamgrab_bench bench/cc bench/greylist
 
 HEADERS = common/*.h
 
@@ -145,6 +145,9 @@ tests/unit/t_throttle_session: tests/unit/t_throttle_session.o $(THROTTLE_OBJS) 
 
 tests/unit/t_throttle_report: tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a
 	$(LINK) tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a $(LIBS)
+
+bench/greylist: bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a
+	$(LINK) bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
 
 bench/throttle_flood: bench/throttle_flood.o
 	$(LINK) bench/throttle_flood.o

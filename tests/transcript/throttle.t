@@ -111,10 +111,10 @@ the client is passed on.
 Usage and bad settings.
 
   $ throttle -d st
-  throttle: usage: throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] prog [ arg ... ]
+  throttle: usage: throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] [ -n ] [ -l ] [ -m delay ] [ -M lifetime ] [ -a count/time ] [ -S senderfile ] prog [ arg ... ]
   [100]
   $ throttle -b 3x true
-  throttle: usage: throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] prog [ arg ... ]
+  throttle: usage: throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] [ -n ] [ -l ] [ -m delay ] [ -M lifetime ] [ -a count/time ] [ -S senderfile ] prog [ arg ... ]
   [100]
   $ echo 192.0.2.300 > white; TCPREMOTEIP=192.0.2.7 throttle -d st -b 3h -w white true
   throttle: fatal: white line 1: not an address or net: 192.0.2.300
