@@ -30,7 +30,7 @@ CFLAGS = $(OPT)
 SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC))
 LDFLAGS =
 SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC))
-LIBS = -llmdb -lowfat -lpthread
+LIBS = -lhiredis -llmdb -lowfat -lpthread
 # libpsl linked statically needs what it was built with (musl.sh builds it without IDNA)
 PSL_LIBS_ = -lpsl -lidn2 -lunistring
 PSL_LIBS_musl = -lpsl
@@ -44,7 +44,7 @@ OBJ_SMTP = common/sdu_smtp.o common/sdu_respond.o common/sdu_proxy.o
 OBJ_CONFIG = common/sdu_config.o
 OBJ_ADDR = common/sdu_addr.o
 OBJ_CDB = common/sdu_cdb.o
-OBJ_STATE = common/sdu_state.o common/sdu_time.o
+OBJ_STATE = common/sdu_state.o common/sdu_state_redis.o common/sdu_time.o
 OBJ_DNS = common/sdu_ip.o common/sdu_dns.o
 OBJ_TAG = common/sdu_tag.o
 # the musl build's malloc (sdu_alloc.c says why); in libsdu.a it replaces musl's
@@ -70,12 +70,12 @@ UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
 PROG_CHAIN = chain/sdu-chain
 CHAIN_LINKS = rblcheck/rblcheck throttle/throttle rcptcheck/rcptcheck
 PROG_RBLCHECK = rblcheck/rblcheck
-PROG_THROTTLE = throttle/throttle throttle/sdu-report
+PROG_THROTTLE = throttle/throttle throttle/sdu-report throttle/sdu-state-copy
 PROG_RCPTCHECK = rcptcheck/rcptcheck rcptcheck/rcptcheck-build
 PROG_SPAMGRAB = spamgrab/spamgrab
 MAN_CHAIN = chain/sdu-chain.1
 MAN_RBLCHECK = rblcheck/rblcheck.1
-MAN_THROTTLE = throttle/throttle.1 throttle/sdu-report.1
+MAN_THROTTLE = throttle/throttle.1 throttle/sdu-report.1 throttle/sdu-state-copy.1
 MAN_RCPTCHECK = rcptcheck/rcptcheck.1 rcptcheck/rcptcheck-build.1
 MAN_SPAMGRAB = spamgrab/spamgrab.1
 PROGS = $(PROG_CHAIN) $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
@@ -129,13 +129,16 @@ tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
 
 THROTTLE_OBJS = throttle/throttle_rules.o throttle/throttle_store.o throttle/throttle_session.o
-$(THROTTLE_OBJS) throttle/throttle_report.o throttle/throttle.o throttle/sdu-report.o: throttle/*.h $(HEADERS)
+$(THROTTLE_OBJS) throttle/throttle_report.o throttle/throttle.o throttle/sdu-report.o throttle/sdu-state-copy.o: throttle/*.h $(HEADERS)
 
 throttle/throttle: chain/sdu-chain
 	ln -f chain/sdu-chain $@
 
 throttle/sdu-report: throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a
 	$(LINK) throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a $(LIBS)
+
+throttle/sdu-state-copy: throttle/sdu-state-copy.o common/libsdu.a
+	$(LINK) throttle/sdu-state-copy.o common/libsdu.a $(LIBS)
 
 tests/unit/t_throttle_rules: tests/unit/t_throttle_rules.o $(THROTTLE_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_throttle_rules.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# tools/musl.sh: build the four libraries sdu links (libowfat, LMDB, libpsl,
-# libsodium) with musl from Debian 12's own source packages, static, into one prefix,
+# tools/musl.sh: build the five libraries sdu links (libowfat, LMDB, libpsl,
+# libsodium, hiredis) with musl from Debian 12's own source packages, static, into one prefix,
 # for "make LIBC=musl". Nothing of theirs is kept in sdu's tree.
 # usage: sh tools/musl.sh [ prefix ]   (default /opt/sdu-musl; as root when
 # packages or sources are missing; does nothing when the prefix is complete)
@@ -18,7 +18,15 @@ fatal() { c=$1; shift; echo "musl.sh: fatal: $*" >&2; exit "$c"; }
 # the versions Debian has installed for glibc; a stamp says which ones the
 # prefix holds (the sources come in the same versions, whatever they are)
 stamp="sdu-musl 4: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev liblmdb-dev libpsl-dev libsodium-dev 2>/dev/null)"
-if [ -r "$prefix/.sdu-musl" ] && [ "$(cat "$prefix/.sdu-musl")" = "$stamp" ]; then exit 0; fi
+# hiredis (the state store on Redis) came later: a stamp of its own, so that
+# adding it to a complete prefix builds it alone and removes nothing that a
+# build running meanwhile links
+hstamp="sdu-musl hiredis 2: $(dpkg-query -W -f='${Package} ${Version} ' libhiredis-dev 2>/dev/null)"
+whole=0
+if [ -r "$prefix/.sdu-musl" ] && [ "$(cat "$prefix/.sdu-musl")" = "$stamp" ]; then
+  whole=1
+  if [ -r "$prefix/.sdu-musl-hiredis" ] && [ "$(cat "$prefix/.sdu-musl-hiredis")" = "$hstamp" ]; then exit 0; fi
+fi
 
 [ "$(id -u)" -eq 0 ] || fatal 100 "$prefix is not built; run this script as root"
 export DEBIAN_FRONTEND=noninteractive
@@ -50,6 +58,26 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 111' HUP INT TERM
 cd "$work" || fatal 111 "unable to enter $work"
 chmod 755 "$work"   # apt's _apt user fetches into it
+
+# hiredis: the files of its own makefile's library, its headers under hiredis/
+hiredis() {
+  apt-get source -qq hiredis > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source hiredis failed"; }
+  hr=$(ls -d hiredis-*/ 2>/dev/null | head -n 1); hr=${hr%/}
+  [ -n "$hr" ] || fatal 111 "hiredis not unpacked in $work"
+  # the library's sources as its makefile lists them (alloc.c in later versions)
+  ( cd "$hr" && objs= && for f in hiredis net read sds alloc sockcompat; do
+      [ -f "$f.c" ] || continue
+      musl-gcc -O2 -std=c99 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=600 -c "$f.c" > /dev/null 2>&1 || exit 1
+      objs="$objs $f.o"
+    done &&
+    ar rcs "$prefix/lib/libhiredis.a.new" $objs && mkdir -p "$prefix/include/hiredis" &&
+    cp ./*.h "$prefix/include/hiredis/" && mv "$prefix/lib/libhiredis.a.new" "$prefix/lib/libhiredis.a" ) ||
+    fatal 111 "hiredis did not build"
+  echo "$hstamp" > "$prefix/.sdu-musl-hiredis" || fatal 111 "unable to write the stamp"
+  echo "musl.sh: ${hr} built with musl in $prefix"
+}
+if [ "$whole" = 1 ]; then hiredis; exit 0; fi
+
 for p in libowfat lmdb libpsl libsodium; do
   apt-get source -qq "$p" > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source $p failed"; }
 done
@@ -104,4 +132,5 @@ cp "$work/sodium/lib/libsodium.a" "$prefix/lib/" && cp -R "$work/sodium/include/
 
 echo "$stamp" > "$prefix/.sdu-musl" || fatal 111 "unable to write the stamp"
 echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl, libsodium $sodium built with musl in $prefix"
+hiredis
 exit 0
