@@ -6,7 +6,9 @@
 #   with what was sent (dot-unstuffed) and removed. A reply that does not come
 #   within 60 seconds is a stall (the proxy's idle time is 20 minutes).
 # Prints one line: "N sent, N answered 250, N identical, N stalled".
-import os, random, socket, subprocess, sys
+import os, random, signal, socket, subprocess, sys
+
+signal.alarm(1800)  # whatever happens, the test ends
 
 count, size, mdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 args = sys.argv[4:]
@@ -82,11 +84,15 @@ try:
             break
     me.sendall(b"QUIT\r\n")
     reply()
-except socket.timeout:
+except (socket.timeout, OSError):
     stalled += 1
+f.close()
 me.close()
+if stalled:
+    proc.kill()
 try:
     proc.wait(timeout=60)
 except subprocess.TimeoutExpired:
     proc.kill()
+    proc.wait()
 print("%d sent, %d answered 250, %d identical, %d stalled" % (count, ok, same, stalled))

@@ -401,3 +401,31 @@ and arrives byte for byte (tests/lib/bigdata.py).
   30 sent, 30 answered 250, 30 identical, 0 stalled
   30 sent, 30 answered 250, 30 identical, 0 stalled
   30 sent, 30 answered 250, 30 identical, 0 stalled
+
+The injected lines end so that no client line can continue them (issue 13):
+a message whose first line begins with a space or a tab folds into an empty
+X-Sdu-Continuation: field, not into the last injected line; other messages
+get nothing more, nor does a message when no link injects anything.
+
+  $ mkdir fold; for first in ' folded' '\tfolded' 'Subject: plain'; do
+  >   printf "HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n$first\r\n\r\nbody\r\n.\r\nQUIT\r\n" | sdu-testproxy -q -H 'X-Test: yes' smtpsink -d fold 2>/dev/null >/dev/null
+  > done
+  > printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n folded\r\n\r\nbody\r\n.\r\nQUIT\r\n' | sdu-testproxy -q smtpsink -d fold 2>/dev/null >/dev/null
+  > for m in fold/msg.*; do sed '1,/^$/d' "$m" | sed -n '1,/^.$/p' | cat -vT; echo --; done
+  X-Test: yes^M
+  X-Sdu-Continuation:^M
+   folded^M
+  ^M
+  --
+  X-Test: yes^M
+  X-Sdu-Continuation:^M
+  ^Ifolded^M
+  ^M
+  --
+  X-Test: yes^M
+  Subject: plain^M
+  ^M
+  --
+   folded^M
+  ^M
+  --
