@@ -459,6 +459,10 @@ int sg_client_find(const char *h, size_t hlen, const char *const *hosts, sg_clie
     if (sg_field_next(h, hlen, &pos, &n, &v) && ieq(n.s, n.len, "X-RBLCheck")) {
       sdu_ip tip;
       char lists[SG_LISTS_MAX + 1];
+      /* only the tag's first physical line is ours: a continuation line
+         below it would be the sender's */
+      const char *nl = memchr(v.s, '\n', v.len);
+      if (nl) v.len = (size_t) (nl - v.s) - (nl > v.s && nl[-1] == '\r');
       if (sg_tag_parse(v.s, v.len, &tip, lists, sizeof lists) && sameip(&tip, &c->ip)) {
         c->tag = 1;
         memcpy(c->lists, lists, sizeof lists);
