@@ -174,6 +174,9 @@ e2e_swaks --local-interface "$base.11" --from a@example.org --to alice@example.n
 e2e_check "an SBL client (127.0.0.2) is refused with 553" 'grep -q "^<\*\* 553 sorry, $base.11 is listed in sbl" "$E2E_LAST"'
 e2e_swaks --local-interface "$base.12" --from a@example.org --to alice@example.net,bob@example.net
 e2e_check "a PBL client (127.0.0.10) gets one recipient" 'grep -q "^<\*\* 451 4.7.1 too many recipients" "$E2E_LAST" && grep -q "^<-  250 OK id=" "$E2E_LAST"'
+# throttle writes its line when the session is over, after the client's 221
+throttled() { grep -q "^throttle: ip=$base.12 " "$S/smtpd.log"; }
+e2e_wait 50 throttled
 e2e_check "the log has every link's decision lines" \
   'grep -q "^rblcheck: ip=$base.12 lists=pbl " "$S/smtpd.log" && grep -q "^throttle: ip=$base.12 " "$S/smtpd.log" && grep -q "^rcptcheck: ip=$base.10 " "$S/smtpd.log"'
 e2e_stop "$pid"
