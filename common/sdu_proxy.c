@@ -323,6 +323,20 @@ static void drain(sdu_proxy *p)
   }
 }
 
+/* a bare CR (one that no LF follows) is a line end to some servers and to
+   none of the others: it becomes a space, in place, so that no server
+   behind us can find a line end, let alone an end of data, that the client
+   did not send */
+static void barecr(char *s, size_t len)
+{
+  char *c;
+  while (len && (c = memchr(s, '\r', len))) {
+    *c = ' ';
+    len -= (size_t) (c + 1 - s);
+    s = c + 1;
+  }
+}
+
 /* one command line from the client (no CRLF) */
 static void command(sdu_proxy *p, const char *line, size_t len)
 {
@@ -405,25 +419,13 @@ static void commands(sdu_proxy *p)
     l = nl;
     if (l && p->cin.s[pos + l - 1] == '\r') --l;
     if (nl + 1 > SDU_SMTP_LINE_MAX) p->skipping = 1;  /* came whole, still too long */
+    /* the client's answer to a 334 goes on as it is, but for a bare CR */
+    if (p->mode == M_AUTHLINE) barecr(p->cin.s + pos, l);
     command(p, p->cin.s + pos, l);
     p->skipping = 0;
     pos += nl + 1;
   }
   consume(&p->cin, pos);
-}
-
-/* a bare CR (one that no LF follows) is a line end to some servers and to
-   none of the others: it becomes a space, in place, so that no server
-   behind us can find a line end, let alone an end of data, that the client
-   did not send */
-static void barecr(char *s, size_t len)
-{
-  char *c;
-  while (len && (c = memchr(s, '\r', len))) {
-    *c = ' ';
-    len -= (size_t) (c + 1 - s);
-    s = c + 1;
-  }
 }
 
 /* the links' lines, in chain order: rblcheck's tag first, right below the
@@ -436,7 +438,8 @@ static int inject(sdu_proxy *p, int fold)
   for (i = 0; i < p->nlev; ++i) total += p->lev[i].header.len;
   if (total && fold) total += sizeof FOLDSTOP - 1;
   if (total > BUFSZ - 16 - p->dout.len) return 0;
-  for (i = 0; i < p->nlev; ++i) addb(&p->dout, p->lev[i].header.s, p->lev[i].header.len);
+  for (i = 0; i < p->nlev; ++i)
+    if (p->lev[i].header.len) addb(&p->dout, p->lev[i].header.s, p->lev[i].header.len);
   if (total && fold) addb(&p->dout, FOLDSTOP, sizeof FOLDSTOP - 1);
   return 1;
 }

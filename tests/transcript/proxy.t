@@ -429,3 +429,17 @@ get nothing more, nor does a message when no link injects anything.
    folded^M
   ^M
   --
+
+The client's answer to a 334 goes on as it is, but a bare CR in it becomes
+a space: no server behind us can take it for a line end and find a command.
+
+  $ printf 'EHLO x\r\nAUTH LOGIN\r\ndXNlcg==\rMAIL FROM:<x@y>\r\ncGFzcw==\r\nQUIT\r\n' | sdu-testproxy -q sh -c 'tee authraw | exec smtpsink -x auth' 2>/dev/null | grep -v '^250-' | cat -v
+  > cr=$(printf '\r'); grep -ac "$cr." authraw; grep -a '^dXNl' authraw | cat -v
+  220 smtpsink ESMTP^M
+  250 HELP^M
+  334 VXNlcm5hbWU6^M
+  334 UGFzc3dvcmQ6^M
+  235 ok, go ahead^M
+  221 smtpsink^M
+  0
+  dXNlcg== MAIL FROM:<x@y>^M
