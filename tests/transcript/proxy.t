@@ -360,7 +360,8 @@ the second transaction through, as it should.
 SDU_BARELF=reject: a message with a bare LF gets 550 once the client's real
 end of data has come; downstream never gets that end (it was cut off in the
 data, and takes nothing), and the session ends with 421. A bare CR alone is
-no reason (it becomes a space), nor is a clean message.
+no reason (it becomes a space), nor is a clean message. (The log lines
+sorted: downstream, cut off at the bare LF, may write its line first.)
 
   $ for link in "sdu-testproxy -q" "rcptcheck -f rcpt.cdb" "throttle -d st"; do
   >   for v in '\n.\n' '\r\n.\n' 'x\ny\r\n.\r\n' '\r.\r\n' '\r\n.\r\n'; do
@@ -368,7 +369,7 @@ no reason (it becomes a space), nor is a clean message.
   >     printf '%s %s: %s\n' "$v" "${link%% *}" "$(SDU_BARELF=reject TCPREMOTEIP=192.0.2.7 THROTTLE_RCPT=5 sh "$TESTDIR/../lib/smuggle.sh" "$v" $link | sed -n 1,4p | tr '\n' ' ')"
   >   done
   > done
-  > printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: s\r\n\r\nbare\nLF\r\n.\r\nQUIT\r\n' | SDU_BARELF=reject TCPREMOTEIP=192.0.2.7 rcptcheck -f rcpt.cdb smtpsink 2>&1 >/dev/null
+  > printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: s\r\n\r\nbare\nLF\r\n.\r\nQUIT\r\n' | SDU_BARELF=reject TCPREMOTEIP=192.0.2.7 rcptcheck -f rcpt.cdb smtpsink 2>&1 >/dev/null | sort
   \n.\n sdu-testproxy: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
   \r\n.\n sdu-testproxy: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
   x\ny\r\n.\r\n sdu-testproxy: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
@@ -384,8 +385,8 @@ no reason (it becomes a space), nor is a clean message.
   x\ny\r\n.\r\n throttle: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
   \r.\r\n throttle: 220 250 250 250 354 250 221  messages=1 ends=1 bare=0 
   \r\n.\r\n throttle: 220 250 250 250 354 250 250 250 354 250 221  messages=2 ends=2 bare=0 
-  rcptcheck: ip=192.0.2.7 from=a@example.org rcpt=b@example.net action=accept reason=exact
   rcptcheck: ip=192.0.2.7 action=reject reason=barelf
+  rcptcheck: ip=192.0.2.7 from=a@example.org rcpt=b@example.net action=accept reason=exact
   smtpsink: messages=0 bytes=0
 
 Large messages never stall (issue 13): 30 messages of 20 MB in a row, each
