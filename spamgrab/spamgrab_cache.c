@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <scan.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <lmdb.h>
 #include "spamgrab_cache.h"
@@ -12,8 +13,10 @@
    another user (alias): the LMDB files it made there (lock.mdb even for
    a reader, data.mdb on a fresh directory) go to the directory's owner,
    or that user's spamgrab could not open them and every double-bounce
-   would be 111 until qmail gives up. Only plain files of root's, never
-   through a symbolic link; errno kept. */
+   would be 111 until qmail gives up. Only a plain file of root's with one
+   link, opened without following a symbolic link and changed through
+   that descriptor: a link to another of root's files, put there by the
+   directory's owner, is left alone. errno kept. */
 static void giveback(const char *dir)
 {
   static const char *const files[] = { "data.mdb", "lock.mdb" };
@@ -23,9 +26,13 @@ static void giveback(const char *dir)
   int e = errno;
   if (geteuid() != 0 || stat(dir, &d) == -1 || d.st_uid == 0) { errno = e; return; }
   for (i = 0; i < sizeof files / sizeof files[0]; ++i) {
-    int n = snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    int fd, n = snprintf(path, sizeof path, "%s/%s", dir, files[i]);
     if (n < 0 || (size_t) n >= sizeof path) continue;
-    if (lstat(path, &f) == 0 && S_ISREG(f.st_mode) && f.st_uid == 0) (void) !lchown(path, d.st_uid, d.st_gid);
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd == -1) continue;
+    if (fstat(fd, &f) == 0 && S_ISREG(f.st_mode) && f.st_uid == 0 && f.st_nlink == 1)
+      (void) !fchown(fd, d.st_uid, d.st_gid);
+    close(fd);
   }
   errno = e;
 }
