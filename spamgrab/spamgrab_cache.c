@@ -3,7 +3,38 @@
 #include <string.h>
 #include <stdio.h>
 #include <scan.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include "spamgrab_cache.h"
+
+/* root (its cron's -z, a person's -n, -r or -s) opening the state of
+   another user (alias): the LMDB files it made there (lock.mdb even for
+   a reader, data.mdb on a fresh directory) go to the directory's owner,
+   or that user's spamgrab could not open them and every double-bounce
+   would be 111 until qmail gives up. Only a plain file of root's with one
+   link, opened without following a symbolic link and changed through
+   that descriptor: a link to another of root's files, put there by the
+   directory's owner, is left alone. errno kept. */
+static void giveback(const char *dir)
+{
+  static const char *const files[] = { "data.mdb", "lock.mdb" };
+  struct stat d, f;
+  char path[4096];
+  unsigned int i;
+  int e = errno;
+  if (geteuid() != 0 || stat(dir, &d) == -1 || d.st_uid == 0) { errno = e; return; }
+  for (i = 0; i < sizeof files / sizeof files[0]; ++i) {
+    int fd, n = snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    if (n < 0 || (size_t) n >= sizeof path) continue;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd == -1) continue;
+    if (fstat(fd, &f) == 0 && S_ISREG(f.st_mode) && f.st_uid == 0 && f.st_nlink == 1)
+      (void) !fchown(fd, d.st_uid, d.st_gid);
+    close(fd);
+  }
+  errno = e;
+}
 
 int sg_cache_open(sg_cache *c, const char *dir, int rdonly)
 {
@@ -14,7 +45,11 @@ int sg_cache_open(sg_cache *c, const char *dir, int rdonly)
      lose the last claims, and the cost is one duplicate report or one
      forgotten host, never mail. The message in the review Maildir is still
      flushed before spamgrab says it is done. */
-  if (sdu_state_open(&c->hosts, dir, SG_TABLE_HOSTS, rdonly ? SDU_STATE_RDONLY : SDU_STATE_NOSYNC) == -1) return -1;
+  if (sdu_state_open(&c->hosts, dir, SG_TABLE_HOSTS, rdonly ? SDU_STATE_RDONLY : SDU_STATE_NOSYNC) == -1) {
+    giveback(dir);
+    return -1;
+  }
+  giveback(dir);
   if (sdu_state_open_table(&c->cap, &c->hosts, SG_TABLE_CAP) == -1) {
     memcpy(c->hosts.err, c->cap.err, sizeof c->hosts.err);
     sdu_state_close(&c->hosts);

@@ -86,12 +86,32 @@ int sg_local(const char *msg, size_t len, const char *sender, const char **date,
   return SG_LOCAL_OK;
 }
 
+int sg_local_bounce(const char *m, size_t len)
+{
+  size_t e = lineend(m, len, 0), l = e, hlen, body, fpos = 0;
+  const char *dd;
+  size_t dl;
+  sg_span n, v;
+  if (l && m[l - 1] == '\r') --l;
+  if (l != sizeof "Return-Path: <>" - 1 || memcmp(m, "Return-Path: <>", l) || e >= len) return SG_LOCAL_BOUNCE;
+  m += e + 1; len -= e + 1;
+  e = lineend(m, len, 0);
+  if (!queueline(m, e, &dd, &dl)) return SG_LOCAL_BOUNCE;
+  if (!sg_split(m, len, &hlen, &body)) return SG_LOCAL_BOUNCE;
+  if (!sg_field_next(m, hlen, &fpos, &n, &v)) return SG_LOCAL_BOUNCE;
+  if (fpos != (e < len ? e + 1 : len)) return SG_LOCAL_BOUNCE; /* folded */
+  while (sg_field_next(m, hlen, &fpos, &n, &v))
+    if (isreceived(n.s, n.len)) return SG_LOCAL_BOUNCE;
+  return SG_LOCAL_OK;
+}
+
 const char *sg_local_why(int r)
 {
   switch (r) {
     case SG_LOCAL_OK: return "ok";
     case SG_LOCAL_SENDER: return "sender";
     case SG_LOCAL_QUEUE: return "queue";
+    case SG_LOCAL_BOUNCE: return "bounce";
     default: return "received";
   }
 }

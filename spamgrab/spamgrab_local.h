@@ -9,7 +9,8 @@ enum {
   SG_LOCAL_OK = 0,
   SG_LOCAL_SENDER,     /* envelope sender unknown or not #@[] */
   SG_LOCAL_QUEUE,      /* the first line is not qmail-queue's "invoked for bounce" */
-  SG_LOCAL_RECEIVED    /* another Received field in qmail-send's header */
+  SG_LOCAL_RECEIVED,   /* another Received field in qmail-send's header */
+  SG_LOCAL_BOUNCE      /* the original bounce inside is not our qmail-send's */
 };
 
 /* msg as qmail-local hands it to a |program (sender: $SENDER), or as it
@@ -23,6 +24,16 @@ enum {
    qmail-send's header. Returns SG_LOCAL_OK or what failed; *date: the date
    of qmail-queue's line (not NUL-terminated), when found. */
 int sg_local(const char *msg, size_t len, const char *sender, const char **date, size_t *datelen);
+
+/* inner: the original bounce inside a double-bounce (what follows "---
+   Below this line is the original bounce."), as qmail-send writes its own:
+   "Return-Path: <>", then qmail-queue's "Received: (qmail N invoked for
+   bounce); DATE" line, and no other Received field in its header.
+   SG_LOCAL_OK, or SG_LOCAL_BOUNCE: a message that came in with MAIL
+   FROM:<> (qmail-queue's "invoked from network" line and qmail-smtpd's
+   Received line first), whose text a stranger wrote -- a "copy of the
+   message" in it naming anyone behind a forged line "by" our host. */
+int sg_local_bounce(const char *inner, size_t len);
 
 /* qmail-queue's date ("2 Dec 2026 10:04:30 -0000", date822fmt's form,
    always UTC) into seconds since the epoch: 1, or 0 when it is not that form */

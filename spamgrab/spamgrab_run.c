@@ -123,6 +123,17 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   if (!p) sdu_nomem();
   sg_parse(p, msg, len, manual, c->hosts);
   if (sg_tag_check(&p->client, &c->keys) == -1) { r = tempfail(&l, "tagkey", "unable to start libsodium"); free(p); return r; }
+  /* the original bounce inside must be our qmail-send's too: a stranger's
+     MAIL FROM:<> message to an unknown user comes back as one, its text
+     the stranger's own */
+  if (!manual && p->kind == SG_DOUBLE && sg_local_bounce(p->inner.s, p->inner.len) != SG_LOCAL_OK) {
+    sdu_log_kv(&l, "action", "pass");
+    sdu_log_kv(&l, "reason", "not-local");
+    sdu_log_kv(&l, "check", sg_local_why(SG_LOCAL_BOUNCE));
+    sdu_log_emit(&l, 2);
+    free(p);
+    return SG_EXIT_PASS;
+  }
   sdu_log_kv(&l, "kind", manual ? "manual" : kinds[p->kind]);
   if (!manual && p->kind != SG_DOUBLE) {
     sdu_log_kv(&l, "action", "pass");

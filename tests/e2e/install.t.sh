@@ -156,6 +156,18 @@ if [ -n "$USERS" ]; then
   e2e_ok "INSTALL's ~alias/Maildir command" sh -ec "$md"
   e2e_check "~alias/Maildir is alias's" '[ "$(stat -c %U "$S/qmail/alias/Maildir/new")" = alias ] && as alias test -w "$S/qmail/alias/Maildir/tmp"'
   chown alias: "$S/outbox"
+  # day one, before any double-bounce: root tries a message (section 10c)
+  # and root's cron publishes the zone (section 11); neither may leave
+  # alias's spamgrab a file in its state directory that it cannot open
+  try=$(grep '^          spamgrab -n -f ' "$E2E_TOP/INSTALL" | sub | sed "s|/path/to/a/double-bounce|$E2E_TOP/tests/data/spamgrab/db01.eml|")
+  e2e_ok "day one: INSTALL's try-a-message line as root" sh -c "$try > /dev/null 2>&1; [ \$? -eq 99 ]"
+  e2e_ok "day one: the crontab's zone line as root, an empty zone" sh -c "$(grep ' spamgrab .* -z ' "$X/crontab" | cut -d' ' -f6- | sed 's/^ *//' | sub)"
+  e2e_check "day one: spamgrab's state directory holds nothing of root's" '[ -z "$(find "$S/state/spamgrab" -user root)" ]'
+  # ... but a hard link to another of root's files, put there by alias, stays root's
+  mkdir "$S/linked" && chown alias: "$S/linked" && : > "$S/rootfile" && ln "$S/rootfile" "$S/linked/lock.mdb"
+  sed "s|^state .*|state $S/linked|" "$S/etc/spamgrab.conf" > "$S/linked.conf"
+  spamgrab -f "$S/linked.conf" -z > /dev/null 2>&1
+  e2e_check "root's -z leaves a hard link to a file of root's in alias's directory root's" '[ "$(stat -c %U "$S/rootfile")" = root ]'
   (cd "$S/qmail/alias" && as alias SENDER='#@[]' sh -c "$line") < "$S/db01.piped" > /dev/null 2> "$S/spamgrab.log"
   sgrc=$?
 else

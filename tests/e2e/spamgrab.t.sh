@@ -138,7 +138,32 @@ else
         '[ "$RC" = 0 ] && grep -q "reason=not-local check=queue" "$C/log" && [ "$(count "$C/rec")" = 0 ]'
     done
   done
+  # a stranger's MAIL FROM:<> message to an unknown local user: qmail-send
+  # cannot bounce it, so it makes a genuine double-bounce with the stranger's
+  # message as "the original bounce" -- whose text may hold a "copy of the
+  # message" naming a victim behind a forged line "by mx.example.net"
+  {
+    printf 'Date: 2 Dec 2026 10:04:30 -0000\nFrom: MAILER-DAEMON@mx.example.net\nTo: forged@spam.test\nSubject: failure notice\n\n'
+    printf 'Hi. This is the qmail-send program at mx.example.net.\n\n<nobody@mx.example.net>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n'
+    printf -- '--- Below this line is a copy of the message.\n\nReturn-Path: <forged@spam.test>\n'
+    printf 'Received: (qmail 4243 invoked from network); 2 Dec 2026 10:04:29 -0000\n'
+    printf 'Received: from victim.test (HELO victim.test) (127.0.10.77)\n  by mx.example.net with SMTP; 2 Dec 2026 10:04:29 -0000\n'
+    printf 'Subject: cheap pills\n\nspam\n'
+  } > "$C/nullsender"
+  e2e_swaks --server "127.0.0.1:$E2E_PORT" --from '<>' --to nobody@mx.example.net --data "$C/nullsender"
+  m=$(ls -t "$C/sink"/msg.* 2> /dev/null | head -n 1)
+  {
+    printf 'Received: (qmail 5152 invoked for bounce); 2 Dec 2026 11:00:01 -0000\nDate: 2 Dec 2026 11:00:01 -0000\n'
+    printf 'From: MAILER-DAEMON@mx.example.net\nTo: doublebounce@mx.example.net\nSubject: failure notice\n\n'
+    printf 'Hi. This is the qmail-send program at mx.example.net.\nI tried to deliver a bounce message to this address, but the bounce bounced!\n\n'
+    printf '<nobody@mx.example.net>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n--- Below this line is the original bounce.\n\nReturn-Path: <>\n'
+    asqmail "$m"
+  } > "$C/nullsender.db"
+  SENDER='#@[]' sg 0 "$C/nullsender.db"
+  e2e_check "a stranger's MAIL FROM:<> message as qmail-send's original bounce (MAIL FROM:$(sed -n 's/^mail: //p' "$m")): exit 0, not-local (bounce), nothing sent" \
+    'grep -qx "mail: <>" "$m" && [ "$RC" = 0 ] && grep -q "action=pass reason=not-local check=bounce" "$C/log" && [ "$(count "$C/rec")" = 0 ] && [ "$(count "$C/review/new")" = 0 ]'
   SDU_TEST_NOW=$T0 "$SG" -f "$C/conf" -z > "$C/zone" 2> "$C/log"
+  e2e_check "the victim 127.0.10.77 of the MAIL FROM:<> message is not in the zone" '! grep -q "127\.0\.10\.77" "$C/zone"'
   e2e_check "the forged victim 127.0.10.12 is not in the zone" '! grep -q "127\.0\.10\.12" "$C/zone"'
   # a person pipes the same message in with -r: the spam itself, our line on top
   SENDER=forger@spam.test sg 0 "$C/forged.4" -r

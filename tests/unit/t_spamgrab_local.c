@@ -44,6 +44,31 @@ int main(void)
   T_EQI(local(m, "#@[]"), SG_LOCAL_QUEUE, "no pid in the qmail line: not ours");
   T_EQI(local("", "#@[]"), SG_LOCAL_QUEUE, "empty input: not ours");
 
+  /* the original bounce inside: qmail-send's own, or a stranger's MAIL FROM:<> message */
+#define IB(x) sg_local_bounce(x, strlen(x))
+  snprintf(m, sizeof m, "Return-Path: <>\n%s%s", q, hdr);
+  T_EQI(IB(m), SG_LOCAL_OK, "inner bounce: qmail-send's own");
+  snprintf(m, sizeof m, "Return-Path: <>\r\nReceived: (qmail 8029 invoked for bounce); 2 Dec 2026 10:04:30 -0000\r\n"
+    "Date: 2 Dec 2026 10:04:30 -0000\r\n\r\nHi.\r\n");
+  T_EQI(IB(m), SG_LOCAL_OK, "inner bounce: CRLF line ends");
+  snprintf(m, sizeof m, "Return-Path: <>\nReceived: (qmail 9 invoked from network); 2 Dec 2026 10:04:30 -0000\n"
+    "Received: from unknown (HELO x) (192.0.2.7)\n  by mx.example.net with SMTP; 2 Dec 2026 10:04:30 -0000\n%s", hdr);
+  T_EQI(IB(m), SG_LOCAL_BOUNCE, "inner bounce: came in over SMTP with MAIL FROM:<>");
+  snprintf(m, sizeof m, "Return-Path: <>\nReceived: (qmail 9 invoked from network); 2 Dec 2026 10:04:30 -0000\n"
+    "Received: from unknown (HELO x) (192.0.2.7)\n  by mx.example.net with SMTP; 2 Dec 2026 10:04:30 -0000\n%s%s", q, hdr);
+  T_EQI(IB(m), SG_LOCAL_BOUNCE, "inner bounce: over SMTP, a forged qmail line below ours");
+  snprintf(m, sizeof m, "Return-Path: <x@y.example>\n%s%s", q, hdr);
+  T_EQI(IB(m), SG_LOCAL_BOUNCE, "inner bounce: not to <>");
+  snprintf(m, sizeof m, "%s%s", q, hdr);
+  T_EQI(IB(m), SG_LOCAL_BOUNCE, "inner bounce: no Return-Path line");
+  snprintf(m, sizeof m, "Return-Path: <>\n%sReceived: from x by mx.example.net with SMTP; 2 Dec 2026 10:04:30 -0000\n%s", q, hdr);
+  T_EQI(IB(m), SG_LOCAL_BOUNCE, "inner bounce: a second Received field");
+  snprintf(m, sizeof m, "Return-Path: <>\nReceived: (qmail 8029 invoked for bounce);\n 2 Dec 2026 10:04:30 -0000\n%s", hdr);
+  T_EQI(IB(m), SG_LOCAL_BOUNCE, "inner bounce: the qmail line folded");
+  T_EQI(IB("Return-Path: <>"), SG_LOCAL_BOUNCE, "inner bounce: one line only");
+  T_EQI(IB(""), SG_LOCAL_BOUNCE, "inner bounce: empty");
+  T_OK(!strcmp(sg_local_why(SG_LOCAL_BOUNCE), "bounce"), "inner bounce: check=bounce in the log");
+
   T_OK(sg_qmaildate("2 Dec 2026 10:04:30 -0000", 25, &t) && t == 1796205870ULL, "qmail date: 2 Dec 2026 10:04:30 UTC");
   T_OK(sg_qmaildate("29 Feb 2028 00:00:00 -0000", 26, &t) && t == 1835395200ULL, "qmail date: a leap day");
   T_OK(!sg_qmaildate("2 Dec 2026 10:04:30 +0100", 25, &t), "qmail date: not UTC, not qmail-queue's");

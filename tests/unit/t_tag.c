@@ -109,6 +109,7 @@ int main(void)
   T_EQI(check(&k, "ip=192.0.2.7 lists=dul  score=1 action=throttle date=2026-12-02T11:00:00Z mac=" MAC1, &which),
     SDU_TAG_BADMAC, "one blank more");
   T_EQI(check(&k, "mac=" MAC1, &which), SDU_TAG_NOMAC, "a mac alone");
+  T_EQI(check(&k, FIELDS " mac=" MAC1 " mac=" MAC1, &which), SDU_TAG_BADMAC, "mac= twice: the last covers the first");
   for (i = 0; i < 64; ++i) {
     char line[200];
     snprintf(line, sizeof line, "%s mac=%s", FIELDS, MAC1);
