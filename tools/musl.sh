@@ -1,6 +1,6 @@
 #!/bin/sh
-# tools/musl.sh: build the four libraries sdu links (libowfat, LMDB, libpsl,
-# libsodium) with musl from Debian 12's own source packages, static, into one prefix,
+# tools/musl.sh: build the five libraries sdu links (libowfat, LMDB, libpsl,
+# libsodium, OpenSSL's libssl and libcrypto) with musl from Debian 12's own source packages, static, into one prefix,
 # for "make LIBC=musl". Nothing of theirs is kept in sdu's tree.
 # usage: sh tools/musl.sh [ prefix ]   (default /opt/sdu-musl; as root when
 # packages or sources are missing; does nothing when the prefix is complete)
@@ -17,7 +17,7 @@ fatal() { c=$1; shift; echo "musl.sh: fatal: $*" >&2; exit "$c"; }
 
 # the versions Debian has installed for glibc; a stamp says which ones the
 # prefix holds (the sources come in the same versions, whatever they are)
-stamp="sdu-musl 4: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev liblmdb-dev libpsl-dev libsodium-dev 2>/dev/null)"
+stamp="sdu-musl 5: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev liblmdb-dev libpsl-dev libsodium-dev libssl-dev 2>/dev/null)"
 if [ -r "$prefix/.sdu-musl" ] && [ "$(cat "$prefix/.sdu-musl")" = "$stamp" ]; then exit 0; fi
 
 [ "$(id -u)" -eq 0 ] || fatal 100 "$prefix is not built; run this script as root"
@@ -50,14 +50,15 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 111' HUP INT TERM
 cd "$work" || fatal 111 "unable to enter $work"
 chmod 755 "$work"   # apt's _apt user fetches into it
-for p in libowfat lmdb libpsl libsodium; do
+for p in libowfat lmdb libpsl libsodium openssl; do
   apt-get source -qq "$p" > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source $p failed"; }
 done
 owfat=$(ls -d libowfat-*/ 2>/dev/null | head -n 1); owfat=${owfat#libowfat-}; owfat=${owfat%/}
 lmdb=$(ls -d lmdb-*/ 2>/dev/null | head -n 1); lmdb=${lmdb#lmdb-}; lmdb=${lmdb%/}
 psl=$(ls -d libpsl-*/ 2>/dev/null | head -n 1); psl=${psl#libpsl-}; psl=${psl%/}
 sodium=$(ls -d libsodium-*/ 2>/dev/null | head -n 1); sodium=${sodium#libsodium-}; sodium=${sodium%/}
-[ -n "$owfat" ] && [ -n "$lmdb" ] && [ -n "$psl" ] && [ -n "$sodium" ] || fatal 111 "sources not unpacked in $work"
+ssl=$(ls -d openssl-*/ 2>/dev/null | head -n 1); ssl=${ssl#openssl-}; ssl=${ssl%/}
+[ -n "$owfat" ] && [ -n "$lmdb" ] && [ -n "$psl" ] && [ -n "$sodium" ] && [ -n "$ssl" ] || fatal 111 "sources not unpacked in $work"
 pslmaj=$(echo "$psl" | cut -d. -f1); pslmin=$(echo "$psl" | cut -d. -f2); pslpat=$(echo "$psl" | cut -d. -f3)
 pslnum=$(printf '0x%02x%02x%02x' "$pslmaj" "$pslmin" "${pslpat:-0}")
 
@@ -102,6 +103,21 @@ sed -i 's@<sys/poll.h>@<poll.h>@' "$prefix"/include/*.h || fatal 111 "unable to 
 cp "$work/sodium/lib/libsodium.a" "$prefix/lib/" && cp -R "$work/sodium/include/sodium.h" "$work/sodium/include/sodium" "$prefix/include/" ||
   fatal 111 "unable to copy libsodium"
 
+# OpenSSL (the proxy's STARTTLS, common/sdu_tls.c): libssl and libcrypto only,
+# static, no programs (build_libs), no tests. musl-gcc has no kernel
+# headers: the options leave out what includes them (the AF_ALG engine, kernel
+# TLS, secure memory's mlock2), and what musl lacks (async's makecontext,
+# dlopen'ed modules and engines). The configuration file is never read (the
+# proxy initialises with OPENSSL_INIT_NO_LOAD_CONFIG); --openssldir is Debian's.
+( cd "openssl-$ssl" &&
+  ./Configure linux-x86_64 CC=musl-gcc --prefix="$work/ssl" --libdir=lib --openssldir=/usr/lib/ssl \
+    no-shared no-tests no-engine no-afalgeng no-ktls no-async no-dso no-module \
+    no-secure-memory no-legacy no-ssl3 no-dtls no-comp -O2 > ../ssl.log 2>&1 &&
+  make -s -j2 build_libs >> ../ssl.log 2>&1 && make -s install_dev >> ../ssl.log 2>&1 ) ||
+  { tail -20 ssl.log >&2; fatal 111 "OpenSSL did not build"; }
+cp "$work/ssl/lib/libssl.a" "$work/ssl/lib/libcrypto.a" "$prefix/lib/" && cp -R "$work/ssl/include/openssl" "$prefix/include/" ||
+  fatal 111 "unable to copy OpenSSL"
+
 echo "$stamp" > "$prefix/.sdu-musl" || fatal 111 "unable to write the stamp"
-echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl, libsodium $sodium built with musl in $prefix"
+echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl, libsodium $sodium, OpenSSL $ssl built with musl in $prefix"
 exit 0
