@@ -28,7 +28,6 @@ struct sdu_tls {
   int minv, maxv;
   const char *ciphers, *groups;
   unsigned long timeout;
-  int authtls;
   int fdin, fdout;
   short want;
 };
@@ -214,8 +213,6 @@ sdu_tls *sdu_tls_server(void)
       sdu_warn("SDU_TLS_TIMEOUT ", s, " is not a number of seconds from 1 to 86400: 60 used");
     else t->timeout = v;
   }
-  s = sdu_env_get("SDU_TLS_AUTH");
-  t->authtls = s && *s;
   t->ctx = context(t, cert, key);
   if (!t->ctx) { free(t); return 0; }
   return t;
@@ -231,7 +228,11 @@ void sdu_tls_free(sdu_tls *t)
 }
 
 unsigned long sdu_tls_timeout(const sdu_tls *t) { return t->timeout; }
-int sdu_tls_authneedstls(const sdu_tls *t) { return t->authtls; }
+int sdu_tls_authonly(void)
+{
+  const char *s = sdu_env_get("SDU_TLS_AUTH");
+  return s && *s;
+}
 
 int sdu_tls_accept(sdu_tls *t, int fdin, int fdout)
 {

@@ -22,7 +22,8 @@ typedef struct sdu_tls sdu_tls;
 sdu_tls *sdu_tls_server(void);
 void sdu_tls_free(sdu_tls *t);
 unsigned long sdu_tls_timeout(const sdu_tls *t);  /* handshake, seconds */
-int sdu_tls_authneedstls(const sdu_tls *t);       /* SDU_TLS_AUTH set */
+/* SDU_TLS_AUTH set: AUTH only inside TLS (whether or not TLS could be set up) */
+int sdu_tls_authonly(void);
 
 /* the connection: reads fdin, writes fdout (0 and 1, the same socket
    under tcpserver). 0, or -1 (a warning said why) */

@@ -179,7 +179,7 @@ int main(void)
   unsetenv("SDU_TLS_TIMEOUT");
   T_OK(start(&p, 0, 0, 0), "ECDSA: configured");
   T_EQI(sdu_tls_timeout(p.t), 60, "handshake timeout default 60 s");
-  T_EQI(sdu_tls_authneedstls(p.t), 0, "SDU_TLS_AUTH unset");
+  T_EQI(sdu_tls_authonly(), 0, "SDU_TLS_AUTH unset");
   T_EQI(handshake(p.t, p.c), 1, "ECDSA: handshake");
   T_EQS(sdu_tls_version(p.t), "TLSv1.3", "ECDSA: TLSv1.3 by default");
   T_OK(strlen(sdu_tls_cipher(p.t)) > 4, "ECDSA: a cipher name");
@@ -242,7 +242,7 @@ int main(void)
   setenv("SDU_TLS_AUTH", "1", 1);
   T_OK(start(&p, 0, 0, 0), "RSA: configured");
   T_EQI(sdu_tls_timeout(p.t), 7, "SDU_TLS_TIMEOUT");
-  T_EQI(sdu_tls_authneedstls(p.t), 1, "SDU_TLS_AUTH set");
+  T_EQI(sdu_tls_authonly(), 1, "SDU_TLS_AUTH set");
   T_EQI(handshake(p.t, p.c), 1, "RSA: handshake");
   T_EQS(sdu_tls_version(p.t), "TLSv1.2", "SDU_TLS_PROTOCOLS=TLSv1.2: TLSv1.2");
   T_OK(strstr(sdu_tls_cipher(p.t), "ECDHE-RSA-") == sdu_tls_cipher(p.t), "TLS 1.2: an ECDHE suite");
