@@ -86,7 +86,7 @@ MAN_SPAMGRAB = spamgrab/spamgrab.1
 PROGS = $(PROG_CHAIN) $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
 MANS1 = $(MAN_CHAIN) $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
 # unit tests of the programs' own parts (<prog>/<prog>_*.c)
-UNIT_RBLCHECK = tests/unit/t_rblcheck_policy
+UNIT_RBLCHECK = tests/unit/t_rblcheck_policy tests/unit/t_rblcheck_nomem
 UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report
 UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build \
   tests/unit/t_rcptcheck_qmail
@@ -155,13 +155,16 @@ tests/unit/t_spamgrab_report: tests/unit/t_spamgrab_report.o $(SPAMGRAB_OBJS) co
 tests/unit/t_spamgrab_tag: tests/unit/t_spamgrab_tag.o spamgrab/spamgrab_tag.o spamgrab/spamgrab_parse.o common/libsdu.a
 	$(LINK) tests/unit/t_spamgrab_tag.o spamgrab/spamgrab_tag.o spamgrab/spamgrab_parse.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
-rblcheck/rblcheck.o rblcheck/rblcheck_policy.o tests/unit/t_rblcheck_policy.o: rblcheck/rblcheck_policy.h $(HEADERS)
+rblcheck/rblcheck.o rblcheck/rblcheck_policy.o tests/unit/t_rblcheck_policy.o tests/unit/t_rblcheck_nomem.o: rblcheck/rblcheck_policy.h $(HEADERS)
 
 rblcheck/rblcheck: chain/sdu-chain
 	ln -f chain/sdu-chain $@
 
 tests/unit/t_rblcheck_policy: tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a
 	$(LINK) tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
+
+tests/unit/t_rblcheck_nomem: tests/unit/t_rblcheck_nomem.o rblcheck/rblcheck_policy.o common/libsdu.a
+	$(LINK) tests/unit/t_rblcheck_nomem.o rblcheck/rblcheck_policy.o common/libsdu.a $(LIBS)
 
 bench/rblcheck_dnsdelay: bench/rblcheck_dnsdelay.o
 	$(LINK) bench/rblcheck_dnsdelay.o

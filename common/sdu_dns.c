@@ -180,8 +180,7 @@ static int newid(struct run *r, char id[2])
   return 1;
 }
 
-/* the query packet, kept in q for the retries and to know its answer */
-static int build(struct run *r, sdu_dnsq *q)
+int sdu_dns_query(sdu_dnsq *q, const char id[2])
 {
   char *wire = 0;
   size_t len = 0;
@@ -192,7 +191,7 @@ static int build(struct run *r, sdu_dnsq *q)
   if (!dns_domain_fromdot(&wire, q->name, len)) return -1;
   wl = dns_domain_length(wire);
   if (wl > 255) { dns_domain_free(&wire); return -1; }
-  newid(r, q->query);
+  memcpy(q->query, id, 2);
   memcpy(q->query + 2, "\001\000\000\001\000\000\000\000\000\000", 10); /* RD, one question */
   memcpy(q->query + 12, wire, wl);
   q->query[12 + wl] = (char) (q->type >> 8);
@@ -200,6 +199,14 @@ static int build(struct run *r, sdu_dnsq *q)
   memcpy(q->query + 14 + wl, DNS_C_IN, 2);
   q->querylen = 16 + wl;
   dns_domain_free(&wire);
+  return 0;
+}
+
+/* the query packet, kept in q for the retries and to know its answer */
+static int build(struct run *r, sdu_dnsq *q)
+{
+  if (sdu_dns_query(q, "\0\0") == -1) return -1;
+  newid(r, q->query);
   return 0;
 }
 
@@ -332,18 +339,32 @@ static unsigned int match(const sdu_dnsq *q, unsigned int n, const char *buf, un
   return n;
 }
 
+int sdu_dns_reply(const sdu_dnsq *q, unsigned int n, const char *buf, unsigned int len, unsigned int *which)
+{
+  unsigned int i = match(q, n, buf, len), rcode;
+  *which = i;
+  if (i == n) return SDU_DNS_R_NONE;
+  rcode = buf[3] & 15;
+  if (rcode != 0 && rcode != 3) return SDU_DNS_R_NO;
+  if (buf[2] & 2) return SDU_DNS_R_TRUNCATED;
+  return SDU_DNS_R_ANSWER;
+}
+
 /* a datagram from server s */
 static void got(struct run *r, sdu_dnsq *q, unsigned int n, unsigned int s, const char *buf, unsigned int len)
 {
-  unsigned int i = match(q, n, buf, len), rcode;
-  if (i == n) return;
-  rcode = buf[3] & 15;
-  if (rcode != 0 && rcode != 3) said_no(r, &q[i], s);
-  else if (buf[2] & 2) { /* TC */
-    if (bytcp(r, &q[i]) == -1) done(r, &q[i], SDU_DNS_FAIL);
-  } else {
-    sdu_dns_packet(&q[i], buf, len);
-    q[i].ms = ms_since(&r->begin, &r->now);
+  unsigned int i;
+  switch (sdu_dns_reply(q, n, buf, len, &i)) {
+    case SDU_DNS_R_NO:
+      said_no(r, &q[i], s);
+      break;
+    case SDU_DNS_R_TRUNCATED:
+      if (bytcp(r, &q[i]) == -1) done(r, &q[i], SDU_DNS_FAIL);
+      break;
+    case SDU_DNS_R_ANSWER:
+      sdu_dns_packet(&q[i], buf, len);
+      q[i].ms = ms_since(&r->begin, &r->now);
+      break;
   }
 }
 

@@ -83,4 +83,20 @@ int sdu_dnsq_next(const sdu_dnsq *q, size_t *pos, const char **s, size_t *len);
    for tests): returns q->status */
 int sdu_dns_packet(sdu_dnsq *q, const char *buf, unsigned int len);
 
+/* the query packet for q->name and q->type with this id, into q->query and
+   q->querylen (sdu_dns_run's work; for tests): 0, or -1 for a bad name */
+int sdu_dns_query(sdu_dnsq *q, const char id[2]);
+
+/* what a datagram from a server is to the pending UDP queries q[0..n)
+   (sdu_dns_run's work; for tests): SDU_DNS_R_NONE when it answers none of
+   them (not a response, another id or question: dropped); else *which is
+   the query it answers and the return says what to do: */
+enum {
+  SDU_DNS_R_NONE,
+  SDU_DNS_R_NO,        /* SERVFAIL, REFUSED, ...: ask the next server */
+  SDU_DNS_R_TRUNCATED, /* TC: ask again over TCP */
+  SDU_DNS_R_ANSWER     /* NOERROR or NXDOMAIN: read it with sdu_dns_packet */
+};
+int sdu_dns_reply(const sdu_dnsq *q, unsigned int n, const char *buf, unsigned int len, unsigned int *which);
+
 #endif

@@ -315,13 +315,13 @@ static int primary(struct parser *ps, unsigned int *out)
     case T_NOT:
       if (++ps->depth > RBLCHECK_DEPTH_MAX) return bad(ps, "condition nested too deeply", 0, 0);
       ++ps->pos;
-      if (!primary(ps, &i)) return 0;
+      if ((r = primary(ps, &i)) != 1) return r;
       --ps->depth;
       return node(ps, N_NOT, i, 0, 0, out);
     case T_LP:
       if (++ps->depth > RBLCHECK_DEPTH_MAX) return bad(ps, "condition nested too deeply", 0, 0);
       ++ps->pos;
-      if (!expr(ps, out)) return 0;
+      if ((r = expr(ps, out)) != 1) return r;
       if (ps->tok[ps->pos].t == T_END) return bad(ps, "expected ) before the action", 0, 0);
       if (ps->tok[ps->pos].t != T_RP) return bad(ps, "expected ) before ", ps->tok[ps->pos].s, ps->tok[ps->pos].len);
       ++ps->pos;

@@ -153,6 +153,78 @@ static void packet_tests(void)
   sdu_dnsq_free(&q, 1);
 }
 
+/* sdu_dns_query and sdu_dns_reply: which query a datagram answers, and what it says */
+static void reply_tests(void)
+{
+  sdu_dnsq q[3];
+  char d[600];
+  unsigned int which = 99, dl;
+  char longname[300];
+
+  sdu_dnsq_init(&q[0], "2.0.0.127.zen.example", SDU_DNS_A);
+  sdu_dnsq_init(&q[1], "2.0.0.127.ZEN.example.", SDU_DNS_TXT);
+  sdu_dnsq_init(&q[2], "b.example", SDU_DNS_A);
+  T_EQI(sdu_dns_query(&q[0], "\x12\x34"), 0, "query: built");
+  T_EQI(q[0].querylen, 12 + 23 + 4, "query: header, name, type and class");
+  T_OK(!memcmp(q[0].query, "\x12\x34\001\000\000\001\000\000\000\000\000\000\0012", 14), "query: id, RD, one question");
+  T_OK(!memcmp(q[0].query + 12 + 23, "\000\001\000\001", 4), "query: type A, class IN");
+  T_EQI(sdu_dns_query(&q[1], "\x12\x34"), 0, "query with a trailing dot: built");
+  T_EQI(sdu_dns_query(&q[2], "\x56\x78"), 0, "another query: built");
+  memset(longname, 'a', sizeof longname - 1);
+  longname[sizeof longname - 1] = 0;
+  q[2].name = longname;
+  T_EQI(sdu_dns_query(&q[2], "\x56\x78"), -1, "query for a 299-byte name: -1");
+  q[2].name = "b.example";
+  T_EQI(sdu_dns_query(&q[2], "\x56\x78"), 0, "query again: built");
+
+  /* the answer to q[0]: its id and question, QR set */
+  memcpy(d, q[0].query, q[0].querylen);
+  dl = q[0].querylen;
+  d[2] = (char) 0x81; d[3] = (char) 0x80;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_ANSWER, "reply: an answer");
+  T_EQI(which, 0, "  to the query of its id and question");
+  d[3] = (char) 0x83;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_ANSWER, "reply: NXDOMAIN is an answer");
+  d[3] = (char) 0x82;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_NO, "reply: SERVFAIL says no");
+  d[3] = (char) 0x85;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_NO, "reply: REFUSED says no");
+  d[3] = (char) 0x80; d[2] = (char) 0x83;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_TRUNCATED, "reply: TC is truncated");
+  d[2] = (char) 0x81;
+  d[23] = 'Z'; d[25] = 'N';
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_ANSWER, "reply: the question in another case");
+  T_EQI(which, 0, "  answers the same query");
+  d[dl - 3] = 16;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_ANSWER, "reply: type TXT, same id and name");
+  T_EQI(which, 1, "  answers the TXT query");
+  d[dl - 3] = 1;
+  d[2] = 1;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_NONE, "reply: without QR: none");
+  T_EQI(which, 3, "  which is n");
+  d[2] = (char) 0x81;
+  d[5] = 2;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_NONE, "reply: two questions: none");
+  d[5] = 1;
+  d[1] = 0x35;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_NONE, "reply: another id: none");
+  d[1] = 0x34;
+  d[13] = '3';
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_NONE, "reply: another name: none");
+  d[13] = '2';
+  T_EQI(sdu_dns_reply(q, 3, d, dl - 1, &which), SDU_DNS_R_NONE, "reply: question cut short: none");
+  T_EQI(sdu_dns_reply(q, 3, d, 11, &which), SDU_DNS_R_NONE, "reply: shorter than a header: none");
+  q[0].status = SDU_DNS_OK;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_NONE, "reply: to a query already answered: none");
+  q[0].status = SDU_DNS_PENDING;
+  q[0].tcp = 1;
+  T_EQI(sdu_dns_reply(q, 3, d, dl, &which), SDU_DNS_R_NONE, "reply: to a query gone to TCP: none");
+  q[0].tcp = 0;
+  T_EQI(sdu_dns_reply(q, 1, d, dl, &which), SDU_DNS_R_ANSWER, "reply: to the only query");
+  T_EQI(sdu_dns_reply(q + 1, 2, d, dl, &which), SDU_DNS_R_NONE, "reply: to none of the others");
+  sdu_dnsq_free(q, 3);
+}
+
 static int calls;
 static int count_enough(void *ctx, sdu_dnsq *q, unsigned int n)
 {
@@ -633,6 +705,7 @@ int main(int argc, char **argv)
 {
   if (argc == 5 && !strcmp(argv[1], "live")) return live(argv[2], argv[3], argv[4]);
   packet_tests();
+  reply_tests();
   run_tests_offline();
   T_DONE();
 }
