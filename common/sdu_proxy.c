@@ -392,11 +392,6 @@ static void tls_on(sdu_proxy *p)
   memcpy(p->tlshdr + 19, f + 5, i - 5);
   memcpy(p->tlshdr + 19 + i - 5, "\r\n", 2);
   p->tlshdrlen = 19 + i - 5 + 2;
-  if (p->tlsjunk) {
-    char num[SDU_FMT_ULONG];
-    num[sdu_fmt_ulong(num, (unsigned long) p->tlsjunk)] = 0;
-    sdu_warn("dropped ", num, " bytes sent after STARTTLS before the handshake");
-  }
 }
 
 /* the client's bytes, through TLS once it is on */
@@ -779,6 +774,11 @@ static int handshake(sdu_proxy *p)
     /* our 220 is out and nothing else is owed: what came meanwhile, never */
     p->tlsjunk += p->cin.len;
     p->cin.len = 0;
+    if (p->tlsjunk) {
+      char num[SDU_FMT_ULONG + 1];
+      num[sdu_fmt_ulong(num, (unsigned long) p->tlsjunk)] = 0;
+      sdu_warn("dropped ", num, " bytes sent after STARTTLS before the handshake");
+    }
     if (sdu_tls_accept(p->tls, p->fdin, p->fdout) == -1) return -1;
     p->tlsstate = TLS_SHAKE;
     p->tlsdl = nowms() + (unsigned long long) sdu_tls_timeout(p->tls) * 1000;
