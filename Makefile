@@ -94,7 +94,7 @@ UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/u
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
-  bench/spamgrab_bench bench/cc
+  bench/spamgrab_bench bench/tls_floor bench/cc
 
 HEADERS = common/*.h
 
@@ -258,6 +258,10 @@ tests/smtpsink: tests/smtpsink.o common/libsdu.a
 
 bench/smtpblast: bench/smtpblast.o
 	$(LINK) bench/smtpblast.o
+
+bench/tls_floor.o: $(HEADERS)
+bench/tls_floor: bench/tls_floor.o common/libsdu.a
+	$(LINK) bench/tls_floor.o common/libsdu.a $(LIBS)
 
 bench/rcptcheck-cpu: bench/rcptcheck-cpu.o
 	$(LINK) bench/rcptcheck-cpu.o
