@@ -82,8 +82,9 @@ struct sdu_proxy {
   stralloc tmp;
   int lastcode;        /* of downstream's last reply */
   /* STARTTLS, under the client's buffers (sdu_tls.h): the hooks never know */
-  sdu_tls *tls;        /* the site's configuration, read at the first EHLO; 0: none */
-  int tlstried, tlsstate, authtls;
+  sdu_tls *tls;        /* the site's configuration, read at STARTTLS */
+  int tlsoffer;        /* 1 offered, 0 not (yet), -1 not usable */
+  int tlsstate, authtls;
   int ehlo, intrans;   /* downstream took EHLO; a mail transaction is open */
   int rwfd, wwfd;      /* what a TLS read and a TLS write wait for */
   short rwant, wwant;
@@ -244,10 +245,12 @@ static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
 
   hook_reply(p, p->nlev, verb, code, r, len);
   if (verb == SDU_V_EHLO && code == 250) {
-    /* the site's certificate is read once a client could use it */
-    if (!p->tlstried) { p->tlstried = 1; p->tls = sdu_tls_server(); }
+    /* whether the files are there is looked at once a client could use
+       them; they are read when one asks (a client that never does costs
+       nothing of the library) */
+    if (!p->tlsoffer) p->tlsoffer = sdu_tls_offer() ? 1 : -1;
     p->tmp.len = 0;
-    if (!sdu_smtp_ehloedit(&p->tmp, r, len, p->tls && p->tlsstate == TLS_OFF,
+    if (!sdu_smtp_ehloedit(&p->tmp, r, len, p->tlsoffer > 0 && p->tlsstate == TLS_OFF,
           p->authtls && p->tlsstate != TLS_ON)) sdu_nomem();
     r = p->tmp.s; len = p->tmp.len;
   }
@@ -352,10 +355,14 @@ static void starttls(sdu_proxy *p, const sdu_cmd *c)
   if (c->arglen) qlocal(p, c->verb, 501, "5.5.4 Syntax error (no parameters allowed)", 0);
   else if (p->tlsstate == TLS_ON) qlocal(p, c->verb, 503, "5.5.1 TLS already active", 0);
   else if (!p->ehlo) qlocal(p, c->verb, 503, "5.5.1 send EHLO first", 0);
-  else if (!p->tls) qlocal(p, c->verb, 454, "4.7.0 TLS not available", 0);
+  else if (p->tlsoffer <= 0) qlocal(p, c->verb, 454, "4.7.0 TLS not available", 0);
   else if (p->intrans) qlocal(p, c->verb, 503, "5.5.1 not inside a mail transaction", 0);
   else if (p->mode == M_PASS) qlocal(p, c->verb, 503, "5.5.1 already authenticated", 0);
-  else {
+  else if (!p->tls && !(p->tls = sdu_tls_server())) {
+    /* offered, but the files do not make a server (warned): never again */
+    p->tlsoffer = -1;
+    qlocal(p, c->verb, 454, "4.7.0 TLS not available", 0);
+  } else {
     qlocal(p, c->verb, 220, "2.0.0 Ready to start TLS", 0);
     p->tlsstate = TLS_READY;
   }

@@ -179,6 +179,14 @@ static int servername(SSL *ssl, int *alert, void *arg)
   return SSL_TLSEXT_ERR_OK;
 }
 
+int sdu_tls_offer(void)
+{
+  const char *cert = sdu_env_get("SDU_TLS_CERT"), *key = sdu_env_get("SDU_TLS_KEY");
+  if (!cert || !*cert) return 0;
+  if (!key || !*key) key = cert;
+  return readable("certificate", cert) && readable("key", key);
+}
+
 sdu_tls *sdu_tls_server(void)
 {
   const char *cert = sdu_env_get("SDU_TLS_CERT"), *key = sdu_env_get("SDU_TLS_KEY");

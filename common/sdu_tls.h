@@ -20,6 +20,10 @@ typedef struct sdu_tls sdu_tls;
    when the certificate or key cannot be used (a warning names the file):
    the session goes on without STARTTLS. Exits only on no memory. */
 sdu_tls *sdu_tls_server(void);
+/* whether to offer STARTTLS: SDU_TLS_CERT is set and it and the key can be
+   opened (a warning names the one that cannot); cheap, nothing of the
+   library is touched: sdu_tls_server() reads them when a client asks */
+int sdu_tls_offer(void);
 void sdu_tls_free(sdu_tls *t);
 unsigned long sdu_tls_timeout(const sdu_tls *t);  /* handshake, seconds */
 /* SDU_TLS_AUTH set: AUTH only inside TLS (whether or not TLS could be set up) */

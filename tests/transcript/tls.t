@@ -79,3 +79,11 @@ and gets 530.
   250 STARTTLS^M
   530 5.7.0 Must issue a STARTTLS command first^M
   221 smtpsink^M
+
+Files that can be read but make no server (a certificate given as the key):
+offered, read when the client asks, then 454 and a warning; never offered
+again in the session.
+
+  $ printf 'EHLO x\r\nSTARTTLS\r\nEHLO x\r\nQUIT\r\n' | SDU_TLS_CERT=c.pem SDU_TLS_KEY=c.pem sdu-testproxy smtpsink 2>err | grep -c 'STARTTLS\|^454'; grep -c 'warning: STARTTLS not offered: unable to load the key c.pem' err
+  2
+  1

@@ -152,6 +152,7 @@ int main(void)
   /* a key that cannot be read: no TLS, a warning naming the file */
   setenv("SDU_TLS_CERT", ec, 1);
   setenv("SDU_TLS_KEY", "/nonexistent/sdu-test.key", 1);
+  T_EQI(sdu_tls_offer(), 0, "unreadable key: not offered");
   w = warnings_of(&t);
   T_OK(!t, "unreadable key: no TLS");
   T_OK(w && strstr(w, "t_tls: warning: STARTTLS not offered: unable to read key /nonexistent/sdu-test.key"), "unreadable key: the warning names the file");
@@ -177,6 +178,7 @@ int main(void)
   setenv("SDU_TLS_CERT", ec, 1);
   setenv("SDU_TLS_KEY", eck, 1);
   unsetenv("SDU_TLS_TIMEOUT");
+  T_EQI(sdu_tls_offer(), 1, "readable files: offered");
   T_OK(start(&p, 0, 0, 0), "ECDSA: configured");
   T_EQI(sdu_tls_timeout(p.t), 60, "handshake timeout default 60 s");
   T_EQI(sdu_tls_authonly(), 0, "SDU_TLS_AUTH unset");
