@@ -9,7 +9,7 @@ MANDIR = $(PREFIX)/share/man
 # LIBC=musl links every program with musl and the libraries tools/musl.sh builds
 # into $(MUSL): on a virtual machine a glibc static start-up traps to the
 # hypervisor a few dozen times (CPUID), a musl one not at all (see INSTALL).
-# Build one kind at a time: make clean between the two.
+# Changing LIBC builds everything again (common/build-flags, below).
 LIBC =
 MUSL = /opt/sdu-musl
 CC_ = cc
@@ -94,11 +94,26 @@ UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/u
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
-  bench/spamgrab_bench bench/tls_floor bench/cc
+  bench/spamgrab_bench bench/tls_floor bench/cc bench/greylist
 
 HEADERS = common/*.h
 
+# what the objects were built with (not the warnings), in common/build-flags:
+# when it changes (make SANITIZE=1, LIBC=musl, other CFLAGS) every object is
+# built again, so that a make after make check SANITIZE=1 gives the static
+# programs and never the sanitizers' (10 MB more a process, INSTALL 2) nor a
+# mix of musl and glibc objects; make install installs what was built with
+# the variables it is given, or refuses. Every object depends on it (ALL_OBJS,
+# at the end: an object of a program goes in its program's list).
+BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(INC_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
+
 all: $(PROGS) $(TEST_PROGS) $(BENCH_PROGS)
+
+common/build-flags: FORCE
+	@printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $@ || { \
+	  [ ! -f $@ ] || echo "build flags changed: every object is built again"; \
+	  printf '%s\n' '$(BUILD_FLAGS)' > $@; }
+FORCE:
 
 .SUFFIXES: .c .o
 .c.o:
@@ -136,6 +151,9 @@ tests/unit/t_throttle_session: tests/unit/t_throttle_session.o $(THROTTLE_OBJS) 
 tests/unit/t_throttle_report: tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a
 	$(LINK) tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a $(LIBS)
 
+bench/greylist: bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a
+	$(LINK) bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
+
 bench/throttle_flood: bench/throttle_flood.o
 	$(LINK) bench/throttle_flood.o
 
@@ -164,7 +182,7 @@ tests/unit/t_rblcheck_policy: tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_p
 	$(LINK) tests/unit/t_rblcheck_policy.o rblcheck/rblcheck_policy.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 tests/unit/t_rblcheck_nomem: tests/unit/t_rblcheck_nomem.o rblcheck/rblcheck_policy.o common/libsdu.a
-	$(LINK) tests/unit/t_rblcheck_nomem.o rblcheck/rblcheck_policy.o common/libsdu.a $(LIBS)
+	$(LINK) tests/unit/t_rblcheck_nomem.o rblcheck/rblcheck_policy.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 bench/rblcheck_dnsdelay: bench/rblcheck_dnsdelay.o
 	$(LINK) bench/rblcheck_dnsdelay.o
@@ -279,7 +297,12 @@ demo:
 # each file goes in under a temporary name and is renamed into place, so that a
 # running chain never finds a program missing or half written; the links of
 # the chain are hard links to sdu-chain, as in the build tree
-install: $(PROGS)
+install:
+	@if [ -f common/build-flags ] && ! printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - common/build-flags; then \
+	  echo "make install: the programs were built otherwise: $$(cat common/build-flags)" >&2; \
+	  echo "make install: give it the variables of that build (make install LIBC=musl), or run make first" >&2; \
+	  exit 100; fi
+	$(MAKE) $(PROGS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	for p in $(PROGS); do \
 	  b=$(DESTDIR)$(BINDIR)/$${p##*/}; \
@@ -291,8 +314,16 @@ install: $(PROGS)
 	for m in $(MANS1); do cp $$m $(DESTDIR)$(MANDIR)/man1/ || exit 1; done
 
 clean:
-	rm -f common/*.o common/libsdu.a tests/unit/*.o $(UNIT_TESTS) \
+	rm -f common/*.o common/libsdu.a common/build-flags tests/unit/*.o $(UNIT_TESTS) \
 	  $(PROGS) $(TEST_PROGS) $(BENCH_PROGS) */*.o tests/*.o bench/*.o
 	rm -rf tests/tmp
 
-.PHONY: all check install clean demo
+.PHONY: all check install clean demo FORCE
+
+# every object, made again when the build flags change (common/build-flags); at the
+# end, where every list is defined
+ALL_OBJS = $(COMMON_OBJS) common/sdu_alloc.o $(UNIT_TESTS:=.o) chain/sdu-chain.o $(CHAIN_OBJS) \
+  throttle/throttle_report.o throttle/sdu-report.o rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) \
+  spamgrab/spamgrab.o $(SPAMGRAB_OBJS) $(TEST_PROGS:=.o) tests/fuzz_addr.o $(BENCH_PROGS:=.o) \
+  bench/throttle_flood.o
+$(ALL_OBJS) bench/cc: common/build-flags

@@ -11,7 +11,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
-#define USAGE "smtpblast [ -n messages ] [ -s bytes ] [ -c connections ] host port"
+#define USAGE "smtpblast [ -n messages ] [ -s bytes ] [ -c connections ] [ -r ] host port"
 
 static char rbuf[65536];
 static size_t rlen;
@@ -78,18 +78,20 @@ static int dial(const char *host, const char *port)
 
 int main(int argc, char **argv)
 {
-  unsigned long n = 1000, size = 100000, conns = 1, c, i;
+  unsigned long n = 1000, size = 100000, conns = 1, c, i, refused = 0;
+  int refusable = 0; /* -r: one envelope a connection, which the server may refuse */
   char *body;
   size_t blen = 0;
   struct timespec t0, t1;
   double secs;
   int opt;
 
-  while ((opt = getopt(argc, argv, "n:s:c:")) != -1)
+  while ((opt = getopt(argc, argv, "n:s:c:r")) != -1)
     switch (opt) {
       case 'n': n = strtoul(optarg, 0, 10); break;
       case 's': size = strtoul(optarg, 0, 10); break;
       case 'c': conns = strtoul(optarg, 0, 10); break;
+      case 'r': refusable = 1; break;
       default: fprintf(stderr, "usage: %s\n", USAGE); return 100;
     }
   if (argc - optind != 2 || !conns) { fprintf(stderr, "usage: %s\n", USAGE); return 100; }
@@ -111,6 +113,20 @@ int main(int argc, char **argv)
     if (reply(fd) != 220) die("no greeting");
     writeall(fd, "EHLO bench.example\r\n", 20);
     if (reply(fd) != 250) die("EHLO refused");
+    if (refusable) {
+      /* as a flood client does: the envelope and DATA pipelined, the
+         message only if DATA gets its 354 */
+      static const char env[] = "MAIL FROM:<bench@example.org>\r\nRCPT TO:<sink@example.net>\r\nDATA\r\n";
+      int m, r2, d;
+      writeall(fd, env, sizeof env - 1);
+      m = reply(fd); r2 = reply(fd); d = reply(fd);
+      (void) m; (void) r2;
+      if (d == 354) {
+        writeall(fd, body, blen);
+        if (reply(fd) != 250) die("message refused");
+      } else ++refused;
+      per = 0;
+    }
     for (i = 0; i < per; ++i) {
       static const char env[] = "MAIL FROM:<bench@example.org>\r\nRCPT TO:<sink@example.net>\r\nDATA\r\n";
       writeall(fd, env, sizeof env - 1);
@@ -124,7 +140,10 @@ int main(int argc, char **argv)
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
-  printf("messages=%lu bytes=%lu seconds=%.3f MBps=%.1f\n", n, (unsigned long) blen * n, secs,
-    (double) blen * (double) n / secs / 1e6);
+  if (refusable)
+    printf("sessions=%lu refused=%lu seconds=%.3f ms_per_session=%.3f\n", conns, refused, secs, secs * 1e3 / (double) conns);
+  else
+    printf("messages=%lu bytes=%lu seconds=%.3f MBps=%.1f\n", n, (unsigned long) blen * n, secs,
+      (double) blen * (double) n / secs / 1e6);
   return 0;
 }

@@ -1,9 +1,12 @@
 #!/bin/sh
 # bench/spamgrab.sh: double-bounces per second with one spamgrab process per message (as qmail-local
 # runs it, 1, 2 and 4 at once) against /bin/true and a static true started the same way; the parser alone in MB/s against a memchr
-# pass; peak memory against message size. usage: sh bench/spamgrab.sh [ runs ]   (after make; SPAMGRAB=path compares another build)
+# pass; peak memory as qmail-local runs it against the target (2 x message + 2 MiB), stdin a file and a pipe.
+# usage: sh bench/spamgrab.sh [ runs | memory ]   (after make; memory: that part alone; SPAMGRAB=path
+# measures another build, OTHER=path measures another build's memory too, e.g. one made with LIBC=musl)
 top=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-3000}
+mem=; [ "$n" = memory ] && { mem=1; n=10; }
 w=$top/tests/tmp/bench-spamgrab.$$
 mkdir -p "$w/state" "$w/review/tmp" "$w/review/new" "$w/review/cur" || exit 111
 trap 'rm -rf "$w"' EXIT INT TERM
@@ -75,6 +78,7 @@ awk -v m="$n" -v f="$data/db01.eml" -v d="$w" 'BEGIN { while ((getline l < f) > 
     printf "%s", b > (d "/x" i ".eml"); close(d "/x" i ".eml") } }'
 fresh() { rm -rf "$w/state"/* "$w/review/new"/*; }
 
+if [ -z "$mem" ]; then
 echo "# one process per message, $n runs each, P in flight (qmail-send's concurrencylocal; $(nproc) CPUs)"
 for p in ${PS:-1 2 4}; do
   printf 'P=%s anchor /bin/true:            ' $p; "$w/bench" spawn "$n" $p "$data/db01.eml" /bin/true
@@ -96,14 +100,46 @@ done
 echo "# the parser alone, every sample"
 "$w/bench" parse 2 "$data"/*.eml
 
-echo "# peak memory (KiB) against message size; target: at most 2 * size + 2 MiB"
-for mb in 1 8 24; do
-  f=$w/big$mb.eml
+fi
+
+# peak memory: spamgrab as qmail-local runs it (qmail-local's environment, the message on
+# stdin, a file or a pipe), on a double-bounce that is reported (contact, injector, review
+# file, cache), against the target 2 x message + 2 MiB. For each build named: this tree's
+# and OTHER's (e.g. OTHER=/elsewhere/spamgrab/spamgrab, a tree built with make LIBC=musl).
+# The peak of what execs the program counts too: sdu-maxrss of a static true is the floor.
+kind() {
+  f=$(dirname "$1")/../bench/cc
+  case $(cat "$f" 2>/dev/null) in
+    "") echo unknown ;; *-fsanitize=*) echo sanitize ;; musl-gcc*) echo musl ;; *) echo glibc ;;
+  esac
+}
+qlenv() {
+  SENDER='#@[]' NEWSENDER='#@[]' RECIPIENT=alias-doublebounce@mx.example.net USER=alias HOME=$w \
+    LOCAL=alias-doublebounce HOST=mx.example.net EXT=doublebounce \
+    DTLINE='Delivered-To: alias-doublebounce@mx.example.net' RPLINE='Return-Path: <#@[]>'
+  export SENDER NEWSENDER RECIPIENT USER HOME LOCAL HOST EXT DTLINE RPLINE
+}
+rss() { sed -n 's/^maxrss_kib=//p' "$w/rss.log"; }
+echo "# peak memory (KiB) as qmail-local runs spamgrab; target: at most 2 * size + 2 MiB"
+echo "floor (sdu-maxrss of a static true): $("$top/tests/sdu-maxrss" "$w/true" 2>&1 | sed -n 's/^maxrss_kib=//p') KiB"
+for kb in 200 8192 24576; do
+  f=$w/big$kb.eml
   { sed -n '1,/^Content-Transfer-Encoding/p' "$data/db01.eml"; echo
-    head -c $((mb * 1024 * 1024)) /dev/zero | tr '\0' 'x' | fold -w 76; } > "$f"
-  size=$(($(wc -c < "$f") / 1024))
-  rm -rf "$w/state"/*
-  r=$("$top/tests/sdu-maxrss" "$sg" -f "$w/conf" < "$f" 2>&1 >/dev/null | sed -n 's/^maxrss_kib=//p')
-  rt=$("$top/tests/sdu-maxrss" cat < "$f" 2>&1 >/dev/null | sed -n 's/^maxrss_kib=//p')
-  echo "size_kib=$size spamgrab_maxrss_kib=$r limit_kib=$((2 * size + 2048)) cat_maxrss_kib=$rt $( [ "$r" -le $((2 * size + 2048)) ] && echo within || echo OVER)"
+    head -c $((kb * 1024)) /dev/zero | tr '\0' 'x' | fold -w 76; } > "$f"
+done
+for s in "$sg" ${OTHER:-}; do
+  [ -x "$s" ] || { echo "bench/spamgrab.sh: $s is not a program" >&2; continue; }
+  for kb in 200 8192 24576; do
+    f=$w/big$kb.eml
+    size=$(($(wc -c < "$f") / 1024))
+    lim=$((2 * size + 2048))
+    for how in file pipe; do
+      fresh
+      if [ $how = file ]; then (qlenv; exec "$top/tests/sdu-maxrss" "$s" -f "$w/conf" < "$f" > /dev/null 2> "$w/rss.log")
+      else cat "$f" | (qlenv; exec "$top/tests/sdu-maxrss" "$s" -f "$w/conf" > /dev/null 2> "$w/rss.log"); fi
+      r=$(rss)
+      grep -q 'action=report' "$w/rss.log" || r=0
+      echo "build=$(kind "$s") size_kib=$size stdin=$how maxrss_kib=$r limit_kib=$lim $( [ "$r" -gt 0 ] && [ "$r" -le $lim ] && echo within || echo OVER)"
+    done
+  done
 done

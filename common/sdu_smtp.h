@@ -56,6 +56,8 @@ typedef struct sdu_respond_cfg {
 void sdu_respond_defaults(sdu_respond_cfg *cfg);
 /* answers the connection; returns when it is over (0, or 111 on I/O error) */
 int sdu_respond(const sdu_respond_cfg *cfg);
+/* TCP_NODELAY on fd when it is a TCP socket: each reply leaves at once */
+void sdu_nodelay(int fd);
 
 /* --- the proxy engine: a link in the middle ----------------------- */
 

@@ -1,10 +1,13 @@
 /* sdu_state.c: changing state in LMDB: tables of entries that carry their own expiry */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <lmdb.h>
 #include "sdu_time.h"
 #include "sdu_state.h"
@@ -28,6 +31,35 @@ static struct shared {
   pid_t pid;            /* a child of fork opens its own */
   unsigned int refs;
 } shared[SHARED_MAX];
+
+/* A fault inside LMDB ends the store access that made it, not the process:
+   SIGBUS for a page of a mapped file that is not there (a hole of lock.mdb
+   touched on a full file system, a page past the end of a corrupt
+   data.mdb), SIGSEGV for a corrupt page pointer. The handler is installed
+   while a table is open (once for all of them: no system call per access)
+   and jumps back only out of a store access; any other fault gets the
+   previous handler and happens again. After a fault the environment is
+   never used again in this process: LMDB's memory and the lock file may be
+   half changed. What other processes wait for is given back first: the
+   write lock (a robust mutex frees itself only when its owner dies) and
+   the reader slot, by aborting the transaction the fault was in. */
+static sigjmp_buf *volatile faultjb;  /* the store access in progress, or 0 */
+static volatile sig_atomic_t faultsig;
+static MDB_txn *curtxn;               /* the transaction it is in, or 0 */
+static struct sigaction oldbus, oldsegv;
+static unsigned int armed;            /* open tables that want the handler */
+#define BROKEN_MAX 8
+static struct broken {
+  MDB_env *env;         /* never freed: the pointer stays unique */
+  int err;              /* ENOSPC (file system full) or EPROTO (corrupt) */
+  int sig;
+} broken[BROKEN_MAX];
+static unsigned int nbroken;
+static struct broken allbroken; /* when more environments than BROKEN_MAX broke */
+
+/* lock.mdb is made whole before LMDB maps it: reader slots for this many
+   processes at least (LMDB takes the slots a larger file has room for) */
+#define LOCK_BYTES ((SDU_STATE_MAXREADERS + 8) * 64UL)
 
 void sdu_state_pack64(unsigned char *p, unsigned long long u)
 {
@@ -67,6 +99,20 @@ static int corrupt(int rc)
     || rc == MDB_VERSION_MISMATCH;
 }
 
+/* what the operator should do about the last failure: sdu_state_advice */
+static int why_of(int rc)
+{
+  if (rc == MDB_MAP_FULL) return SDU_STATE_WHY_MAPFULL;
+  if (corrupt(rc)) return SDU_STATE_WHY_CORRUPT;
+  switch (errno_of(rc)) {
+    case ENOSPC: case EDQUOT: return SDU_STATE_WHY_DISKFULL;
+    case EPROTO: return SDU_STATE_WHY_CORRUPT;
+    case EACCES: case EPERM: case EROFS: return SDU_STATE_WHY_ACCESS;
+    case ENOENT: case ENOTDIR: return SDU_STATE_WHY_MISSING;
+    default: return SDU_STATE_WHY_OTHER;
+  }
+}
+
 /* "unable to write table t in dir: reason"; returns -1 for the caller to pass on */
 static int fail(sdu_state *st, const char *what, int rc)
 {
@@ -74,6 +120,7 @@ static int fail(sdu_state *st, const char *what, int rc)
     snprintf(st->err, sizeof st->err, "database corrupt: %s: %s", st->where, mdb_strerror(rc));
   else
     snprintf(st->err, sizeof st->err, "unable to %s %s: %s", what, st->where, mdb_strerror(rc));
+  st->why = why_of(rc);
   errno = errno_of(rc);
   return -1;
 }
@@ -81,8 +128,194 @@ static int fail(sdu_state *st, const char *what, int rc)
 static int failmsg(sdu_state *st, int e, const char *msg)
 {
   snprintf(st->err, sizeof st->err, "%s: %s", msg, st->where);
+  st->why = e == ENOENT ? SDU_STATE_WHY_OTHER : why_of(e); /* a table, not the directory */
   errno = e;
   return -1;
+}
+
+static struct broken *isbroken(MDB_env *env)
+{
+  unsigned int i;
+  if (allbroken.env) return &allbroken;
+  for (i = 0; i < nbroken; ++i) if (broken[i].env == env) return &broken[i];
+  return 0;
+}
+
+static const char *signame(int sig)
+{
+  return sig == SIGBUS ? "SIGBUS" : sig == SIGSEGV ? "SIGSEGV" : "an assertion failure";
+}
+
+static int brokenfail(sdu_state *st, const struct broken *b)
+{
+  if (b->err == ENOSPC)
+    snprintf(st->err, sizeof st->err, "unable to use %s: file system full (not used again after %s inside LMDB)",
+      st->where, signame(b->sig));
+  else
+    snprintf(st->err, sizeof st->err, "database corrupt: %s: not used again after %s inside LMDB",
+      st->where, signame(b->sig));
+  st->why = b->err == ENOSPC ? SDU_STATE_WHY_DISKFULL : SDU_STATE_WHY_CORRUPT;
+  errno = b->err;
+  return -1;
+}
+
+static void onfault(int sig, siginfo_t *si, void *uc)
+{
+  sigjmp_buf *jb = faultjb;
+  (void) uc;
+  if (jb) {
+    faultjb = 0;
+    faultsig = sig;
+    siglongjmp(*jb, 1);
+  }
+  /* not the store's: the previous handler, and the fault again (a signal
+     sent by kill does not come again by itself) */
+  sigaction(sig, sig == SIGBUS ? &oldbus : &oldsegv, 0);
+  if (si && si->si_code <= 0) raise(sig);
+}
+
+/* LMDB's own checks of a page (mdb_cassert) call this before abort():
+   inside a store access it is a corrupt file like a fault */
+static void onassert(MDB_env *env, const char *msg)
+{
+  sigjmp_buf *jb = faultjb;
+  (void) env; (void) msg;
+  if (jb) {
+    faultjb = 0;
+    faultsig = SIGABRT;
+    siglongjmp(*jb, 1);
+  }
+}
+
+static void arm(sdu_state *st)
+{
+  struct sigaction sa;
+  if (st->armed) return;
+  st->armed = 1;
+  if (armed++) return;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = onfault;
+  /* NODEFER: the jump out of the handler leaves no signal blocked, without
+     a sigprocmask call in every sigsetjmp */
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, &oldbus);
+  sigaction(SIGSEGV, &sa, &oldsegv);
+}
+
+static void disarm(sdu_state *st)
+{
+  if (!st->armed) return;
+  st->armed = 0;
+  if (!armed || --armed) return;
+  sigaction(SIGBUS, &oldbus, 0);
+  sigaction(SIGSEGV, &oldsegv, 0);
+}
+
+/* The head of LMDB 0.9's struct MDB_txn (mdb.c), which lmdb.h keeps
+   opaque. A write in progress (mdb_put, mdb_del, a page split) puts a
+   cursor on its own stack in front of mt_cursors and takes it out again
+   when it returns; after a jump out of it the list points into a dead
+   stack frame, and mdb_txn_abort would free() that. So, before the abort,
+   the lists are emptied (the cursors of ours in them leak), once two
+   fields that lmdb.h does show (mdb_txn_env, mdb_txn_id) confirm the
+   layout; if they do not, there is no abort, and the write lock stays
+   taken until this process ends. */
+struct lmdb_txn_head {
+  void *parent, *child;
+  size_t next_pgno, txnid;
+  MDB_env *env;
+  void *free_pgs, *loose_pgs;
+  int loose_count;
+  void *spill_pgs, *u, *dbxs, *dbs, *dbiseqs;
+  MDB_cursor **cursors;
+  unsigned char *dbflags;
+  MDB_dbi numdbs;
+  unsigned int flags;
+};
+
+static int untrack(MDB_txn *txn)
+{
+  struct lmdb_txn_head *t = (struct lmdb_txn_head *) txn;
+  MDB_dbi i;
+  if (t->env != mdb_txn_env(txn) || t->txnid != (size_t) mdb_txn_id(txn)
+    || t->numdbs > SDU_STATE_MAXDBS + 2) return 0;
+  if (t->flags & MDB_RDONLY) return 1; /* a reader tracks no cursors */
+  if (!t->cursors) return 0;
+  for (i = 0; i < t->numdbs; ++i) t->cursors[i] = 0;
+  return 1;
+}
+
+/* abort txn; a fault on the way leaves it be */
+static void abortsafe(MDB_txn *txn)
+{
+  sigjmp_buf jb;
+  if (!txn || !untrack(txn)) return;
+  if (!sigsetjmp(jb, 0)) {
+    faultjb = &jb;
+    mdb_txn_abort(txn);
+  }
+  faultjb = 0;
+}
+
+/* close env; a fault on the way leaves it be */
+static void closesafe(MDB_env *env)
+{
+  sigjmp_buf jb;
+  if (!sigsetjmp(jb, 0)) {
+    faultjb = &jb;
+    mdb_env_close(env);
+  }
+  faultjb = 0;
+}
+
+/* after a fault in a store access of st: give back the locks, and never
+   use the environment again (or close it, if this access was opening it) */
+static int faulted(sdu_state *st)
+{
+  int sig = faultsig, e = EPROTO;
+  MDB_txn *txn = curtxn;
+  struct statvfs fs;
+  curtxn = 0;
+  abortsafe(txn);
+  st->rtxn = 0;
+  /* a fault without a corrupt file is a page the file system had no room for */
+  if (sig == SIGBUS && statvfs(st->dir, &fs) == 0
+    && (unsigned long long) fs.f_bavail * fs.f_frsize < 256 * 1024) e = ENOSPC;
+  if (e == ENOSPC)
+    snprintf(st->err, sizeof st->err, "unable to use %s: file system full (%s inside LMDB)", st->where, signame(sig));
+  else
+    snprintf(st->err, sizeof st->err, "database corrupt: %s: %s inside LMDB", st->where, signame(sig));
+  st->why = e == ENOSPC ? SDU_STATE_WHY_DISKFULL : SDU_STATE_WHY_CORRUPT;
+  if (st->env && st->fresh) {
+    closesafe(st->env);
+    st->env = 0;
+  } else if (st->env && !isbroken(st->env)) {
+    struct broken *b = nbroken < BROKEN_MAX ? &broken[nbroken++] : &allbroken;
+    b->env = st->env;
+    b->err = e;
+    b->sig = sig;
+  }
+  st->fresh = 0;
+  errno = e;
+  return -1;
+}
+
+/* run fn(st, arg) as one store access: a fault inside it makes it fail */
+typedef int (*access_fn)(sdu_state *st, void *arg);
+static int guarded(sdu_state *st, access_fn fn, void *arg)
+{
+  sigjmp_buf jb;
+  sdu_state *volatile vst = st;
+  struct broken *b;
+  int r;
+  if (st->env && (b = isbroken(st->env))) return brokenfail(st, b);
+  if (faultjb) return fn(st, arg); /* inside another access: that one catches */
+  if (sigsetjmp(jb, 0)) return faulted(vst);
+  faultjb = &jb;
+  r = fn(vst, arg);
+  faultjb = 0;
+  return r;
 }
 
 static int keyok(sdu_state *st, size_t klen)
@@ -105,7 +338,22 @@ static int begin(sdu_state *st, unsigned int flags, MDB_txn **txn)
   }
   if (rc == MDB_READERS_FULL && !mdb_reader_check(st->env, &dead) && dead)
     rc = mdb_txn_begin(st->env, 0, flags, txn);
+  if (!rc) curtxn = *txn;
   return rc;
+}
+
+/* the ends of a transaction begun by begin: a fault before them aborts it */
+static int commit(MDB_txn *txn)
+{
+  int rc = mdb_txn_commit(txn);
+  curtxn = 0;
+  return rc;
+}
+
+static void txnabort(MDB_txn *txn)
+{
+  curtxn = 0;
+  mdb_txn_abort(txn);
 }
 
 static int wbegin(sdu_state *st, MDB_txn **txn)
@@ -123,9 +371,10 @@ static int rbegin(sdu_state *st)
   int rc;
   if (!st->env) return MDB_BAD_TXN;
   if (st->rtxn) {
+    curtxn = st->rtxn;
     rc = mdb_txn_renew(st->rtxn);
     if (rc != MDB_MAP_RESIZED) return rc;
-    mdb_txn_abort(st->rtxn);
+    txnabort(st->rtxn);
     st->rtxn = 0;
   }
   return begin(st, MDB_RDONLY, &st->rtxn);
@@ -134,6 +383,7 @@ static int rbegin(sdu_state *st)
 static void rdone(sdu_state *st)
 {
   mdb_txn_reset(st->rtxn);
+  curtxn = 0;
 }
 
 static int opendbi(sdu_state *st, const char *table)
@@ -143,15 +393,15 @@ static int opendbi(sdu_state *st, const char *table)
   int rc = begin(st, MDB_RDONLY, &txn);
   if (rc) return fail(st, "read", rc);
   rc = mdb_dbi_open(txn, table, 0, &dbi);
-  if (!rc) rc = mdb_txn_commit(txn); /* keeps the handle */
-  else mdb_txn_abort(txn);
+  if (!rc) rc = commit(txn); /* keeps the handle */
+  else txnabort(txn);
   if (rc == MDB_NOTFOUND) {
     if (st->flags & SDU_STATE_RDONLY) return failmsg(st, ENOENT, "no such table");
     rc = begin(st, 0, &txn);
     if (rc) return fail(st, "create", rc);
     rc = mdb_dbi_open(txn, table, MDB_CREATE, &dbi);
-    if (!rc) rc = mdb_txn_commit(txn);
-    else mdb_txn_abort(txn);
+    if (!rc) rc = commit(txn);
+    else txnabort(txn);
   }
   if (rc == MDB_INCOMPATIBLE) return failmsg(st, EPROTO, "database corrupt: table is not a table");
   if (rc) return fail(st, "open", rc);
@@ -204,66 +454,125 @@ static void denied(sdu_state *st, const char *dir, int rdonly, int rc)
   snprintf(st->err, sizeof st->err, "unable to open %s as user %s: %s", what, who, mdb_strerror(rc));
 }
 
-int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize)
+/* Make lock.mdb whole before LMDB maps it: LMDB makes it with ftruncate,
+   a file of holes, and on a full file system the first touch of a hole is
+   a SIGBUS (with the reader mutex held, if it was a reader slot). A new
+   lock file is written under a temporary name and linked into place, so
+   that no process ever maps a part of it; one that has holes is filled.
+   0 with *s the lock file's, -1 none (LMDB says why when it opens the
+   directory), -2 it cannot be made (reason in st) */
+static int lockfile(sdu_state *st, const char *dir, struct stat *s)
 {
-  int rc, fd, i, slot = -1, rdonly = (flags & SDU_STATE_RDONLY) != 0;
+  char lock[512], tmp[560];
+  static const char zeros[4096];
+  unsigned long long n = LOCK_BYTES, done;
+  long pg = sysconf(_SC_PAGESIZE);
+  int fd, r;
+  if (snprintf(lock, sizeof lock, "%s/lock.mdb", dir) >= (int) sizeof lock) return -1;
+  if (stat(lock, s) == 0) {
+    /* one made by LMDB itself: fill its holes once (never by writing,
+       as posix_fallocate may: other processes use the file) */
+    if (S_ISREG(s->st_mode) && (unsigned long long) s->st_blocks * 512 < (unsigned long long) s->st_size
+      && !(st->flags & SDU_STATE_RDONLY) && (fd = open(lock, O_RDWR | O_CLOEXEC)) != -1) {
+      if (fallocate(fd, 0, 0, s->st_size) == 0) fstat(fd, s);
+      close(fd);
+    }
+    return 0;
+  }
+  if (errno != ENOENT) return -1;
+  if (pg > 0) n = (n + (unsigned long long) pg - 1) / (unsigned long long) pg * (unsigned long long) pg;
+  snprintf(tmp, sizeof tmp, "%s.%ld.tmp", lock, (long) getpid());
+  fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
+  if (fd == -1) return -1; /* no directory, no permission: LMDB's message */
+  r = posix_fallocate(fd, 0, (off_t) n);
+  if (r == EOPNOTSUPP || r == EINVAL || r == ENOSYS)
+    for (r = 0, done = 0; done < n && !r; done += sizeof zeros)
+      if (write(fd, zeros, sizeof zeros) != (ssize_t) sizeof zeros) r = errno ? errno : EIO;
+  if (!r && fstat(fd, s) == -1) r = errno;
+  close(fd);
+  if (!r && link(tmp, lock) == -1) {
+    r = errno;
+    if (r == EEXIST) r = stat(lock, s) == -1 ? errno : 0; /* another process was first */
+  }
+  unlink(tmp);
+  if (!r) return 0;
+  if (r == EPERM || r == EOPNOTSUPP) return -1; /* no hard links here: LMDB makes it */
+  snprintf(st->err, sizeof st->err, "unable to create %.240s/lock.mdb: %s", dir, strerror(r));
+  st->why = why_of(r);
+  errno = r;
+  return -2;
+}
+
+struct openargs { const char *dir, *table; size_t mapsize; };
+
+static int open_in(sdu_state *st, void *arg)
+{
+  struct openargs *a = arg;
+  int rc, fd, i, slot = -1, haves, rdonly = (st->flags & SDU_STATE_RDONLY) != 0;
   struct stat sd;
   pid_t me = getpid();
-  memset(st, 0, sizeof *st);
-  st->flags = flags;
-  st->ownenv = 1;
-  snprintf(st->dir, sizeof st->dir, "%s", dir);
-  snprintf(st->where, sizeof st->where, "table %.64s in %.240s", table, st->dir);
-  if (!nameok(st, table)) return -1;
-  if (stat(dir, &sd) == 0)
+  /* the lock file names the environment: one per directory and process */
+  haves = lockfile(st, a->dir, &sd);
+  if (haves == -2) return -1;
+  if (haves == 0)
     for (i = 0; i < SHARED_MAX; ++i) {
       struct shared *e = &shared[i];
+      struct broken *b;
       if (!e->env || e->pid != me) { if (slot < 0) slot = i; continue; }
       if (e->dev != sd.st_dev || e->ino != sd.st_ino || e->rdonly != rdonly) continue;
+      if ((b = isbroken(e->env))) return brokenfail(st, b);
       st->env = e->env;
       st->ownenv = 0;
       st->shared = i + 1;
-      if (opendbi(st, table) == -1) { st->env = 0; st->shared = 0; return -1; }
+      if (opendbi(st, a->table) == -1) { st->env = 0; st->shared = 0; return -1; }
       ++e->refs;
       return 0;
     }
   rc = mdb_env_create(&st->env);
   if (rc) { st->env = 0; return fail(st, "open", rc); }
-  rc = mdb_env_set_maxdbs(st->env, SDU_STATE_MAXDBS);
-  if (!rc) rc = mdb_env_set_mapsize(st->env, mapsize);
+  st->fresh = 1;
+  rc = mdb_env_set_assert(st->env, onassert);
+  if (!rc) rc = mdb_env_set_maxdbs(st->env, SDU_STATE_MAXDBS);
+  if (!rc) rc = mdb_env_set_mapsize(st->env, a->mapsize);
   if (!rc) rc = mdb_env_set_maxreaders(st->env, SDU_STATE_MAXREADERS);
   /* MDB_NOMETASYNC: one fsync per commit instead of two (an incr took 82
      instead of 156 us on ext4). A system crash may lose the last commits (a
      counter one short, a host reported again), never the database's
      integrity: the data pages are still synced before the meta page.
      MDB_NOTLS: a reader slot belongs to its transaction, and is free again
-     when that ends (sdu_state_leave relies on it) */
-  if (!rc) rc = mdb_env_open(st->env, dir,
-    MDB_NOTLS | MDB_NOMETASYNC | ((flags & SDU_STATE_RDONLY) ? MDB_RDONLY : 0)
-    | ((flags & SDU_STATE_NOSYNC) ? MDB_NOSYNC : 0), 0660);
+     when that ends (sdu_state_leave relies on it).
+     No MDB_WRITEMAP: data.mdb grows by write(2), so that a full file
+     system is ENOSPC from a commit, never a fault in a page of the map. */
+  if (!rc) rc = mdb_env_open(st->env, a->dir,
+    MDB_NOTLS | MDB_NOMETASYNC | (rdonly ? MDB_RDONLY : 0)
+    | ((st->flags & SDU_STATE_NOSYNC) ? MDB_NOSYNC : 0), 0660);
   if (rc) {
     mdb_env_close(st->env);
     st->env = 0;
+    st->fresh = 0;
     if (corrupt(rc))
-      snprintf(st->err, sizeof st->err, "database corrupt: %s/data.mdb: %s", dir, mdb_strerror(rc));
+      snprintf(st->err, sizeof st->err, "database corrupt: %s/data.mdb: %s", st->dir, mdb_strerror(rc));
     else if (errno_of(rc) == EACCES || errno_of(rc) == EPERM || errno_of(rc) == EROFS)
-      denied(st, dir, rdonly, rc);
+      denied(st, st->dir, rdonly, rc);
     else
-      snprintf(st->err, sizeof st->err, "unable to open %s: %s", dir, mdb_strerror(rc));
+      snprintf(st->err, sizeof st->err, "unable to open %s: %s", st->dir, mdb_strerror(rc));
+    st->why = why_of(rc);
     errno = errno_of(rc);
     return -1;
   }
   /* LMDB 0.9 opens data.mdb without O_CLOEXEC: the next program in the
      chain must not inherit it */
   if (!mdb_env_get_fd(st->env, &fd)) fcntl(fd, F_SETFD, FD_CLOEXEC);
-  if (!sizeok(st) || opendbi(st, table) == -1) {
+  if (!sizeok(st) || opendbi(st, a->table) == -1) {
     int e = errno;
     mdb_env_close(st->env);
     st->env = 0;
+    st->fresh = 0;
     errno = e;
     return -1;
   }
-  if (slot >= 0) {
+  st->fresh = 0;
+  if (haves == 0 && slot >= 0) {
     struct shared *e = &shared[slot];
     e->env = st->env; e->dev = sd.st_dev; e->ino = sd.st_ino; e->rdonly = rdonly; e->refs = 1; e->pid = me;
     st->ownenv = 0;
@@ -272,9 +581,30 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
   return 0;
 }
 
+int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize)
+{
+  struct openargs a;
+  memset(st, 0, sizeof *st);
+  st->flags = flags;
+  st->ownenv = 1;
+  snprintf(st->dir, sizeof st->dir, "%s", dir);
+  snprintf(st->where, sizeof st->where, "table %.64s in %.240s", table, st->dir);
+  if (!nameok(st, table)) return -1;
+  a.dir = dir; a.table = table; a.mapsize = mapsize;
+  arm(st);
+  if (guarded(st, open_in, &a) == 0) return 0;
+  disarm(st);
+  return -1;
+}
+
 int sdu_state_open(sdu_state *st, const char *dir, const char *table, int flags)
 {
   return sdu_state_open_size(st, dir, table, flags, SDU_STATE_MAPSIZE);
+}
+
+static int opentable_in(sdu_state *st, void *table)
+{
+  return opendbi(st, table);
 }
 
 int sdu_state_open_table(sdu_state *st, sdu_state *base, const char *table)
@@ -286,8 +616,11 @@ int sdu_state_open_table(sdu_state *st, sdu_state *base, const char *table)
   if (!base->env) return failmsg(st, EBADF, "base not open");
   if (!nameok(st, table)) return -1;
   st->env = base->env;
-  if (opendbi(st, table) == -1) { st->env = 0; return -1; }
-  return 0;
+  arm(st);
+  if (guarded(st, opentable_in, (void *) table) == 0) return 0;
+  st->env = 0;
+  disarm(st);
+  return -1;
 }
 
 const char *sdu_state_error(const sdu_state *st)
@@ -295,33 +628,78 @@ const char *sdu_state_error(const sdu_state *st)
   return st->err[0] ? st->err : "no error";
 }
 
-void sdu_state_close(sdu_state *st)
+const char *sdu_state_advice(const sdu_state *st)
 {
-  if (st->rtxn) mdb_txn_abort(st->rtxn);
-  st->rtxn = 0;
-  if (st->env && st->ownenv) mdb_env_close(st->env);
-  if (st->env && st->shared && shared[st->shared - 1].pid == getpid() && !--shared[st->shared - 1].refs) {
-    mdb_env_close(st->env);
-    shared[st->shared - 1].env = 0;
+  switch (st->why) {
+    case SDU_STATE_WHY_DISKFULL:
+      return "free space on the file system of the state directory; removing data.mdb or lock.mdb frees nothing and makes it worse";
+    case SDU_STATE_WHY_MAPFULL:
+      return "the entries expire by themselves; to start afresh, stop the service, move data.mdb and lock.mdb aside, start it";
+    case SDU_STATE_WHY_CORRUPT:
+      return "stop the service, move data.mdb and lock.mdb aside (keep them to look at), start it";
+    case SDU_STATE_WHY_ACCESS:
+      return "let the user the service runs as write the state directory and its files";
+    case SDU_STATE_WHY_MISSING:
+      return "create the state directory, writable by the user the service runs as";
+    default:
+      return "see the reason; if it stays, stop the service, move data.mdb and lock.mdb aside, start it";
   }
+}
+
+static int abortr_in(sdu_state *st, void *arg)
+{
+  MDB_txn *t = st->rtxn;
+  (void) arg;
+  st->rtxn = 0;
+  mdb_txn_abort(t);
+  return 0;
+}
+
+static int closeenv_in(sdu_state *st, void *arg)
+{
+  (void) arg;
+  mdb_env_close(st->env);
+  return 0;
+}
+
+/* close or, with leave, leave st; an environment broken by a fault is
+   never touched again (nor freed) */
+static void release(sdu_state *st, int leave)
+{
+  struct shared *e = st->shared && shared[st->shared - 1].pid == getpid() ? &shared[st->shared - 1] : 0;
+  int ok = st->env && !isbroken(st->env);
+  if (ok && st->rtxn) ok = guarded(st, abortr_in, 0) == 0;
+  st->rtxn = 0;
+  if (e && e->refs) {
+    if (!--e->refs && !leave && ok) {
+      if (guarded(st, closeenv_in, 0) == 0) e->env = 0;
+    }
+  } else if (st->env && st->ownenv && ok)
+    guarded(st, closeenv_in, 0);
   st->env = 0;
   st->shared = 0;
+  disarm(st);
+}
+
+void sdu_state_close(sdu_state *st)
+{
+  release(st, 0);
 }
 
 void sdu_state_leave(sdu_state *st)
 {
-  struct shared *e = st->shared ? &shared[st->shared - 1] : 0;
-  if (!e || e->pid != getpid() || !e->refs) { sdu_state_close(st); return; }
-  if (st->rtxn) mdb_txn_abort(st->rtxn);
-  st->rtxn = 0;
-  --e->refs;
-  st->env = 0;
-  st->shared = 0;
+  release(st, 1);
 }
 
-int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
-  unsigned long long now, unsigned long long *expires)
+struct getargs { const char *key; size_t klen; stralloc *val; unsigned long long now, *expires; };
+
+static int get_in(sdu_state *st, void *arg)
 {
+  struct getargs *a = arg;
+  const char *key = a->key;
+  size_t klen = a->klen;
+  stralloc *val = a->val;
+  unsigned long long now = a->now, *expires = a->expires;
   MDB_val k, d;
   unsigned long long exp;
   int rc;
@@ -350,6 +728,14 @@ int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
   return 1;
 }
 
+int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
+  unsigned long long now, unsigned long long *expires)
+{
+  struct getargs a;
+  a.key = key; a.klen = klen; a.val = val; a.now = now; a.expires = expires;
+  return guarded(st, get_in, &a);
+}
+
 static int put_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, const char *val, size_t vlen,
   unsigned long long expires)
 {
@@ -370,8 +756,8 @@ static int put1(sdu_state *st, MDB_val *k, const char *val, size_t vlen, unsigne
   int rc = wbegin(st, &txn);
   if (rc) return rc;
   rc = put_in(txn, st->dbi, k, val, vlen, expires);
-  if (rc) { mdb_txn_abort(txn); return rc; }
-  return mdb_txn_commit(txn);
+  if (rc) { txnabort(txn); return rc; }
+  return commit(txn);
 }
 
 static int full(sdu_state *st)
@@ -381,12 +767,21 @@ static int full(sdu_state *st)
   mdb_env_info(st->env, &info);
   snprintf(n, sizeof n, "state full (map size %lu bytes) even after cleanup",
     (unsigned long) info.me_mapsize);
-  return failmsg(st, ENOSPC, n);
+  failmsg(st, ENOSPC, n);
+  st->why = SDU_STATE_WHY_MAPFULL;
+  return -1;
 }
 
-int sdu_state_put(sdu_state *st, const char *key, size_t klen, const char *val, size_t vlen,
-  unsigned long long expires)
+static int cleanup_in(sdu_state *st, unsigned long long now, unsigned long *removed);
+
+struct putargs { const char *key; size_t klen; const char *val; size_t vlen; unsigned long long expires; };
+
+static int put_in1(sdu_state *st, void *arg)
 {
+  struct putargs *a = arg;
+  const char *key = a->key, *val = a->val;
+  size_t klen = a->klen, vlen = a->vlen;
+  unsigned long long expires = a->expires;
   MDB_val k;
   unsigned long n;
   int rc;
@@ -396,15 +791,26 @@ int sdu_state_put(sdu_state *st, const char *key, size_t klen, const char *val, 
   k.mv_size = klen;
   rc = put1(st, &k, val, vlen, expires);
   if (rc == MDB_MAP_FULL) {
-    sdu_state_cleanup(st, sdu_now(), &n);
+    cleanup_in(st, sdu_now(), &n);
     rc = put1(st, &k, val, vlen, expires);
     if (rc == MDB_MAP_FULL) return full(st);
   }
   return rc ? fail(st, "write", rc) : 0;
 }
 
-int sdu_state_del(sdu_state *st, const char *key, size_t klen)
+int sdu_state_put(sdu_state *st, const char *key, size_t klen, const char *val, size_t vlen,
+  unsigned long long expires)
 {
+  struct putargs a;
+  a.key = key; a.klen = klen; a.val = val; a.vlen = vlen; a.expires = expires;
+  return guarded(st, put_in1, &a);
+}
+
+static int del_in(sdu_state *st, void *arg)
+{
+  struct getargs *a = arg;
+  const char *key = a->key;
+  size_t klen = a->klen;
   MDB_txn *txn;
   MDB_val k;
   int rc;
@@ -414,10 +820,18 @@ int sdu_state_del(sdu_state *st, const char *key, size_t klen)
   rc = wbegin(st, &txn);
   if (rc) return fail(st, "write", rc);
   rc = mdb_del(txn, st->dbi, &k, 0);
-  if (rc == MDB_NOTFOUND) { mdb_txn_abort(txn); return 0; }
-  if (rc) { mdb_txn_abort(txn); return fail(st, "write", rc); }
-  rc = mdb_txn_commit(txn);
+  if (rc == MDB_NOTFOUND) { txnabort(txn); return 0; }
+  if (rc) { txnabort(txn); return fail(st, "write", rc); }
+  rc = commit(txn);
   return rc ? fail(st, "write", rc) : 1;
+}
+
+int sdu_state_del(sdu_state *st, const char *key, size_t klen)
+{
+  struct getargs a;
+  memset(&a, 0, sizeof a);
+  a.key = key; a.klen = klen;
+  return guarded(st, del_in, &a);
 }
 
 #define NOTCOUNTER SDU_STATE_NOTCOUNTER
@@ -458,15 +872,21 @@ static int incr1(sdu_state *st, MDB_val *k, unsigned long long now, unsigned lon
   int rc = wbegin(st, &txn);
   if (rc) return rc;
   rc = incr_in(txn, st->dbi, k, now, window, &n);
-  if (rc) { mdb_txn_abort(txn); return rc; }
-  rc = mdb_txn_commit(txn);
+  if (rc) { txnabort(txn); return rc; }
+  rc = commit(txn);
   if (!rc) *count = n;
   return rc;
 }
 
-int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long long now,
-  unsigned long window, unsigned long *count)
+struct incrargs { const char *key; size_t klen; unsigned long long now; unsigned long window, *count; };
+
+static int incr_in1(sdu_state *st, void *arg)
 {
+  struct incrargs *a = arg;
+  const char *key = a->key;
+  size_t klen = a->klen;
+  unsigned long long now = a->now;
+  unsigned long window = a->window, *count = a->count;
   MDB_val k;
   unsigned long n;
   int rc;
@@ -476,12 +896,20 @@ int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long lo
   k.mv_size = klen;
   rc = incr1(st, &k, now, window, count);
   if (rc == MDB_MAP_FULL) {
-    sdu_state_cleanup(st, now, &n);
+    cleanup_in(st, now, &n);
     rc = incr1(st, &k, now, window, count);
     if (rc == MDB_MAP_FULL) return full(st);
   }
   if (rc == NOTCOUNTER) return failmsg(st, EPROTO, "entry is not a counter");
   return rc ? fail(st, "write", rc) : 0;
+}
+
+int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long long now,
+  unsigned long window, unsigned long *count)
+{
+  struct incrargs a;
+  a.key = key; a.klen = klen; a.now = now; a.window = window; a.count = count;
+  return guarded(st, incr_in1, &a);
 }
 
 static int txn1(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
@@ -490,8 +918,8 @@ static int txn1(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int d
   int rc = wbegin(st, &txn);
   if (rc) return rc;
   rc = fn(ctx, txn, st->dbi);
-  if (rc) { mdb_txn_abort(txn); return rc; }
-  return mdb_txn_commit(txn);
+  if (rc) { txnabort(txn); return rc; }
+  return commit(txn);
 }
 
 /* the operations of sdu_state_batch, as a txn1 callback: each op names its
@@ -514,30 +942,37 @@ static int batchfn(void *ctx, MDB_txn *txn, unsigned int dbi)
   return rc;
 }
 
-int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
+static int batch_in(sdu_state *st, void *arg)
 {
-  struct batch bt;
-  sdu_state *st;
+  struct batch bt = *(struct batch *) arg;
+  sdu_state_op *ops = bt.ops;
+  unsigned int n = bt.n;
+  unsigned long long now = bt.now;
   unsigned long gone;
   unsigned int i;
   int rc;
-  if (!n) return 0;
-  st = ops[0].st;
   for (i = 0; i < n; ++i) {
     if (!keyok(st, ops[i].klen)) return -1;
     if (ops[i].st->env != st->env) return failmsg(st, EINVAL, "batch over two directories");
     if (ops[i].incr && !ops[i].window) return failmsg(st, EINVAL, "counter window of 0 seconds");
     if (!ops[i].incr && ops[i].vlen > SDU_STATE_VAL_MAX) return failmsg(st, EMSGSIZE, "value longer than 65536 bytes");
   }
-  bt.ops = ops; bt.n = n; bt.now = now;
   rc = txn1(st, batchfn, &bt);
   if (rc == MDB_MAP_FULL) {
-    for (i = 0; i < n; ++i) sdu_state_cleanup(ops[i].st, now, &gone);
+    for (i = 0; i < n; ++i) cleanup_in(ops[i].st, now, &gone);
     rc = txn1(st, batchfn, &bt);
     if (rc == MDB_MAP_FULL) return full(st);
   }
   if (rc == NOTCOUNTER) return failmsg(st, EPROTO, "entry is not a counter");
   return rc ? fail(st, "write", rc) : 0;
+}
+
+int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
+{
+  struct batch bt;
+  if (!n) return 0;
+  bt.ops = ops; bt.n = n; bt.now = now;
+  return guarded(ops[0].st, batch_in, &bt);
 }
 
 int sdu_state_txn_incr(struct MDB_txn *txn, unsigned int dbi, const char *key, size_t klen,
@@ -550,12 +985,17 @@ int sdu_state_txn_incr(struct MDB_txn *txn, unsigned int dbi, const char *key, s
   return incr_in(txn, dbi, &k, now, window, count);
 }
 
-int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
+struct txnargs { int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi); void *ctx; };
+
+static int txn_in(sdu_state *st, void *arg)
 {
+  struct txnargs *a = arg;
+  int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi) = a->fn;
+  void *ctx = a->ctx;
   unsigned long n;
   int rc = txn1(st, fn, ctx);
   if (rc == MDB_MAP_FULL) {
-    sdu_state_cleanup(st, sdu_now(), &n);
+    cleanup_in(st, sdu_now(), &n);
     rc = txn1(st, fn, ctx);
     if (rc == MDB_MAP_FULL) return full(st);
   }
@@ -563,7 +1003,14 @@ int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int
   return rc ? fail(st, "write", rc) : 0;
 }
 
-int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *removed)
+int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
+{
+  struct txnargs a;
+  a.fn = fn; a.ctx = ctx;
+  return guarded(st, txn_in, &a);
+}
+
+static int cleanup_in(sdu_state *st, unsigned long long now, unsigned long *removed)
 {
   char last[SDU_STATE_KEY_MAX];
   size_t lastlen = 0;
@@ -578,7 +1025,7 @@ int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *remo
     rc = wbegin(st, &txn);
     if (rc) return fail(st, "clean up", rc);
     rc = mdb_cursor_open(txn, st->dbi, &c);
-    if (rc) { mdb_txn_abort(txn); return fail(st, "clean up", rc); }
+    if (rc) { txnabort(txn); return fail(st, "clean up", rc); }
     if (lastlen) {
       k.mv_data = last;
       k.mv_size = lastlen;
@@ -598,22 +1045,44 @@ int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *remo
       rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
     }
     mdb_cursor_close(c);
-    if (rc && rc != MDB_NOTFOUND) { mdb_txn_abort(txn); return fail(st, "clean up", rc); }
+    if (rc && rc != MDB_NOTFOUND) { txnabort(txn); return fail(st, "clean up", rc); }
     if (deleted) {
-      int crc = mdb_txn_commit(txn);
+      int crc = commit(txn);
       if (crc) return fail(st, "clean up", crc);
       total += deleted;
       if (removed) *removed = total;
     } else
-      mdb_txn_abort(txn);
+      txnabort(txn);
     if (rc == MDB_NOTFOUND) return 0;
   }
 }
 
-int sdu_state_walk(sdu_state *st, unsigned long long now,
-  int (*fn)(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
-    unsigned long long expires), void *ctx)
+struct cleanargs { unsigned long long now; unsigned long *removed; };
+
+static int cleanup_in1(sdu_state *st, void *arg)
 {
+  struct cleanargs *a = arg;
+  return cleanup_in(st, a->now, a->removed);
+}
+
+int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *removed)
+{
+  struct cleanargs a;
+  a.now = now; a.removed = removed;
+  return guarded(st, cleanup_in1, &a);
+}
+
+struct walkargs {
+  unsigned long long now;
+  int (*fn)(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
+    unsigned long long expires);
+  void *ctx;
+};
+
+static int walk_in(sdu_state *st, void *arg)
+{
+  struct walkargs *a = arg;
+  unsigned long long now = a->now;
   MDB_cursor *c;
   MDB_val k, d;
   int rc = rbegin(st), r = 0;
@@ -625,7 +1094,7 @@ int sdu_state_walk(sdu_state *st, unsigned long long now,
     if (d.mv_size < HDR) { rc = MDB_CORRUPTED; break; }
     exp = sdu_state_unpack64(d.mv_data);
     if (!live(exp, now)) continue;
-    r = fn(ctx, k.mv_data, k.mv_size, (const char *) d.mv_data + HDR, d.mv_size - HDR, exp);
+    r = a->fn(a->ctx, k.mv_data, k.mv_size, (const char *) d.mv_data + HDR, d.mv_size - HDR, exp);
     if (r) break;
   }
   mdb_cursor_close(c);
@@ -633,4 +1102,13 @@ int sdu_state_walk(sdu_state *st, unsigned long long now,
   if (r) return r;
   if (rc != MDB_NOTFOUND) return fail(st, "read", rc);
   return 0;
+}
+
+int sdu_state_walk(sdu_state *st, unsigned long long now,
+  int (*fn)(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
+    unsigned long long expires), void *ctx)
+{
+  struct walkargs a;
+  a.now = now; a.fn = fn; a.ctx = ctx;
+  return guarded(st, walk_in, &a);
 }

@@ -11,7 +11,7 @@
 #define SDU_STATE_NOSYNC 2
 #define SDU_STATE_MAPSIZE (64UL << 20) /* default largest size of data.mdb */
 #define SDU_STATE_MAXDBS 32           /* named tables per state directory */
-#define SDU_STATE_MAXREADERS 1024     /* processes at once (set by the first opener) */
+#define SDU_STATE_MAXREADERS 1024     /* processes at once, at least (lock.mdb is made for a few more) */
 #define SDU_STATE_KEY_MAX 511         /* LMDB's key limit; longer keys are EINVAL */
 #define SDU_STATE_VAL_MAX 65536       /* larger values are refused (EMSGSIZE) */
 #define SDU_STATE_NAME_MAX 64         /* longest table name */
@@ -29,7 +29,11 @@ struct MDB_txn;
    leave it before exec: an open read transaction keeps a reader slot for
    as long as the pid lives. After fork only the parent may use or close it; the child must
    exec or _exit.
-   Every function returning -1 leaves errno and a reason for sdu_state_error. */
+   Every function returning -1 leaves errno and a reason for sdu_state_error.
+   A fault inside LMDB (SIGBUS, SIGSEGV: a full file system, a corrupt
+   file) is such a failure too, never the process's end: the handler is
+   installed from the first open to the last close or leave, and after a
+   fault every later call on that directory fails at once in this process. */
 typedef struct sdu_state {
   struct MDB_env *env;
   unsigned int dbi;
@@ -37,6 +41,9 @@ typedef struct sdu_state {
   int flags;
   int ownenv;           /* 0 for tables opened with sdu_state_open_table */
   int shared;           /* 1 + the slot of a counted environment, or 0 */
+  int armed;            /* holds the fault handler (sdu_state.c) */
+  int fresh;            /* an environment this open is making: a fault closes it */
+  int why;              /* SDU_STATE_WHY_ of the last failure, for sdu_state_advice */
   char dir[256];        /* for messages, cut */
   char where[320];      /* "table t in dir" for messages */
   char err[512];
@@ -51,6 +58,15 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
 int sdu_state_open_table(sdu_state *st, sdu_state *base, const char *table);
 /* why the last call failed: "unable to open /var/lib/sdu: No such file or directory" */
 const char *sdu_state_error(const sdu_state *st);
+/* what the operator can do about the last failure, one line without a
+   trailing period: "free space on the file system of the state directory; ..." */
+#define SDU_STATE_WHY_OTHER 0
+#define SDU_STATE_WHY_DISKFULL 1  /* ENOSPC, EDQUOT from the file system */
+#define SDU_STATE_WHY_MAPFULL 2   /* data.mdb at its map size with live entries */
+#define SDU_STATE_WHY_CORRUPT 3
+#define SDU_STATE_WHY_ACCESS 4    /* EACCES, EPERM, EROFS */
+#define SDU_STATE_WHY_MISSING 5   /* no such directory */
+const char *sdu_state_advice(const sdu_state *st);
 /* release the table (and the environment, if st opened it); st may be closed twice */
 void sdu_state_close(sdu_state *st);
 /* the same for a process about to exit or exec: the table's transactions

@@ -144,6 +144,9 @@ static void passon(char **argv, const char *ip)
       if (!sdu_env_set("THROTTLE_RCPT", num)) sdu_nomem();
     }
   }
+  /* for throttle: greylist this client (a tcprules value stands) */
+  if (verdict.action == RBLCHECK_A_GREYLIST)
+    if (!sdu_env_get("THROTTLE_GREYLIST") && !sdu_env_set("THROTTLE_GREYLIST", "1")) sdu_nomem();
   /* a clean client: one exec, the key file not even opened */
   if (!verdict.header) sdu_exec_next(argv);
   if (keyfile) loadkeys();

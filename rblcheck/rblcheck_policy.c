@@ -28,7 +28,7 @@ struct parser {
 
 static const char *const keywords[] = {
   "list", "rule", "any", "score", "rdns", "nordns",
-  "reject", "tempfail", "throttle", "tag", "accept", 0
+  "reject", "tempfail", "throttle", "tag", "accept", "greylist", 0
 };
 
 static int action_of(const char *w)
@@ -38,6 +38,7 @@ static int action_of(const char *w)
   if (!strcmp(w, "throttle")) return RBLCHECK_A_THROTTLE;
   if (!strcmp(w, "tag")) return RBLCHECK_A_TAG;
   if (!strcmp(w, "accept")) return RBLCHECK_A_ACCEPT;
+  if (!strcmp(w, "greylist")) return RBLCHECK_A_GREYLIST;
   return RBLCHECK_A_NONE;
 }
 
@@ -49,6 +50,7 @@ const char *rblcheck_actionname(int action)
     case RBLCHECK_A_THROTTLE: return "throttle";
     case RBLCHECK_A_TAG: return "tag";
     case RBLCHECK_A_ACCEPT: return "accept";
+    case RBLCHECK_A_GREYLIST: return "greylist";
     case RBLCHECK_A_LEAK: return "leak";
     case RBLCHECK_A_PASS: return "pass";
     case RBLCHECK_A_FAILCLOSED: return "failclosed";
@@ -730,6 +732,7 @@ int rblcheck_decide(const rblcheck_ctx *x, int final, rblcheck_verdict *v)
   }
   switch (v->action) {
     case RBLCHECK_A_THROTTLE: case RBLCHECK_A_TAG: case RBLCHECK_A_LEAK: case RBLCHECK_A_HARVEST:
+    case RBLCHECK_A_GREYLIST:
       v->header = 1;
   }
   return 1;

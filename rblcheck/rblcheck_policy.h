@@ -28,6 +28,7 @@ enum {
   RBLCHECK_A_THROTTLE, /* passed on, tagged, THROTTLE_RCPT set */
   RBLCHECK_A_TAG,      /* passed on with the header */
   RBLCHECK_A_ACCEPT,   /* passed on untouched */
+  RBLCHECK_A_GREYLIST, /* passed on, tagged, THROTTLE_GREYLIST set */
   /* only in verdicts */
   RBLCHECK_A_LEAK,     /* a tempfail rule let this connection through, tagged */
   RBLCHECK_A_PASS,     /* on no list, matched by no rule: one exec */
@@ -61,7 +62,7 @@ typedef struct rblcheck_node {
 
 typedef struct rblcheck_rule {
   unsigned int cond;        /* node index */
-  int action;               /* RBLCHECK_A_REJECT .. RBLCHECK_A_ACCEPT */
+  int action;               /* RBLCHECK_A_REJECT .. RBLCHECK_A_GREYLIST */
   unsigned int percent;     /* tempfail: 0..100 */
   unsigned long throttle;   /* throttle: recipients per connection */
   size_t text;              /* 1 + offset in texts, 0: the default text */

@@ -115,8 +115,9 @@ int rcptcheck_main(int argc, char **argv)
   }
   if (expire && statedir && t.open) {
     if (rc_count_open(&count, statedir, &counter) == -1)
-      sdu_warn(sdu_state_error(&count.st), ", counted addresses not recognised");
-    else s.counter = &counter;
+      sdu_warn(sdu_state_error(&count.st), failclosed ? "; answering 451 to counted addresses"
+        : "; passing counted addresses on", " (to recover: ", sdu_state_advice(&count.st), ")");
+    s.counter = &counter;
   }
 
   s.failclosed = failclosed;

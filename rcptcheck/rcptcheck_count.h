@@ -10,7 +10,8 @@
 
 typedef struct rc_count { sdu_state st; stralloc val; } rc_count;
 
-/* opens table RC_COUNT_TABLE in dir and fills c: 0 ok, -1 (sdu_state_error) */
+/* opens table RC_COUNT_TABLE in dir and fills c: 0 ok, -1 (sdu_state_error;
+   c is filled all the same, with a get and add that fail) */
 int rc_count_open(rc_count *k, const char *dir, rc_counter *c);
 void rc_count_close(rc_count *k);
 

@@ -332,7 +332,9 @@ void rc_session_reply(rc_session *s, int verb, int code)
       }
       break;
     case SDU_V_MAIL: case SDU_V_RSET: case SDU_V_HELO: case SDU_V_EHLO:
-      txn_clear(s);
+      /* only an accepted one starts anew: downstream keeps its transaction
+         (and the recipients it took) across a refused MAIL */
+      if (code >= 200 && code < 300) txn_clear(s);
       break;
     case SDU_V_DOT:
       if (code >= 200 && code < 300 && s->counter)

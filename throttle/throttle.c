@@ -15,7 +15,7 @@
 #include "throttle_store.h"
 #include "throttle_session.h"
 
-#define USAGE "throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] prog [ arg ... ]"
+#define USAGE "throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] [ -n ] [ -l ] [ -m delay ] [ -M lifetime ] [ -a count/time ] [ -S senderfile ] prog [ arg ... ]"
 #define T_RATE "421 4.7.0 too many connections from your address: try again later"
 #define T_CONC "421 4.7.0 too many connections at once from your address: try again later"
 #define CONC_TTL 3600 /* a slot outlives no session, even if its pid is reused */
@@ -61,11 +61,22 @@ static void reply(void *ctx, sdu_proxy *p, const sdu_cmd *c, int code, const cha
   throttle_session_reply(&s, c->verb, code, text, len, sdu_now());
 }
 
+/* one line per greylisting decision */
+static void greylog(void *ctx, int decision, int refused, const char *hex)
+{
+  sdu_log l;
+  (void) ctx;
+  logstart(&l, refused ? "tempfail" : s.harvest && THROTTLE_GREY_REFUSES(decision) ? "harvest" : "pass");
+  sdu_log_kv(&l, "grey", throttle_grey_name(decision));
+  sdu_log_kv(&l, "triplet", hex);
+  sdu_log_emit(&l, 2);
+}
+
 static void end(void *ctx, sdu_proxy *p)
 {
   sdu_log l;
   (void) ctx; (void) p;
-  logstart(&l, would || (s.harvest && (s.throttled || s.blacklisted || s.bounced)) ? "harvest" : "proxy");
+  logstart(&l, would || (s.harvest && (s.throttled || s.blacklisted || s.bounced || s.greylisted)) ? "harvest" : "proxy");
   logcounts(&l);
   throttle_session_log(&s, &l);
   sdu_log_emit(&l, 2);
@@ -80,7 +91,7 @@ static void closestate(void)
 /* fail open: the checks that need the store are skipped */
 static void statefail(void)
 {
-  sdu_warn(sdu_state_error(&st), "; passing on (to recover: stop the service, remove data.mdb and lock.mdb, start it)");
+  sdu_warn(sdu_state_error(&st), "; passing on (to recover: ", sdu_state_advice(&st), ")");
   closestate();
   s.storefailed = 1;
 }
@@ -116,7 +127,11 @@ int throttle_main(int argc, char **argv)
 {
   const char *dir = "/var/lib/sdu", *ipfile = 0, *rcptfile = 0, *e;
   throttle_nets ipwhite = { 0, 0, 0 };
-  throttle_addrs rcptwhite = { { 0, 0, 0 } };
+  throttle_addrs rcptwhite = { { 0, 0, 0 } }, greysenders = { { 0, 0, 0 } };
+  throttle_grey grey = { 300, 86400, 5, 35 * 86400UL };
+  throttle_rate awl;
+  const char *senderfile = 0;
+  int greynordns = 0, greylisted = 0, greylist = 0;
   throttle_rate connrate = { 0, 0 };
   unsigned long blhold = 0, bouncehold = 3600, concmax = 0;
   throttle_rate bouncerate = { 20, 600 };
@@ -125,7 +140,7 @@ int throttle_main(int argc, char **argv)
   sdu_ip ip;
 
   sdu_iam("throttle");
-  while ((opt = getopt(argc, argv, "+d:b:w:B:h:W:")) != -1)
+  while ((opt = getopt(argc, argv, "+d:b:w:B:h:W:nlm:M:a:S:")) != -1)
     switch (opt) {
       case 'd': dir = optarg; break;
       case 'b': duration(optarg, &blhold); blacklist = blhold > 0; break;
@@ -133,6 +148,15 @@ int throttle_main(int argc, char **argv)
       case 'B': if (!throttle_rate_parse(&bouncerate, optarg)) sdu_usage(USAGE); bounces = 1; break;
       case 'h': duration(optarg, &bouncehold); break;
       case 'W': rcptfile = optarg; break;
+      case 'n': greynordns = 1; break;
+      case 'l': greylisted = 1; break;
+      case 'm': duration(optarg, &grey.delay); break;
+      case 'M': duration(optarg, &grey.lifetime); break;
+      case 'a':
+        if (!throttle_rate_parse(&awl, optarg)) sdu_usage(USAGE);
+        grey.awlcount = awl.count; grey.awltime = awl.window;
+        break;
+      case 'S': senderfile = optarg; break;
       default: sdu_usage(USAGE);
     }
   argv += optind;
@@ -176,11 +200,25 @@ int throttle_main(int argc, char **argv)
     if (throttle_number(e, &concmax)) conclimit = 1;
     else sdu_warn("THROTTLE_CONC is not a number: ignored");
   }
-  if (blacklist && ipfile) {
+  /* greylisting: whom the policy (THROTTLE_GREYLIST) or the options mark */
+  if (greynordns) {
+    e = sdu_env_get("TCPREMOTEHOST");
+    if (!e || !*e) greylist = 1;
+  }
+  if (greylisted) {
+    e = sdu_env_get("RBLCHECK_LISTS");
+    if (e && *e) greylist = 1;
+  }
+  /* set by rblcheck or tcprules: "0" never, anything else always */
+  e = sdu_env_get("THROTTLE_GREYLIST");
+  if (e && *e) greylist = strcmp(e, "0") != 0;
+  if (grey.delay >= grey.lifetime) sdu_fatal(SDU_EXIT_PERM, "the greylisting delay (-m) must be shorter than its lifetime (-M)");
+  if ((blacklist || greylist) && ipfile) {
     loadfail(throttle_nets_load(&ipwhite, ipfile, &err), ipfile, &err);
-    if (throttle_nets_match(&ipwhite, &ip)) blacklist = 0;
+    if (throttle_nets_match(&ipwhite, &ip)) blacklist = greylist = 0;
     throttle_nets_free(&ipwhite);
   }
+  if (greylist && senderfile) loadfail(throttle_addrs_load(&greysenders, senderfile, &err), senderfile, &err);
   if (bounces && rcptfile) loadfail(throttle_addrs_load(&rcptwhite, rcptfile, &err), rcptfile, &err);
   s.blacklist = blacklist;
   s.blhold = blhold;
@@ -188,8 +226,13 @@ int throttle_main(int argc, char **argv)
   s.bouncerate = bouncerate;
   s.bouncehold = bouncehold;
   s.rcptwhite = &rcptwhite;
+  s.greylist = greylist;
+  s.grey = grey;
+  s.greysenders = senderfile ? &greysenders : 0;
+  s.gnlen = throttle_grey_net(s.gnet, &ip);
+  s.greylog = greylog;
 
-  needstate = connlimit || conclimit || blacklist || bounces;
+  needstate = connlimit || conclimit || blacklist || bounces || greylist;
   if (needstate) {
     /* counters and slots live minutes: a crash may lose the last few, so
        they are not worth a disk flush on every connection */
@@ -212,7 +255,7 @@ int throttle_main(int argc, char **argv)
     }
   }
 
-  if (!s.rcptlimit && !blacklist && !bounces) {
+  if (!s.rcptlimit && !blacklist && !bounces && !greylist) {
     sdu_log l;
     closestate();
     logstart(&l, would ? "harvest" : "pass");
@@ -231,6 +274,7 @@ int throttle_main(int argc, char **argv)
     if (stopen) sdu_state_leave(&st);
     stopen = 0;
     throttle_addrs_free(&rcptwhite);
+    throttle_addrs_free(&greysenders);
     _exit(r); /* the proxy engine's buffers go with the process */
   }
 }

@@ -12,6 +12,8 @@
      such line per connection it sees (rblcheck, throttle);
    - lists= names the client's lists, comma-separated ("-" none);
    - rule=N (rblcheck's policy line) and reason= say why;
+   - grey=D triplet=HEX (throttle) is one greylisting decision about a
+     recipient, not a connection;
    - the per-connection counters of a link in the middle (throttle) name
      recipients it refused, and msgs= the messages downstream took. */
 static const char *const K_IP = "ip", *const K_ACTION = "action", *const K_RCPT = "rcpt",
@@ -20,7 +22,7 @@ static const char *const K_SENDER[] = { "from", "sender", 0 };
 static const char *const A_REFUSE[] = { "reject", "tempfail", "failclosed", "close", 0 };
 static const char *const A_ACCEPT[] = { "accept", "pass", 0 };
 static const char *const A_HARVEST = "harvest";
-static const char *const K_RCPTREFUSED[] = { "throttled", "blacklisted", "bounced", 0 };
+static const char *const K_RCPTREFUSED[] = { "throttled", "blacklisted", "bounced", "greylisted", 0 };
 
 static int is(const char *v, size_t len, const char *w)
 {
@@ -110,6 +112,8 @@ void tr_free(tr_stats *s)
 {
   free(s->h);
   s->h = 0;
+  free(s->trip);
+  s->trip = 0; s->tripcap = s->triplen = 0;
   tallies_free(&s->bylink); tallies_free(&s->bylist); tallies_free(&s->byrule);
   tallies_free(&s->byreason); tallies_free(&s->rcptby);
   tallies_free(&s->sgreason); tallies_free(&s->sgby);
@@ -266,6 +270,61 @@ static int spamgrab(tr_stats *s, const tr_line *l)
   return 1;
 }
 
+/* the triplet's slot (0 no memory) */
+static tr_triplet *triplet(tr_stats *s, unsigned long long h)
+{
+  size_t i;
+  if (!h) h = 1; /* 0 marks a free slot */
+  if (2 * (s->triplen + 1) > s->tripcap) {
+    size_t cap = s->tripcap ? 2 * s->tripcap : 1024, j;
+    tr_triplet *t = calloc(cap, sizeof *t);
+    if (!t) return 0;
+    for (j = 0; j < s->tripcap; ++j)
+      if (s->trip[j].h) {
+        for (i = (size_t) (s->trip[j].h & (cap - 1)); t[i].h; i = (i + 1) & (cap - 1)) {}
+        t[i] = s->trip[j];
+      }
+    free(s->trip);
+    s->trip = t; s->tripcap = cap;
+  }
+  for (i = (size_t) (h & (s->tripcap - 1)); s->trip[i].h; i = (i + 1) & (s->tripcap - 1))
+    if (s->trip[i].h == h) return &s->trip[i];
+  s->trip[i].h = h;
+  s->trip[i].flags = 0;
+  ++s->triplen;
+  return &s->trip[i];
+}
+
+/* a greylisting decision: 1, or -1 no memory */
+static int grey(tr_stats *s, const tr_line *l, const char *d, size_t dlen, int harvest)
+{
+  const char *v;
+  size_t vlen, i;
+  unsigned long long h = 0;
+  tr_triplet *t = 0;
+  if (harvest) { ++s->greywould; return 1; } /* the connection line counts it too */
+  if ((v = tr_get(l, "triplet", &vlen)) && vlen >= 16) {
+    for (i = 0; i < 16; ++i) {
+      int x = hexval(v[i]);
+      if (x < 0) break;
+      h = (h << 4) | (unsigned long long) x;
+    }
+    if (i == 16 && !(t = triplet(s, h))) return -1;
+  }
+  if (is(d, dlen, "new")) {
+    ++s->greynew;
+    if (t) t->flags |= TR_GREYLISTED;
+  } else {
+    if (t) t->flags |= TR_CAMEBACK;
+    if (is(d, dlen, "early")) ++s->greyearly;
+    else if (is(d, dlen, "late")) ++s->greylate;
+    else if (is(d, dlen, "pass")) ++s->greypass;
+    else if (is(d, dlen, "known")) ++s->greyknown;
+    else if (is(d, dlen, "auto")) ++s->greyauto;
+  }
+  return 1;
+}
+
 int tr_feed(tr_stats *s, const char *line, size_t len)
 {
   tr_line l;
@@ -303,6 +362,7 @@ int tr_feed(tr_stats *s, const char *line, size_t len)
   }
   harvest = is(action, alen, A_HARVEST);
   if ((v = tr_get(&l, K_LISTS, &vlen)) && !is(v, vlen, "-")) addlists(h, v, vlen);
+  if ((v = tr_get(&l, "grey", &vlen))) return grey(s, &l, v, vlen, harvest);
 
   if ((v = tr_get(&l, K_RCPT, &vlen))) {
     const char *r = tr_get(&l, K_REASON, &vlen);
@@ -495,6 +555,28 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
   if (!cat(out, line)) return 0;
   snprintf(line, sizeof line, "messages passed: %lu\n", s->msgs);
   if (!cat(out, line)) return 0;
+  if (s->greynew || s->greyearly || s->greylate || s->greypass || s->greyknown || s->greyauto || s->greywould) {
+    unsigned long trips = 0, gone = 0;
+    size_t i;
+    for (i = 0; i < s->tripcap; ++i)
+      if (s->trip[i].h && (s->trip[i].flags & TR_GREYLISTED)) {
+        ++trips;
+        if (!(s->trip[i].flags & TR_CAMEBACK)) ++gone;
+      }
+    snprintf(line, sizeof line, "greylisting: %lu greylisted (%lu early retries, %lu late), %lu passed after retry,\n",
+      s->greynew, s->greyearly, s->greylate, s->greypass);
+    if (!cat(out, line)) return 0;
+    snprintf(line, sizeof line, "  %lu passed as known triplets, %lu whitelisted (automatic whitelist)\n",
+      s->greyknown, s->greyauto);
+    if (!cat(out, line)) return 0;
+    snprintf(line, sizeof line, "  greylisted triplets that never came back: %lu of %lu (%.1f%%)\n", gone, trips,
+      trips ? 100.0 * (double) gone / (double) trips : 0.0);
+    if (!cat(out, line)) return 0;
+    if (s->greywould) {
+      snprintf(line, sizeof line, "  would have been greylisted (harvest): %lu\n", s->greywould);
+      if (!cat(out, line)) return 0;
+    }
+  }
   if (!s->sglines) return 1;
   snprintf(line, sizeof line, "spamgrab: %lu messages\n", s->sglines);
   if (!cat(out, line)) return 0;

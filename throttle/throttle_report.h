@@ -40,6 +40,12 @@ typedef struct tr_host {
 typedef struct tr_tally { char name[TR_NAME_MAX]; unsigned long n; } tr_tally;
 typedef struct tr_tallies { tr_tally *t; unsigned int len, a; } tr_tallies;
 
+/* a greylisted triplet: the first 8 bytes of its hash; TR_GREYLISTED it was
+   refused as new (or late), TR_CAMEBACK a later line names it */
+#define TR_GREYLISTED 1
+#define TR_CAMEBACK 2
+typedef struct tr_triplet { unsigned long long h; int flags; } tr_triplet;
+
 typedef struct tr_stats {
   unsigned long long since;     /* lines stamped earlier are skipped (0: none) */
   tr_host *h; size_t hcap, hlen;
@@ -50,6 +56,9 @@ typedef struct tr_stats {
   unsigned long lines, used, old, refused, would, rcptrefused, rcptaccepted, rcptwould,
     sendersrefused, msgs;
   unsigned long long first, last; /* stamps of the first and last line used */
+  /* throttle's greylisting decisions (grey=), per recipient */
+  unsigned long greynew, greyearly, greylate, greypass, greyknown, greyauto, greywould;
+  tr_triplet *trip; size_t tripcap, triplen; /* open addressing, tripcap a power of 2 */
 } tr_stats;
 
 void tr_init(tr_stats *s, unsigned long long since);

@@ -6,6 +6,7 @@
 
 #define T_THROTTLE "451 4.7.1 too many recipients in this connection: send the others later"
 #define T_BLACKLIST "550 5.7.1 a message from this sender was refused from your address a short while ago: not accepted again for now"
+#define T_GREY "451 4.7.1 greylisted: please try again later"
 #define T_BOUNCE "550 5.7.1 this address gets too many bounces: it is not accepting bounces for a while"
 
 void throttle_session_init(throttle_session *s)
@@ -61,6 +62,7 @@ static void mailtx(throttle_session *s, throttle_tx *t, const char *arg, size_t 
   int r;
   t->open = 1;
   t->listed = 0;
+  t->greycounted = 0;
   if (!sdu_smtp_path(arg, len, 1, &p)) {
     memcpy(t->sender, p.addr, p.len + 1);
     t->senderlen = p.len;
@@ -86,20 +88,62 @@ static void push(throttle_session *s, int verb, int counted)
   s->pend[i].counted = counted;
 }
 
+int throttle_grey_exempt(const char *rcpt, size_t len)
+{
+  const char *at = memchr(rcpt, '@', len);
+  size_t l = at ? (size_t) (at - rcpt) : len;
+  return (l == 10 && !memcmp(rcpt, "postmaster", 10)) || (l == 5 && !memcmp(rcpt, "abuse", 5));
+}
+
+/* greylist the recipient of transaction t: 1 refuse it, 0 pass it */
+static int greylist(throttle_session *s, throttle_tx *t, const char *arg, size_t len,
+  unsigned long long now)
+{
+  char rcpt[SDU_ADDR_MAX + 1], hex[2 * THROTTLE_GREY_HASH + 1];
+  unsigned char hash[THROTTLE_GREY_HASH];
+  size_t rlen;
+  sdu_path p;
+  int d;
+  if (!sdu_smtp_path(arg, len, 0, &p)) { memcpy(rcpt, p.addr, p.len + 1); rlen = p.len; }
+  else rlen = looseaddr(arg, len, rcpt);
+  sdu_addr_lower(rcpt, rlen);
+  if (throttle_grey_exempt(rcpt, rlen)) return 0;
+  if (!t->bounce && s->greysenders && throttle_addrs_match(s->greysenders, t->sender, t->senderlen)) return 0;
+  /* a bounce is keyed without the sender: its sender is "" */
+  throttle_grey_triplet(hash, s->gnet, s->gnlen, t->sender, t->bounce ? 0 : t->senderlen, rcpt, rlen);
+  throttle_grey_hex(hex, hash);
+  d = throttle_grey_auto(s->st, &s->grey, s->gnet, s->gnlen, now);
+  if (d == 1) d = THROTTLE_GREY_AUTO;
+  else if (d == 0) d = throttle_grey_check(s->st, &s->grey, hash, now);
+  if (d == -1) { storefail(s); return 0; }
+  /* the network's count goes up once per transaction that passes; it lives D days since */
+  if (!THROTTLE_GREY_REFUSES(d) && !t->greycounted) {
+    t->greycounted = 1;
+    if (throttle_grey_count(s->st, &s->grey, s->gnet, s->gnlen, now) == -1) { storefail(s); return 0; }
+  }
+  if (!THROTTLE_GREY_REFUSES(d)) ++s->greypassed;
+  if (s->greylog) s->greylog(s->greyctx, d, THROTTLE_GREY_REFUSES(d) && !s->harvest, hex);
+  return THROTTLE_GREY_REFUSES(d);
+}
+
 static int rcpt(throttle_session *s, const char *arg, size_t len, unsigned long long now,
   const char **refusal)
 {
   int mayopen = 0, maylisted = 0, mayclean = 0, maybounce = 0, maysender = 0;
-  int bl, bn, counted = 1;
+  int bl, bn, counted = 1, grey, greysame = 1;
   unsigned int i;
+  throttle_tx *gt = 0;
   sdu_path p;
 
   /* the transaction this RCPT joins: the one the replies tell of, or one
      that a MAIL in flight starts (RSET in flight may fail too) */
   for (i = 0; i <= s->maillen; ++i) {
-    const throttle_tx *t = i ? &s->mail[(s->mailhead + i - 1) % THROTTLE_MAILMAX] : &s->tx;
+    throttle_tx *t = i ? &s->mail[(s->mailhead + i - 1) % THROTTLE_MAILMAX] : &s->tx;
     if (!t->open) continue;
     mayopen = 1;
+    /* greylisting needs the sender: the same in every transaction it may join */
+    if (gt && (gt->senderlen != t->senderlen || memcmp(gt->sender, t->sender, t->senderlen))) greysame = 0;
+    gt = t;
     if (t->listed) maylisted = 1; else mayclean = 1;
     if (t->bounce) maybounce = 1; else maysender = 1;
   }
@@ -108,7 +152,8 @@ static int rcpt(throttle_session *s, const char *arg, size_t len, unsigned long 
   bn = s->bounces && s->st && maybounce;
   /* not yet decidable: the replies in flight will tell (there are some:
      two possible transactions need a MAIL in flight, rcptfly its RCPTs) */
-  if ((bl && mayclean) || (bn && maysender)) return SDU_WAIT;
+  grey = s->greylist && s->st;
+  if ((bl && mayclean) || (bn && maysender) || (grey && !greysame)) return SDU_WAIT;
   if (s->rcptlimit && s->rcpts + s->rcptfly >= s->rcptmax && s->rcptfly) return SDU_WAIT;
 
   if (bl) {
@@ -126,6 +171,14 @@ static int rcpt(throttle_session *s, const char *arg, size_t len, unsigned long 
         if (!s->harvest) { *refusal = T_BOUNCE; return SDU_ANSWER; }
         counted = 0;
       }
+    }
+  }
+  if (grey) {
+    int r = greylist(s, gt, arg, len, now);
+    if (r == 1) {
+      ++s->greylisted;
+      if (!s->harvest) { *refusal = T_GREY; return SDU_ANSWER; }
+      counted = 0;
     }
   }
   if (s->rcptlimit && s->rcpts + s->rcptfly >= s->rcptmax) {
@@ -241,6 +294,8 @@ int throttle_refuses_content(int code, const char *text, size_t len)
 void throttle_session_log(const throttle_session *s, sdu_log *l)
 {
   sdu_log_kvu(l, "rcpts", s->rcpts);
+  if (s->greylisted) sdu_log_kvu(l, "greylisted", s->greylisted);
+  if (s->greypassed) sdu_log_kvu(l, "greypassed", s->greypassed);
   if (s->throttled) sdu_log_kvu(l, "throttled", s->throttled);
   if (s->blacklisted) sdu_log_kvu(l, "blacklisted", s->blacklisted);
   if (s->bounced) sdu_log_kvu(l, "bounced", s->bounced);

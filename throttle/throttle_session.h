@@ -7,6 +7,7 @@
 #include "sdu_msg.h"
 #include "sdu_state.h"
 #include "throttle_rules.h"
+#include "throttle_store.h"
 
 /* throttle follows the transaction as downstream sees it: by the replies,
    not by the commands. A command passed on waits in a queue until its
@@ -20,6 +21,7 @@ typedef struct throttle_tx {
   int open;    /* MAIL was accepted; no DATA, RSET, HELO or EHLO since */
   int bounce;  /* the sender is <> */
   int listed;  /* (client, sender) is on the blacklist */
+  int greycounted; /* a triplet of it passed greylisting and was counted */
   char sender[SDU_ADDR_MAX + 1]; size_t senderlen; /* lower case */
 } throttle_tx;
 
@@ -34,6 +36,13 @@ typedef struct throttle_session {
   unsigned long bouncehold; /* ... hold further bounces for this long */
   const throttle_addrs *rcptwhite; /* always get their bounces (may be 0) */
   int harvest;              /* refuse nothing, count what would have been */
+  int greylist;             /* greylist this client's recipients ... */
+  throttle_grey grey;       /* ... with these times */
+  const throttle_addrs *greysenders; /* never greylisted (may be 0) */
+  char gnet[THROTTLE_GREY_NET_MAX]; size_t gnlen; /* the client's network */
+  /* called with each greylisting decision (may be 0) */
+  void (*greylog)(void *ctx, int decision, int refused, const char *hex);
+  void *greyctx;
   sdu_state *st;            /* 0 when the store is unavailable */
   char ckey[THROTTLE_CKEY_MAX]; size_t cklen;
 
@@ -48,6 +57,7 @@ typedef struct throttle_session {
   unsigned long rcptfly;    /* counted RCPTs in flight */
   unsigned long rcpts;      /* recipients accepted (in harvest mode: that
                                would have been passed on and were accepted) */
+  unsigned long greylisted, greypassed; /* recipients refused and passed by greylisting */
   unsigned long throttled, blacklisted, bounced, remembered, msgs;
   int storefailed;
 } throttle_session;
@@ -66,6 +76,9 @@ void throttle_session_reply(throttle_session *s, int verb, int code,
    blacklist remembers the pair: a 5xx other than 552, without an enhanced
    status code (RFC 3463; also qmail's "(#5.3.4)") of a size or storage
    limit: X.2.2, X.2.3, X.3.1, X.3.4 */
+/* 1 if greylisting leaves the recipient (lower case) alone: postmaster and
+   abuse, at any domain (RFC 5321 4.5.1, RFC 2142) */
+int throttle_grey_exempt(const char *rcpt, size_t len);
 int throttle_refuses_content(int code, const char *text, size_t len);
 /* the session's counters as key=value pairs of the connection's log line */
 void throttle_session_log(const throttle_session *s, sdu_log *l);

@@ -188,3 +188,160 @@ int throttle_bounce(sdu_state *st, const char *rcpt, size_t len,
   if (sdu_state_put(st, k, n, "", 0, now + hold) == -1) return -1;
   return 1;
 }
+
+/* greylisting */
+#define K_GREY 'g'
+#define K_AWL 'a'
+
+const char *throttle_grey_name(int d)
+{
+  static const char *const n[] = { "new", "early", "late", "pass", "known", "auto" };
+  return d >= 0 && d <= THROTTLE_GREY_AUTO ? n[d] : "?";
+}
+
+size_t throttle_grey_net(char *out, const sdu_ip *ip)
+{
+  size_t n = ip->v6 ? 8 : 3;
+  out[0] = ip->v6 ? '6' : '4';
+  memcpy(out + 1, ip->a, n);
+  return n + 1;
+}
+
+static void fnv(unsigned long long *h, const void *p, size_t len)
+{
+  const unsigned char *c = p;
+  size_t i;
+  for (i = 0; i < len; ++i) {
+    h[0] = (h[0] ^ c[i]) * 0x100000001b3ULL;
+    h[1] = (h[1] ^ c[i]) * 0x100000001b3ULL;
+  }
+}
+
+void throttle_grey_triplet(unsigned char *out, const char *net, size_t nlen,
+  const char *sender, size_t slen, const char *rcpt, size_t rlen)
+{
+  unsigned long long h[2] = { 0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL };
+  unsigned char len[2];
+  int i, j;
+  /* each part behind its length, so that no two triplets read alike */
+  len[0] = (unsigned char) nlen; fnv(h, len, 1); fnv(h, net, nlen);
+  len[0] = (unsigned char) (slen >> 8); len[1] = (unsigned char) slen; fnv(h, len, 2); fnv(h, sender, slen);
+  len[0] = (unsigned char) (rlen >> 8); len[1] = (unsigned char) rlen; fnv(h, len, 2); fnv(h, rcpt, rlen);
+  /* a last mix, so that every output bit depends on every input byte */
+  for (i = 0; i < 2; ++i) {
+    unsigned long long x = h[i] ^ (h[1 - i] >> 29);
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+    for (j = 0; j < 8; ++j) out[i * 8 + j] = (unsigned char) (x >> (56 - 8 * j));
+  }
+}
+
+void throttle_grey_hex(char *out, const unsigned char *hash)
+{
+  static const char hex[] = "0123456789abcdef";
+  int i;
+  for (i = 0; i < THROTTLE_GREY_HASH; ++i) {
+    out[2 * i] = hex[hash[i] >> 4];
+    out[2 * i + 1] = hex[hash[i] & 15];
+  }
+  out[2 * THROTTLE_GREY_HASH] = 0;
+}
+
+static unsigned long get32(const char *p)
+{
+  const unsigned char *u = (const unsigned char *) p;
+  return ((unsigned long) u[0] << 24) | ((unsigned long) u[1] << 16) | ((unsigned long) u[2] << 8) | u[3];
+}
+
+static void put32(char *p, unsigned long v)
+{
+  p[0] = (char) (v >> 24); p[1] = (char) (v >> 16); p[2] = (char) (v >> 8); p[3] = (char) v;
+}
+
+/* the entries' bytes are read into one buffer, kept for the process */
+static stralloc rbuf;
+
+/* the network's entry: the count of its passes, 4 bytes, then when the
+   last was counted, 8 bytes */
+static int awlread(sdu_state *st, const char *net, size_t nlen, unsigned long long now,
+  char *k, size_t *kn, unsigned long *count, unsigned long long *last)
+{
+  int r;
+  *kn = mkkey(k, K_AWL, net, nlen, 0, 0);
+  *count = 0;
+  *last = 0;
+  r = sdu_state_get(st, k, *kn, &rbuf, now, 0);
+  if (r == 1 && rbuf.len == 12) {
+    *count = get32(rbuf.s);
+    *last = sdu_state_unpack64((const unsigned char *) rbuf.s + 4);
+  }
+  return r == -1 ? -1 : 0;
+}
+
+int throttle_grey_auto(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  unsigned long long now)
+{
+  char k[KEYMAX];
+  size_t n;
+  unsigned long count;
+  unsigned long long last;
+  if (!g->awlcount) return 0;
+  if (awlread(st, net, nlen, now, k, &n, &count, &last) == -1) return -1;
+  return count >= g->awlcount;
+}
+
+int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  unsigned long long now)
+{
+  char k[KEYMAX], v[12];
+  size_t n;
+  unsigned long count;
+  unsigned long long last;
+  if (awlread(st, net, nlen, now, k, &n, &count, &last) == -1) return -1;
+  /* at most once per delay: a burst of mail is one pass, and a busy
+     network costs a write every few minutes, not one per message */
+  if (count && last <= now && now - last < g->delay) return 0;
+  if (count < 0xffffffffUL) ++count;
+  put32(v, count);
+  sdu_state_pack64((unsigned char *) v + 4, now);
+  return sdu_state_put(st, k, n, v, 12, now + g->awltime);
+}
+
+/* an entry: 'p' (pending) or 'P' (passed), then the first sight, 8 bytes */
+int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned char *hash,
+  unsigned long long now)
+{
+  char k[1 + THROTTLE_GREY_HASH], v[9];
+  unsigned long long first = 0, expires = 0;
+  int r, d;
+  char state = 0;
+  k[0] = K_GREY;
+  memcpy(k + 1, hash, THROTTLE_GREY_HASH);
+  r = sdu_state_get(st, k, sizeof k, &rbuf, now, &expires);
+  if (r == -1) return -1;
+  if (r == 1 && rbuf.len == 9) {
+    state = rbuf.s[0];
+    first = sdu_state_unpack64((const unsigned char *) rbuf.s + 1);
+  }
+  if (state == 'P') {
+    /* remembered awltime since its last use: the expiry moves on at most
+       once per awltime / 35 (a day of 35), so that a known triplet is
+       mostly a read */
+    if (expires && expires >= now + g->awltime - g->awltime / 35) return THROTTLE_GREY_KNOWN;
+    d = THROTTLE_GREY_KNOWN;
+  }
+  else if (state != 'p' || first > now) d = THROTTLE_GREY_NEW;
+  else if (now - first < g->delay) return THROTTLE_GREY_EARLY; /* nothing to write */
+  else if (now - first < g->lifetime) d = THROTTLE_GREY_PASS;
+  else d = THROTTLE_GREY_LATE;
+  if (d == THROTTLE_GREY_NEW || d == THROTTLE_GREY_LATE) {
+    /* kept a lifetime past the window, so that a late retry is told from a new triplet */
+    v[0] = 'p';
+    sdu_state_pack64((unsigned char *) v + 1, now);
+    r = sdu_state_put(st, k, sizeof k, v, 9, now + 2 * (unsigned long long) g->lifetime);
+  } else {
+    v[0] = 'P';
+    sdu_state_pack64((unsigned char *) v + 1, first);
+    r = sdu_state_put(st, k, sizeof k, v, 9, now + g->awltime);
+  }
+  return r == -1 ? -1 : d;
+}

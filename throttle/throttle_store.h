@@ -9,7 +9,8 @@
 /* All of throttle lives in one table of the state directory; the first key
    byte says what an entry is: 'r' a connection-rate counter, 'c' a
    concurrency slot, 's' a remembered (client, sender) pair, 'b' a bounce
-   counter, 'h' a bounce hold. Every function returns -1 on a store error
+   counter, 'h' a bounce hold, 'g' a greylisted triplet, 'a' a client
+   network's count of passed triplets (the automatic whitelist). Every function returns -1 on a store error
    (the reason in sdu_state_error), for the caller to fail open. */
 #define THROTTLE_TABLE "throttle"
 
@@ -52,5 +53,45 @@ int throttle_bl_add(sdu_state *st, const char *ckey, size_t cklen,
    limit, which starts a hold until now + hold), 0 let it pass */
 int throttle_bounce(sdu_state *st, const char *rcpt, size_t len,
   unsigned long long now, const throttle_rate *limit, unsigned long hold);
+
+/* Greylisting. A triplet is (client network, sender, recipient), the
+   network the IPv4 /24 or the IPv6 /64; a bounce is keyed without the sender.
+   Its key is a 16-byte hash (two FNV-1a 64 lanes): fixed size, whatever the
+   addresses' length. The hash is not keyed: a spammer who crafts a
+   collision with a triplet that passed gets past greylisting, nothing more. */
+#define THROTTLE_GREY_HASH 16
+#define THROTTLE_GREY_NET_MAX 9 /* '4' + 3 bytes, or '6' + 8 bytes */
+typedef struct throttle_grey {
+  unsigned long delay;      /* a retry passes this long after first sight ... */
+  unsigned long lifetime;   /* ... and before this */
+  unsigned long awlcount;   /* a network whose triplets passed this often ... */
+  unsigned long awltime;    /* ... passes for this long since its last pass;
+                               a passed triplet is remembered as long */
+} throttle_grey;
+/* the decisions, as the log names them (throttle_grey_name) */
+enum { THROTTLE_GREY_NEW, THROTTLE_GREY_EARLY, THROTTLE_GREY_LATE,
+  THROTTLE_GREY_PASS, THROTTLE_GREY_KNOWN, THROTTLE_GREY_AUTO };
+const char *throttle_grey_name(int decision);
+/* the refusals: new, early and late */
+#define THROTTLE_GREY_REFUSES(d) ((d) <= THROTTLE_GREY_LATE)
+size_t throttle_grey_net(char *out, const sdu_ip *ip);
+void throttle_grey_triplet(unsigned char *out, const char *net, size_t nlen,
+  const char *sender, size_t slen, const char *rcpt, size_t rlen);
+/* 32 lower-case hex digits and a \0 */
+void throttle_grey_hex(char *out33, const unsigned char *hash);
+/* 1 the network is on the automatic whitelist, 0 not */
+int throttle_grey_auto(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  unsigned long long now);
+/* look the triplet up and record it: a decision. A new triplet, or one
+   seen lifetime ago or more (late), is recorded with now as its first
+   sight; one in the window (PASS) is remembered as passed for awltime
+   after its last use (KNOWN; the expiry is moved on at most once per
+   awltime / 35: early, known and auto are reads, mostly). */
+int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned char *hash,
+  unsigned long long now);
+/* count one pass for the network, unless one was counted less than delay
+   ago (its entry lives awltime from the last count) */
+int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  unsigned long long now);
 
 #endif

@@ -286,6 +286,16 @@ else
   env TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=30/60 throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
   env TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=abc throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
   env TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" true < /dev/null 2>&1 | keep
+  # counted addresses (-e -d) with a state directory that is not there
+  echo alice@example.net | rcptcheck-build -f "$R/etc/sdu/rcpt.cdb" 2> /dev/null
+  env TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" -e -d "$R/var/lib/sdu/none" true < /dev/null 2>&1 | keep
+  # the state directory on a full file system (a 64 KiB tmpfs filled up)
+  r13
+  if mount -t tmpfs -o size=64k sdu-install "$R/var/lib/sdu" 2> /dev/null; then
+    dd if=/dev/zero of="$R/var/lib/sdu/fill" bs=4k 2> /dev/null
+    env TCPREMOTEIP=192.0.2.9 THROTTLE_CONN=30/60 throttle -d "$R/var/lib/sdu" true < /dev/null 2>&1 | keep
+    umount "$R/var/lib/sdu"
+  fi
   # a damaged table: a valid header over garbage records
   echo alice@example.net | rcptcheck-build -f "$R/etc/sdu/rcpt.cdb" 2> /dev/null
   head -c 64 /dev/zero | tr '\000' '\377' | dd of="$R/etc/sdu/rcpt.cdb" bs=1 seek=2048 conv=notrunc 2> /dev/null

@@ -161,8 +161,10 @@ while [ $i -lt 1000 ]; do
 done
 tf=$(grep -c "action=tempfail" "$D/leaky.err")
 lk=$(grep -c "action=leak" "$D/leaky.err")
-# 99.9% two-sided binomial interval for n=1000, p=0.9: 900 +- 3.29 * sqrt(90)
-e2e_check "tempfail 90%: $tf of 1000 refused, inside [869, 931]; $lk leaked" '[ $tf -ge 869 ] && [ $tf -le 931 ] && [ $((tf + lk)) -eq 1000 ]'
+# n=1000, p=0.9: 900 +- 5 * sqrt(90) (five standard deviations: a false
+# failure once in ~1.7 million runs; 3.29 failed once in the runs of one day,
+# as it will once in a thousand); 80% or 100% still fall far outside
+e2e_check "tempfail 90%: $tf of 1000 refused, inside [853, 947]; $lk leaked" '[ $tf -ge 853 ] && [ $tf -le 947 ] && [ $((tf + lk)) -eq 1000 ]'
 
 # --- policy mistakes ----------------------------------------------------------
 printf 'list orbs relays.orbs.test\nrule orbz tag\n' > "$D/badpolicy"

@@ -95,7 +95,7 @@ A state directory that is missing, or a corrupt database: a warning, and
 the client is passed on.
 
   $ printf 'QUIT\r\n' | TCPREMOTEIP=192.0.2.7 THROTTLE_CONN=1/60 throttle -d nosuchdir smtpsink 2>&1 | tr -d '\r'
-  throttle: warning: unable to open nosuchdir: No such file or directory; passing on (to recover: stop the service, remove data.mdb and lock.mdb, start it)
+  throttle: warning: unable to open nosuchdir: No such file or directory; passing on (to recover: create the state directory, writable by the user the service runs as)
   throttle: ip=192.0.2.7 lists=- action=pass state=failed
   220 smtpsink ESMTP
   221 smtpsink
@@ -111,10 +111,10 @@ the client is passed on.
 Usage and bad settings.
 
   $ throttle -d st
-  throttle: usage: throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] prog [ arg ... ]
+  throttle: usage: throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] [ -n ] [ -l ] [ -m delay ] [ -M lifetime ] [ -a count/time ] [ -S senderfile ] prog [ arg ... ]
   [100]
   $ throttle -b 3x true
-  throttle: usage: throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] prog [ arg ... ]
+  throttle: usage: throttle [ -d statedir ] [ -b hold ] [ -w ipfile ] [ -B count/window ] [ -h hold ] [ -W rcptfile ] [ -n ] [ -l ] [ -m delay ] [ -M lifetime ] [ -a count/time ] [ -S senderfile ] prog [ arg ... ]
   [100]
   $ echo 192.0.2.300 > white; TCPREMOTEIP=192.0.2.7 throttle -d st -b 3h -w white true
   throttle: fatal: white line 1: not an address or net: 192.0.2.300

@@ -296,6 +296,18 @@ int main(void)
   T_EQI(v.action, RBLCHECK_A_TAG, "a: tag");
   rblcheck_policy_free(&p);
 
+  /* greylist: passed on, tagged, for throttle to greylist */
+  T_EQI(parse(&p, "list pbl pbl.example\nrule pbl greylist\n", &err), 1, "greylist action");
+  T_EQI(p.rule[0].action, RBLCHECK_A_GREYLIST, "greylist: parsed");
+  T_EQS(rblcheck_actionname(RBLCHECK_A_GREYLIST), "greylist", "greylist: its log name");
+  rblcheck_ctx_init(&x, &p);
+  x.state[0] = RBLCHECK_YES;
+  rblcheck_decide(&x, 0, &v);
+  T_OK(v.action == RBLCHECK_A_GREYLIST && v.header && !v.refuse, "pbl: greylist, tagged, passed on");
+  rblcheck_policy_free(&p);
+  T_EQI(parse(&p, "list pbl pbl.example\nrule pbl greylist 5\n", &err), 0, "greylist takes no argument");
+  rblcheck_policy_free(&p);
+
   T_EQI(parse(&p, "list a a.example\nrule nordns tempfail 0% \"try later\"\nrule a reject\n", &err), 1, "nordns, tempfail 0%");
   T_EQS(p.texts.s, "451 try later", "a tempfail text without a code gets 451");
   T_EQI(p.needtxt, 0, "no %txt: no TXT queries");

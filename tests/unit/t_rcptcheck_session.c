@@ -167,6 +167,21 @@ int main(void)
   rc_session_reply(&s, SDU_V_RCPT, 250);
   rc_session_reply(&s, SDU_V_DOT, 554);
   T_EQI(cn, 1, "a message refused at the end of data is not counted");
+  /* a MAIL that downstream refuses leaves its transaction as it was: the
+     recipients accepted before it are counted when that message is taken */
+  rc_session_reply(&s, SDU_V_MAIL, 250);
+  r = rcpt(&s, "TO:<steve.5.count@example.org>");
+  rc_session_reply(&s, SDU_V_RCPT, 250);
+  rc_session_reply(&s, SDU_V_MAIL, 555);
+  rc_session_reply(&s, SDU_V_EHLO, 503);
+  rc_session_reply(&s, SDU_V_DOT, 250);
+  T_EQI(cn == 2 ? (long) cval[1] : -1, 1, "a refused MAIL (and a refused EHLO) keep the accepted recipients counted");
+  rc_session_reply(&s, SDU_V_MAIL, 250);
+  r = rcpt(&s, "TO:<steve.5.count@example.org>");
+  rc_session_reply(&s, SDU_V_RCPT, 250);
+  rc_session_reply(&s, SDU_V_RSET, 250);
+  rc_session_reply(&s, SDU_V_DOT, 250);
+  T_EQI(cn == 2 ? (long) cval[1] : -1, 1, "an accepted RSET ends the transaction");
   cfail = 1;
   T_EQI(rcpt(&s, "TO:<steve.5.count@example.org>"), SDU_PASS, "state store failure: fail open");
   s.failclosed = 1;

@@ -3,6 +3,10 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include "sdu_t.h"
 #include "sdu_smtp.h"
 #include "sdu_msg.h"
@@ -159,6 +163,61 @@ int main(void)
     T_EQB(out, len, "220 mx.test ESMTP\r\n421 mx.test timeout, closing connection\r\n",
       "responder: a silent client is dropped at the deadline");
     waitpid(pid, 0, 0);
+  }
+  {
+    /* pipelined commands read in one go: their replies leave in one write
+       (a SOCK_SEQPACKET socket keeps each write a record of its own), so
+       that none waits for the client's ACK of the one before */
+    int in[2], o[2];
+    char rec[3][512];
+    ssize_t rl[3];
+    pid_t pid;
+    const char *cmds = "HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n";
+    if (pipe(in) == -1 || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, o) == -1) return 111;
+    if (write(in[1], cmds, strlen(cmds)) != (ssize_t) strlen(cmds)) return 111;
+    close(in[1]);
+    pid = fork();
+    if (pid == 0) { close(o[0]); cfg.fdin = in[0]; cfg.fdout = o[1]; cfg.refusal = "451 4.7.1 listed"; _exit(sdu_respond(&cfg)); }
+    close(in[0]); close(o[1]);
+    rl[0] = recv(o[0], rec[0], sizeof rec[0], 0);
+    rl[1] = recv(o[0], rec[1], sizeof rec[1], 0);
+    rl[2] = recv(o[0], rec[2], sizeof rec[2], 0);
+    waitpid(pid, 0, 0);
+    T_EQB(rec[0], rl[0] > 0 ? (size_t) rl[0] : 0, "220 mx.test ESMTP\r\n", "responder: the greeting in a write of its own");
+    T_EQB(rec[1], rl[1] > 0 ? (size_t) rl[1] : 0,
+      "250 mx.test\r\n250 2.0.0 ok\r\n451 4.7.1 listed\r\n221 mx.test\r\n",
+      "responder: the replies to commands read together in one write");
+    T_OK(rl[2] == 0, "responder: nothing after them");
+    close(o[0]);
+  }
+  {
+    /* on a TCP socket the responder turns Nagle's algorithm off */
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    int ls = socket(AF_INET, SOCK_STREAM, 0), cs = socket(AF_INET, SOCK_STREAM, 0), ss, nd = 0;
+    socklen_t ndl = sizeof nd;
+    pid_t pid;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (ls == -1 || cs == -1 || bind(ls, (struct sockaddr *) &a, sizeof a) == -1 || listen(ls, 1) == -1
+        || getsockname(ls, (struct sockaddr *) &a, &alen) == -1 || connect(cs, (struct sockaddr *) &a, sizeof a) == -1
+        || (ss = accept(ls, 0, 0)) == -1) {
+      T_SKIP("responder: TCP_NODELAY on a TCP socket", "no loopback TCP");
+    } else {
+      getsockopt(ss, IPPROTO_TCP, TCP_NODELAY, &nd, &ndl);
+      T_OK(nd == 0, "responder: a fresh TCP socket has Nagle on");
+      if (write(cs, "QUIT\r\n", 6) != 6) return 111;
+      pid = fork();
+      if (pid == 0) { cfg.fdin = ss; cfg.fdout = ss; _exit(sdu_respond(&cfg)); }
+      waitpid(pid, 0, 0);
+      nd = 0;
+      getsockopt(ss, IPPROTO_TCP, TCP_NODELAY, &nd, &ndl);
+      T_OK(nd != 0, "responder: TCP_NODELAY set on its TCP socket");
+      close(ss);
+    }
+    if (ls != -1) close(ls);
+    if (cs != -1) close(cs);
   }
   stralloc_free(&sa);
   T_DONE();

@@ -121,6 +121,41 @@ int main(void)
   T_OK(strstr(out.s, "    0                                     2  40.0%\n") != 0, "summary: by 0, twice");
   T_OK(strstr(out.s, "    mx_b.example.net                      1") != 0, "summary: a name with '_' kept whole");
   tr_free(&s);
+
+  /* greylisting: one line per decision, no connection; the triplets that came back */
+  {
+    static const char *const grey[] = {
+      "throttle: ip=192.0.2.7 lists=pbl action=tempfail grey=new triplet=00000000000000aa0000000000000000",
+      "throttle: ip=192.0.2.7 lists=pbl action=tempfail grey=new triplet=00000000000000bb0000000000000000",
+      "throttle: ip=192.0.2.8 lists=- action=tempfail grey=new triplet=00000000000000cc0000000000000000",
+      "throttle: ip=192.0.2.7 lists=pbl action=tempfail grey=early triplet=00000000000000aa0000000000000000",
+      "throttle: ip=192.0.2.7 lists=pbl action=pass grey=pass triplet=00000000000000aa0000000000000000",
+      "throttle: ip=192.0.2.9 lists=pbl action=tempfail grey=late triplet=00000000000000dd0000000000000000",
+      "throttle: ip=192.0.2.7 lists=pbl action=pass grey=known triplet=00000000000000aa0000000000000000",
+      "throttle: ip=192.0.2.10 lists=- action=pass grey=auto triplet=00000000000000ee0000000000000000",
+      "throttle: ip=192.0.2.11 lists=- action=harvest grey=new triplet=00000000000000ff0000000000000000",
+      "throttle: ip=192.0.2.7 lists=pbl action=proxy rcpts=1 greylisted=3 greypassed=2 msgs=1",
+      0 };
+    tr_init(&s, 0);
+    for (i = 0; grey[i]; ++i) tr_feed(&s, grey[i], strlen(grey[i]));
+    T_EQI(tr_total_conns(&s), 1, "grey: decision lines are no connections");
+    T_OK(s.greynew == 3 && s.greyearly == 1 && s.greypass == 1 && s.greylate == 1 && s.greyknown == 1
+      && s.greyauto == 1 && s.greywould == 1, "grey: each decision counted");
+    T_EQI(s.rcptrefused, 3, "grey: the connection line's greylisted= are recipients refused");
+    T_EQI(s.refused, 0, "grey: a greylisted recipient refuses no connection");
+    out.len = 0;
+    tr_summary(&out, &s, 1700003600ULL);
+    if (!stralloc_0(&out)) return 111;
+    T_OK(strstr(out.s, "greylisting: 3 greylisted (1 early retries, 1 late), 1 passed after retry,\n") != 0,
+      "grey summary: greylisted, retries, passed");
+    T_OK(strstr(out.s, "  1 passed as known triplets, 1 whitelisted (automatic whitelist)\n") != 0,
+      "grey summary: known and whitelisted");
+    T_OK(strstr(out.s, "  greylisted triplets that never came back: 2 of 3 (66.7%)\n") != 0,
+      "grey summary: 2 of the 3 greylisted triplets never came back (the late one was never new here)");
+    T_OK(strstr(out.s, "  would have been greylisted (harvest): 1\n") != 0, "grey summary: harvest");
+    T_OK(strstr(out.s, "    throttle greylisted ") != 0, "grey summary: recipients refused by throttle greylisted");
+    tr_free(&s);
+  }
   stralloc_free(&out);
   T_DONE();
 }

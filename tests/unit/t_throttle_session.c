@@ -42,6 +42,43 @@ static int one(throttle_session *s, int verb, const char *arg, int code, unsigne
 }
 #define REFUSED(r, code) ((r) == SDU_ANSWER && t_ && !strncmp(t_, code " ", 4))
 
+/* greylisting: the decisions the session reports */
+static char greyseen[256];
+static void greylog(void *ctx, int d, int refused, const char *hex)
+{
+  size_t n = strlen(greyseen);
+  (void) ctx;
+  if (strlen(hex) != 2 * THROTTLE_GREY_HASH) return;
+  snprintf(greyseen + n, sizeof greyseen - n, "%s%s%s", n ? " " : "", throttle_grey_name(d), refused ? "!" : "");
+}
+static void greysession(throttle_session *s, sdu_state *st, const char *ipstr)
+{
+  sdu_ip ip;
+  throttle_grey g = { 300, 86400, 5, 35 * 86400UL };
+  throttle_session_init(s);
+  sdu_ip_parse(&ip, ipstr);
+  s->cklen = throttle_clientkey(s->ckey, &ip);
+  s->gnlen = throttle_grey_net(s->gnet, &ip);
+  s->greylist = 1; s->grey = g; s->st = st;
+  s->greylog = greylog;
+  greyseen[0] = 0;
+}
+/* one transaction from ipstr at now: MAIL FROM:<from>, RCPT TO:<to>; the RCPT's action */
+static int greytx(sdu_state *st, const char *ipstr, const char *from, const char *to, unsigned long long now)
+{
+  throttle_session s;
+  char a[300];
+  int r;
+  greysession(&s, st, ipstr);
+  snprintf(a, sizeof a, "FROM:<%s>", from);
+  one(&s, SDU_V_MAIL, a, 250, now);
+  snprintf(a, sizeof a, "TO:<%s>", to);
+  r = cmd(&s, SDU_V_RCPT, a, now);
+  if (r == SDU_PASS) rep(&s, SDU_V_RCPT, 250, now);
+  return r;
+}
+#define GREYLISTED(r) (REFUSED(r, "451") && strstr(t_, "4.7.1"))
+
 static char dir[256];
 
 static void cleanup(void)
@@ -386,6 +423,141 @@ int main(void)
   rep(&s, SDU_V_NOOP, 250, t0);
   T_OK(RCPT(&s, "x@example.net", t0) == SDU_PASS, "and goes on after a reply");
 
+  /* greylisting, over simulated time */
+  {
+    unsigned long long g0 = t0 + 100000;
+    throttle_grey g = { 300, 86400, 5, 35 * 86400UL };
+    unsigned char h1[THROTTLE_GREY_HASH], h2[THROTTLE_GREY_HASH];
+    char net1[THROTTLE_GREY_NET_MAX], net2[THROTTLE_GREY_NET_MAX], hex[33];
+    size_t nl1, nl2;
+    sdu_ip_parse(&ip, "198.51.100.7"); nl1 = throttle_grey_net(net1, &ip);
+    sdu_ip_parse(&ip, "198.51.100.200"); nl2 = throttle_grey_net(net2, &ip);
+    T_OK(nl1 == 4 && nl1 == nl2 && !memcmp(net1, net2, nl1), "grey: an IPv4 client's network is its /24");
+    sdu_ip_parse(&ip, "198.51.101.7"); nl2 = throttle_grey_net(net2, &ip);
+    T_OK(memcmp(net1, net2, nl1) != 0, "grey: the next /24 is another network");
+    sdu_ip_parse(&ip, "2001:db8:1:2::5"); nl1 = throttle_grey_net(net1, &ip);
+    sdu_ip_parse(&ip, "2001:db8:1:2:ffff::6"); nl2 = throttle_grey_net(net2, &ip);
+    T_OK(nl1 == 9 && nl2 == 9 && !memcmp(net1, net2, 9), "grey: an IPv6 client's network is its /64");
+    throttle_grey_triplet(h1, net1, nl1, "a@b.example", 11, "c@d.example", 11);
+    throttle_grey_triplet(h2, net1, nl1, "a@b.exampl", 10, "ec@d.example", 12);
+    T_OK(memcmp(h1, h2, sizeof h1) != 0, "grey: the parts of a triplet do not run into each other");
+    throttle_grey_hex(hex, h1);
+    T_OK(strlen(hex) == 32 && strspn(hex, "0123456789abcdef") == 32, "grey: the triplet's hex form");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0), THROTTLE_GREY_NEW, "grey store: first sight is new");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 299), THROTTLE_GREY_EARLY, "grey store: before the delay, early");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 300), THROTTLE_GREY_PASS, "grey store: after the delay, pass");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 400), THROTTLE_GREY_KNOWN, "grey store: then known");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 400 + 35 * 86400ULL), THROTTLE_GREY_NEW, "grey store: a passed triplet unused for D days is forgotten");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 400 + 35 * 86400ULL + 300), THROTTLE_GREY_PASS, "grey store: (passed again)");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 700 + 37 * 86400ULL), THROTTLE_GREY_KNOWN, "grey store: known two days later ...");
+    T_EQI(throttle_grey_check(&st, &g, h1, g0 + 700 + 71 * 86400ULL), THROTTLE_GREY_KNOWN, "grey store: ... which moved its expiry on");
+    T_EQI(throttle_grey_check(&st, &g, h2, g0), THROTTLE_GREY_NEW, "grey store: another triplet is new");
+    T_EQI(throttle_grey_check(&st, &g, h2, g0 + 86400), THROTTLE_GREY_LATE, "grey store: a retry after the lifetime is late");
+    T_EQI(throttle_grey_check(&st, &g, h2, g0 + 86400 + 299), THROTTLE_GREY_EARLY, "grey store: and starts again from there");
+    T_EQI(throttle_grey_check(&st, &g, h2, g0 + 86400 + 300), THROTTLE_GREY_PASS, "grey store: and passes after the delay");
+
+    /* sessions: first 451, too early 451, in the window 250, too late 451 */
+    rc = greytx(&st, "203.0.113.5", "bot@spam.example", "joe@example.net", g0);
+    T_OK(GREYLISTED(rc) && !strcmp(greyseen, "new!"), "grey: first sight: 451 4.7.1, logged new");
+    rc = greytx(&st, "203.0.113.5", "bot@spam.example", "joe@example.net", g0 + 60);
+    T_OK(GREYLISTED(rc) && !strcmp(greyseen, "early!"), "grey: a retry too early: 451 again, logged early");
+    rc = greytx(&st, "203.0.113.99", "bot@spam.example", "joe@example.net", g0 + 301);
+    T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey: a retry in the window from the same /24 passes, logged pass");
+    rc = greytx(&st, "203.0.113.5", "bot@spam.example", "joe@example.net", g0 + 400);
+    T_OK(rc == SDU_PASS && !strcmp(greyseen, "known"), "grey: then the triplet passes at once");
+    rc = greytx(&st, "203.0.114.5", "bot@spam.example", "joe@example.net", g0 + 400);
+    T_OK(GREYLISTED(rc) && !strcmp(greyseen, "new!"), "grey: the same pair from another /24 is a new triplet");
+    rc = greytx(&st, "203.0.113.5", "other@spam.example", "joe@example.net", g0);
+    rc = greytx(&st, "203.0.113.5", "other@spam.example", "joe@example.net", g0 + 86400 + 5);
+    T_OK(GREYLISTED(rc) && !strcmp(greyseen, "late!"), "grey: a retry after 24 hours: 451 again, logged late");
+    rc = greytx(&st, "203.0.113.5", "other@spam.example", "joe@example.net", g0 + 86400 + 5 + 300);
+    T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey: and passes after the delay from the late retry");
+
+    /* every recipient of a transaction is its own triplet */
+    {
+      throttle_session gs;
+      greysession(&gs, &st, "192.0.2.50");
+      one(&gs, SDU_V_MAIL, "FROM:<list@lists.example>", 250, g0);
+      T_OK(GREYLISTED(RCPT(&gs, "a@example.net", g0)) && GREYLISTED(RCPT(&gs, "b@example.net", g0)),
+        "grey: each recipient of the first transaction: 451");
+      T_OK(RCPT(&gs, "postmaster@example.net", g0) == SDU_PASS && RCPT(&gs, "Abuse@Example.NET", g0) == SDU_PASS
+        && RCPT(&gs, "postmaster", g0) == SDU_PASS, "grey: postmaster@ and abuse@ are never greylisted");
+      T_OK(!strcmp(greyseen, "new! new!") && gs.greylisted == 2, "grey: the exempt recipients are not even looked up");
+    }
+
+    /* bounces are keyed without the sender */
+    rc = greytx(&st, "192.0.2.60", "", "joe@example.net", g0);
+    T_OK(GREYLISTED(rc) && !strcmp(greyseen, "new!"), "grey: a bounce is greylisted");
+    rc = greytx(&st, "192.0.2.60", "", "joe@example.net", g0 + 300);
+    T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey: its retry passes");
+
+    /* auto-whitelist: a network that passed N (5) times, counted at most once per delay */
+    {
+      char anet[THROTTLE_GREY_NET_MAX];
+      size_t an;
+      throttle_grey g2 = g;
+      g2.awlcount = 2;
+      sdu_ip_parse(&ip, "198.18.1.1"); an = throttle_grey_net(anet, &ip);
+      T_OK(throttle_grey_count(&st, &g2, anet, an, g0) == 0 && throttle_grey_count(&st, &g2, anet, an, g0 + 10) == 0
+        && throttle_grey_auto(&st, &g2, anet, an, g0 + 10) == 0, "grey: two passes within the delay count once");
+      T_OK(throttle_grey_count(&st, &g2, anet, an, g0 + 300) == 0 && throttle_grey_auto(&st, &g2, anet, an, g0 + 300) == 1,
+        "grey: a pass after the delay counts again");
+    }
+    for (i = 0; i < 5; ++i) {
+      char from[64];
+      snprintf(from, sizeof from, "user%lu@big.example", i);
+      greytx(&st, "198.18.0.70", from, "joe@example.net", g0 + 400 * i);
+      rc = greytx(&st, "198.18.0.71", from, "joe@example.net", g0 + 400 * i + 300);
+      T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey: pass after retry, counted for the network");
+    }
+    rc = greytx(&st, "198.18.0.72", "new@elsewhere.example", "ann@example.net", g0 + 2300);
+    T_OK(rc == SDU_PASS && !strcmp(greyseen, "auto"), "grey: after 5 passes the /24 is whitelisted: auto");
+    rc = greytx(&st, "198.18.0.72", "new2@elsewhere.example", "ann@example.net", g0 + 2300 + 35 * 86400ULL - 1);
+    T_OK(rc == SDU_PASS && !strcmp(greyseen, "auto"), "grey: still whitelisted just before D days after the last pass");
+    rc = greytx(&st, "198.18.0.72", "new3@elsewhere.example", "ann@example.net", g0 + 2300 + 70 * 86400ULL - 2);
+    T_OK(rc == SDU_PASS && !strcmp(greyseen, "auto"), "grey: each pass keeps the network on the whitelist");
+    rc = greytx(&st, "198.18.0.72", "new4@elsewhere.example", "ann@example.net", g0 + 2300 + 105 * 86400ULL - 2);
+    T_OK(GREYLISTED(rc) && !strcmp(greyseen, "new!"), "grey: the whitelist expires D days after the last pass");
+
+    /* IPv6: the /64 */
+    rc = greytx(&st, "2001:db8:5:6::1", "v6@example.org", "joe@example.net", g0);
+    T_OK(GREYLISTED(rc), "grey: IPv6 first sight: 451");
+    rc = greytx(&st, "2001:db8:5:6:abcd::99", "v6@example.org", "joe@example.net", g0 + 300);
+    T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey: IPv6: the retry from the same /64 passes");
+    rc = greytx(&st, "2001:db8:5:7::1", "v6@example.org", "joe@example.net", g0 + 300);
+    T_OK(GREYLISTED(rc), "grey: IPv6: another /64 is another network");
+
+    /* whitelisted senders; harvest; the sender must be known */
+    {
+      throttle_session gs;
+      throttle_addrs ws = { { 0, 0, 0 } };
+      T_OK(throttle_addrs_add(&ws, "@trusted.example", 16), "grey: a sender whitelist");
+      greysession(&gs, &st, "192.0.2.80");
+      gs.greysenders = &ws;
+      one(&gs, SDU_V_MAIL, "FROM:<Someone@Trusted.Example>", 250, g0);
+      T_OK(RCPT(&gs, "joe@example.net", g0) == SDU_PASS && !greyseen[0], "grey: a whitelisted sender is never greylisted");
+      throttle_addrs_free(&ws);
+
+      greysession(&gs, &st, "192.0.2.81");
+      gs.harvest = 1;
+      one(&gs, SDU_V_MAIL, "FROM:<h@harvest.example>", 250, g0);
+      T_OK(RCPT(&gs, "joe@example.net", g0) == SDU_PASS && !strcmp(greyseen, "new") && gs.greylisted == 1,
+        "grey: harvest: counted and logged, passed on");
+
+      greysession(&gs, &st, "192.0.2.82");
+      one(&gs, SDU_V_MAIL, "FROM:<first@one.example>", 250, g0);
+      T_OK(MAIL(&gs, "second@two.example", g0) == SDU_PASS, "grey: a second MAIL in flight");
+      T_OK(RCPT(&gs, "joe@example.net", g0) == SDU_WAIT, "grey: the RCPT waits: which sender is not known yet");
+      rep(&gs, SDU_V_MAIL, 250, g0);
+      T_OK(GREYLISTED(RCPT(&gs, "joe@example.net", g0)), "grey: and is decided when the MAIL's reply is in");
+
+      greysession(&gs, &st, "192.0.2.83");
+      gs.greylist = 0;
+      one(&gs, SDU_V_MAIL, "FROM:<x@unmarked.example>", 250, g0);
+      T_OK(RCPT(&gs, "joe@example.net", g0) == SDU_PASS && !greyseen[0], "grey: an unmarked client is not greylisted");
+    }
+  }
+
   /* a broken store: fail open */
   throttle_session_init(&s);
   sdu_state_close(&st);
@@ -393,6 +565,12 @@ int main(void)
   memcpy(s.ckey, k2, n2); s.cklen = n2;
   one(&s, SDU_V_MAIL, "FROM:<second@example.com>", 250, t0 + 1);
   T_OK(RCPT(&s, "x@example.net", t0 + 1) == SDU_PASS && s.storefailed && !s.st, "a failing store: warned once, passed on");
+  throttle_session_init(&s);
+  s.st = &st; s.greylist = 1; s.grey.delay = 300; s.grey.lifetime = 86400; s.grey.awlcount = 5; s.grey.awltime = 86400;
+  sdu_ip_parse(&ip, "192.0.2.9"); s.gnlen = throttle_grey_net(s.gnet, &ip);
+  one(&s, SDU_V_MAIL, "FROM:<third@example.com>", 250, t0 + 1);
+  T_OK(RCPT(&s, "x@example.net", t0 + 1) == SDU_PASS && s.storefailed && !s.st && !s.greylisted,
+    "greylisting with a failing store: passed on (fail open)");
 
   throttle_addrs_free(&white);
   cleanup();
