@@ -42,7 +42,7 @@ PSL_LIBS = $(PSL_LIBS_$(LIBC))
 SODIUM_LIBS = -lsodium
 
 # one line per part of the library, so that parts are added without clashes
-OBJ_BASE = common/sdu_msg.o common/sdu_env.o common/sdu_chain.o
+OBJ_BASE = common/sdu_msg.o common/sdu_env.o common/sdu_exec.o common/sdu_chain.o
 OBJ_SMTP = common/sdu_smtp.o common/sdu_respond.o common/sdu_proxy.o
 OBJ_CONFIG = common/sdu_config.o
 OBJ_ADDR = common/sdu_addr.o
