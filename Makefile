@@ -33,7 +33,7 @@ SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC))
 # OpenSSL's libssl (STARTTLS in the proxy, common/sdu_tls.c): static like the
 # rest; a program that never reaches the proxy pulls nothing of it in
 TLS_LIBS = -lssl -lcrypto
-LIBS = -llmdb -lowfat $(TLS_LIBS) -lpthread
+LIBS = -lhiredis -llmdb -lowfat $(TLS_LIBS) -lpthread
 # libpsl linked statically needs what it was built with (musl.sh builds it without IDNA)
 PSL_LIBS_ = -lpsl -lidn2 -lunistring
 PSL_LIBS_musl = -lpsl
@@ -47,7 +47,7 @@ OBJ_SMTP = common/sdu_smtp.o common/sdu_respond.o common/sdu_proxy.o
 OBJ_CONFIG = common/sdu_config.o
 OBJ_ADDR = common/sdu_addr.o
 OBJ_CDB = common/sdu_cdb.o
-OBJ_STATE = common/sdu_state.o common/sdu_time.o
+OBJ_STATE = common/sdu_state.o common/sdu_state_redis.o common/sdu_time.o
 OBJ_DNS = common/sdu_ip.o common/sdu_dns.o
 OBJ_TAG = common/sdu_tag.o
 OBJ_TLS = common/sdu_tls.o
@@ -75,12 +75,12 @@ UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
 PROG_CHAIN = chain/sdu-chain
 CHAIN_LINKS = rblcheck/rblcheck throttle/throttle rcptcheck/rcptcheck
 PROG_RBLCHECK = rblcheck/rblcheck
-PROG_THROTTLE = throttle/throttle throttle/sdu-report
+PROG_THROTTLE = throttle/throttle throttle/sdu-report throttle/sdu-state-copy
 PROG_RCPTCHECK = rcptcheck/rcptcheck rcptcheck/rcptcheck-build
 PROG_SPAMGRAB = spamgrab/spamgrab
 MAN_CHAIN = chain/sdu-chain.1
 MAN_RBLCHECK = rblcheck/rblcheck.1
-MAN_THROTTLE = throttle/throttle.1 throttle/sdu-report.1
+MAN_THROTTLE = throttle/throttle.1 throttle/sdu-report.1 throttle/sdu-state-copy.1
 MAN_RCPTCHECK = rcptcheck/rcptcheck.1 rcptcheck/rcptcheck-build.1
 MAN_SPAMGRAB = spamgrab/spamgrab.1
 PROGS = $(PROG_CHAIN) $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG_SPAMGRAB)
@@ -134,13 +134,16 @@ tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
 
 THROTTLE_OBJS = throttle/throttle_rules.o throttle/throttle_store.o throttle/throttle_session.o
-$(THROTTLE_OBJS) throttle/throttle_report.o throttle/throttle.o throttle/sdu-report.o: throttle/*.h $(HEADERS)
+$(THROTTLE_OBJS) throttle/throttle_report.o throttle/throttle.o throttle/sdu-report.o throttle/sdu-state-copy.o: throttle/*.h $(HEADERS)
 
 throttle/throttle: chain/sdu-chain
 	ln -f chain/sdu-chain $@
 
 throttle/sdu-report: throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a
 	$(LINK) throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a $(LIBS)
+
+throttle/sdu-state-copy: throttle/sdu-state-copy.o common/libsdu.a
+	$(LINK) throttle/sdu-state-copy.o common/libsdu.a $(LIBS)
 
 tests/unit/t_throttle_rules: tests/unit/t_throttle_rules.o $(THROTTLE_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_throttle_rules.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)

@@ -6,12 +6,17 @@
 #include <stdio.h>
 #include <errno.h>
 #include <time.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
-#define USAGE "smtpblast [ -n messages ] [ -s bytes ] [ -c connections ] [ -r ] host port"
+#define USAGE "smtpblast [ -n messages ] [ -s bytes ] [ -c connections ] [ -r ] [ -t seconds ] host port"
+
+/* -t: a reply, or room to write, that does not come within this many
+   seconds is a stall: exit 111 with "stalled" (0: wait for ever) */
+static unsigned long stall;
 
 static char rbuf[65536];
 static size_t rlen;
@@ -22,7 +27,10 @@ static void writeall(int fd, const char *s, size_t len)
 {
   while (len) {
     ssize_t w = write(fd, s, len);
-    if (w < 0) { if (errno == EINTR) continue; die("unable to write"); }
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      die(errno == EAGAIN || errno == EWOULDBLOCK ? "stalled: no room to write within -t" : "unable to write");
+    }
     s += w; len -= (size_t) w;
   }
 }
@@ -47,6 +55,7 @@ static int reply(int fd)
     {
       ssize_t r = read(fd, rbuf + rlen, sizeof rbuf - rlen);
       if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) die("stalled: no reply within -t");
       if (r <= 0) die("connection closed");
       rlen += (size_t) r;
     }
@@ -73,6 +82,12 @@ static int dial(const char *host, const char *port)
   } else die("host must be an IP address");
   if (r == -1) die("unable to connect");
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (stall) {
+    struct timeval tv;
+    tv.tv_sec = (time_t) stall; tv.tv_usec = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   return fd;
 }
 
@@ -86,12 +101,13 @@ int main(int argc, char **argv)
   double secs;
   int opt;
 
-  while ((opt = getopt(argc, argv, "n:s:c:r")) != -1)
+  while ((opt = getopt(argc, argv, "n:s:c:rt:")) != -1)
     switch (opt) {
       case 'n': n = strtoul(optarg, 0, 10); break;
       case 's': size = strtoul(optarg, 0, 10); break;
       case 'c': conns = strtoul(optarg, 0, 10); break;
       case 'r': refusable = 1; break;
+      case 't': stall = strtoul(optarg, 0, 10); break;
       default: fprintf(stderr, "usage: %s\n", USAGE); return 100;
     }
   if (argc - optind != 2 || !conns) { fprintf(stderr, "usage: %s\n", USAGE); return 100; }

@@ -2,12 +2,14 @@
 # bench/throttle.sh: a flood through rblcheck + throttle + rcptcheck into the test
 # downstream, against the bare downstream under tcpserver in the same run; then a
 # million log lines through sdu-report.
-# usage: sh bench/throttle.sh [ seconds [ inflight ] ]   (after make; as root: rbldnsd needs port 53)
+# usage: sh bench/throttle.sh [ seconds [ inflight [ redis ] ] ]   (after make; as root: rbldnsd needs port 53)
+# With "redis": only the chain with its state on a redis-server of its own (unix
+# socket) against the same chain on LMDB, in turn, and Redis's commands per connection.
 # THROTTLE_OPTS: throttle's options (default "-b 3h -B 20/10m": it stays in the
 # middle of every connection; "" lets it exec after the rate and concurrency checks)
 # The floor run shows what the four execs alone cost on this machine.
 top=$(cd "$(dirname "$0")/.." && pwd)
-secs=${1:-60}; inflight=${2:-300}
+secs=${1:-60}; inflight=${2:-300}; mode=${3:-}
 SDU_TOP=$top; export SDU_TOP
 . "$top/tests/lib/e2e.sh"
 e2e_init bench-throttle
@@ -86,7 +88,7 @@ bare() { # downstream
 chain() { # downstream [ memory-samples-file ]
   logto "chain.$1.$(date +%s%N)"
   e2e_tcpserver -c 2000 -b 1024 0 "$top/rblcheck/rblcheck" -f "$D/policy" \
-    "$top/throttle/throttle" -d "$D/state" ${THROTTLE_OPTS--b 3h -B 20/10m} \
+    "$top/throttle/throttle" -d "${STORE:-$D/state}" ${THROTTLE_OPTS--b 3h -B 20/10m} \
     "$top/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" $(sink "$1") || exit 111
   [ -n "$2" ] && { sample "$E2E_TCPSERVER_PID" "$2" & }
   r=$(flood "$E2E_PORT")
@@ -104,6 +106,30 @@ relay() { # downstream: the cheapest link there is in the middle, a proxy that o
   echo "$r"
 }
 links="rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck"
+
+if [ "$mode" = redis ]; then
+  # the store on Redis against LMDB, taken in turn (LMDB, Redis, LMDB, Redis)
+  e2e_redis "$D/redis.sock" || exit 111
+  calls() { redis-cli -s "$D/redis.sock" info commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([a-z]*\):calls=\([0-9]*\),.*/\1 \2/p' | sort; }
+  sum() { awk '{ n += $2 } END { print n + 0 }'; }
+  l1=$(chain nodir); echo "$links, LMDB: $l1"
+  c0=$(calls | sum); calls > "$D/calls.0"
+  STORE="unix:$D/redis.sock?local=$D/state"
+  r1=$(chain nodir); echo "$links, Redis: $r1"
+  c1=$(calls | sum); calls > "$D/calls.1"
+  STORE=
+  l2=$(chain nodir); echo "$links, LMDB again: $l2"
+  STORE="unix:$D/redis.sock?local=$D/state"
+  r2=$(chain nodir); echo "$links, Redis again: $r2"
+  STORE=
+  echo "$(field "$r1" rate) $(field "$r2" rate) $(field "$l1" rate) $(field "$l2" rate)" |
+    awk '{ printf "ratio Redis/LMDB = %.3f (target >= 0.8; first pair %.3f, second %.3f)\n", ($1 + $2) / ($3 + $4), $1 / $3, $2 / $4 }'
+  conns=$(field "$r1" sessions)
+  echo "Redis commands in the first Redis run: $((c1 - c0)) for $conns sessions ($(field "$r1" served) served, one RCPT each):"
+  join -a 2 "$D/calls.0" "$D/calls.1" | awk -v c="$conns" 'NF == 3 { d = $3 - $2 } NF == 2 { d = $2 } d > 0 { printf "  %s %d (%.2f a connection)\n", $1, d, d / c }'
+  echo "failed by the chain (Redis runs): $(field "$r1" failed) $(field "$r2" failed); warnings in the logs: $(cat "$D"/log.chain.*/current 2>/dev/null | grep -c 'warning')"
+  exit 0
+fi
 
 # 1. the target: the chain in front of the test downstream that records each
 # message, against that downstream alone, before and after (the disk's rate of

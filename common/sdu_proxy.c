@@ -28,6 +28,9 @@
 #define REPLY_LINE 1000       /* longest downstream reply line passed on */
 #define HEADER_MAX 8192       /* injected header lines, per link */
 #define LEVELS 4              /* links of one process in the middle */
+/* ends the injected lines when the client's first line is a continuation
+   line: that line folds into this empty field, never into a tag */
+#define FOLDSTOP "X-Sdu-Continuation:\r\n"
 
 /* a command awaiting its reply, from downstream or from us */
 struct pend {
@@ -39,15 +42,21 @@ struct pend {
   size_t textlen;
 };
 
-enum { M_CMD, M_WAITDATA, M_DATA, M_WAITAUTH, M_AUTHLINE, M_PASS };
+enum { M_CMD, M_WAITDATA, M_DATA, M_WAITAUTH, M_AUTHLINE };
 
 /* STARTTLS: off, our 220 queued (nothing more is read in plaintext), the
    handshake, on (the client's bytes go through sdu_tls) */
 enum { TLS_OFF, TLS_READY, TLS_SHAKE, TLS_ON };
 #define TLSHDR_MAX 160        /* our header line: "X-Sdu-TLS: version=... cipher=..." */
 
-/* where the message data scanner is, relative to the start of a line */
-enum { D_BOL, D_MID, D_CR, D_DOT, D_DOTCR };
+/* where the message data scanner is: at the start of a line after the
+   client's CRLF (a dot there is the client's: stuffing, or the end), at the
+   start of a line after a bare LF made CRLF (a dot there is text and gets
+   stuffed), or inside a line */
+enum { D_BOL, D_LFBOL, D_MID };
+
+/* what a bare LF in the message data gets (SDU_BARELF) */
+enum { BARELF_NORMALIZE, BARELF_REJECT };
 
 struct buf { char *s; size_t len; };
 
@@ -71,6 +80,12 @@ struct sdu_proxy {
   struct pend q[QMAX];
   unsigned int qhead, qlen;
   int mode, dstate, skipping;
+  int authed;          /* downstream accepted AUTH: no hook sees the rest */
+  int dfirst;          /* the message data has not begun: the lines to inject wait */
+  int dhold;           /* the scanner holds bytes back until the next ones come */
+  int barelf;          /* BARELF_* */
+  int dbad;            /* this message had a bare LF and is refused */
+  int aborted;         /* downstream was cut off in the data of a refused message */
   int cineof, cingone, coutdead, childgone, closing, closequeued, finished;
   int cinready;        /* the last read from the client brought bytes */
   int held, heldlev;   /* the first command in cin waits for the replies in
@@ -135,7 +150,7 @@ int sdu_proxy_header(sdu_proxy *p, const char *lines)
   return 1;
 }
 
-int sdu_proxy_authenticated(const sdu_proxy *p) { return p->mode == M_PASS; }
+int sdu_proxy_authenticated(const sdu_proxy *p) { return p->authed; }
 
 /* libowfat's byte_chr and byte_copy go a byte at a time; the data path
    wants libc's vectorised memchr and memmove */
@@ -226,7 +241,7 @@ static void hook_reply(sdu_proxy *p, int upto, int verb, int code, const char *t
 {
   sdu_cmd c;
   int i;
-  if (p->mode == M_PASS) return;
+  if (p->authed) return;
   byte_zero(&c, sizeof c);
   c.verb = verb;
   c.seq = p->seq;
@@ -270,22 +285,21 @@ static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
       if (code == 354) {
         p->mode = M_DATA;
         p->dstate = D_BOL;
-        {
-          /* each link's lines above those of the links before it, as a
-             chain of processes would have written them */
-          int i;
-          for (i = p->nlev - 1; i >= 0; --i)
-            if (p->lev[i].header.len && !addb(&p->dout, p->lev[i].header.s, p->lev[i].header.len)) {}
-          /* ours below the links', so that rblcheck's tag stays right
-             below the Received line of the server behind us */
-          if (p->tlshdrlen) addb(&p->dout, p->tlshdr, p->tlshdrlen);
-        }
+        p->dbad = 0;
+        /* the lines go in with the first byte of data, which says
+           whether they need FOLDSTOP */
+        p->dfirst = !p->authed;
       } else p->mode = M_CMD;
       break;
     case SDU_V_AUTH: case SDU_V_AUTHLINE:
       if (code == 334) p->mode = M_AUTHLINE;
-      else if (code == 235) p->mode = M_PASS;
-      else p->mode = M_CMD;
+      else {
+        /* after a 235 the rest is the client's own business: no hook sees
+           it, but the engine still reads commands and data, so that what
+           goes on holds no end of data the client did not send */
+        if (code == 235) p->authed = 1;
+        p->mode = M_CMD;
+      }
       break;
   }
 }
@@ -303,12 +317,6 @@ static void drain(sdu_proxy *p)
       --p->qlen;
       if (e->close) { p->closing = 1; p->qlen = 0; return; }
       continue;
-    }
-    if (p->mode == M_PASS && !p->qlen) {
-      size_t n = p->din.len < BUFSZ - p->cout.len ? p->din.len : BUFSZ - p->cout.len;
-      addb(&p->cout, p->din.s, n);
-      consume(&p->din, n);
-      return;
     }
     /* a downstream reply: whole lines in din, up to a last line */
     {
@@ -357,7 +365,7 @@ static void starttls(sdu_proxy *p, const sdu_cmd *c)
   else if (!p->ehlo) qlocal(p, c->verb, 503, "5.5.1 send EHLO first", 0);
   else if (p->tlsoffer <= 0) qlocal(p, c->verb, 454, "4.7.0 TLS not available", 0);
   else if (p->intrans) qlocal(p, c->verb, 503, "5.5.1 not inside a mail transaction", 0);
-  else if (p->mode == M_PASS) qlocal(p, c->verb, 503, "5.5.1 already authenticated", 0);
+  else if (p->authed) qlocal(p, c->verb, 503, "5.5.1 already authenticated", 0);
   else if (!p->tls && !(p->tls = sdu_tls_server())) {
     /* offered, but the files do not make a server (warned): never again */
     p->tlsoffer = -1;
@@ -412,6 +420,20 @@ static ssize_t cread(sdu_proxy *p, char *buf, size_t len)
   return r;
 }
 
+/* a bare CR (one that no LF follows) is a line end to some servers and to
+   none of the others: it becomes a space, in place, so that no server
+   behind us can find a line end, let alone an end of data, that the client
+   did not send */
+static void barecr(char *s, size_t len)
+{
+  char *c;
+  while (len && (c = memchr(s, '\r', len))) {
+    *c = ' ';
+    len -= (size_t) (c + 1 - s);
+    s = c + 1;
+  }
+}
+
 /* one command line from the client (no CRLF); 0 when it waits (SDU_WAIT) */
 static int command(sdu_proxy *p, const char *line, size_t len)
 {
@@ -460,7 +482,7 @@ static int command(sdu_proxy *p, const char *line, size_t len)
       return 1;
   }
   /* from the client's side in: the first link that answers ends the walk */
-  for (i = first; i < p->nlev; ++i) {
+  for (i = first; i < p->nlev && !p->authed; ++i) {
     const sdu_hooks *h = as(p, i);
     p->answer.len = 0;
     if (h->command) action = h->command(h->ctx, p, &c);
@@ -510,6 +532,8 @@ static void commands(sdu_proxy *p)
     l = nl;
     if (l && p->cin.s[pos + l - 1] == '\r') --l;
     if (nl + 1 > SDU_SMTP_LINE_MAX) p->skipping = 1;  /* came whole, still too long */
+    /* the client's answer to a 334 goes on as it is, but for a bare CR */
+    if (p->mode == M_AUTHLINE) barecr(p->cin.s + pos, l);
     if (!command(p, p->cin.s + pos, l)) break;  /* it stays in cin */
     p->skipping = 0;
     pos += nl + 1;
@@ -519,77 +543,147 @@ static void commands(sdu_proxy *p)
   if (p->tlsstate == TLS_READY) { p->tlsjunk += p->cin.len; p->cin.len = 0; }
 }
 
-/* relay message data, finding its end; bare LF becomes CRLF so that
-   downstream sees the end exactly where we do */
+/* the links' lines, in chain order: rblcheck's tag first, right below the
+   Received line of the server behind us, where spamgrab looks for it; 0
+   when they do not fit yet */
+static int inject(sdu_proxy *p, int fold)
+{
+  size_t total = 0;
+  int i;
+  for (i = 0; i < p->nlev; ++i) total += p->lev[i].header.len;
+  total += p->tlshdrlen;
+  if (total && fold) total += sizeof FOLDSTOP - 1;
+  if (total > BUFSZ - 16 - p->dout.len) return 0;
+  for (i = 0; i < p->nlev; ++i)
+    if (p->lev[i].header.len) addb(&p->dout, p->lev[i].header.s, p->lev[i].header.len);
+  /* ours below the links', so that rblcheck's tag stays right below the
+     Received line of the server behind us */
+  if (p->tlshdrlen) addb(&p->dout, p->tlshdr, p->tlshdrlen);
+  if (total && fold) addb(&p->dout, FOLDSTOP, sizeof FOLDSTOP - 1);
+  return 1;
+}
+
+/* a bare LF in a message: refused (SDU_BARELF=reject), downstream is cut
+   off before the end of data, so that it takes nothing */
+static void dbad(sdu_proxy *p)
+{
+  if (p->barelf != BARELF_REJECT) return;
+  p->dbad = 1;
+  if (p->aborted) return;
+  p->aborted = 1;
+  p->dout.len = 0;
+  closechild(p);
+  if (p->fromchild >= 0) { close(p->fromchild); p->fromchild = -1; }
+}
+
+/* relay message data, finding its end: only the client's CRLF.CRLF. A bare
+   LF becomes CRLF, and a line after it that begins with a dot gets another
+   one, so that downstream stores the text the client sent and sees the end
+   exactly where we do; a bare CR becomes a space. Text that needs none of
+   this is handed over whole */
 static void data(sdu_proxy *p)
 {
-  const char *s = p->cin.s;
+  char *s = p->cin.s;
   size_t n = p->cin.len, i = 0, from = 0;
-  int st = p->dstate;
+  int st = p->dstate, end = 0;
 
+  p->dhold = 0;
+  if (p->dfirst) {
+    if (!n || !inject(p, s[0] == ' ' || s[0] == '\t')) return;
+    p->dfirst = 0;
+  }
   while (i < n && p->dout.len + (i - from) < BUFSZ - 8) {
-    if (st == D_MID || st == D_CR) {
+    if (st == D_MID) {
       size_t room = BUFSZ - 8 - p->dout.len - (i - from);
       size_t span = n - i < room ? n - i : room;
       size_t k = findnl(s + i, span);
-      if (k == span) { st = s[i + span - 1] == '\r' ? D_CR : D_MID; i += span; continue; }
-      if (k > 0) st = s[i + k - 1] == '\r' ? D_CR : D_MID;
-      i += k;
-      /* s[i] is LF */
-      if (st != D_CR) {
-        addb(&p->dout, s + from, i - from);
-        addb(&p->dout, "\r\n", 2);
-        from = i + 1;
+      if (k == span) {
+        /* a CR at the end may be the start of a CRLF: wait for what follows */
+        if (s[i + span - 1] == '\r') {
+          barecr(s + i, span - 1);
+          i += span - 1;
+          if (i + 1 == n) p->dhold = 1;
+          break;
+        }
+        barecr(s + i, span);
+        i += span;
+        continue;
       }
-      ++i;
-      st = D_BOL;
+      if (k && s[i + k - 1] == '\r') {
+        barecr(s + i, k - 1);
+        i += k + 1;
+        st = D_BOL;
+        continue;
+      }
+      barecr(s + i, k);
+      i += k;
+      /* s[i] is a bare LF */
+      dbad(p);
+      addb(&p->dout, s + from, i - from);
+      addb(&p->dout, "\r\n", 2);
+      from = ++i;
+      st = D_LFBOL;
       continue;
     }
-    {
-      char c = s[i];
-      switch (st) {
-        case D_BOL:
-          st = c == '.' ? D_DOT : c == '\r' ? D_CR : D_MID;
-          if (c == '\n') {
-            addb(&p->dout, s + from, i - from);
-            addb(&p->dout, "\r\n", 2);
-            from = i + 1;
-            st = D_BOL;
-          }
-          break;
-        case D_DOT:
-          if (c == '\r') st = D_DOTCR;
-          else if (c == '\n') {
-            addb(&p->dout, s + from, i - from);
-            addb(&p->dout, "\r\n", 2);
-            from = i + 1;
-            goto end;
-          } else st = D_MID;
-          break;
-        case D_DOTCR:
-          if (c == '\n') { ++i; addb(&p->dout, s + from, i - from); from = i; goto end; }
-          st = c == '\r' ? D_CR : D_MID;
-          break;
-      }
-      ++i;
+    /* the start of a line: anything but a dot is looked at inside it */
+    if (s[i] != '.') { st = D_MID; continue; }
+    if (st == D_LFBOL) {
+      /* the client's dot in the middle of its line: text, stuffed */
+      addb(&p->dout, s + from, i - from);
+      addb(&p->dout, ".", 1);
+      from = i++;
+      st = D_MID;
+      continue;
     }
+    /* the client's dot: its end of data, or stuffing */
+    if (i + 1 >= n) { p->dhold = 1; break; }
+    if (s[i + 1] == '\n') {
+      /* the stuffing of a line that a bare LF ends: an empty line */
+      dbad(p);
+      addb(&p->dout, s + from, i - from);
+      addb(&p->dout, "\r\n", 2);
+      from = i += 2;
+      st = D_LFBOL;
+      continue;
+    }
+    if (s[i + 1] != '\r') { ++i; st = D_MID; continue; }
+    if (i + 2 >= n) { p->dhold = 1; break; }
+    if (s[i + 2] == '\n') { i += 3; end = 1; break; }
+    s[i + 1] = ' ';
+    i += 2;
+    st = D_MID;
   }
-  p->dstate = st;
-  if (!from && i == n && !p->dout.len) {
+  if (p->dbad) {
+    /* read to the end, forward nothing */
+    p->dout.len = 0;
+    consume(&p->cin, i);
+  } else if (!end && !from && i == n && !p->dout.len) {
     /* all of it goes on unchanged: hand the buffer over instead of copying */
     struct buf t = p->dout;
     p->dout = p->cin;
     p->cin = t;
-    return;
+  } else {
+    addb(&p->dout, s + from, i - from);
+    consume(&p->cin, i);
   }
-  addb(&p->dout, s + from, i - from);
-  consume(&p->cin, i);
-  return;
-end:
-  consume(&p->cin, from);
-  qtail_add(p, SDU_V_DOT);
+  p->dstate = st;
+  if (!end) return;
   p->mode = M_CMD;
   p->dstate = D_BOL;
+  if (!p->dbad) { qtail_add(p, SDU_V_DOT); return; }
+  {
+    sdu_log l;
+    sdu_log_start(&l);
+    sdu_log_kv(&l, "ip", sdu_env_remoteip());
+    sdu_log_kv(&l, "action", "reject");
+    sdu_log_kv(&l, "reason", "barelf");
+    sdu_log_emit(&l, 2);
+  }
+  /* the links before us see the refusal as downstream's; downstream is
+     gone, so the session ends after it */
+  qlocal_seen(p, SDU_V_DOT, 550, "5.5.2 bare LF in message, lines must end in CRLF", 0, p->nlev);
+  qlocal(p, SDU_V_OTHER, 421, "4.3.0 closing connection", 1);
+  p->closequeued = 1;
 }
 
 static void parse(sdu_proxy *p)
@@ -603,11 +697,6 @@ static void parse(sdu_proxy *p)
       /* a last line the client never ended will not be answered */
       if (p->cineof && p->mode == M_CMD && findnl(p->cin.s, p->cin.len) == p->cin.len)
         p->cin.len = 0;
-    }
-    if (p->mode == M_PASS && p->cin.len && p->dout.len < HIGHWATER) {
-      size_t n = p->cin.len < BUFSZ - p->dout.len ? p->cin.len : BUFSZ - p->dout.len;
-      addb(&p->dout, p->cin.s, n);
-      consume(&p->cin, n);
     }
   } while (p->mode != before && !p->closing);
 }
@@ -869,6 +958,13 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   sdu_chain_forget();
   p->fdin = cfg->fdin; p->fdout = cfg->fdout;
   p->authtls = sdu_tls_authonly();
+  {
+    const char *v = sdu_env_get("SDU_BARELF");
+    p->barelf = BARELF_NORMALIZE;
+    if (v && !str_diff(v, "reject")) p->barelf = BARELF_REJECT;
+    else if (v && *v && str_diff(v, "normalize"))
+      sdu_warn("SDU_BARELF is neither normalize nor reject: bare LF normalized");
+  }
   p->tochild = p->fromchild = -1;
   /* the four buffers in one block: one mapping to make and drop, not four */
   p->bufs = malloc(4 * BUFSZ);
@@ -907,17 +1003,24 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       if (p->cin.len == before || p->closing) break;
     }
     if (p->cineof && !p->cin.len && p->tochild >= 0 && !p->dout.len) closechild(p);
-    if (p->cineof && p->mode == M_DATA && !p->cin.len && p->tochild >= 0) {
+    if (p->cineof && p->mode == M_DATA && (!p->cin.len || p->dhold) && p->tochild >= 0) {
       /* the client left in the middle of a message: downstream must not take it */
       p->dout.len = 0;
       closechild(p);
     }
 
     /* write at once what is ready; poll only for what would block */
-    if (p->tochild >= 0 && p->dout.len && flush(p->tochild, &p->dout) == -1) {
-      downstream_died(p);
-      p->dout.len = 0;
-      drain(p);
+    if (p->tochild >= 0 && p->dout.len) {
+      size_t had = p->dout.len;
+      if (flush(p->tochild, &p->dout) == -1) {
+        downstream_died(p);
+        p->dout.len = 0;
+        drain(p);
+      } else if (p->dout.len < had && p->cin.len && !p->closing)
+        /* room again for what the client sent: parse it before polling,
+           whose set may hold nothing else that moves (a full client
+           buffer is not read) */
+        continue;
     }
 #ifdef F_SETPIPE_SZ
     if (p->tochild >= 0 && p->dout.len && !p->pipebig) {
@@ -959,7 +1062,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
     }
     if (p->coutdead && p->cingone) break;
     if (!p->cineof && !p->closing && p->cin.len < BUFSZ && p->tlsstate != TLS_READY
-        && (p->mode == M_DATA || p->mode == M_PASS || p->cin.len < SDU_SMTP_LINE_MAX
+        && (p->mode == M_DATA || p->cin.len < SDU_SMTP_LINE_MAX
             || findnl(p->cin.s, p->cin.len) == p->cin.len)) {
       pf[n].fd = p->fdin; pf[n].events = POLLIN;
       if (p->tlsstate == TLS_ON) { pf[n].fd = p->rwfd; pf[n].events = p->rwant; }
@@ -1015,7 +1118,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
         drain(p);
         /* after its 221 (or a 421 of its own) downstream may go; otherwise it failed */
         if (p->qlen || p->mode == M_DATA || p->mode == M_WAITDATA
-            || (!p->cineof && p->lastcode != 221 && p->lastcode != 421 && p->mode != M_PASS))
+            || (!p->cineof && p->lastcode != 221 && p->lastcode != 421 && !p->authed))
           downstream_died(p);
         else { p->childgone = 1; closechild(p); }
       }

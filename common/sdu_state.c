@@ -12,6 +12,7 @@
 #include "sdu_time.h"
 #include "sdu_state.h"
 #include "sdu_env.h"
+#include "sdu_state_redis.h"
 
 /* an entry is an 8-byte big-endian expiry, then the caller's bytes;
    a counter's bytes are an 8-byte big-endian count */
@@ -581,6 +582,13 @@ static int open_in(sdu_state *st, void *arg)
   return 0;
 }
 
+/* a Redis store's failure: what sdu_state_advice says about it */
+static int redis(sdu_state *st, int r)
+{
+  if (r == -1) st->why = SDU_STATE_WHY_REDIS;
+  return r;
+}
+
 int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize)
 {
   struct openargs a;
@@ -590,6 +598,7 @@ int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int f
   snprintf(st->dir, sizeof st->dir, "%s", dir);
   snprintf(st->where, sizeof st->where, "table %.64s in %.240s", table, st->dir);
   if (!nameok(st, table)) return -1;
+  if (sdu_redis_is(dir)) return redis(st, sdu_redis_open(st, dir, table, flags));
   a.dir = dir; a.table = table; a.mapsize = mapsize;
   arm(st);
   if (guarded(st, open_in, &a) == 0) return 0;
@@ -613,8 +622,9 @@ int sdu_state_open_table(sdu_state *st, sdu_state *base, const char *table)
   st->flags = base->flags;
   memcpy(st->dir, base->dir, sizeof st->dir);
   snprintf(st->where, sizeof st->where, "table %.64s in %.240s", table, st->dir);
-  if (!base->env) return failmsg(st, EBADF, "base not open");
   if (!nameok(st, table)) return -1;
+  if (base->rd) return sdu_redis_open_table(st, base, table);
+  if (!base->env) return failmsg(st, EBADF, "base not open");
   st->env = base->env;
   arm(st);
   if (guarded(st, opentable_in, (void *) table) == 0) return 0;
@@ -631,6 +641,8 @@ const char *sdu_state_error(const sdu_state *st)
 const char *sdu_state_advice(const sdu_state *st)
 {
   switch (st->why) {
+    case SDU_STATE_WHY_REDIS:
+      return "the Redis server named must answer: the limits apply again from the first connection after it does";
     case SDU_STATE_WHY_DISKFULL:
       return "free space on the file system of the state directory; removing data.mdb or lock.mdb frees nothing and makes it worse";
     case SDU_STATE_WHY_MAPFULL:
@@ -683,11 +695,13 @@ static void release(sdu_state *st, int leave)
 
 void sdu_state_close(sdu_state *st)
 {
+  if (st->rd) { sdu_redis_close(st); return; }
   release(st, 0);
 }
 
 void sdu_state_leave(sdu_state *st)
 {
+  if (st->rd) { sdu_redis_close(st); return; }
   release(st, 1);
 }
 
@@ -732,6 +746,7 @@ int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
   unsigned long long now, unsigned long long *expires)
 {
   struct getargs a;
+  if (st->rd) return redis(st, sdu_redis_get(st, key, klen, val, now, expires));
   a.key = key; a.klen = klen; a.val = val; a.now = now; a.expires = expires;
   return guarded(st, get_in, &a);
 }
@@ -802,6 +817,7 @@ int sdu_state_put(sdu_state *st, const char *key, size_t klen, const char *val, 
   unsigned long long expires)
 {
   struct putargs a;
+  if (st->rd) return redis(st, sdu_redis_put(st, key, klen, val, vlen, expires));
   a.key = key; a.klen = klen; a.val = val; a.vlen = vlen; a.expires = expires;
   return guarded(st, put_in1, &a);
 }
@@ -829,6 +845,7 @@ static int del_in(sdu_state *st, void *arg)
 int sdu_state_del(sdu_state *st, const char *key, size_t klen)
 {
   struct getargs a;
+  if (st->rd) return redis(st, sdu_redis_del(st, key, klen));
   memset(&a, 0, sizeof a);
   a.key = key; a.klen = klen;
   return guarded(st, del_in, &a);
@@ -908,6 +925,14 @@ int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long lo
   unsigned long window, unsigned long *count)
 {
   struct incrargs a;
+  if (st->rd) {
+    sdu_state_op op;
+    memset(&op, 0, sizeof op);
+    op.st = st; op.incr = 1; op.key = key; op.klen = klen; op.window = window;
+    if (redis(st, sdu_redis_batch(&op, 1, now)) == -1) return -1;
+    *count = op.count;
+    return 0;
+  }
   a.key = key; a.klen = klen; a.now = now; a.window = window; a.count = count;
   return guarded(st, incr_in1, &a);
 }
@@ -971,6 +996,7 @@ int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
 {
   struct batch bt;
   if (!n) return 0;
+  if (ops[0].st->rd) return redis(ops[0].st, sdu_redis_batch(ops, n, now));
   bt.ops = ops; bt.n = n; bt.now = now;
   return guarded(ops[0].st, batch_in, &bt);
 }
@@ -1006,6 +1032,14 @@ static int txn_in(sdu_state *st, void *arg)
 int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi), void *ctx)
 {
   struct txnargs a;
+  if (st->rd) {
+    sdu_state *l;
+    int rc;
+    if (sdu_redis_local(st, &l) == -1) return -1;
+    rc = sdu_state_txn(l, fn, ctx);
+    if (rc == -1) { memcpy(st->err, l->err, sizeof st->err); st->why = l->why; }
+    return rc;
+  }
   a.fn = fn; a.ctx = ctx;
   return guarded(st, txn_in, &a);
 }
@@ -1068,6 +1102,7 @@ static int cleanup_in1(sdu_state *st, void *arg)
 int sdu_state_cleanup(sdu_state *st, unsigned long long now, unsigned long *removed)
 {
   struct cleanargs a;
+  if (st->rd) return redis(st, sdu_redis_cleanup(st, now, removed));
   a.now = now; a.removed = removed;
   return guarded(st, cleanup_in1, &a);
 }
@@ -1109,6 +1144,56 @@ int sdu_state_walk(sdu_state *st, unsigned long long now,
     unsigned long long expires), void *ctx)
 {
   struct walkargs a;
+  if (st->rd) return redis(st, sdu_redis_walk(st, now, fn, ctx));
   a.now = now; a.fn = fn; a.ctx = ctx;
   return guarded(st, walk_in, &a);
+}
+
+int sdu_state_isaddr(const char *name)
+{
+  return sdu_redis_is(name);
+}
+
+int sdu_state_shared(const sdu_state *st)
+{
+  return st->rd != 0;
+}
+
+struct swap {
+  MDB_val k;
+  const char *old, *val;
+  size_t oldlen, vlen;
+  unsigned long long oldexp, expires, now;
+  int absent, done;
+};
+
+static int swapfn(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct swap *w = ctx;
+  MDB_val d;
+  int rc = mdb_get(txn, dbi, &w->k, &d), islive;
+  w->done = 0;
+  if (rc && rc != MDB_NOTFOUND) return rc;
+  islive = !rc && d.mv_size >= HDR && live(sdu_state_unpack64(d.mv_data), w->now);
+  if (w->absent ? islive
+    : !islive || d.mv_size != HDR + w->oldlen || sdu_state_unpack64(d.mv_data) != w->oldexp
+      || memcmp((const char *) d.mv_data + HDR, w->old, w->oldlen)) return 0;
+  rc = put_in(txn, dbi, &w->k, w->val, w->vlen, w->expires);
+  if (!rc) w->done = 1;
+  return rc;
+}
+
+int sdu_state_swap(sdu_state *st, const char *key, size_t klen, const char *old, size_t oldlen,
+  unsigned long long oldexp, int absent, const char *val, size_t vlen, unsigned long long expires,
+  unsigned long long now)
+{
+  struct swap w;
+  if (st->rd) return redis(st, sdu_redis_swap(st, key, klen, old, oldlen, oldexp, absent, val, vlen, expires, now));
+  if (!keyok(st, klen)) return -1;
+  if (vlen > SDU_STATE_VAL_MAX) return failmsg(st, EMSGSIZE, "value longer than 65536 bytes");
+  w.k.mv_data = (void *) key; w.k.mv_size = klen;
+  w.old = old; w.oldlen = oldlen; w.oldexp = oldexp; w.absent = absent;
+  w.val = val; w.vlen = vlen; w.expires = expires; w.now = now;
+  if (sdu_state_txn(st, swapfn, &w) == -1) return -1;
+  return w.done;
 }

@@ -1,4 +1,4 @@
-/* sdu_state.h: changing state in LMDB: tables of entries that carry their own expiry */
+/* sdu_state.h: changing state in LMDB or on a Redis server: tables of entries that carry their own expiry */
 #ifndef SDU_STATE_H
 #define SDU_STATE_H
 
@@ -18,6 +18,7 @@
 
 struct MDB_env;
 struct MDB_txn;
+struct sdu_redis;
 
 /* One table of one state directory. Entries expire at an absolute time
    (seconds, 0 never); an entry is live while now < expires, and an expired
@@ -33,7 +34,18 @@ struct MDB_txn;
    A fault inside LMDB (SIGBUS, SIGSEGV: a full file system, a corrupt
    file) is such a failure too, never the process's end: the handler is
    installed from the first open to the last close or leave, and after a
-   fault every later call on that directory fails at once in this process. */
+   fault every later call on that directory fails at once in this process.
+
+   A store named redis://[host][:port][/db][?options] or
+   unix:/path/to/socket[?options] lives on a Redis server instead
+   (sdu_state_redis.c), shared by every host that names it; the options,
+   joined by &, are timeout=50ms (the deadline of every call; default 50 ms,
+   or SDU_REDIS_TIMEOUT), db=N, passfile=FILE (the password, on its first
+   line; or SDU_REDIS_PASSFILE) and local=DIR (this host's own LMDB
+   directory for sdu_state_txn, default /var/lib/sdu). Every call is one
+   round trip under that deadline: a server that is down, slow, full,
+   read-only or answering garbage fails it (-1) as a broken LMDB would, and
+   this process does not use the connection again. */
 typedef struct sdu_state {
   struct MDB_env *env;
   unsigned int dbi;
@@ -44,6 +56,9 @@ typedef struct sdu_state {
   int armed;            /* holds the fault handler (sdu_state.c) */
   int fresh;            /* an environment this open is making: a fault closes it */
   int why;              /* SDU_STATE_WHY_ of the last failure, for sdu_state_advice */
+  struct sdu_redis *rd; /* a Redis store's connection, or 0 */
+  struct sdu_state *local; /* Redis: this host's own table, for sdu_state_txn */
+  char table[SDU_STATE_NAME_MAX + 1];
   char dir[256];        /* for messages, cut */
   char where[320];      /* "table t in dir" for messages */
   char err[512];
@@ -66,6 +81,7 @@ const char *sdu_state_error(const sdu_state *st);
 #define SDU_STATE_WHY_CORRUPT 3
 #define SDU_STATE_WHY_ACCESS 4    /* EACCES, EPERM, EROFS */
 #define SDU_STATE_WHY_MISSING 5   /* no such directory */
+#define SDU_STATE_WHY_REDIS 6     /* the Redis server: down, slow, full, read-only, refusing */
 const char *sdu_state_advice(const sdu_state *st);
 /* release the table (and the environment, if st opened it); st may be closed twice */
 void sdu_state_close(sdu_state *st);
@@ -103,6 +119,17 @@ typedef struct sdu_state_op {
 /* every op in one write transaction, so with one disk flush and all or
    nothing: 0 all done, -1 none done (reason in ops[0].st) */
 int sdu_state_batch(sdu_state_op *ops, unsigned int n, unsigned long long now);
+/* 1 when name is a Redis address, not a directory */
+int sdu_state_isaddr(const char *name);
+/* 1 when the store is shared by several hosts (Redis): sdu_state_txn then
+   works on this host's own LMDB table, apart from the shared entries */
+int sdu_state_shared(const sdu_state *st);
+/* replace key's entry by val (expiring at expires) if it is still what
+   sdu_state_get read at now: old, oldlen and oldexp, or, with absent, no
+   live entry. 1 replaced, 0 changed meanwhile (read again), -1 error */
+int sdu_state_swap(sdu_state *st, const char *key, size_t klen, const char *old, size_t oldlen,
+  unsigned long long oldexp, int absent, const char *val, size_t vlen, unsigned long long expires,
+  unsigned long long now);
 /* Run fn inside one write transaction of st, for a change the calls above
    do not make (a scan over a key prefix, say) or several made at once: fn
    works on txn and the table dbi with LMDB's own calls, in the store's entry

@@ -3,7 +3,6 @@
 #include <string.h>
 #include <stdio.h>
 #include <scan.h>
-#include <lmdb.h>
 #include "spamgrab_cache.h"
 
 int sg_cache_open(sg_cache *c, const char *dir, int rdonly)
@@ -157,55 +156,42 @@ int sg_cache_zone(sg_cache *c, unsigned long long now, const char *text, int v6,
   return buffer_flush(out);
 }
 
-struct claim {
-  const char *key; size_t klen;
-  unsigned long long now, expires;
-  unsigned long interval;
-  int force, claimed;
-};
-
-static int claimfn(void *ctx, MDB_txn *txn, unsigned int dbi)
-{
-  struct claim *cl = ctx;
-  MDB_val k, v;
-  sg_host h;
-  unsigned char buf[8 + 4 * 24 + SG_CACHE_LISTS + 8];
-  int rc, len;
-
-  k.mv_data = (void *) cl->key;
-  k.mv_size = cl->klen;
-  memset(&h, 0, sizeof h);
-  rc = mdb_get(txn, dbi, &k, &v);
-  if (rc && rc != MDB_NOTFOUND) return rc;
-  if (!rc && (v.mv_size < 8 || !sg_host_scan((const char *) v.mv_data + 8, v.mv_size - 8, &h)
-      || sdu_state_unpack64(v.mv_data) <= cl->now))
-    memset(&h, 0, sizeof h);   /* expired or malformed: as if absent */
-  if (!cl->force && h.reported && cl->now < h.reported + cl->interval) return 0;
-  if (!h.first) h.first = cl->now;
-  h.reported = cl->now;
-  len = sg_host_fmt((char *) buf + 8, sizeof buf - 8, &h);
-  if (len < 0) return EINVAL;
-  sdu_state_pack64(buf, cl->expires);
-  v.mv_data = buf;
-  v.mv_size = 8 + (size_t) len;
-  rc = mdb_put(txn, dbi, &k, &v, 0);
-  if (!rc) cl->claimed = 1;
-  return rc;
-}
+/* the claim: read the host's entry, decide, and write it back only if
+   nobody changed it in between (sdu_state_swap: one transaction in LMDB, a
+   script on Redis), else read again: of several processes, or several MX
+   hosts sharing one Redis, one claims a due report */
+#define CLAIM_TRIES 20
 
 int sg_cache_claim(sg_cache *c, const sdu_ip *ip, unsigned long long now, unsigned long interval,
   unsigned long long expires, int force, int *claimed)
 {
-  char k[SDU_IP_FMT];
-  struct claim cl;
-  memset(&cl, 0, sizeof cl);
-  cl.key = k;
-  cl.klen = key(k, ip);
-  cl.now = now;
-  cl.expires = expires;
-  cl.interval = interval;
-  cl.force = force;
-  if (sdu_state_txn(&c->hosts, claimfn, &cl) == -1) return -1;
-  *claimed = cl.claimed;
-  return 0;
+  char k[SDU_IP_FMT], buf[4 * 24 + SG_CACHE_LISTS + 8];
+  size_t klen = key(k, ip);
+  stralloc old = { 0 };
+  unsigned long long oldexp = 0;
+  sg_host h;
+  int i, r = -1, len, found;
+  *claimed = 0;
+  for (i = 0; i < CLAIM_TRIES; ++i) {
+    found = sdu_state_get(&c->hosts, k, klen, &old, now, &oldexp);
+    if (found == -1) break;
+    memset(&h, 0, sizeof h);
+    if (found == 1 && !sg_host_scan(old.s, old.len, &h)) memset(&h, 0, sizeof h); /* malformed: as if absent */
+    if (!force && h.reported && now < h.reported + interval) { r = 0; break; }
+    if (!h.first) h.first = now;
+    h.reported = now;
+    len = sg_host_fmt(buf, sizeof buf, &h);
+    if (len < 0) { errno = EINVAL; break; }
+    r = sdu_state_swap(&c->hosts, k, klen, old.s, found == 1 ? old.len : 0, oldexp, found != 1,
+      buf, (size_t) len, expires, now);
+    if (r == -1) break;
+    if (r == 1) { *claimed = 1; r = 0; break; }
+    r = -1;
+  }
+  if (i == CLAIM_TRIES) {
+    snprintf(c->hosts.err, sizeof c->hosts.err, "host entry changed %d times while claiming it", CLAIM_TRIES);
+    errno = EAGAIN;
+  }
+  stralloc_free(&old);
+  return r;
 }

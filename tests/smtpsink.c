@@ -31,6 +31,9 @@
  *   answer-data=S=R  the reply R (a whole line: "552 5.3.4 too big") instead
  *                    of 554 at the end of a message that contains S
  *   slow=MS          sleep MS milliseconds before every reply
+ *   slowread=MS      sleep MS milliseconds after every 64 KiB read: a
+ *                    downstream that takes its input slowly
+ *   read=N           read at most N bytes at a time (qmail-smtpd reads 1024)
  *   nodir            count messages and bytes only (for benchmarks)
  *   auth             offer AUTH LOGIN PLAIN: PLAIN with a response gets 235,
  *                    LOGIN asks two 334 questions, then 235 (535 when the
@@ -74,7 +77,9 @@ struct sink {
   /* behaviours */
   int close_greeting, close_mail, close_dot, nodir, auth;
   long close_data; /* -1: off */
-  long slow_ms;
+  long slow_ms, slowread_ms;
+  unsigned long unslept;  /* bytes read since slowread's last sleep */
+  size_t readsize;        /* at most this much per read */
   struct pattern rrcpt[MAX_PATTERNS]; int nrrcpt;
   struct pattern rdata[MAX_PATTERNS]; int nrdata;
 };
@@ -174,11 +179,13 @@ static size_t in_fill(struct sink *k)
   if (k->inpos < k->inlen) return k->inlen - k->inpos;
   if (k->eof) return 0;
   out_flush(k);
-  do r = read(0, k->in, sizeof k->in); while (r == -1 && errno == EINTR);
+  if (k->slowread_ms > 0 && k->unslept >= 65536) { sleep_ms(k->slowread_ms); k->unslept = 0; }
+  do r = read(0, k->in, k->readsize); while (r == -1 && errno == EINTR);
   if (r == -1) sdu_fatalsys(SDU_EXIT_TEMP, "unable to read from fd 0");
   if (r == 0) { k->eof = 1; return 0; }
   k->inpos = 0;
   k->inlen = (size_t) r;
+  k->unslept += (unsigned long) r;
   return k->inlen;
 }
 
@@ -386,6 +393,12 @@ static void behaviour(struct sink *k, const char *x)
   else if (!strcmp(x, "nodir")) k->nodir = 1;
   else if (!strcmp(x, "auth")) k->auth = 1;
   else if (!strncmp(x, "slow=", 5)) k->slow_ms = strtol(x + 5, 0, 10);
+  else if (!strncmp(x, "slowread=", 9)) k->slowread_ms = strtol(x + 9, 0, 10);
+  else if (!strncmp(x, "read=", 5)) {
+    long r = strtol(x + 5, 0, 10);
+    if (r < 1 || r > (long) sizeof k->in) sdu_fatal(SDU_EXIT_PERM, "bad number in ", x);
+    k->readsize = (size_t) r;
+  }
   else if (!strncmp(x, "reject-rcpt=", 12) && k->nrrcpt < MAX_PATTERNS) pattern_init(&k->rrcpt[k->nrrcpt++], x + 12);
   else if (!strncmp(x, "reject-data=", 12) && k->nrdata < MAX_PATTERNS) pattern_init(&k->rdata[k->nrdata++], x + 12);
   else if (!strncmp(x, "answer-data=", 12) && strchr(x + 12, '=') && k->nrdata < MAX_PATTERNS) {
@@ -397,7 +410,7 @@ static void behaviour(struct sink *k, const char *x)
     k->rdata[k->nrdata++].reply = d + strlen(d) + 1;
   }
   else sdu_fatal(SDU_EXIT_PERM, "unknown or too many behaviours: ", x);
-  if (k->close_data < -1 || k->slow_ms < 0) sdu_fatal(SDU_EXIT_PERM, "bad number in ", x);
+  if (k->close_data < -1 || k->slow_ms < 0 || k->slowread_ms < 0) sdu_fatal(SDU_EXIT_PERM, "bad number in ", x);
 }
 
 static struct sink sink;
@@ -414,6 +427,7 @@ int main(int argc, char **argv)
   signal(SIGPIPE, SIG_IGN);
   k->fd = -1;
   k->close_data = -1;
+  k->readsize = sizeof k->in;
   while ((opt = getopt(argc, argv, "d:x:")) != -1)
     switch (opt) {
     case 'd': k->dir = optarg; break;

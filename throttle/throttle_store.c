@@ -1,4 +1,4 @@
-/* throttle_store.c: throttle's counters, slots and lists in the LMDB state store */
+/* throttle_store.c: throttle's counters, slots and lists in the state store */
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
@@ -132,12 +132,22 @@ int throttle_conn_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned 
   int (*alive)(unsigned long pid), int always, unsigned long *conn, unsigned long *conc)
 {
   struct enter e;
+  unsigned long n = 0;
+  int over = 0;
+  /* a store shared by several hosts counts the rate there, and the slots,
+     which are this host's processes, in this host's own table */
+  if (sdu_state_shared(st) && rate) {
+    over = throttle_rate_hit(st, ckey, cklen, now, rate, &n);
+    if (over == -1) return -1;
+    if ((over && !always) || !limit) { *conn = n; *conc = 0; return over ? THROTTLE_OVER_RATE : 0; }
+    rate = 0;
+  }
   e.ckey = ckey; e.cklen = cklen; e.now = now; e.rate = rate;
   e.pid = pid; e.limit = limit; e.ttl = ttl; e.alive = alive; e.always = always;
   if (sdu_state_txn(st, enter_in, &e) == -1) return -1;
-  *conn = e.conn;
+  *conn = e.conn + n;
   *conc = e.conc;
-  return e.result;
+  return e.result | (over ? THROTTLE_OVER_RATE : 0);
 }
 
 int throttle_conc_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned long pid,

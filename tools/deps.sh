@@ -4,7 +4,7 @@
 # Then tools/musl.sh builds the libraries for "make LIBC=musl".
 # usage: sh tools/deps.sh   (as root when something is missing)
 
-pkgs="build-essential gcc make libc6-dev libowfat-dev tinycdb liblmdb-dev
+pkgs="build-essential gcc make libc6-dev libowfat-dev tinycdb liblmdb-dev libhiredis-dev redis-server
   libpsl-dev libidn2-dev libunistring-dev libsodium-dev libssl-dev openssl publicsuffix ucspi-tcp-ipv6 rbldnsd swaks exim4-daemon-light
   bind9-dnsutils mandoc clang libclang-rt-14-dev valgrind hyperfine python3
   iproute2 procps psmisc nftables daemontools"
@@ -21,7 +21,8 @@ for p in $pkgs; do
 done
 
 # A system daemon of a test dependency must not hold a port or answer for us:
-# the tests start their own exim4 (-bs on a pipe) and rbldnsd (on 127.x.y.z).
+# the tests start their own exim4 (-bs on a pipe), rbldnsd (on 127.x.y.z) and
+# redis-server (on a unix socket in their scratch directory).
 stop_service() {
   if command -v service >/dev/null 2>&1; then
     service "$1" stop >/dev/null 2>&1 || :
@@ -50,6 +51,9 @@ quiet_services() {
   fi
   if running /run/rbldnsd.pid || running /var/run/rbldnsd.pid; then
     stop_service rbldnsd
+  fi
+  if running /run/redis/redis-server.pid || running /var/run/redis/redis-server.pid; then
+    stop_service redis-server
   fi
   for f in /run/rbldnsd-*.pid; do
     running "$f" && stop_service rbldnsd
@@ -95,6 +99,7 @@ apt-get install -y -qq -o Dpkg::Use-Pty=0 $missing > /dev/null ||
 # install-time starts can slip through (systemd ignores policy-rc.d on some setups)
 stop_service exim4
 stop_service rbldnsd
+stop_service redis-server
 quiet_services
 if command -v ss >/dev/null 2>&1 && ss -Hltn 'sport = :25' 2>/dev/null | grep -q .; then
   echo "deps.sh: warning: something still listens on port 25" >&2

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tools/musl.sh: build the five libraries sdu links (libowfat, LMDB, libpsl,
-# libsodium, OpenSSL's libssl and libcrypto) with musl from Debian 12's own source packages, static, into one prefix,
+# libsodium, hiredis, OpenSSL's libssl and libcrypto) with musl from Debian 12's own source packages, static, into one prefix,
 # for "make LIBC=musl". Nothing of theirs is kept in sdu's tree.
 # usage: sh tools/musl.sh [ prefix ]   (default /opt/sdu-musl; as root when
 # packages or sources are missing; does nothing when the prefix is complete)
@@ -17,8 +17,19 @@ fatal() { c=$1; shift; echo "musl.sh: fatal: $*" >&2; exit "$c"; }
 
 # the versions Debian has installed for glibc; a stamp says which ones the
 # prefix holds (the sources come in the same versions, whatever they are)
-stamp="sdu-musl 5: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev liblmdb-dev libpsl-dev libsodium-dev libssl-dev 2>/dev/null)"
-if [ -r "$prefix/.sdu-musl" ] && [ "$(cat "$prefix/.sdu-musl")" = "$stamp" ]; then exit 0; fi
+stamp="sdu-musl 4: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev liblmdb-dev libpsl-dev libsodium-dev 2>/dev/null)"
+# hiredis (the state store on Redis) came later: a stamp of its own, so that
+# adding it to a complete prefix builds it alone and removes nothing that a
+# build running meanwhile links
+hstamp="sdu-musl hiredis 2: $(dpkg-query -W -f='${Package} ${Version} ' libhiredis-dev 2>/dev/null)"
+# OpenSSL (the proxy's STARTTLS) too, the same way
+ostamp="sdu-musl openssl 1: $(dpkg-query -W -f='${Package} ${Version} ' libssl-dev 2>/dev/null)"
+whole=0
+if [ -r "$prefix/.sdu-musl" ] && [ "$(cat "$prefix/.sdu-musl")" = "$stamp" ]; then
+  whole=1
+  if [ -r "$prefix/.sdu-musl-hiredis" ] && [ "$(cat "$prefix/.sdu-musl-hiredis")" = "$hstamp" ] &&
+     [ -r "$prefix/.sdu-musl-openssl" ] && [ "$(cat "$prefix/.sdu-musl-openssl")" = "$ostamp" ]; then exit 0; fi
+fi
 
 [ "$(id -u)" -eq 0 ] || fatal 100 "$prefix is not built; run this script as root"
 export DEBIAN_FRONTEND=noninteractive
@@ -50,15 +61,65 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 111' HUP INT TERM
 cd "$work" || fatal 111 "unable to enter $work"
 chmod 755 "$work"   # apt's _apt user fetches into it
-for p in libowfat lmdb libpsl libsodium openssl; do
+
+# hiredis: the files of its own makefile's library, its headers under hiredis/
+hiredis() {
+  apt-get source -qq hiredis > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source hiredis failed"; }
+  hr=$(ls -d hiredis-*/ 2>/dev/null | head -n 1); hr=${hr%/}
+  [ -n "$hr" ] || fatal 111 "hiredis not unpacked in $work"
+  # the library's sources as its makefile lists them (alloc.c in later versions)
+  ( cd "$hr" && objs= && for f in hiredis net read sds alloc sockcompat; do
+      [ -f "$f.c" ] || continue
+      musl-gcc -O2 -std=c99 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=600 -c "$f.c" > /dev/null 2>&1 || exit 1
+      objs="$objs $f.o"
+    done &&
+    ar rcs "$prefix/lib/libhiredis.a.new" $objs && mkdir -p "$prefix/include/hiredis" &&
+    cp ./*.h "$prefix/include/hiredis/" && mv "$prefix/lib/libhiredis.a.new" "$prefix/lib/libhiredis.a" ) ||
+    fatal 111 "hiredis did not build"
+  echo "$hstamp" > "$prefix/.sdu-musl-hiredis" || fatal 111 "unable to write the stamp"
+  echo "musl.sh: ${hr} built with musl in $prefix"
+}
+
+# OpenSSL (the proxy's STARTTLS, common/sdu_tls.c): libssl and libcrypto
+# only, static, no programs (build_libs), no tests. musl-gcc has no kernel
+# headers: the options leave out what includes them (the AF_ALG engine,
+# kernel TLS, secure memory's mlock2), and what musl lacks (async's
+# makecontext, dlopen'ed modules and engines). The configuration file is
+# never read (the proxy initialises with OPENSSL_INIT_NO_LOAD_CONFIG);
+# --openssldir is Debian's. About two minutes on two CPUs.
+openssl_libs() {
+  apt-get source -qq openssl > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source openssl failed"; }
+  ssl=$(ls -d openssl-*/ 2>/dev/null | head -n 1); ssl=${ssl%/}
+  [ -n "$ssl" ] || fatal 111 "openssl not unpacked in $work"
+  ( cd "$ssl" &&
+    ./Configure linux-x86_64 CC=musl-gcc --prefix="$work/ssl" --libdir=lib --openssldir=/usr/lib/ssl \
+      no-shared no-tests no-engine no-afalgeng no-ktls no-async no-dso no-module \
+      no-secure-memory no-legacy no-ssl3 no-dtls no-comp -O2 > ../ssl.log 2>&1 &&
+    make -s -j2 build_libs >> ../ssl.log 2>&1 && make -s install_dev >> ../ssl.log 2>&1 ) ||
+    { tail -20 ssl.log >&2; fatal 111 "OpenSSL did not build"; }
+  # the headers first, the libraries renamed into place: a build running
+  # meanwhile finds the old files or the new ones
+  cp -R "$work/ssl/include/openssl" "$prefix/include/" &&
+    cp "$work/ssl/lib/libssl.a" "$prefix/lib/libssl.a.new" && cp "$work/ssl/lib/libcrypto.a" "$prefix/lib/libcrypto.a.new" &&
+    mv "$prefix/lib/libcrypto.a.new" "$prefix/lib/libcrypto.a" && mv "$prefix/lib/libssl.a.new" "$prefix/lib/libssl.a" ||
+    fatal 111 "unable to copy OpenSSL"
+  echo "$ostamp" > "$prefix/.sdu-musl-openssl" || fatal 111 "unable to write the stamp"
+  echo "musl.sh: ${ssl} built with musl in $prefix"
+}
+if [ "$whole" = 1 ]; then
+  [ -r "$prefix/.sdu-musl-hiredis" ] && [ "$(cat "$prefix/.sdu-musl-hiredis")" = "$hstamp" ] || hiredis
+  [ -r "$prefix/.sdu-musl-openssl" ] && [ "$(cat "$prefix/.sdu-musl-openssl")" = "$ostamp" ] || openssl_libs
+  exit 0
+fi
+
+for p in libowfat lmdb libpsl libsodium; do
   apt-get source -qq "$p" > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source $p failed"; }
 done
 owfat=$(ls -d libowfat-*/ 2>/dev/null | head -n 1); owfat=${owfat#libowfat-}; owfat=${owfat%/}
 lmdb=$(ls -d lmdb-*/ 2>/dev/null | head -n 1); lmdb=${lmdb#lmdb-}; lmdb=${lmdb%/}
 psl=$(ls -d libpsl-*/ 2>/dev/null | head -n 1); psl=${psl#libpsl-}; psl=${psl%/}
 sodium=$(ls -d libsodium-*/ 2>/dev/null | head -n 1); sodium=${sodium#libsodium-}; sodium=${sodium%/}
-ssl=$(ls -d openssl-*/ 2>/dev/null | head -n 1); ssl=${ssl#openssl-}; ssl=${ssl%/}
-[ -n "$owfat" ] && [ -n "$lmdb" ] && [ -n "$psl" ] && [ -n "$sodium" ] && [ -n "$ssl" ] || fatal 111 "sources not unpacked in $work"
+[ -n "$owfat" ] && [ -n "$lmdb" ] && [ -n "$psl" ] && [ -n "$sodium" ] || fatal 111 "sources not unpacked in $work"
 pslmaj=$(echo "$psl" | cut -d. -f1); pslmin=$(echo "$psl" | cut -d. -f2); pslpat=$(echo "$psl" | cut -d. -f3)
 pslnum=$(printf '0x%02x%02x%02x' "$pslmaj" "$pslmin" "${pslpat:-0}")
 
@@ -103,21 +164,8 @@ sed -i 's@<sys/poll.h>@<poll.h>@' "$prefix"/include/*.h || fatal 111 "unable to 
 cp "$work/sodium/lib/libsodium.a" "$prefix/lib/" && cp -R "$work/sodium/include/sodium.h" "$work/sodium/include/sodium" "$prefix/include/" ||
   fatal 111 "unable to copy libsodium"
 
-# OpenSSL (the proxy's STARTTLS, common/sdu_tls.c): libssl and libcrypto only,
-# static, no programs (build_libs), no tests. musl-gcc has no kernel
-# headers: the options leave out what includes them (the AF_ALG engine, kernel
-# TLS, secure memory's mlock2), and what musl lacks (async's makecontext,
-# dlopen'ed modules and engines). The configuration file is never read (the
-# proxy initialises with OPENSSL_INIT_NO_LOAD_CONFIG); --openssldir is Debian's.
-( cd "openssl-$ssl" &&
-  ./Configure linux-x86_64 CC=musl-gcc --prefix="$work/ssl" --libdir=lib --openssldir=/usr/lib/ssl \
-    no-shared no-tests no-engine no-afalgeng no-ktls no-async no-dso no-module \
-    no-secure-memory no-legacy no-ssl3 no-dtls no-comp -O2 > ../ssl.log 2>&1 &&
-  make -s -j2 build_libs >> ../ssl.log 2>&1 && make -s install_dev >> ../ssl.log 2>&1 ) ||
-  { tail -20 ssl.log >&2; fatal 111 "OpenSSL did not build"; }
-cp "$work/ssl/lib/libssl.a" "$work/ssl/lib/libcrypto.a" "$prefix/lib/" && cp -R "$work/ssl/include/openssl" "$prefix/include/" ||
-  fatal 111 "unable to copy OpenSSL"
-
 echo "$stamp" > "$prefix/.sdu-musl" || fatal 111 "unable to write the stamp"
-echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl, libsodium $sodium, OpenSSL $ssl built with musl in $prefix"
+echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl, libsodium $sodium built with musl in $prefix"
+hiredis
+openssl_libs
 exit 0

@@ -289,6 +289,10 @@ else
   # counted addresses (-e -d) with a state directory that is not there
   echo alice@example.net | rcptcheck-build -f "$R/etc/sdu/rcpt.cdb" 2> /dev/null
   env TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" -e -d "$R/var/lib/sdu/none" true < /dev/null 2>&1 | keep
+  # SDU_BARELF=reject and a message with a bare LF
+  mkdir -p "$R/sink"
+  printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.net>\r\nDATA\r\nbody\nmore\r\n.\r\nQUIT\r\n' |
+    env SDU_BARELF=reject TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" "$E2E_TOP/tests/smtpsink" -d "$R/sink" 2>&1 > /dev/null | keep
   # the state directory on a full file system (a 64 KiB tmpfs filled up)
   r13
   if mount -t tmpfs -o size=64k sdu-install "$R/var/lib/sdu" 2> /dev/null; then
@@ -366,6 +370,9 @@ e2e_check "a PBL client (127.0.0.10) gets one recipient" 'grep -q "^<\*\* 451 4.
 e2e_check "the PBL client's message carries our tag, signed with the key (python3 hmac)" \
   't=$(grep -h "^X-RBLCheck: ip=$base.12 " "$S"/sink/* | head -n 1 | tr -d "\r"); f=${t#X-RBLCheck: }; f=${f% mac=*}; [ -n "$t" ] &&
    [ "${t##* mac=}" = "$(python3 -c "import hmac, hashlib, sys; print(hmac.new(bytes.fromhex(sys.argv[2]), sys.argv[1].encode(), hashlib.sha256).hexdigest())" "$f" "$(head -n 1 "$S/etc/tagkey")")" ]'
+# throttle writes its line when the session is over, after the client's 221
+throttled() { grep -q "^throttle: ip=$base.12 " "$S/smtpd.log"; }
+e2e_wait 50 throttled
 e2e_check "the log has every link's decision lines" \
   'grep -q "^rblcheck: ip=$base.12 lists=pbl " "$S/smtpd.log" && grep -q "^throttle: ip=$base.12 " "$S/smtpd.log" && grep -q "^rcptcheck: ip=$base.10 " "$S/smtpd.log"'
 e2e_check "tcpserver names us as control/me does (-l): qmail-smtpd would write \"by mx.example.net\"" \

@@ -92,15 +92,15 @@ python3 "$E2E_DIR/killexim.py" mail > "$E2E_DIR/kill2.out" 2>&1
 E2E_LAST=$E2E_DIR/kill2.out
 e2e_check "exim killed after MAIL: the next command gets 421" 'grep -q "^421 4.3.0" "$E2E_DIR/kill2.out"'
 
-# bare LF in the message: exim gets the lines whole, the end where we saw it
+# bare LF in the message: exim gets the lines whole with CRLF; ".\n" is no end
 printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nDATA\r\n' > "$E2E_DIR/lf"
-printf 'Subject: lf\r\n\r\nfirst\nsecond\r\n.\nQUIT\r\n' >> "$E2E_DIR/lf"
+printf 'Subject: lf\r\n\r\nfirst\nsecond\n.\nthird\r\n.\r\nQUIT\r\n' >> "$E2E_DIR/lf"
 raw "$E2E_DIR/lf" | tr -d '\r' > "$E2E_DIR/lf.out"
 E2E_LAST=$E2E_DIR/lf.out
-e2e_check "bare LF lines and a bare-LF end of data: exim takes the message" 'grep -q "^250 OK id=" "$E2E_DIR/lf.out" && grep -q "^221 " "$E2E_DIR/lf.out"'
+e2e_check "bare LF lines: exim takes the message at the client's CRLF.CRLF" 'grep -q "^250 OK id=" "$E2E_DIR/lf.out" && grep -q "^221 " "$E2E_DIR/lf.out"'
 e2e_wait 50 delivered
-e2e_check "the message has both lines and nothing after the dot" \
-  '[ "$(sed -n "/^\$/,\$p" "$mail"/* | tr -d "\r" | sed 1d | tr "\n" " ")" = "first second " ]'
+e2e_check "the message has its lines, the dot after a bare LF as text" \
+  '[ "$(sed -n "/^\$/,\$p" "$mail"/* | tr -d "\r" | sed 1d | tr "\n" " ")" = "first second . third " ]'
 rm -f "$mail"/*
 e2e_stop "$E2E_TCPSERVER_PID"
 
@@ -125,3 +125,56 @@ e2e_check "silent client through to exim: 421 timeout after about 1 s" \
 
 e2e_stop "$E2E_TCPSERVER_PID"
 e2e_check "nothing left running" '! pgrep -f "sdu-testproxy -r bad .*$E2E_DIR/" > /dev/null'  # this test's own: others may run side by side
+
+# SMTP smuggling (issue 13) through the chain links that stand in the middle,
+# rcptcheck and throttle, to exim4 -bs: after "body1" a variant of an end of
+# data, then a smuggled MAIL, RCPT, DATA. exim queues one message, the client
+# gets one 250 for its one DATA, and exim stores the text that
+# tests/smtpsink stores through the same link (tests/transcript/proxy.t
+# shows that text)
+printf 'b@example.net\n' | "$E2E_TOP/rcptcheck/rcptcheck-build" -f "$E2E_DIR/rcpt.cdb" || e2e_fail "rcptcheck-build" "failed"
+mkdir -p "$E2E_DIR/st"
+n=0
+for link in "rcptcheck/rcptcheck -f $E2E_DIR/rcpt.cdb" "throttle/throttle -d $E2E_DIR/st"; do
+  # shellcheck disable=SC2046,SC2086
+  THROTTLE_RCPT=5 e2e_tcpserver 0 "$E2E_TOP"/$link $(e2e_exim_cmd) || exit 1
+  for v in '\n.\n' '\n.\r\n' '\r\n.\n' '\r.\r\n' '\n.\r' '\r.\r' '\r\n.\0\r\n' '\r\n\0.\r\n' '\0\n.\n'; do
+    n=$((n + 1))
+    {
+      printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: s\r\n\r\nbody1'
+      printf "$v"
+      printf 'MAIL FROM:<ceo@bank.example>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\nQUIT\r\n'
+    } > "$E2E_DIR/smug.$n"
+    raw "$E2E_DIR/smug.$n" | tr -d '\r' > "$E2E_DIR/smug.$n.out"
+    rm -rf "$E2E_DIR/sink.$n"; mkdir "$E2E_DIR/sink.$n"
+    # shellcheck disable=SC2086
+    THROTTLE_RCPT=5 TCPREMOTEIP=127.0.0.1 "$E2E_TOP"/$link "$E2E_TOP/tests/smtpsink" -d "$E2E_DIR/sink.$n" < "$E2E_DIR/smug.$n" > /dev/null 2>&1
+    e2e_wait 50 delivered
+    sleep 0.3
+    E2E_LAST=$E2E_DIR/smug.$n.out
+    e2e_check "smuggling $v through ${link%% *}: one 250, one final reply for the one DATA, 221" \
+      '[ "$(grep -v "^250-" "$E2E_LAST" | cut -c1-3 | tr "\n" " ")" = "220 250 250 250 354 250 221 " ]'
+    e2e_check "  ... exim queued one message, for b@example.net, none for bob" \
+      '[ "$(e2e_count "$mail")" -eq 1 ] && grep -q "^Envelope-to: b@example.net" "$mail"/* && ! grep -q "^Envelope-to: bob" "$mail"/*'
+    e2e_check "  ... exim stores the body smtpsink stores" \
+      '[ "$(sed "1,/^\$/d" "$mail"/* | od -c)" = "$(sed "1,/^\$/d" "$E2E_DIR/sink.$n"/msg.* | tr -d "\r" | sed "1,/^\$/d" | od -c)" ] && grep -q "^Subject: s\$" "$mail"/*'
+    rm -f "$mail"/*
+  done
+  e2e_stop "$E2E_TCPSERVER_PID"
+done
+
+# SDU_BARELF=reject: 550 at the client's end of data, exim queues nothing
+# shellcheck disable=SC2046
+SDU_BARELF=reject e2e_tcpserver 0 "$E2E_TOP/rcptcheck/rcptcheck" -f "$E2E_DIR/rcpt.cdb" $(e2e_exim_cmd) || exit 1
+taken=$(grep -c " <= " "$E2E_DIR/exim-log/mainlog")
+lost=$(grep -c "lost while reading message data" "$E2E_DIR/exim-log/mainlog")
+raw "$E2E_DIR/smug.1" | tr -d '\r' > "$E2E_DIR/reject.out"
+E2E_LAST=$E2E_DIR/reject.out
+e2e_check "SDU_BARELF=reject: 550 5.5.2 for the message with a bare LF, then 421" \
+  '[ "$(grep -v "^250-" "$E2E_LAST" | cut -c1-3 | tr "\n" " ")" = "220 250 250 250 354 550 421 " ] && grep -q "^550 5.5.2 bare LF" "$E2E_LAST"'
+# exim logs the lost connection and exits in its own time (a loaded machine)
+cutoff() { [ "$(grep -c "lost while reading message data" "$E2E_DIR/exim-log/mainlog")" -gt "$lost" ] && ! pgrep -f "^exim4 -C $E2E_DIR/exim.conf" > /dev/null; }
+e2e_wait 100 cutoff
+e2e_check "  ... and exim took nothing (it lost the connection in the data), none of it is left" \
+  '[ "$(e2e_count "$mail")" -eq 0 ] && [ "$(grep -c " <= " "$E2E_DIR/exim-log/mainlog")" -eq "$taken" ] && cutoff'
+e2e_stop "$E2E_TCPSERVER_PID"

@@ -169,6 +169,26 @@ restart 0 env SDU_TEST_NOW=1792540800 rcptcheck -e -d "$d/state" -f "$d/rcpt.cdb
 e2e_swaks --from a@sender.example --to steve.date.20-10-2026@example.org
 e2e_check "dated: refused the day after" 'grep -q "<\*\* 550 5.1.1 sorry, this address has expired" "$E2E_LAST"'
 
+# the same counted address with the store on Redis (a redis-server of this test's own)
+if command -v redis-server > /dev/null 2>&1 && command -v redis-cli > /dev/null 2>&1; then
+  e2e_ok "redis-server on a unix socket" e2e_redis "$d/redis.sock"
+  restart 0 env SDU_TEST_NOW=1792454400 rcptcheck -e -d "unix:$d/redis.sock" -f "$d/rcpt.cdb" smtpsink -d "$sink"
+  n=$(grep -l -F "rcpt: <steve.2.count@example.org>" "$sink"/msg.* | wc -l)
+  for i in 1 2 3; do
+    e2e_swaks --from a@sender.example --to steve.2.count@example.org --body "counted on redis $i"
+    eval "c$i=\$?"
+  done
+  e2e_check "counted on Redis: two messages accepted in two connections" '[ "$c1" -eq 0 ] && [ "$c2" -eq 0 ] && [ "$(grep -l -F "rcpt: <steve.2.count@example.org>" "$sink"/msg.* | wc -l)" -eq $((n + 2)) ]'
+  e2e_check "counted on Redis: the third is refused as expired" '[ "$c3" -ne 0 ] && grep -q "<\*\* 550 5.1.1 sorry, this address has expired" "$E2E_LAST"'
+  e2e_check "counted on Redis: the counter is there, with an expiry" '[ "$(redis-cli -s "$d/redis.sock" pttl "rcptcount:steve.2.count@example.org")" -gt 0 ]'
+  e2e_stop "$E2E_REDIS_PID"
+  e2e_swaks --from a@sender.example --to steve.2.count@example.org --body "counted, redis down"
+  e2e_check "Redis down: as with a broken LMDB, a counted address passes (fail open), with a warning naming the server" \
+    'grep -q "^<-  250 ok" "$E2E_LAST" && grep -q "rcptcheck: warning: unable to connect to unix:.*redis.sock.*passing counted addresses on" "$d/tcpserver.log"'
+else
+  e2e_skip "counted addresses on Redis" "no redis-server"
+fi
+
 # the builder: bad lines, a qmail tree, readers while it writes
 printf 'ok@example.org\nbad address@example.org\n@\nfine@example.org -text\n' > "$d/badlist"
 cp "$d/rcpt.cdb" "$d/before.cdb"

@@ -173,6 +173,13 @@ e2e_check "dial-up: exit 99, decision dialup" '[ "$RC" = 99 ] && grep -q "lists=
 e2e_check "dial-up: one complaint to abuse@ the registered domain" '[ "$(count "$C/rec")" = 2 ] && grep -q "^abuse@example-isp.test$" "$C/rec/0.args"'
 e2e_check "dial-up: the original attached, not the double-bounce" \
   '! grep -q "bounce bounced" "$C/rec/0.msg" && grep -q "^Subject: cheap stuff" "$C/rec/0.msg" && [ "$(count "$C/review/new")" = 0 ]'
+# only the tag's first physical line counts: a continuation line below it
+# (the sender's first line, folded into it) does not make it a forgery
+setup tagfold
+sed 's/^X-RBLCheck: ip=198.51.100.77 lists=dul,pbl action=throttle$/&\n Subject: folded by the sender/' "$DATA/tag-dialup.eml" > "$D/tag-fold.eml"
+sg 0 "$D/tag-fold.eml"
+e2e_check "a continuation line below the tag: still trusted, decision dialup" \
+  'grep -q "^ Subject: folded by the sender" "$D/tag-fold.eml" && [ "$RC" = 99 ] && grep -q "lists=dul,pbl tag=trusted known=0 decision=dialup" "$C/log"'
 # on one operator's list but not the other's: only the other gets a report
 
 

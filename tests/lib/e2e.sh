@@ -366,3 +366,20 @@ e2e_fail() {
 e2e_skip() {
   echo "skip - $1: $2"
 }
+
+# e2e_redis SOCKET: a redis-server of the test's own on the unix socket
+# SOCKET (its files beside it), no persistence; returns once it answers.
+# Sets E2E_REDIS_PID (stopped by pid with the others). 2 when there is no
+# redis-server: the caller skips.
+e2e_redis() {
+  command -v redis-server > /dev/null 2>&1 && command -v redis-cli > /dev/null 2>&1 || return 2
+  _e_rd=$(dirname "$1")
+  setsid redis-server --port 0 --unixsocket "$1" --unixsocketperm 777 --dir "$_e_rd" --save '' \
+    --appendonly no --logfile "$1.log" --daemonize no < /dev/null > /dev/null 2>&1 &
+  E2E_REDIS_PID=$!
+  e2e_remember "$E2E_REDIS_PID" redis-server
+  if e2e_wait 100 sh -c '[ "$(redis-cli -s "$1" ping 2>/dev/null)" = PONG ]' sh "$1"; then return 0; fi
+  echo "# e2e_redis: redis-server on $1 did not start:" >&2
+  [ -f "$1.log" ] && tail -n 5 "$1.log" | sed 's/^/#   /' >&2
+  return 1
+}

@@ -229,3 +229,218 @@ The responder: a refusal for every RCPT and DATA, never starting prog.
   553 5.7.1 you are listed^M
   553 5.7.1 you are listed^M
   221 sdu.local^M
+
+SMTP smuggling (issue 13): only the client's CRLF.CRLF ends the data. After
+"body1" each variant of an end of data that some server takes, then a
+smuggled MAIL, RCPT and DATA (tests/lib/smuggle.sh, behind it smtpsink, which
+takes a bare LF for a line end). A bare LF becomes CRLF and a dot after it is
+stuffed, so downstream stores the text the client sent; a bare CR becomes a
+space; downstream gets one end of data, no bare CR or LF, one message.
+
+  $ sh "$TESTDIR/../lib/smuggle.sh" '\n.\nX\r\n' sdu-testproxy -q
+  220 250 250 250 354 250 221 
+  messages=1
+  ends=1
+  bare=0
+  |Subject: s^M
+  |^M
+  |body1^M
+  |.^M
+  |X^M
+  |MAIL FROM:<ceo@bank.example>^M
+  |RCPT TO:<bob@example.net>^M
+  |DATA^M
+  |Subject: smuggled^M
+  |^M
+  |evil^M
+  $ sh "$TESTDIR/../lib/smuggle.sh" '\r\n.\n' sdu-testproxy -q | sed -n '1,4p;7,8p'
+  220 250 250 250 354 250 221 
+  messages=1
+  ends=1
+  bare=0
+  |body1^M
+  |^M
+  $ sh "$TESTDIR/../lib/smuggle.sh" '\r.\r\n' sdu-testproxy -q | sed -n '1,4p;7,8p'
+  220 250 250 250 354 250 221 
+  messages=1
+  ends=1
+  bare=0
+  |body1 .^M
+  |MAIL FROM:<ceo@bank.example>^M
+  $ sh "$TESTDIR/../lib/smuggle.sh" '\n.\r' sdu-testproxy -q | sed -n '1,4p;7,8p'
+  220 250 250 250 354 250 221 
+  messages=1
+  ends=1
+  bare=0
+  |body1^M
+  |. MAIL FROM:<ceo@bank.example>^M
+  $ sh "$TESTDIR/../lib/smuggle.sh" '\r\n.\0\r\n' sdu-testproxy -q | sed -n '1,4p;7,8p'
+  220 250 250 250 354 250 221 
+  messages=1
+  ends=1
+  bare=0
+  |body1^M
+  |^@^M
+  $ sh "$TESTDIR/../lib/smuggle.sh" '\r\n\0.\r\n' sdu-testproxy -q | sed -n '1,4p;7,8p'
+  220 250 250 250 354 250 221 
+  messages=1
+  ends=1
+  bare=0
+  |body1^M
+  |^@.^M
+  $ sh "$TESTDIR/../lib/smuggle.sh" '\r\n.\r\r\n' sdu-testproxy -q | sed -n '1,4p;7,8p'
+  220 250 250 250 354 250 221 
+  messages=1
+  ends=1
+  bare=0
+  |body1^M
+  | ^M
+
+The same variants through the chain links that stand in the middle,
+rcptcheck and throttle (their shared proxy), and after AUTH, when no hook
+looks at anything: one summary line per variant and link, and the stored
+text the same as through the test proxy. The real end of data (last) lets
+the second transaction through, as it should.
+
+  $ printf 'b@example.net\n' | rcptcheck-build -f rcpt.cdb; mkdir st
+  > for v in '\n.\n' '\n.\r\n' '\r\n.\n' '\r.\r\n' '\n.\r' '\r.\r' '\n..\n' '\r\n.\0\r\n' '\r\n\0.\r\n' '\0\n.\n' '\r\n.\r\n'; do
+  >   sh "$TESTDIR/../lib/smuggle.sh" "$v" sdu-testproxy -q > want
+  >   for link in "rcptcheck -f rcpt.cdb" "throttle -d st" "-a sdu-testproxy -q" "-a rcptcheck -f rcpt.cdb"; do
+  >     a=; case $link in -a*) a=-a; link=${link#-a }; esac
+  >     # shellcheck disable=SC2086
+  >     TCPREMOTEIP=192.0.2.7 THROTTLE_RCPT=5 sh "$TESTDIR/../lib/smuggle.sh" $a "$v" $link > got
+  >     printf "%s %s\n" "$v" "${a:+auth }${link%% *}: $(sed -n 1p got | sed 's/250 250 250 354/.../') $(sed -n '2,4p' got | tr '\n' ' ')$(sed 1,4d got | cmp -s - "$(sed 1,4d want > w; echo w)" && echo same text)"
+  >   done
+  > done
+  \n.\n rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \n.\n throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \n.\n auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \n.\n auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \n.\r\n rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \n.\r\n throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \n.\r\n auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \n.\r\n auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\n rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\n throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\n auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\n auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r.\r\n rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r.\r\n throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r.\r\n auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r.\r\n auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \n.\r rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \n.\r throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \n.\r auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \n.\r auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r.\r rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r.\r throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r.\r auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r.\r auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \n..\n rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \n..\n throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \n..\n auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \n..\n auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\0\r\n rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\0\r\n throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\0\r\n auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\0\r\n auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r\n\0.\r\n rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r\n\0.\r\n throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \r\n\0.\r\n auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r\n\0.\r\n auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \0\n.\n rcptcheck: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \0\n.\n throttle: 220 ... 250 221  messages=1 ends=1 bare=0 same text
+  \0\n.\n auth sdu-testproxy: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \0\n.\n auth rcptcheck: 220 250 235 250 250 354 250 221  messages=1 ends=1 bare=0 same text
+  \r\n.\r\n rcptcheck: 220 ... 250 250 550 554 502 502 502 502 221  messages=1 ends=2 bare=0 
+  \r\n.\r\n throttle: 220 ... 250 250 250 354 250 221  messages=2 ends=2 bare=0 same text
+  \r\n.\r\n auth sdu-testproxy: 220 250 235 250 250 354 ... 250 221  messages=2 ends=2 bare=0 same text
+  \r\n.\r\n auth rcptcheck: 220 250 235 250 250 354 ... 250 221  messages=2 ends=2 bare=0 same text
+
+SDU_BARELF=reject: a message with a bare LF gets 550 once the client's real
+end of data has come; downstream never gets that end (it was cut off in the
+data, and takes nothing), and the session ends with 421. A bare CR alone is
+no reason (it becomes a space), nor is a clean message. (The log lines
+sorted: downstream, cut off at the bare LF, may write its line first.)
+
+  $ for link in "sdu-testproxy -q" "rcptcheck -f rcpt.cdb" "throttle -d st"; do
+  >   for v in '\n.\n' '\r\n.\n' 'x\ny\r\n.\r\n' '\r.\r\n' '\r\n.\r\n'; do
+  >     # shellcheck disable=SC2086
+  >     printf '%s %s: %s\n' "$v" "${link%% *}" "$(SDU_BARELF=reject TCPREMOTEIP=192.0.2.7 THROTTLE_RCPT=5 sh "$TESTDIR/../lib/smuggle.sh" "$v" $link | sed -n 1,4p | tr '\n' ' ')"
+  >   done
+  > done
+  > printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: s\r\n\r\nbare\nLF\r\n.\r\nQUIT\r\n' | SDU_BARELF=reject TCPREMOTEIP=192.0.2.7 rcptcheck -f rcpt.cdb smtpsink 2>&1 >/dev/null | sort
+  \n.\n sdu-testproxy: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  \r\n.\n sdu-testproxy: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  x\ny\r\n.\r\n sdu-testproxy: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  \r.\r\n sdu-testproxy: 220 250 250 250 354 250 221  messages=1 ends=1 bare=0 
+  \r\n.\r\n sdu-testproxy: 220 250 250 250 354 250 250 250 354 250 221  messages=2 ends=2 bare=0 
+  \n.\n rcptcheck: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  \r\n.\n rcptcheck: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  x\ny\r\n.\r\n rcptcheck: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  \r.\r\n rcptcheck: 220 250 250 250 354 250 221  messages=1 ends=1 bare=0 
+  \r\n.\r\n rcptcheck: 220 250 250 250 354 250 250 550 554 502 502 502 502 221  messages=1 ends=2 bare=0 
+  \n.\n throttle: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  \r\n.\n throttle: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  x\ny\r\n.\r\n throttle: 220 250 250 250 354 550 421  messages=0 ends=0 bare=0 
+  \r.\r\n throttle: 220 250 250 250 354 250 221  messages=1 ends=1 bare=0 
+  \r\n.\r\n throttle: 220 250 250 250 354 250 250 250 354 250 221  messages=2 ends=2 bare=0 
+  rcptcheck: ip=192.0.2.7 action=reject reason=barelf
+  rcptcheck: ip=192.0.2.7 from=a@example.org rcpt=b@example.net action=accept reason=exact
+  smtpsink: messages=0 bytes=0
+
+Large messages never stall (issue 13): 30 messages of 20 MB in a row, each
+written in one go after 354, against a fast downstream, a slow one (that
+reads 256 bytes at a time, as qmail-smtpd reads 1024) and after AUTH. Each
+gets its 250 within 60 seconds (a stall waited for the 20 minute idle time)
+and arrives byte for byte (tests/lib/bigdata.py).
+
+  $ mkdir big30; big() { python3 "$TESTDIR/../lib/bigdata.py" 30 20000000 big30 "$@" 2>/dev/null; }
+  > big -- sdu-testproxy -q smtpsink -d big30
+  > big -- sdu-testproxy -q smtpsink -d big30 -x read=256
+  > big --auth -- sdu-testproxy -q smtpsink -d big30 -x auth -x read=512
+  30 sent, 30 answered 250, 30 identical, 0 stalled
+  30 sent, 30 answered 250, 30 identical, 0 stalled
+  30 sent, 30 answered 250, 30 identical, 0 stalled
+
+The injected lines end so that no client line can continue them (issue 13):
+a message whose first line begins with a space or a tab folds into an empty
+X-Sdu-Continuation: field, not into the last injected line; other messages
+get nothing more, nor does a message when no link injects anything.
+
+  $ mkdir fold; for first in ' folded' '\tfolded' 'Subject: plain'; do
+  >   printf "HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n$first\r\n\r\nbody\r\n.\r\nQUIT\r\n" | sdu-testproxy -q -H 'X-Test: yes' smtpsink -d fold 2>/dev/null >/dev/null
+  > done
+  > printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n folded\r\n\r\nbody\r\n.\r\nQUIT\r\n' | sdu-testproxy -q smtpsink -d fold 2>/dev/null >/dev/null
+  > for m in fold/msg.*; do sed '1,/^$/d' "$m" | sed -n '1,/^.$/p' | cat -vT; echo --; done
+  X-Test: yes^M
+  X-Sdu-Continuation:^M
+   folded^M
+  ^M
+  --
+  X-Test: yes^M
+  X-Sdu-Continuation:^M
+  ^Ifolded^M
+  ^M
+  --
+  X-Test: yes^M
+  Subject: plain^M
+  ^M
+  --
+   folded^M
+  ^M
+  --
+
+The client's answer to a 334 goes on as it is, but a bare CR in it becomes
+a space: no server behind us can take it for a line end and find a command.
+
+  $ printf 'EHLO x\r\nAUTH LOGIN\r\ndXNlcg==\rMAIL FROM:<x@y>\r\ncGFzcw==\r\nQUIT\r\n' | sdu-testproxy -q sh -c 'tee authraw | exec smtpsink -x auth' 2>/dev/null | grep -v '^250-' | cat -v
+  > cr=$(printf '\r'); grep -ac "$cr." authraw; grep -a '^dXNl' authraw | cat -v
+  220 smtpsink ESMTP^M
+  250 HELP^M
+  334 VXNlcm5hbWU6^M
+  334 UGFzc3dvcmQ6^M
+  235 ok, go ahead^M
+  221 smtpsink^M
+  0
+  dXNlcg== MAIL FROM:<x@y>^M

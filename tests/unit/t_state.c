@@ -13,9 +13,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <lmdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <hiredis/hiredis.h>
 #include "sdu_t.h"
 #include "sdu_state.h"
 #include "sdu_time.h"
+#include "sdu_state_redis.h"
 
 static char top[256];
 static char path[512];
@@ -25,6 +30,12 @@ static const char *at(const char *name)
   snprintf(path, sizeof path, "%s/%s", top, name);
   return path;
 }
+
+/* the store the shared cases run on: the directory name, or on the second
+   pass the Redis server the test started */
+static const char *rstore;
+static char raddr[1200], rsock[400];
+#define S(name) (rstore ? rstore : at(name))
 
 static int contains(const char *s, const char *part)
 {
@@ -136,7 +147,7 @@ static void t_basic(void)
   int cloexec = 1, newfds = 0;
 
   fdset(before, sizeof before);
-  T_EQI(sdu_state_open(&st, at("db"), "t.basic", 0), 0, "open creates the files in an empty directory");
+  T_EQI(sdu_state_open(&st, S("db"), "t.basic", 0), 0, "open creates the files in an empty directory");
   fdset(after, sizeof after);
   for (i = 0; i < sizeof after; ++i)
     if (after[i] && !before[i]) {
@@ -144,7 +155,7 @@ static void t_basic(void)
       if (!(fcntl((int) i, F_GETFD) & FD_CLOEXEC)) cloexec = 0;
     }
   T_OK(newfds >= 1 && cloexec, "every fd the store opens is close-on-exec");
-  T_OK(stat(at("db/data.mdb"), &sb) == 0 && stat(at("db/lock.mdb"), &sb) == 0, "data.mdb and lock.mdb exist");
+  if (!rstore) T_OK(stat(at("db/data.mdb"), &sb) == 0 && stat(at("db/lock.mdb"), &sb) == 0, "data.mdb and lock.mdb exist");
 
   T_EQI(PUTS(&st, "a", "one", 1000), 0, "put");
   exp = 0;
@@ -205,6 +216,7 @@ static void t_basic(void)
   sdu_state_close(&st2);
   sdu_state_close(&st);
   sdu_state_close(&st); /* twice is harmless */
+  if (rstore) { stralloc_free(&val); return; } /* Redis has no read-only stores or tables to find */
 
   /* read-only */
   errno = 0;
@@ -240,7 +252,7 @@ static void t_incr(void)
   unsigned long c = 0;
   unsigned long long exp = 0;
 
-  T_EQI(sdu_state_open(&st, at("db"), "t.incr", 0), 0, "open for counters");
+  T_EQI(sdu_state_open(&st, S("db"), "t.incr", 0), 0, "open for counters");
   T_OK(sdu_state_incr(&st, "k", 1, 100, 60, &c) == 0 && c == 1, "first event counts 1");
   T_OK(sdu_state_incr(&st, "k", 1, 130, 60, &c) == 0 && c == 2, "second event in the window");
   T_OK(sdu_state_incr(&st, "k", 1, 159, 60, &c) == 0 && c == 3, "last second of the window");
@@ -285,7 +297,7 @@ static void t_concurrent(void)
       unsigned long n, prev = 0;
       int j;
       close(p[0]);
-      if (sdu_state_open(&s, at("db"), "t.conc", 0) == -1) _exit(1);
+      if (sdu_state_open(&s, S("db"), "t.conc", 0) == -1) _exit(1);
       for (j = 0; j < ROUNDS; ++j) {
         unsigned int u;
         if (sdu_state_incr(&s, "hits", 4, 1000, 3600, &n) == -1) _exit(2);
@@ -312,7 +324,7 @@ static void t_concurrent(void)
   for (got = 1; got <= KIDS * ROUNDS; ++got) if (!seen[got]) ++missing;
   T_EQI(okkids, KIDS, "8 processes each counted 200 events");
   T_OK(!dup && !missing && !bad, "every count 1..1600 handed out exactly once");
-  T_EQI(sdu_state_open(&st, at("db"), "t.conc", 0), 0, "open after the processes");
+  T_EQI(sdu_state_open(&st, S("db"), "t.conc", 0), 0, "open after the processes");
   T_OK(sdu_state_incr(&st, "hits", 4, 1000, 3600, &c) == 0, "one more event");
   T_EQI(c, KIDS * ROUNDS + 1, "the total is exact: 1600 + 1");
   sdu_state_close(&st);
@@ -327,7 +339,7 @@ static void t_cleanup_walk(void)
   int i, n;
   stralloc val = {0};
 
-  T_EQI(sdu_state_open(&st, at("db"), "t.walk", 0), 0, "open for walk and cleanup");
+  T_EQI(sdu_state_open(&st, S("db"), "t.walk", 0), 0, "open for walk and cleanup");
   T_EQI(PUTS(&st, "c", "3", 0), 0, "put c");
   T_EQI(PUTS(&st, "a", "1", 2000), 0, "put a");
   T_EQI(PUTS(&st, "bb", "gone", 500), 0, "put bb (expires first)");
@@ -347,7 +359,13 @@ static void t_cleanup_walk(void)
   T_EQI(PUTS(&st, "d", "after walk", 0), 0, "put works after a stopped walk");
 
   /* an entry too short for its expiry, as only another program could write it */
-  {
+  if (rstore) {
+    redisContext *rc = redisConnectUnix(rsock);
+    redisReply *r = rc && !rc->err ? redisCommand(rc, "SET t.walk:bad xyz") : 0;
+    if (!r) exit(111);
+    freeReplyObject(r);
+    redisFree(rc);
+  } else {
     MDB_txn *txn;
     MDB_val k0, d0;
     k0.mv_data = "bad";
@@ -725,7 +743,7 @@ static void t_batch(void)
   stralloc val = {0};
   unsigned long long exp = 0;
   mkdir(at("batch"), 0755);
-  T_EQI(sdu_state_open(&a, at("batch"), "a", 0), 0, "batch: open a");
+  T_EQI(sdu_state_open(&a, S("batch"), "a", 0), 0, "batch: open a");
   T_EQI(sdu_state_open_table(&b, &a, "b"), 0, "batch: open b");
   memset(op, 0, sizeof op);
   op[0].st = &a; op[0].key = "host"; op[0].klen = 4; op[0].val = "v1"; op[0].vlen = 2; op[0].expires = 500;
@@ -790,6 +808,249 @@ static void t_leave(void)
   T_EQI(sdu_state_open(&b, at("leave"), "t", SDU_STATE_RDONLY), 0, "leave: open after the last close");
   T_EQI(GETS(&b, "k", &val, 1, 0), 1, "leave: the first put is there");
   sdu_state_close(&b);
+  stralloc_free(&val);
+}
+
+/* a redis-server of the test's own on a unix socket in its scratch
+   directory: its pid, 0 when there is no redis-server, -1 on failure */
+static pid_t redis_start(const char *reldir)
+{
+  const char *dir;
+  char conf[600], logf[600], abs[PATH_MAX];
+  pid_t pid;
+  int i;
+  if (!realpath(reldir, abs) || strlen(abs) > 300) return -1;
+  dir = abs;
+  snprintf(rsock, sizeof rsock, "%.300s/redis.sock", dir);
+  snprintf(logf, sizeof logf, "%.300s/redis.log", dir);
+  if (system("command -v redis-server > /dev/null 2>&1") != 0) return 0;
+  pid = fork();
+  if (pid == -1) return -1;
+  if (!pid) {
+    snprintf(conf, sizeof conf, "%.300s", dir);
+    execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", rsock, "--unixsocketperm", "700",
+      "--dir", conf, "--save", "", "--appendonly", "no", "--logfile", logf, "--daemonize", "no", (char *) 0);
+    _exit(127);
+  }
+  for (i = 0; i < 500; ++i) { /* up to 10 s for the socket to appear */
+    redisContext *c = redisConnectUnix(rsock);
+    int up = c && !c->err;
+    if (c) redisFree(c);
+    if (up) return pid;
+    if (waitpid(pid, 0, WNOHANG) == pid) return -1;
+    poll(0, 0, 20);
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, 0, 0);
+  return -1;
+}
+
+static void redis_stop(pid_t pid)
+{
+  kill(pid, SIGTERM);
+  waitpid(pid, 0, 0);
+}
+
+/* a stub server on a unix socket: answers every read with answer, or with
+   nothing when answer is 0 (a server that hangs); its pid */
+static pid_t stub(const char *sockpath, const char *answer)
+{
+  struct sockaddr_un sa;
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  pid_t pid;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (strlen(sockpath) >= sizeof sa.sun_path) exit(111);
+  memcpy(sa.sun_path, sockpath, strlen(sockpath) + 1);
+  unlink(sockpath);
+  if (fd == -1 || bind(fd, (struct sockaddr *) &sa, sizeof sa) == -1 || listen(fd, 8) == -1) exit(111);
+  pid = fork();
+  if (pid == -1) exit(111);
+  if (!pid) {
+    for (;;) {
+      int c = accept(fd, 0, 0);
+      char buf[4096];
+      if (c == -1) _exit(0);
+      while (read(c, buf, sizeof buf) > 0)
+        if (answer && write(c, answer, strlen(answer)) < 0) break;
+      close(c);
+    }
+  }
+  close(fd);
+  return pid;
+}
+
+static void t_redis_only(pid_t server)
+{
+  sdu_state st, t2;
+  stralloc val = {0};
+  unsigned long long exp = 0;
+  unsigned long n = 0;
+  char a[700];
+  const char *sha, *text;
+  int i;
+  pid_t sp;
+  redisContext *rc = redisConnectUnix(rsock);
+
+  /* the scripts' digests built in are the server's: EVALSHA finds them */
+  for (i = 0; (text = sdu_redis_script(i, &sha)); ++i) {
+    redisReply *r = rc && !rc->err ? redisCommand(rc, "SCRIPT LOAD %s", text) : 0;
+    T_OK(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, sha), "redis: a script's SHA-1 is the server's");
+    if (r) freeReplyObject(r);
+  }
+  T_EQI(sdu_state_open(&st, rstore, "t.swap", 0), 0, "redis: open");
+  T_EQI(sdu_state_shared(&st), 1, "redis: the store is shared");
+  T_EQI(sdu_state_swap(&st, "h", 1, 0, 0, 0, 1, "v1", 2, 500, 100), 1, "swap: absent, so written");
+  T_EQI(sdu_state_swap(&st, "h", 1, 0, 0, 0, 1, "v2", 2, 500, 100), 0, "swap: expected absent, but there");
+  T_EQI(sdu_state_swap(&st, "h", 1, "v0", 2, 500, 0, "v2", 2, 600, 100), 0, "swap: another value, not written");
+  T_EQI(sdu_state_swap(&st, "h", 1, "v1", 2, 499, 0, "v2", 2, 600, 100), 0, "swap: another expiry, not written");
+  T_EQI(sdu_state_swap(&st, "h", 1, "v1", 2, 500, 0, "v2", 2, 600, 100), 1, "swap: the value read, written");
+  T_OK(GETS(&st, "h", &val, 100, &exp) == 1 && exp == 600 && val.len == 2 && val.s[1] == '2', "swap: the new entry");
+  T_EQI(sdu_state_swap(&st, "h", 1, 0, 0, 0, 1, "v3", 2, 900, 600), 1, "swap: expired counts as absent");
+  /* a key's Redis expiry: a little past its own, and never none for an entry that expires */
+  {
+    redisReply *r = redisCommand(rc, "PTTL t.swap:h");
+    T_OK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0, "redis: an entry that expires has a Redis expiry");
+    if (r) freeReplyObject(r);
+    T_EQI(sdu_state_incr(&st, "cnt", 3, sdu_now(), 60, &n), 0, "redis: a counter");
+    r = redisCommand(rc, "PTTL t.swap:cnt");
+    T_OK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 59000 && r->integer <= 61000, "redis: a counter expires with its window");
+    if (r) freeReplyObject(r);
+    T_EQI(sdu_state_incr(&st, "cnt", 3, sdu_now(), 60, &n), 0, "redis: counted again");
+    r = redisCommand(rc, "PTTL t.swap:cnt");
+    T_OK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 && r->integer <= 61000, "redis: counting keeps the window's expiry");
+    if (r) freeReplyObject(r);
+  }
+  /* the script cache emptied (a restarted server): EVAL, then EVALSHA again */
+  {
+    redisReply *r = redisCommand(rc, "SCRIPT FLUSH");
+    if (r) freeReplyObject(r);
+    T_OK(sdu_state_incr(&st, "cnt", 3, sdu_now(), 60, &n) == 0 && n == 3, "redis: NOSCRIPT: sent as text");
+    T_OK(sdu_state_incr(&st, "cnt", 3, sdu_now(), 60, &n) == 0 && n == 4, "redis: then by its digest");
+  }
+  /* sdu_state_txn: this host's own LMDB table (local=) */
+  T_EQI(sdu_state_open_table(&t2, &st, "t.local"), 0, "redis: a second table on the connection");
+  T_EQI(PUTS(&t2, "k", "v", 0), 0, "redis: put in the second table");
+  T_EQI(GETS(&st, "k", &val, 1, 0), 0, "redis: tables are separate");
+  sdu_state_close(&t2);
+  T_EQI(PUTS(&st, "after", "x", 0), 0, "redis: the first table works after the second closed");
+  {
+    struct txnctx c = { 0, 0, 0, 0 };
+    sdu_state l;
+    T_EQI(sdu_state_txn(&st, txnfn, &c), 0, "redis: txn runs on this host's own table");
+    T_OK(c.a == 1 && c.b == 2, "redis: txn: counted there");
+    T_EQI(GETS(&st, "tb", 0, 100, 0), 0, "redis: txn: not in the shared store");
+    T_EQI(sdu_state_open(&l, at("local"), "t.swap", 0), 0, "redis: txn: the local directory opens");
+    T_EQI(GETS(&l, "tb", 0, 100, 0), 1, "redis: txn: its put is in the local table");
+    sdu_state_close(&l);
+  }
+  sdu_state_close(&st);
+  /* read-only, as in LMDB: reads, and no write of any kind */
+  T_EQI(sdu_state_open(&st, rstore, "t.swap", SDU_STATE_RDONLY), 0, "redis read-only: open");
+  T_EQI(GETS(&st, "after", &val, 1, 0), 1, "redis read-only: get");
+  errno = 0;
+  T_EQI(PUTS(&st, "x", "y", 0), -1, "redis read-only: put refused");
+  T_EQI(errno, EROFS, "redis read-only: EROFS");
+  T_EQI(sdu_state_del(&st, "after", 5), -1, "redis read-only: del refused");
+  T_EQI(sdu_state_incr(&st, "cnt", 3, 1, 60, &n), -1, "redis read-only: incr refused");
+  T_EQI(sdu_state_swap(&st, "zz", 2, 0, 0, 0, 1, "v", 1, 0, 1), -1, "redis read-only: swap refused");
+  T_EQI(sdu_state_cleanup(&st, 1, &n), -1, "redis read-only: cleanup refused");
+  sdu_state_close(&st);
+  T_EQI(sdu_state_open(&st, rstore, "t.swap", 0), 0, "redis: open again");
+  T_EQI(GETS(&st, "after", &val, 1, 0), 1, "redis read-only: nothing was deleted");
+  sdu_state_close(&st);
+  /* a password from a file, a database other than 0 */
+  {
+    char pf[700], ad[1600];
+    redisReply *r;
+    int fd;
+    snprintf(pf, sizeof pf, "%s/redis.pass", top);
+    fd = open(pf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd == -1 || write(fd, "s3cret pw\n", 10) != 10) exit(111);
+    close(fd);
+    r = redisCommand(rc, "CONFIG SET requirepass %s", "s3cret pw");
+    T_OK(r && r->type == REDIS_REPLY_STATUS, "redis: the server wants a password");
+    if (r) freeReplyObject(r);
+    r = redisCommand(rc, "AUTH %s", "s3cret pw");
+    if (r) freeReplyObject(r);
+    T_EQI(sdu_state_open(&st, rstore, "t.auth", 0), 0, "no password: the open itself succeeds");
+    errno = 0;
+    T_EQI(PUTS(&st, "k", "v", 0), -1, "no password: the first call fails");
+    T_OK(contains(sdu_state_error(&st), "NOAUTH"), "no password: the reason says so");
+    printf("#   %s\n", sdu_state_error(&st));
+    sdu_state_close(&st);
+    snprintf(ad, sizeof ad, "unix:%s?passfile=%s&db=3", rsock, pf);
+    T_EQI(sdu_state_open(&st, ad, "t.auth", 0), 0, "password file and db=3: open");
+    T_EQI(PUTS(&st, "k", "v", 0), 0, "password file and db=3: put");
+    T_EQI(GETS(&st, "k", &val, 1, 0), 1, "password file and db=3: get");
+    sdu_state_close(&st);
+    r = redisCommand(rc, "SELECT 3");
+    if (r) freeReplyObject(r);
+    r = redisCommand(rc, "EXISTS t.auth:k");
+    T_OK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1, "the entry is in database 3");
+    if (r) freeReplyObject(r);
+    r = redisCommand(rc, "SELECT 0");
+    if (r) freeReplyObject(r);
+    if ((fd = open(pf, O_WRONLY | O_TRUNC)) == -1 || write(fd, "wrong\n", 6) != 6) exit(111);
+    close(fd);
+    T_EQI(sdu_state_open(&st, ad, "t.auth", 0), 0, "a wrong password: open");
+    errno = 0;
+    T_EQI(PUTS(&st, "k", "v", 0), -1, "a wrong password: the first call fails");
+    T_EQI(errno, EACCES, "a wrong password: EACCES");
+    T_OK(contains(sdu_state_error(&st), "AUTH"), "a wrong password: the reason says AUTH");
+    printf("#   %s\n", sdu_state_error(&st));
+    sdu_state_close(&st);
+    r = redisCommand(rc, "CONFIG SET requirepass %s", "");
+    if (r) freeReplyObject(r);
+  }
+  /* a read-only replica, a full server, garbage, a server that hangs */
+  snprintf(a, sizeof a, "unix:%s", rsock);
+  memcpy(strstr(a, "redis.sock"), "stub.sock", 10);
+  {
+    static const struct { const char *answer, *reason; int e; } bad[] = {
+      { "-READONLY You can't write against a read only replica.\r\n", "READONLY", EROFS },
+      { "-OOM command not allowed when used memory > 'maxmemory'.\r\n", "OOM", ENOSPC },
+      { "!garbage\r\n", "bad answer", EPROTO },
+      { ":12\r\n", "unexpected type", EPROTO },
+      { 0, "no answer within 50 ms", ETIMEDOUT },
+    };
+    char sp_path[1200];
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    for (i = 0; i < (int) (sizeof bad / sizeof bad[0]); ++i) {
+      char name[200];
+      sp = stub(sp_path, bad[i].answer);
+      T_EQI(sdu_state_open(&st, a, "t", 0), 0, "stub: open");
+      errno = 0;
+      snprintf(name, sizeof name, "stub answering %s: put fails", bad[i].reason);
+      T_EQI(PUTS(&st, "k", "v", 0), -1, name);
+      snprintf(name, sizeof name, "stub answering %s: errno", bad[i].reason);
+      T_EQI(errno, bad[i].e, name);
+      snprintf(name, sizeof name, "stub answering %s: the reason names the server and says why", bad[i].reason);
+      T_OK(contains(sdu_state_error(&st), "stub.sock") && contains(sdu_state_error(&st), bad[i].reason), name);
+      printf("#   %s\n", sdu_state_error(&st));
+      sdu_state_close(&st);
+      kill(sp, SIGTERM);
+      waitpid(sp, 0, 0);
+    }
+  }
+  /* the server gone: open or the first call fails, naming it */
+  redis_stop(server);
+  errno = 0;
+  i = sdu_state_open(&st, rstore, "t", 0);
+  if (i == 0) { i = PUTS(&st, "k", "v", 0); }
+  T_EQI(i, -1, "redis stopped: the store fails");
+  T_OK(contains(sdu_state_error(&st), "redis.sock"), "redis stopped: the reason names the server");
+  printf("#   %s\n", sdu_state_error(&st));
+  sdu_state_close(&st);
+  /* addresses */
+  T_EQI(sdu_state_open(&st, "redis://:pw@127.0.0.1/0", "t", 0), -1, "a password in the address refused");
+  T_OK(contains(sdu_state_error(&st), "passfile"), "refused: the reason says where the password goes");
+  T_EQI(sdu_state_open(&st, "redis://127.0.0.1:99999/0", "t", 0), -1, "a bad port refused");
+  T_EQI(sdu_state_open(&st, "unix:/x?timeout=0", "t", 0), -1, "a timeout of 0 refused");
+  T_EQI(sdu_state_open(&st, "unix:/x?nosuch=1", "t", 0), -1, "an unknown option refused");
+  T_EQI(sdu_state_open(&st, "unix:/x?passfile=/nonexistent/pw", "t", 0), -1, "a missing password file");
+  T_OK(contains(sdu_state_error(&st), "/nonexistent/pw"), "a missing password file: named");
+  if (rc) redisFree(rc);
   stralloc_free(&val);
 }
 
@@ -1199,6 +1460,24 @@ int main(void)
   t_fault_locks();
   t_lock_holes();
   t_fault_fullfs();
+  /* the second pass: the cases every store shares, on a Redis server */
+  {
+    pid_t server = redis_start(top);
+    if (!server) T_SKIP("the store on Redis", "no redis-server");
+    else if (server == -1) T_OK(0, "redis-server starts");
+    else {
+      mkdir(at("local"), 0755);
+      snprintf(raddr, sizeof raddr, "unix:%s?local=%s", rsock, at("local"));
+      rstore = raddr;
+      t_basic();
+      t_incr();
+      t_concurrent();
+      t_cleanup_walk();
+      t_batch();
+      t_redis_only(server);
+      rstore = 0;
+    }
+  }
   if (!sdu_t_failed) system(cmd);
   T_DONE();
 }
