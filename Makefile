@@ -30,7 +30,10 @@ CFLAGS = $(OPT)
 SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC))
 LDFLAGS =
 SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC))
-LIBS = -lhiredis -llmdb -lowfat -lpthread
+# OpenSSL's libssl (STARTTLS in the proxy, common/sdu_tls.c): static like the
+# rest; a program that never reaches the proxy pulls nothing of it in
+TLS_LIBS = -lssl -lcrypto
+LIBS = -lhiredis -llmdb -lowfat $(TLS_LIBS) -lpthread
 # libpsl linked statically needs what it was built with (musl.sh builds it without IDNA)
 PSL_LIBS_ = -lpsl -lidn2 -lunistring
 PSL_LIBS_musl = -lpsl
@@ -39,7 +42,7 @@ PSL_LIBS = $(PSL_LIBS_$(LIBC))
 SODIUM_LIBS = -lsodium
 
 # one line per part of the library, so that parts are added without clashes
-OBJ_BASE = common/sdu_msg.o common/sdu_env.o common/sdu_chain.o
+OBJ_BASE = common/sdu_msg.o common/sdu_env.o common/sdu_exec.o common/sdu_chain.o
 OBJ_SMTP = common/sdu_smtp.o common/sdu_respond.o common/sdu_proxy.o
 OBJ_CONFIG = common/sdu_config.o
 OBJ_ADDR = common/sdu_addr.o
@@ -47,10 +50,11 @@ OBJ_CDB = common/sdu_cdb.o
 OBJ_STATE = common/sdu_state.o common/sdu_state_redis.o common/sdu_time.o
 OBJ_DNS = common/sdu_ip.o common/sdu_dns.o
 OBJ_TAG = common/sdu_tag.o
+OBJ_TLS = common/sdu_tls.o
 # the musl build's malloc (sdu_alloc.c says why); in libsdu.a it replaces musl's
 OBJ_ALLOC_musl = common/sdu_alloc.o
 COMMON_OBJS = $(OBJ_BASE) $(OBJ_SMTP) $(OBJ_CONFIG) $(OBJ_ADDR) $(OBJ_CDB) \
-  $(OBJ_STATE) $(OBJ_DNS) $(OBJ_TAG) $(OBJ_ALLOC_$(LIBC))
+  $(OBJ_STATE) $(OBJ_DNS) $(OBJ_TAG) $(OBJ_TLS) $(OBJ_ALLOC_$(LIBC))
 
 UNIT_BASE = tests/unit/t_msg
 UNIT_SMTP = tests/unit/t_smtp
@@ -61,8 +65,9 @@ UNIT_STATE = tests/unit/t_state
 UNIT_DNS = tests/unit/t_ip tests/unit/t_dns
 UNIT_ALLOC = tests/unit/t_alloc
 UNIT_TAG = tests/unit/t_tag
+UNIT_TLS = tests/unit/t_tls
 UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
-  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) $(UNIT_ALLOC) $(UNIT_TAG) \
+  $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) $(UNIT_ALLOC) $(UNIT_TAG) $(UNIT_TLS) \
   $(UNIT_RBLCHECK) $(UNIT_THROTTLE) $(UNIT_RCPTCHECK) $(UNIT_SPAMGRAB)
 
 # programs that ship, with their man pages: one line per program directory;
@@ -89,7 +94,7 @@ UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/u
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
-  bench/spamgrab_bench bench/cc bench/greylist
+  bench/spamgrab_bench bench/tls_floor bench/cc bench/greylist
 
 HEADERS = common/*.h
 
@@ -239,6 +244,9 @@ tests/unit/t_alloc: tests/unit/t_alloc.o common/libsdu.a
 tests/unit/t_tag: tests/unit/t_tag.o common/libsdu.a
 	$(LINK) tests/unit/t_tag.o common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
+tests/unit/t_tls: tests/unit/t_tls.o common/libsdu.a
+	$(LINK) tests/unit/t_tls.o common/libsdu.a $(LIBS)
+
 tests/unit/t_state: tests/unit/t_state.o common/libsdu.a
 	$(LINK) tests/unit/t_state.o common/libsdu.a $(LIBS)
 
@@ -271,6 +279,10 @@ tests/smtpsink: tests/smtpsink.o common/libsdu.a
 
 bench/smtpblast: bench/smtpblast.o
 	$(LINK) bench/smtpblast.o
+
+bench/tls_floor.o: $(HEADERS)
+bench/tls_floor: bench/tls_floor.o common/libsdu.a
+	$(LINK) bench/tls_floor.o common/libsdu.a $(LIBS)
 
 bench/rcptcheck-cpu: bench/rcptcheck-cpu.o
 	$(LINK) bench/rcptcheck-cpu.o

@@ -1,9 +1,8 @@
-/* sdu_env.c: environment access and chain loading */
+/* sdu_env.c: environment access (the exec of the next program: sdu_exec.c) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <buffer.h>
 #include "sdu_env.h"
 #include "sdu_msg.h"
 #include "sdu_smtp.h"
@@ -42,18 +41,4 @@ const char *sdu_whoami(char *buf, unsigned int max)
   }
   fclose(f);
   return buf;
-}
-
-void sdu_exec_next(char **argv)
-{
-  int r;
-  /* anything buffered for fd 1 or 2 would be lost across exec */
-  buffer_flush(buffer_1);
-  buffer_flush(buffer_2);
-  /* the next link of this binary runs here; links waiting in the middle
-     start the program themselves (sdu-chain(1)) */
-  r = sdu_chain_next(argv);
-  if (r >= 0) exit(r);
-  execvp(argv[0], argv);
-  sdu_fatalsys(SDU_EXIT_TEMP, "unable to run ", argv[0]);
 }

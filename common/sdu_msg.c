@@ -2,6 +2,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <fmt.h>
 #include <str.h>
 #include "sdu_msg.h"
@@ -74,10 +75,21 @@ void sdu_log_kvu(sdu_log *l, const char *key, unsigned long value)
   sdu_log_kvb(l, key, num, sdu_fmt_ulong(num, value));
 }
 
+static char session_fields[256];
+
+void sdu_log_session(const char *fields)
+{
+  size_t n = str_len(fields);
+  if (n >= sizeof session_fields) n = 0;   /* the proxy's are short; never a cut one */
+  memcpy(session_fields, fields, n);
+  session_fields[n] = 0;
+}
+
 int sdu_log_emit(sdu_log *l, int fd)
 {
   size_t done = 0;
   int r = 0;
+  if (session_fields[0] && !stralloc_cats(&l->sa, session_fields)) sdu_nomem();
   if (!stralloc_append(&l->sa, "\n")) sdu_nomem();
   while (done < l->sa.len) {
     ssize_t w = write(fd, l->sa.s + done, l->sa.len - done);

@@ -39,6 +39,9 @@ void sdu_log_start(sdu_log *l);
 void sdu_log_kv(sdu_log *l, const char *key, const char *value);
 void sdu_log_kvb(sdu_log *l, const char *key, const char *value, size_t len);
 void sdu_log_kvu(sdu_log *l, const char *key, unsigned long value);
+/* " k=v k=v" that every later line of this process ends with: the
+   proxy's tls= and cipher= once the client started TLS ("" for none) */
+void sdu_log_session(const char *fields);
 /* writes the line to fd (2 in programs), then frees it */
 int sdu_log_emit(sdu_log *l, int fd);
 

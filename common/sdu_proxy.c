@@ -19,6 +19,7 @@
 #include "sdu_smtp.h"
 #include "sdu_msg.h"
 #include "sdu_env.h"
+#include "sdu_tls.h"
 
 #define BUFSZ 65536           /* each of the four buffers */
 #define HIGHWATER (BUFSZ / 2) /* stop reading a side whose output is this full */
@@ -42,6 +43,11 @@ struct pend {
 };
 
 enum { M_CMD, M_WAITDATA, M_DATA, M_WAITAUTH, M_AUTHLINE };
+
+/* STARTTLS: off, our 220 queued (nothing more is read in plaintext), the
+   handshake, on (the client's bytes go through sdu_tls) */
+enum { TLS_OFF, TLS_READY, TLS_SHAKE, TLS_ON };
+#define TLSHDR_MAX 160        /* our header line: "X-Sdu-TLS: version=... cipher=..." */
 
 /* where the message data scanner is: at the start of a line after the
    client's CRLF (a dot there is the client's: stuffing, or the end), at the
@@ -90,6 +96,17 @@ struct sdu_proxy {
   stralloc reply;      /* downstream reply being assembled */
   stralloc tmp;
   int lastcode;        /* of downstream's last reply */
+  /* STARTTLS, under the client's buffers (sdu_tls.h): the hooks never know */
+  sdu_tls *tls;        /* the site's configuration, read at STARTTLS */
+  int tlsoffer;        /* 1 offered, 0 not (yet), -1 not usable */
+  int tlsstate, authtls;
+  int ehlo, intrans;   /* downstream took EHLO; a mail transaction is open */
+  int rwfd, wwfd;      /* what a TLS read and a TLS write wait for */
+  short rwant, wwant;
+  size_t tlsjunk;      /* bytes after STARTTLS, before the handshake: dropped */
+  unsigned long long tlsdl; /* the handshake's deadline */
+  char tlshdr[TLSHDR_MAX];  /* injected below the links' lines */
+  size_t tlshdrlen;
   unsigned long long last, start; /* milliseconds, monotonic */
 };
 
@@ -243,10 +260,22 @@ static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
 
   hook_reply(p, p->nlev, verb, code, r, len);
   if (verb == SDU_V_EHLO && code == 250) {
+    /* whether the files are there is looked at once a client could use
+       them; they are read when one asks (a client that never does costs
+       nothing of the library) */
+    if (!p->tlsoffer) p->tlsoffer = sdu_tls_offer() ? 1 : -1;
     p->tmp.len = 0;
-    if (!sdu_smtp_ehlofilter(&p->tmp, r, len)) sdu_nomem();
+    if (!sdu_smtp_ehloedit(&p->tmp, r, len, p->tlsoffer > 0 && p->tlsstate == TLS_OFF,
+          p->authtls && p->tlsstate != TLS_ON)) sdu_nomem();
     r = p->tmp.s; len = p->tmp.len;
   }
+  /* what STARTTLS must know: an EHLO taken, no transaction open */
+  if (code >= 200 && code < 300 && (verb == SDU_V_EHLO || verb == SDU_V_HELO)) {
+    p->ehlo = verb == SDU_V_EHLO;
+    p->intrans = 0;
+  }
+  if (verb == SDU_V_MAIL && code >= 200 && code < 300) p->intrans = 1;
+  if (verb == SDU_V_DOT || (verb == SDU_V_RSET && code < 300)) p->intrans = 0;
   if (!addb(&p->cout, r, len)) { /* bounded by the high-water mark */ }
   if (!e) return;   /* unsolicited (say a 421 before closing): passed on */
   p->qhead = (p->qhead + 1) % QMAX;
@@ -326,6 +355,71 @@ static void drain(sdu_proxy *p)
   }
 }
 
+/* STARTTLS with nothing in flight: RFC 3207's replies, or our 220, after
+   which the proxy reads nothing more in plaintext (commands() drops what
+   came with it: nothing pipelined before the handshake survives it) */
+static void starttls(sdu_proxy *p, const sdu_cmd *c)
+{
+  if (c->arglen) qlocal(p, c->verb, 501, "5.5.4 Syntax error (no parameters allowed)", 0);
+  else if (p->tlsstate == TLS_ON) qlocal(p, c->verb, 503, "5.5.1 TLS already active", 0);
+  else if (!p->ehlo) qlocal(p, c->verb, 503, "5.5.1 send EHLO first", 0);
+  else if (p->tlsoffer <= 0) qlocal(p, c->verb, 454, "4.7.0 TLS not available", 0);
+  else if (p->intrans) qlocal(p, c->verb, 503, "5.5.1 not inside a mail transaction", 0);
+  else if (p->authed) qlocal(p, c->verb, 503, "5.5.1 already authenticated", 0);
+  else if (!p->tls && !(p->tls = sdu_tls_server())) {
+    /* offered, but the files do not make a server (warned): never again */
+    p->tlsoffer = -1;
+    qlocal(p, c->verb, 454, "4.7.0 TLS not available", 0);
+  } else {
+    qlocal(p, c->verb, 220, "2.0.0 Ready to start TLS", 0);
+    p->tlsstate = TLS_READY;
+  }
+}
+
+/* the handshake is done: a fresh start (RFC 3207: the client's next EHLO
+   goes to downstream, which takes it as one), the log's and the message's
+   words for it */
+static void tls_on(sdu_proxy *p)
+{
+  const char *v = sdu_tls_version(p->tls), *ci = sdu_tls_cipher(p->tls);
+  char f[TLSHDR_MAX];
+  size_t vl = str_len(v), cl = str_len(ci), i, k;
+  p->tlsstate = TLS_ON;
+  p->ehlo = p->intrans = 0;
+  p->rwfd = p->fdin; p->rwant = POLLIN;
+  p->wwfd = p->fdout; p->wwant = POLLOUT;
+  /* the library's names, printable and without blanks whatever it says */
+  if (vl > 32) vl = 32;
+  if (cl > 64) cl = 64;
+  i = 0;
+  memcpy(f + i, " tls=", 5); i += 5;
+  memcpy(f + i, v, vl); i += vl;
+  memcpy(f + i, " cipher=", 8); i += 8;
+  memcpy(f + i, ci, cl); i += cl;
+  f[i] = 0;
+  for (k = 5; k < i; ++k) {
+    if (k == 5 + vl) k += 8;   /* " cipher=" */
+    if (k < i && (f[k] <= ' ' || f[k] > '~')) f[k] = '_';
+  }
+  sdu_log_session(f);
+  /* " tls=V cipher=C" becomes "X-Sdu-TLS: version=V cipher=C" */
+  memcpy(p->tlshdr, "X-Sdu-TLS: version=", 19);
+  memcpy(p->tlshdr + 19, f + 5, i - 5);
+  memcpy(p->tlshdr + 19 + i - 5, "\r\n", 2);
+  p->tlshdrlen = 19 + i - 5 + 2;
+}
+
+/* the client's bytes, through TLS once it is on */
+static ssize_t cread(sdu_proxy *p, char *buf, size_t len)
+{
+  ssize_t r;
+  if (p->tlsstate != TLS_ON) return read(p->fdin, buf, len);
+  r = sdu_tls_read(p->tls, buf, len);
+  if (r < 0 && errno == EAGAIN) p->rwant = sdu_tls_want(p->tls, &p->rwfd);
+  else { p->rwfd = p->fdin; p->rwant = POLLIN; }
+  return r;
+}
+
 /* a bare CR (one that no LF follows) is a line end to some servers and to
    none of the others: it becomes a space, in place, so that no server
    behind us can find a line end, let alone an end of data, that the client
@@ -372,8 +466,17 @@ static int command(sdu_proxy *p, const char *line, size_t len)
   c.seq = p->seq;
   switch (c.verb) {
     case SDU_V_STARTTLS:
-      qlocal(p, c.verb, 454, "4.7.0 TLS not available", 0);
+      /* decided on what the replies before it said, and nothing may be
+         in flight when the handshake begins */
+      if (p->qlen) { p->held = 1; p->heldlev = 0; return 0; }
+      starttls(p, &c);
       return 1;
+    case SDU_V_AUTH:
+      if (p->authtls && p->tlsstate != TLS_ON) {
+        qlocal(p, c.verb, 530, "5.7.0 Must issue a STARTTLS command first", 0);
+        return 1;
+      }
+      break;
     case SDU_V_BDAT:
       qlocal(p, c.verb, 502, "5.5.1 BDAT not supported, use DATA", 0);
       return 1;
@@ -414,7 +517,8 @@ static void commands(sdu_proxy *p)
 {
   size_t pos = 0;
   while (!p->closing && !p->closequeued && (p->mode == M_CMD || p->mode == M_AUTHLINE)
-         && p->qlen < QMAX - 1 && p->dout.len < HIGHWATER && !(p->held && p->qlen)) {
+         && p->qlen < QMAX - 1 && p->dout.len < HIGHWATER && !(p->held && p->qlen)
+         && p->tlsstate != TLS_READY) {
     size_t nl = findnl(p->cin.s + pos, p->cin.len - pos);
     size_t l;
     if (pos + nl == p->cin.len) {
@@ -435,6 +539,8 @@ static void commands(sdu_proxy *p)
     pos += nl + 1;
   }
   consume(&p->cin, pos);
+  /* what came after STARTTLS in plaintext is never executed */
+  if (p->tlsstate == TLS_READY) { p->tlsjunk += p->cin.len; p->cin.len = 0; }
 }
 
 /* the links' lines, in chain order: rblcheck's tag first, right below the
@@ -445,10 +551,14 @@ static int inject(sdu_proxy *p, int fold)
   size_t total = 0;
   int i;
   for (i = 0; i < p->nlev; ++i) total += p->lev[i].header.len;
+  total += p->tlshdrlen;
   if (total && fold) total += sizeof FOLDSTOP - 1;
   if (total > BUFSZ - 16 - p->dout.len) return 0;
   for (i = 0; i < p->nlev; ++i)
     if (p->lev[i].header.len) addb(&p->dout, p->lev[i].header.s, p->lev[i].header.len);
+  /* ours below the links', so that rblcheck's tag stays right below the
+     Received line of the server behind us */
+  if (p->tlshdrlen) addb(&p->dout, p->tlshdr, p->tlshdrlen);
   if (total && fold) addb(&p->dout, FOLDSTOP, sizeof FOLDSTOP - 1);
   return 1;
 }
@@ -599,7 +709,7 @@ static int readclient(sdu_proxy *p, unsigned long long now)
   size_t room = BUFSZ - p->cin.len;
   ssize_t got;
   if (p->mode == M_DATA && room > 16) room -= 16;
-  got = read(p->fdin, p->cin.s + p->cin.len, room);
+  got = cread(p, p->cin.s + p->cin.len, room);
   p->cinready = got > 0;
   if (got > 0) { p->cin.len += (size_t) got; p->last = now; return 1; }
   if (got == 0 || (errno != EAGAIN && errno != EINTR)) { p->cineof = 1; return -1; }
@@ -733,6 +843,56 @@ static int flush(int fd, struct buf *b)
   return 0;
 }
 
+/* write what the client is owed, through TLS once it is on */
+static int cflush(sdu_proxy *p)
+{
+  ssize_t w;
+  if (p->tlsstate != TLS_ON) return flush(p->fdout, &p->cout);
+  if (!p->cout.len) return 0;
+  w = sdu_tls_write(p->tls, p->cout.s, p->cout.len);
+  if (w < 0) {
+    if (errno != EAGAIN) return -1;
+    p->wwant = sdu_tls_want(p->tls, &p->wwfd);
+    return 0;
+  }
+  p->wwfd = p->fdout; p->wwant = POLLOUT;
+  consume(&p->cout, (size_t) w);
+  return 0;
+}
+
+/* the handshake, on its own: 1 done, 0 go on, -1 the session is over */
+static int handshake(sdu_proxy *p)
+{
+  unsigned long long now;
+  struct pollfd pf;
+  int r;
+  if (p->tlsstate == TLS_READY) {
+    /* our 220 is out and nothing else is owed: what came meanwhile, never */
+    p->tlsjunk += p->cin.len;
+    p->cin.len = 0;
+    if (p->tlsjunk) {
+      char num[SDU_FMT_ULONG + 1];
+      num[sdu_fmt_ulong(num, (unsigned long) p->tlsjunk)] = 0;
+      sdu_warn("dropped ", num, " bytes sent after STARTTLS before the handshake");
+    }
+    if (sdu_tls_accept(p->tls, p->fdin, p->fdout) == -1) return -1;
+    p->tlsstate = TLS_SHAKE;
+    p->tlsdl = nowms() + (unsigned long long) sdu_tls_timeout(p->tls) * 1000;
+  }
+  r = sdu_tls_handshake(p->tls);
+  if (r == 1) { tls_on(p); p->last = nowms(); return 1; }
+  if (r < 0) return -1;
+  now = nowms();
+  if (now >= p->tlsdl) { sdu_warn("TLS handshake timed out"); return -1; }
+  pf.events = sdu_tls_want(p->tls, &pf.fd);
+  pf.revents = 0;
+  if (poll(&pf, 1, (int) (p->tlsdl - now)) < 0 && errno != EINTR) {
+    sdu_warnsys("poll failed");
+    return -1;
+  }
+  return 0;
+}
+
 /* links waiting to stand in the middle: the rest of the chain runs in this
    process until something has to be started (sdu-chain(1)) */
 static struct { const sdu_proxy_cfg *cfg; const sdu_hooks *h; const char *name; } pending[LEVELS];
@@ -797,6 +957,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   p->nlev = npending;
   sdu_chain_forget();
   p->fdin = cfg->fdin; p->fdout = cfg->fdout;
+  p->authtls = sdu_tls_authonly();
   {
     const char *v = sdu_env_get("SDU_BARELF");
     p->barelf = BARELF_NORMALIZE;
@@ -873,20 +1034,39 @@ static int session(char **argv, int (*fn)(void *), void *arg)
 #endif
     if (!p->coutdead && p->cout.len) {
       size_t had = p->cout.len;
-      if (flush(p->fdout, &p->cout) == -1) {
+      if (cflush(p) == -1) {
         p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0;
       } else if (had > HIGHWATER && p->cout.len <= HIGHWATER)
         continue;  /* there is room again for replies held back */
     }
-    if (!p->coutdead && p->cout.len) { pf[n].fd = p->fdout; pf[n].events = POLLOUT; co = n++; }
+    /* STARTTLS: once our 220 is out and nothing else is owed, the
+       handshake alone, under its own deadline */
+    if ((p->tlsstate == TLS_READY && !p->qlen && !p->cout.len && !p->coutdead)
+        || p->tlsstate == TLS_SHAKE) {
+      int hs = handshake(p);
+      if (hs < 0) {
+        /* no reply can reach a client in the middle of a handshake:
+           the session ends, downstream sees its input close */
+        p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0;
+        break;
+      }
+      continue;
+    }
+    if (!p->coutdead && p->cout.len) {
+      pf[n].fd = p->fdout; pf[n].events = POLLOUT;
+      if (p->tlsstate == TLS_ON) { pf[n].fd = p->wwfd; pf[n].events = p->wwant; }
+      co = n++;
+    }
     if (p->closing || (p->childgone && !p->qlen)) {
       if (!p->cout.len || p->coutdead) break;
     }
     if (p->coutdead && p->cingone) break;
-    if (!p->cineof && !p->closing && p->cin.len < BUFSZ
+    if (!p->cineof && !p->closing && p->cin.len < BUFSZ && p->tlsstate != TLS_READY
         && (p->mode == M_DATA || p->cin.len < SDU_SMTP_LINE_MAX
             || findnl(p->cin.s, p->cin.len) == p->cin.len)) {
-      pf[n].fd = p->fdin; pf[n].events = POLLIN; ci = n++;
+      pf[n].fd = p->fdin; pf[n].events = POLLIN;
+      if (p->tlsstate == TLS_ON) { pf[n].fd = p->rwfd; pf[n].events = p->rwant; }
+      ci = n++;
     }
     if (p->tochild >= 0 && p->dout.len) { pf[n].fd = p->tochild; pf[n].events = POLLOUT; dw = n++; }
     if (p->fromchild >= 0 && !p->childgone && p->din.len < BUFSZ && p->cout.len < HIGHWATER) {
@@ -907,7 +1087,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
         p->qlen = 0;
         qlocal(p, SDU_V_OTHER, 421, "4.4.2 timeout, closing connection", 1);
         drain(p);
-        flush(p->fdout, &p->cout);
+        cflush(p);
         break;
       }
       timeout = dl - now > 86400000 ? 86400000 : (int) (dl - now);
@@ -915,6 +1095,8 @@ static int session(char **argv, int (*fn)(void *), void *arg)
     /* in the message data the client is seldom idle: read again at once,
        and wait in poll only when a read finds nothing */
     if (ci >= 0 && p->mode == M_DATA && p->cinready && readclient(p, now) > 0) continue;
+    /* bytes TLS decrypted already: the socket may show nothing more */
+    if (ci >= 0 && p->tlsstate == TLS_ON && sdu_tls_pending(p->tls) && readclient(p, now) > 0) continue;
     if (poll(pf, (nfds_t) n, timeout) < 0) {
       if (errno == EINTR) continue;
       sdu_warnsys("poll failed");
@@ -923,7 +1105,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
     }
     now = nowms();
     if (co >= 0 && pf[co].revents) {
-      if (flush(p->fdout, &p->cout) == -1) { p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0; }
+      if (cflush(p) == -1) { p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0; }
     }
     if (dw >= 0 && pf[dw].revents) {
       if (flush(p->tochild, &p->dout) == -1) { downstream_died(p); p->dout.len = 0; }
@@ -948,6 +1130,8 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   }
   as(p, -1);
   closechild(p);
+  if (p->tlsstate == TLS_ON && !p->coutdead) sdu_tls_close(p->tls);
+  sdu_tls_free(p->tls);
   close(p->fdout);
   close(p->fdin);
   reap(p);

@@ -89,7 +89,7 @@ int sdu_smtp_fmtreply(stralloc *out, int code, const char *text)
   return stralloc_catb(out, "\r\n", 2);
 }
 
-static int dropext(const char *kw, size_t len)
+static int dropext(const char *kw, size_t len, int noauth)
 {
   static const char *drop[] = { "STARTTLS", "CHUNKING", "BINARYMIME", 0 };
   size_t n;
@@ -97,16 +97,21 @@ static int dropext(const char *kw, size_t len)
   for (n = 0; n < len && kw[n] != ' ' && kw[n] != '='; ++n) ;
   for (k = 0; drop[k]; ++k)
     if (str_len(drop[k]) == n && !case_diffb(kw, n, drop[k])) return 1;
-  return 0;
+  return noauth && n == 4 && !case_diffb(kw, n, "AUTH");
 }
 
-static int keepline(const char *line, size_t l, int first)
+static int keepline(const char *line, size_t l, int first, int noauth)
 {
   /* the first line is the greeting part, never an extension */
-  return first || l < 4 || !dropext(line + 4, l - 4);
+  return first || l < 4 || !dropext(line + 4, l - 4, noauth);
 }
 
 int sdu_smtp_ehlofilter(stralloc *out, const char *reply, size_t len)
+{
+  return sdu_smtp_ehloedit(out, reply, len, 0, 0);
+}
+
+int sdu_smtp_ehloedit(stralloc *out, const char *reply, size_t len, int starttls, int noauth)
 {
   size_t pos, kept = 0, k = 0;
   int pass;
@@ -116,12 +121,12 @@ int sdu_smtp_ehlofilter(stralloc *out, const char *reply, size_t len)
       size_t e = pos + byte_chr(reply + pos, len - pos, '\n');
       size_t l = e - pos;
       if (l && reply[pos + l - 1] == '\r') --l;
-      if (l >= 3 && keepline(reply + pos, l, first)) {
+      if (l >= 3 && keepline(reply + pos, l, first, noauth)) {
         if (!pass) ++kept;
         else {
           ++k;
           if (!stralloc_catb(out, reply + pos, 3)) return 0;
-          if (!stralloc_append(out, k < kept ? "-" : " ")) return 0;
+          if (!stralloc_append(out, k < kept + (starttls && kept) ? "-" : " ")) return 0;
           if (l > 4 && !stralloc_catb(out, reply + pos + 4, l - 4)) return 0;
           if (!stralloc_catb(out, "\r\n", 2)) return 0;
         }
@@ -129,6 +134,11 @@ int sdu_smtp_ehlofilter(stralloc *out, const char *reply, size_t len)
       first = 0;
       pos = e + 1;
     }
+  }
+  /* ours, last, with the code of the lines before it */
+  if (starttls && kept) {
+    if (!stralloc_catb(out, reply, 3)) return 0;
+    if (!stralloc_cats(out, " STARTTLS\r\n")) return 0;
   }
   return 1;
 }

@@ -38,6 +38,9 @@ int sdu_smtp_replycode(const char *text, int dflt);
 /* the EHLO reply without the extensions a proxy cannot pass (STARTTLS,
    CHUNKING, BINARYMIME), continuation marks redone */
 int sdu_smtp_ehlofilter(stralloc *out, const char *reply, size_t len);
+/* the same, then STARTTLS (ours) offered last when starttls, the AUTH
+   lines left out when noauth */
+int sdu_smtp_ehloedit(stralloc *out, const char *reply, size_t len, int starttls, int noauth);
 
 /* --- the responder: a link that answers the connection itself ------- */
 

@@ -5,7 +5,7 @@
 # usage: sh tools/deps.sh   (as root when something is missing)
 
 pkgs="build-essential gcc make libc6-dev libowfat-dev tinycdb liblmdb-dev libhiredis-dev redis-server
-  libpsl-dev libidn2-dev libunistring-dev libsodium-dev publicsuffix ucspi-tcp-ipv6 rbldnsd swaks exim4-daemon-light
+  libpsl-dev libidn2-dev libunistring-dev libsodium-dev libssl-dev openssl publicsuffix ucspi-tcp-ipv6 rbldnsd swaks exim4-daemon-light
   bind9-dnsutils mandoc clang libclang-rt-14-dev valgrind hyperfine python3
   iproute2 procps psmisc nftables daemontools"
 

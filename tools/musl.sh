@@ -1,6 +1,6 @@
 #!/bin/sh
 # tools/musl.sh: build the five libraries sdu links (libowfat, LMDB, libpsl,
-# libsodium, hiredis) with musl from Debian 12's own source packages, static, into one prefix,
+# libsodium, hiredis, OpenSSL's libssl and libcrypto) with musl from Debian 12's own source packages, static, into one prefix,
 # for "make LIBC=musl". Nothing of theirs is kept in sdu's tree.
 # usage: sh tools/musl.sh [ prefix ]   (default /opt/sdu-musl; as root when
 # packages or sources are missing; does nothing when the prefix is complete)
@@ -22,10 +22,13 @@ stamp="sdu-musl 4: $(dpkg-query -W -f='${Package} ${Version} ' libowfat-dev libl
 # adding it to a complete prefix builds it alone and removes nothing that a
 # build running meanwhile links
 hstamp="sdu-musl hiredis 2: $(dpkg-query -W -f='${Package} ${Version} ' libhiredis-dev 2>/dev/null)"
+# OpenSSL (the proxy's STARTTLS) too, the same way
+ostamp="sdu-musl openssl 1: $(dpkg-query -W -f='${Package} ${Version} ' libssl-dev 2>/dev/null)"
 whole=0
 if [ -r "$prefix/.sdu-musl" ] && [ "$(cat "$prefix/.sdu-musl")" = "$stamp" ]; then
   whole=1
-  if [ -r "$prefix/.sdu-musl-hiredis" ] && [ "$(cat "$prefix/.sdu-musl-hiredis")" = "$hstamp" ]; then exit 0; fi
+  if [ -r "$prefix/.sdu-musl-hiredis" ] && [ "$(cat "$prefix/.sdu-musl-hiredis")" = "$hstamp" ] &&
+     [ -r "$prefix/.sdu-musl-openssl" ] && [ "$(cat "$prefix/.sdu-musl-openssl")" = "$ostamp" ]; then exit 0; fi
 fi
 
 [ "$(id -u)" -eq 0 ] || fatal 100 "$prefix is not built; run this script as root"
@@ -76,7 +79,38 @@ hiredis() {
   echo "$hstamp" > "$prefix/.sdu-musl-hiredis" || fatal 111 "unable to write the stamp"
   echo "musl.sh: ${hr} built with musl in $prefix"
 }
-if [ "$whole" = 1 ]; then hiredis; exit 0; fi
+
+# OpenSSL (the proxy's STARTTLS, common/sdu_tls.c): libssl and libcrypto
+# only, static, no programs (build_libs), no tests. musl-gcc has no kernel
+# headers: the options leave out what includes them (the AF_ALG engine,
+# kernel TLS, secure memory's mlock2), and what musl lacks (async's
+# makecontext, dlopen'ed modules and engines). The configuration file is
+# never read (the proxy initialises with OPENSSL_INIT_NO_LOAD_CONFIG);
+# --openssldir is Debian's. About two minutes on two CPUs.
+openssl_libs() {
+  apt-get source -qq openssl > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source openssl failed"; }
+  ssl=$(ls -d openssl-*/ 2>/dev/null | head -n 1); ssl=${ssl%/}
+  [ -n "$ssl" ] || fatal 111 "openssl not unpacked in $work"
+  ( cd "$ssl" &&
+    ./Configure linux-x86_64 CC=musl-gcc --prefix="$work/ssl" --libdir=lib --openssldir=/usr/lib/ssl \
+      no-shared no-tests no-engine no-afalgeng no-ktls no-async no-dso no-module \
+      no-secure-memory no-legacy no-ssl3 no-dtls no-comp -O2 > ../ssl.log 2>&1 &&
+    make -s -j2 build_libs >> ../ssl.log 2>&1 && make -s install_dev >> ../ssl.log 2>&1 ) ||
+    { tail -20 ssl.log >&2; fatal 111 "OpenSSL did not build"; }
+  # the headers first, the libraries renamed into place: a build running
+  # meanwhile finds the old files or the new ones
+  cp -R "$work/ssl/include/openssl" "$prefix/include/" &&
+    cp "$work/ssl/lib/libssl.a" "$prefix/lib/libssl.a.new" && cp "$work/ssl/lib/libcrypto.a" "$prefix/lib/libcrypto.a.new" &&
+    mv "$prefix/lib/libcrypto.a.new" "$prefix/lib/libcrypto.a" && mv "$prefix/lib/libssl.a.new" "$prefix/lib/libssl.a" ||
+    fatal 111 "unable to copy OpenSSL"
+  echo "$ostamp" > "$prefix/.sdu-musl-openssl" || fatal 111 "unable to write the stamp"
+  echo "musl.sh: ${ssl} built with musl in $prefix"
+}
+if [ "$whole" = 1 ]; then
+  [ -r "$prefix/.sdu-musl-hiredis" ] && [ "$(cat "$prefix/.sdu-musl-hiredis")" = "$hstamp" ] || hiredis
+  [ -r "$prefix/.sdu-musl-openssl" ] && [ "$(cat "$prefix/.sdu-musl-openssl")" = "$ostamp" ] || openssl_libs
+  exit 0
+fi
 
 for p in libowfat lmdb libpsl libsodium; do
   apt-get source -qq "$p" > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; fatal 111 "apt-get source $p failed"; }
@@ -133,4 +167,5 @@ cp "$work/sodium/lib/libsodium.a" "$prefix/lib/" && cp -R "$work/sodium/include/
 echo "$stamp" > "$prefix/.sdu-musl" || fatal 111 "unable to write the stamp"
 echo "musl.sh: libowfat $owfat, LMDB $lmdb, libpsl $psl, libsodium $sodium built with musl in $prefix"
 hiredis
+openssl_libs
 exit 0

@@ -54,6 +54,21 @@ int main(void)
     T_EQI(len, 9 + 3 + SDU_LOG_VALUE_MAX + 1, "long values are cut");
   }
   {
+    /* the session's fields end every later line */
+    int k;
+    for (k = 0; k < 2; ++k) {
+      if (pipe(p) == -1) return 111;
+      sdu_log_session(k ? "" : " tls=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256");
+      sdu_log_start(&l);
+      sdu_log_kv(&l, "action", "accept");
+      sdu_log_emit(&l, p[1]);
+      close(p[1]);
+      readall(p[0], buf, sizeof buf, &len);
+      if (!k) T_EQB(buf, len, "rblcheck: action=accept tls=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256\n", "session fields at the end");
+      else T_EQB(buf, len, "rblcheck: action=accept\n", "session fields gone");
+    }
+  }
+  {
     char num[SDU_FMT_ULONG + 1];
     num[sdu_fmt_ulong(num, 0)] = 0;
     T_EQS(num, "0", "fmt 0");

@@ -99,6 +99,22 @@ int main(void)
     sa.len = 0;
     sdu_smtp_ehlofilter(&sa, r, strlen(r));
     T_EQB(sa.s, sa.len, "250 STARTTLS is the name\r\n", "the first line is never an extension");
+    r = "250-mx.example Hello\r\n250-STARTTLS\r\n250-AUTH LOGIN PLAIN\r\n250-AUTH=LOGIN\r\n250 PIPELINING\r\n";
+    sa.len = 0;
+    sdu_smtp_ehloedit(&sa, r, strlen(r), 1, 0);
+    T_EQB(sa.s, sa.len, "250-mx.example Hello\r\n250-AUTH LOGIN PLAIN\r\n250-AUTH=LOGIN\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+      "our STARTTLS once, last; downstream's gone");
+    sa.len = 0;
+    sdu_smtp_ehloedit(&sa, r, strlen(r), 1, 1);
+    T_EQB(sa.s, sa.len, "250-mx.example Hello\r\n250-PIPELINING\r\n250 STARTTLS\r\n", "AUTH left out until TLS");
+    r = "250 mx\r\n";
+    sa.len = 0;
+    sdu_smtp_ehloedit(&sa, r, strlen(r), 1, 0);
+    T_EQB(sa.s, sa.len, "250-mx\r\n250 STARTTLS\r\n", "a one-line reply gets STARTTLS as its last line");
+    r = "250-mx\r\n250-AUTHX\r\n250 AUTH PLAIN\r\n";
+    sa.len = 0;
+    sdu_smtp_ehloedit(&sa, r, strlen(r), 0, 1);
+    T_EQB(sa.s, sa.len, "250-mx\r\n250 AUTHX\r\n", "only AUTH itself is left out");
   }
 
   sdu_respond_defaults(&cfg);

@@ -1,0 +1,90 @@
+#!/bin/sh
+# bench/tls.sh: STARTTLS in the chain's proxy, ratios in one run (issue 15):
+#  1. handshake cost: the server's CPU for a STARTTLS session through the chain
+#     (tcpserver + rblcheck/throttle/rcptcheck in one process + smtpsink)
+#     against the plaintext session's CPU plus the handshake's CPU measured
+#     alone by bench/tls_floor, ECDSA P-256 and RSA-2048; target <= 1.25
+#  2. DATA throughput under TLS against plaintext through the same chain, a
+#     10 MB message, median of 5 each; target >= 0.8
+#  3. a TLS session at rest in the proxy: its RSS (target < 4 MiB in the musl build)
+# usage: sh bench/tls.sh [ sessions ]   (after make; run as root or not)
+top=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-200}
+work=$top/tests/tmp/bench-tls.$$
+mkdir -p "$work/state"
+pids=
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+fatal() { echo "tls.sh: fatal: $*" >&2; exit 111; }
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+serve() { # port VAR=VALUE... -- : the chain, smtpsink counting only
+  port=$1; shift
+  env_=
+  while [ "$1" != "--" ]; do env_="$env_ $1"; shift; done
+  # shellcheck disable=SC2086
+  env $env_ tcpserver -RHl0 127.0.0.1 "$port" env TCPREMOTEIP=192.0.2.1 "$top/rblcheck/rblcheck" -f "$work/policy" \
+    "$top/throttle/throttle" -d "$work/state" -b 3h "$top/rcptcheck/rcptcheck" -f "$work/rcpt.cdb" \
+    "$top/tests/smtpsink" -x nodir 2>>"$work/tcpserver.log" &
+  srv=$!
+  pids="$pids $srv"
+  i=0; while [ $i -lt 50 ] && ! ss -Hltn "sport = :$port" | grep -q .; do sleep 0.1; i=$((i+1)); done
+}
+stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# the CPU of tcpserver's children that have ended, in clock ticks
+kids() { awk '{ print $16 + $17 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+for b in bench/tls_floor bench/tlsbench.py chain/sdu-chain tests/smtpsink rcptcheck/rcptcheck-build; do
+  [ -e "$top/$b" ] || fatal "$b is not built (make)"
+done
+# rblcheck with a policy of no lists: it tags nothing, so throttle and
+# rcptcheck stand in the middle (one proxy for the two)
+printf '# no lists\n' > "$work/policy"
+printf 'one@example.net\n' > "$work/valid"
+"$top/rcptcheck/rcptcheck-build" -f "$work/rcpt.cdb" "$work/valid" || fatal "rcptcheck-build failed"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ec.key" -out "$work/ec.crt" \
+  -days 2 -subj /CN=bench.invalid 2>/dev/null || fatal "openssl req failed"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/rsa.key" -out "$work/rsa.crt" \
+  -days 2 -subj /CN=bench.invalid 2>/dev/null || fatal "openssl req failed"
+echo "# $(cat "$top/bench/cc" 2>/dev/null | cut -c1-60)...; $(nproc) CPUs, shared: figures vary from run to run"
+
+for k in ec rsa; do
+  floor=$(SDU_TLS_CERT=$work/$k.crt SDU_TLS_KEY=$work/$k.key "$top/bench/tls_floor" "$n") || fatal "tls_floor failed"
+  load=$(echo "$floor" | sed 's/.*load_us=\([0-9]*\).*/\1/'); hs=$(echo "$floor" | sed 's/.*handshake_us=\([0-9]*\).*/\1/')
+  port=$(freeport); serve "$port" SDU_TLS_CERT="$work/$k.crt" SDU_TLS_KEY="$work/$k.key" --
+  python3 "$top/bench/tlsbench.py" sessions 127.0.0.1 "$port" 5 plain > /dev/null || fatal "client failed"
+  c0=$(kids "$srv"); python3 "$top/bench/tlsbench.py" sessions 127.0.0.1 "$port" "$n" plain > /dev/null; sleep 0.3; c1=$(kids "$srv")
+  python3 "$top/bench/tlsbench.py" sessions 127.0.0.1 "$port" "$n" tls > /dev/null || fatal "TLS client failed"; sleep 0.3; c2=$(kids "$srv")
+  stop "$srv"
+  awk -v p=$((c1 - c0)) -v t=$((c2 - c1)) -v n="$n" -v hz="$hz" -v hs="$hs" -v load="$load" -v k="$k" 'BEGIN {
+    pu = p / n / hz * 1e6; tu = t / n / hz * 1e6
+    printf "handshake %s: plaintext session %.0f us CPU, STARTTLS session %.0f us; floor: handshake %d us (+ reading the key %d us)\n", (k == "ec" ? "ECDSA P-256" : "RSA-2048"), pu, tu, hs, load
+    printf "  ratio STARTTLS / (plaintext + handshake) = %.2f (target <= 1.25); with the key read = %.2f\n", tu / (pu + hs), tu / (pu + hs + load) }'
+done
+
+# DATA: 10 MB, plaintext and TLS taking turns, median of 5
+port=$(freeport); serve "$port" SDU_TLS_CERT="$work/ec.crt" SDU_TLS_KEY="$work/ec.key" --
+: > "$work/p"; : > "$work/t"
+for r in 1 2 3 4 5; do
+  python3 "$top/bench/tlsbench.py" data 127.0.0.1 "$port" 10485760 plain >> "$work/p" || fatal "data plain failed"
+  python3 "$top/bench/tlsbench.py" data 127.0.0.1 "$port" 10485760 tls >> "$work/t" || fatal "data TLS failed"
+done
+p=$(sort -n "$work/p" | sed -n 3p); t=$(sort -n "$work/t" | sed -n 3p)
+awk -v p="$p" -v t="$t" 'BEGIN { printf "data 10 MB, median of 5: plaintext %.1f MB/s, TLS %.1f MB/s: ratio %.2f (target >= 0.8)\n", 10.48576 / p, 10.48576 / t, p / t }'
+
+# memory at rest: a TLS session after its EHLO, the proxy's RSS
+: > "$work/tcpserver.log"
+stop "$srv"
+env SDU_TLS_CERT="$work/ec.crt" SDU_TLS_KEY="$work/ec.key" tcpserver -vRHl0 127.0.0.1 "$port" env TCPREMOTEIP=192.0.2.1 \
+  "$top/rblcheck/rblcheck" -f "$work/policy" "$top/throttle/throttle" -d "$work/state" -b 3h \
+  "$top/rcptcheck/rcptcheck" -f "$work/rcpt.cdb" "$top/tests/smtpsink" -x nodir 2>>"$work/tcpserver.log" &
+srv=$!; pids="$pids $srv"
+i=0; while [ $i -lt 50 ] && ! ss -Hltn "sport = :$port" | grep -q .; do sleep 0.1; i=$((i+1)); done
+python3 "$top/bench/tlsbench.py" idle 127.0.0.1 "$port" 3 > "$work/idle" &
+idle=$!
+i=0; while [ $i -lt 50 ] && ! grep -q ready "$work/idle"; do sleep 0.1; i=$((i+1)); done
+pid=$(sed -n 's/^tcpserver: pid \([0-9]*\) .*/\1/p' "$work/tcpserver.log" | tail -n 1)
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+echo "a TLS session at rest in the proxy: RSS ${rss:-?} kB (target < 4096 kB in the musl build)"
+wait "$idle"

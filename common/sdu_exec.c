@@ -1,0 +1,23 @@
+/* sdu_exec.c: the exec of the next program in the chain (sdu_env.h); an
+   object of its own, so that a program that never runs a next one (spamgrab)
+   does not link the proxy and TLS that a link of the chain may need */
+#include <stdlib.h>
+#include <unistd.h>
+#include <buffer.h>
+#include "sdu_env.h"
+#include "sdu_msg.h"
+#include "sdu_smtp.h"
+
+void sdu_exec_next(char **argv)
+{
+  int r;
+  /* anything buffered for fd 1 or 2 would be lost across exec */
+  buffer_flush(buffer_1);
+  buffer_flush(buffer_2);
+  /* the next link of this binary runs here; links waiting in the middle
+     start the program themselves (sdu-chain(1)) */
+  r = sdu_chain_next(argv);
+  if (r >= 0) exit(r);
+  execvp(argv[0], argv);
+  sdu_fatalsys(SDU_EXIT_TEMP, "unable to run ", argv[0]);
+}
