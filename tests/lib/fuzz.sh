@@ -31,7 +31,7 @@ fuzz_run() {
   trap 'rm -rf "$_f_dir"' EXIT
   # shellcheck disable=SC2086 # the sources are a word list
   if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-      -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon -Irblcheck \
+      -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon -Irblcheck -Ispamgrab \
       -o "$_f_dir/fuzz" "tests/fuzz/${_f_name}_fuzz.c" $_f_src -lowfat -lsodium > "$_f_dir/build.log" 2>&1; then
     if grep -q 'libclang_rt.fuzzer\|fsanitize=fuzzer' "$_f_dir/build.log"; then
       echo "skip - $_f_name fuzz: clang has no libFuzzer runtime"
