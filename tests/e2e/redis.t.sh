@@ -120,8 +120,8 @@ for i in 1 2 3 4; do sw "$pb" --local-interface "$c_ok" --quit-after EHLO; done
 e2e_check "Redis back: the next connections are counted again, the 4th gets 421" 'grep -q "421 4.7.0 too many connections from your address" "$E2E_LAST"'
 
 # 6. a Redis that hangs, and one that answers errors: fail open within the deadline
-cat > "$D/stub.py" <<'PY'
-# stub.py SOCKET MODE: a Redis that never answers (hang) or answers every command with an error (error)
+cat > "$D/badredis.py" <<'PY'
+# badredis.py SOCKET MODE: a Redis that never answers (hang) or answers every command with an error (error)
 import os, socket, sys, threading
 path, mode = sys.argv[1], sys.argv[2]
 try: os.unlink(path)
@@ -138,18 +138,18 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 for mode in hang error; do
-  setsid python3 "$D/stub.py" "$D/stub-$mode.sock" "$mode" < /dev/null > /dev/null 2>&1 &
-  e2e_remember $! stub
-  e2e_wait 50 test -S "$D/stub-$mode.sock"
-  e2e_tcpserver 0 env THROTTLE_CONN=1/60 SDU_REDIS_TIMEOUT=50ms throttle -d "unix:$D/stub-$mode.sock" -b 3h \
+  setsid python3 "$D/badredis.py" "$D/badredis-$mode.sock" "$mode" < /dev/null > /dev/null 2>&1 &
+  e2e_remember $! badredis
+  e2e_wait 50 test -S "$D/badredis-$mode.sock"
+  e2e_tcpserver 0 env THROTTLE_CONN=1/60 SDU_REDIS_TIMEOUT=50ms throttle -d "unix:$D/badredis-$mode.sock" -b 3h \
     $(e2e_exim_cmd) || exit 1
   ps=$E2E_PORT
   : > "$D/tcpserver.log"
   t0=$(date +%s%N)
-  sw "$ps" --local-interface "$c_ok" --from a@example.org --to two@example.net --body "stub $mode"
+  sw "$ps" --local-interface "$c_ok" --from a@example.org --to two@example.net --body "badredis $mode"
   t1=$(date +%s%N)
   e2e_check "a Redis that $mode""s: the message is taken" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
-  e2e_check "a Redis that $mode""s: a warning naming it" 'grep -q "throttle: warning: .*stub-$mode.sock.*passing on" "$D/tcpserver.log"'
+  e2e_check "a Redis that $mode""s: a warning naming it" 'grep -q "throttle: warning: .*badredis-$mode.sock.*passing on" "$D/tcpserver.log"'
   echo "# a session against a Redis that ${mode}s: $(( (t1 - t0) / 1000000 )) ms"
   e2e_stop "$E2E_TCPSERVER_PID"
 done
