@@ -24,5 +24,10 @@ echo
 echo "messages=$(ls smug.sink | wc -l)"
 cr=$(printf '\r')
 echo "ends=$(grep -ac "^\\.$cr\$" smug.raw)"
-echo "bare=$(($(grep -acv "$cr\$" smug.raw) + $(grep -ac "$cr." smug.raw)))"
+# a bare LF is an LF with no CR before it, a bare CR a CR with no LF after it;
+# the last line downstream got may be cut short (SDU_BARELF=reject cuts the
+# data off where the bare LF came): an unfinished line is not a bare line end
+echo "bare=$(python3 -c 'import re, sys
+d = open(sys.argv[1], "rb").read()
+print(len(re.findall(rb"(?<!\r)\n", d)) + len(re.findall(rb"\r(?!\n)", d[:-1] if d.endswith(b"\r") else d)))' smug.raw)"
 for m in smug.sink/msg.*; do [ -f "$m" ] && sed '1,/^$/d' "$m" | cat -v | sed 's/^/|/'; done
