@@ -530,7 +530,7 @@ int tr_format(stralloc *out, tr_host **h, long n, int form, const char *timeout)
   return 1;
 }
 
-static int fmtime(stralloc *out, unsigned long long t)
+int tr_fmtime(stralloc *out, unsigned long long t)
 {
   char b[32];
   struct tm tm;
@@ -546,12 +546,28 @@ static int cmptally(const void *a, const void *b)
   return strcmp(x->name, y->name);
 }
 
+void tr_sort(tr_tallies *t)
+{
+  if (t->len) qsort(t->t, t->len, sizeof *t->t, cmptally);
+}
+
+void tr_grey_gone(const tr_stats *s, unsigned long *trips, unsigned long *gone)
+{
+  size_t i;
+  *trips = *gone = 0;
+  for (i = 0; i < s->tripcap; ++i)
+    if (s->trip[i].h && (s->trip[i].flags & TR_GREYLISTED)) {
+      ++*trips;
+      if (!(s->trip[i].flags & TR_CAMEBACK)) ++*gone;
+    }
+}
+
 static int tallies(stralloc *out, const char *title, tr_tallies *t, unsigned long total)
 {
   char line[200];
   unsigned int i;
   if (!t->len) return 1;
-  qsort(t->t, t->len, sizeof *t->t, cmptally);
+  tr_sort(t);
   snprintf(line, sizeof line, "  %s:\n", title);
   if (!cat(out, line)) return 0;
   for (i = 0; i < t->len; ++i) {
@@ -569,11 +585,11 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
   unsigned long conns = tr_total_conns(s);
   if (!cat(out, "period: ")) return 0;
   if (s->since) {
-    if (!fmtime(out, s->since) || !cat(out, " to ") || !fmtime(out, now) || !cat(out, " UTC\n")) return 0;
+    if (!tr_fmtime(out, s->since) || !cat(out, " to ") || !tr_fmtime(out, now) || !cat(out, " UTC\n")) return 0;
   } else if (!cat(out, "all lines\n")) return 0;
   if (s->first) {
-    if (!cat(out, "lines from: ") || !fmtime(out, s->first) || !cat(out, " to ")
-      || !fmtime(out, s->last) || !cat(out, " UTC\n")) return 0;
+    if (!cat(out, "lines from: ") || !tr_fmtime(out, s->first) || !cat(out, " to ")
+      || !tr_fmtime(out, s->last) || !cat(out, " UTC\n")) return 0;
   }
   snprintf(line, sizeof line, "lines: %lu read, %lu used, %lu before the period\n", s->lines, s->used, s->old);
   if (!cat(out, line)) return 0;
@@ -604,13 +620,8 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
   snprintf(line, sizeof line, "messages passed: %lu\n", s->msgs);
   if (!cat(out, line)) return 0;
   if (s->greynew || s->greyearly || s->greylate || s->greypass || s->greyknown || s->greyauto || s->greywould) {
-    unsigned long trips = 0, gone = 0;
-    size_t i;
-    for (i = 0; i < s->tripcap; ++i)
-      if (s->trip[i].h && (s->trip[i].flags & TR_GREYLISTED)) {
-        ++trips;
-        if (!(s->trip[i].flags & TR_CAMEBACK)) ++gone;
-      }
+    unsigned long trips, gone;
+    tr_grey_gone(s, &trips, &gone);
     snprintf(line, sizeof line, "greylisting: %lu greylisted (%lu early retries, %lu late), %lu passed after retry,\n",
       s->greynew, s->greyearly, s->greylate, s->greypass);
     if (!cat(out, line)) return 0;

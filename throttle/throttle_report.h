@@ -112,6 +112,12 @@ enum { TR_TABLE, TR_NFT, TR_TCPRULES };
 /* appends the hosts in the given form: 1 ok, 0 no memory; nft elements
    carry the timeout text ("6h") */
 int tr_format(stralloc *out, tr_host **h, long n, int form, const char *timeout);
+/* the tallies, most first (then by name) */
+void tr_sort(tr_tallies *t);
+/* the triplets greylisted, and those of them no later line named */
+void tr_grey_gone(const tr_stats *s, unsigned long *trips, unsigned long *gone);
+/* "2023-11-14 22:13:20" (UTC): 1 ok, 0 no memory */
+int tr_fmtime(stralloc *out, unsigned long long t);
 /* appends the morning summary: 1 ok, 0 no memory */
 int tr_summary(stralloc *out, const tr_stats *s, unsigned long long now);
 
