@@ -11,7 +11,7 @@
    policy, the first TM_LISTS of them are kept as they come. */
 static const char *const V_LINK[] = { "rblcheck", "throttle", "rcptcheck", "spamgrab", 0 };
 static const char *const V_ACTION[] = { "pass", "accept", "reject", "tempfail", "failclosed", "close", "harvest",
-  "throttle", "tag", "greylist", "proxy", "report", "discard", "dryrun", "refuse", "sent", "none", 0 };
+  "throttle", "tag", "greylist", "proxy", "report", "discard", "dryrun", "refuse", "sent", "hangup", "none", 0 };
 static const char *const V_REASON[] = { "none", "rule",
   "relayclient", "rblcheck", "noip", "rate", "concurrency", "barelf", "nonsmtp", "pregreet",
   "syntax", "blacklist", "postmaster", "abuse", "notable", "tablefail", "notcovered", "table", "dated",
@@ -28,7 +28,7 @@ static const char *const labelname[TM_LABELS] = { "link", "action", "reason", "l
 static const char *const K_RCPTREFUSED[] = { "throttled", "blacklisted", "bounced", "greylisted", 0 };
 
 enum { M_LINES, M_CONN, M_CONNREF, M_LISTREF, M_SENDERREF, M_RCPT, M_RCPTREF, M_MSGS, M_GREY, M_PREGREET,
-  M_PREGREETBYTES, M_SGMSG, M_SGREASON, M_SGSENT, M_SGSAVED, M_SGFOREIGN, M_LAST, M_N };
+  M_PREGREETBYTES, M_NONSMTP, M_SGMSG, M_SGREASON, M_SGSENT, M_SGSAVED, M_SGFOREIGN, M_LAST, M_N };
 static const struct { const char *name, *help; int a, b, gauge; } def[M_N] = {
   { "sdu_log_lines_total", "Log lines read.", TM_L_NONE, TM_L_NONE, 0 },
   { "sdu_connections_total", "Connections decided, by link (a connection passes several) and action.",
@@ -44,6 +44,8 @@ static const struct { const char *name, *help; int a, b, gauge; } def[M_N] = {
     TM_L_GREY, TM_L_NONE, 0 },
   { "sdu_pregreet_total", "Clients that talked before the greeting, by action.", TM_L_ACTION, TM_L_NONE, 0 },
   { "sdu_pregreet_bytes_total", "Bytes clients sent before the greeting.", TM_L_NONE, TM_L_NONE, 0 },
+  { "sdu_nonsmtp_total", "Clients whose first line was an HTTP request, by link and action.",
+    TM_L_LINK, TM_L_ACTION, 0 },
   { "sdu_spamgrab_messages_total", "Messages spamgrab handled, by kind and action.", TM_L_KIND, TM_L_ACTION, 0 },
   { "sdu_spamgrab_reasons_total", "Messages spamgrab passed, refused or put off, by reason.",
     TM_L_REASON, TM_L_NONE, 0 },
@@ -152,6 +154,9 @@ int tm_feed(tm_metrics *m, const char *line, size_t len)
     add(m, M_PREGREET, act, 0, 1);
     if ((v = tr_get(l, "bytes", &vlen))) add(m, M_PREGREETBYTES, 0, 0, tr_num(v, vlen));
   }
+  if ((v = tr_get(l, "reason", &vlen)) && vlen == 7 && !memcmp(v, "nonsmtp", 7)) add(m, M_NONSMTP, link, act, 1);
+  /* the responder's last word on a connection its link refused already */
+  if (d.alen == 6 && !memcmp(d.action, "hangup", 6)) return 1;
   switch (d.kind) {
     case TR_K_GREY:
       if (d.harvest) add(m, M_GREY, valuez(&m->voc[TM_L_GREY], "harvest"), 0, 1);

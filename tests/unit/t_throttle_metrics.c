@@ -24,6 +24,7 @@ static const char *const lines[] = {
   T1 "rblcheck: ip=192.0.2.66 lists=- score=0 action=reject rule=3 pregreet=1 bytes=18 ms=3",
   T1 "rblcheck: ip=192.0.2.67 action=reject reason=nonsmtp",
   T1 "rblcheck: ip=192.0.2.68 action=reject reason=192.0.2.68",
+  T1 "rblcheck: ip=192.0.2.68 action=hangup reason=nonsmtp",
   T1 "newlink: ip=192.0.2.69 action=zap reason=made-up",
   T1 "delivery 10: success: spamgrab:_kind=double_ip=192.0.2.7_lists=-_tag=none_known=0_decision=relay_sent=1_saved=2_action=report/",
   T1 "spamgrab: kind=double ip=- action=pass reason=no-trusted-received by=0",
@@ -49,14 +50,19 @@ int main(void)
 
   tm_init(&m);
   for (i = 0; lines[i]; ++i) tm_feed(&m, lines[i], strlen(lines[i]));
-  T_OK(tm_prom(&out, &m), "text format written");
-  T_OK(has(&out, "sdu_log_lines_total 19"), "every line read counted");
+  T_OK(tm_prom(&out, &m) && stralloc_0(&out) && out.len--, "text format written");
+  T_OK(has(&out, "sdu_log_lines_total 20"), "every line read counted");
   T_OK(has(&out, "sdu_connections_total{link=\"rblcheck\",action=\"reject\"} 4"), "connections by link and action");
   T_OK(has(&out, "sdu_connections_total{link=\"rblcheck\",action=\"harvest\"} 1"), "harvest is an action");
   T_OK(has(&out, "sdu_connections_total{link=\"other\",action=\"other\"} 1"), "an unknown link and action: other");
   T_OK(has(&out, "sdu_connection_refusals_total{link=\"rblcheck\",reason=\"rule\"} 2"), "a policy rule's refusal");
   T_OK(has(&out, "sdu_connection_refusals_total{link=\"rblcheck\",reason=\"nonsmtp\"} 1"), "reason nonsmtp");
   T_OK(has(&out, "sdu_connection_refusals_total{link=\"rblcheck\",reason=\"other\"} 1"), "an odd reason: other");
+  T_OK(has(&out, "sdu_nonsmtp_total{link=\"rblcheck\",action=\"reject\"} 1")
+    && has(&out, "sdu_nonsmtp_total{link=\"rblcheck\",action=\"hangup\"} 1"), "non-SMTP clients");
+  T_OK(!strstr(out.s, "sdu_connections_total{link=\"rblcheck\",action=\"hangup\"}")
+    && has(&out, "sdu_connections_total{link=\"rblcheck\",action=\"reject\"} 4"),
+    "the responder's hangup after a refusal is no connection more");
   T_OK(has(&out, "sdu_connection_refusals_total{link=\"throttle\",reason=\"rate\"} 1"), "throttle's rate");
   T_OK(has(&out, "sdu_list_refusals_total{list=\"dul\"} 1") && has(&out, "sdu_list_refusals_total{list=\"orbs\"} 1"),
     "refusals per list");
@@ -97,7 +103,7 @@ int main(void)
   tm_feed(&m2, lines[0], strlen(lines[0]));
   out2.len = 0;
   T_OK(tm_prom(&out2, &m2) && has(&out2, "sdu_connections_total{link=\"rblcheck\",action=\"reject\"} 5")
-    && has(&out2, "sdu_log_lines_total 20"), "counters go on from the state");
+    && has(&out2, "sdu_log_lines_total 21"), "counters go on from the state");
   T_OK(!tm_load(&m2, "c sdu_nosuch_total - - 1", 24), "an unknown metric in the state");
   T_OK(!tm_load(&m2, "c sdu_log_lines_total - - x1", 28), "a bad number in the state");
   T_OK(!tm_load(&m2, "c sdu_log_lines_total a - 1", 27), "a label where there is none");
