@@ -62,7 +62,18 @@ awk -v lines="$lines" -v now="$now" 'BEGIN {
 }' > "$D/log/current"
 echo "sdu-report on $(wc -l < "$D/log/current") lines ($(wc -c < "$D/log/current") bytes), $rounds rounds"
 
-t() { s=$(date +%s.%N); "$@" > /dev/null || echo "report.sh: failed: $*" >&2; e=$(date +%s.%N); echo "$s $e" | awk '{ printf "%.3f", $2 - $1 }'; }
+# the time of one run: wall and CPU (user + system) seconds; the machine may be
+# shared, and CPU time is what swings least with the load of others
+t() {
+  python3 -c 'import resource, subprocess, sys, time
+u0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+w = time.time()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+w = time.time() - w
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+if r.returncode: sys.stderr.write("report.sh: failed: %s\n" % " ".join(sys.argv[1:]))
+print("%.3f %.3f" % (w, u.ru_utime + u.ru_stime - u0.ru_utime - u0.ru_stime))' "$@"
+}
 SDU_TEST_NOW=$now; export SDU_TEST_NOW
 i=1
 while [ "$i" -le "$rounds" ]; do
@@ -72,6 +83,7 @@ while [ "$i" -le "$rounds" ]; do
   m=$(t "$R" -M postmaster "$D/log")
   p=$(t "$R" -P "$D/prom/sdu.prom" -S "$D/state" "$D/log")
   q=$(t "$R" -P "$D/prom/sdu.prom" -S "$D/state" "$D/log")
-  echo "$i $s $h $m $p $q" | awk '{ printf "round %d: -s %.3f s; -H %.3f s (%.2fx); -M %.3f s (%.2fx); -P first run %.3f s (%.2fx), next run with nothing new %.3f s\n", $1, $2, $3, $3 / $2, $4, $4 / $2, $5, $5 / $2, $6 }'
+  echo "$i $s $h $m $p $q" | awk '{ printf "round %d, CPU s (wall s): -s %.3f (%.3f); -H %.3f (%.3f) %.2fx; -M %.3f (%.3f) %.2fx; -P first run %.3f (%.3f) %.2fx; -P with nothing new %.3f (%.3f)\n", $1, $3, $2, $5, $4, $5 / $3, $7, $6, $7 / $3, $9, $8, $9 / $3, $11, $10 }'
   i=$((i + 1))
 done
+echo "(ratios: CPU time against -s in the same round; within 2x is the target)"
