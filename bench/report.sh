@@ -4,7 +4,7 @@
 # spamgrab as qmail-send logs it), in its modes: the summary (-s, the anchor),
 # the HTML page (-H), the mail (-M) and the metrics (-P, the first run with no
 # state reads everything; the second finds nothing new). Prints each mode's
-# time and its ratio to -s measured in the same round, for every round.
+# CPU and wall time, and its CPU time's ratio to -s in the same round, every round.
 # usage: sh bench/report.sh [ rounds [ lines ] ]   (after make; default 3 rounds, 10^6 lines)
 top=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
