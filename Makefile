@@ -87,7 +87,8 @@ PROGS = $(PROG_CHAIN) $(PROG_RBLCHECK) $(PROG_THROTTLE) $(PROG_RCPTCHECK) $(PROG
 MANS1 = $(MAN_CHAIN) $(MAN_RBLCHECK) $(MAN_THROTTLE) $(MAN_RCPTCHECK) $(MAN_SPAMGRAB)
 # unit tests of the programs' own parts (<prog>/<prog>_*.c)
 UNIT_RBLCHECK = tests/unit/t_rblcheck_policy tests/unit/t_rblcheck_nomem
-UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report
+UNIT_THROTTLE = tests/unit/t_throttle_rules tests/unit/t_throttle_session tests/unit/t_throttle_report \
+  tests/unit/t_throttle_metrics
 UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tests/unit/t_rcptcheck_build \
   tests/unit/t_rcptcheck_qmail
 UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/unit/t_spamgrab_tag tests/unit/t_spamgrab_local
@@ -134,13 +135,14 @@ tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 	$(LINK) tests/unit/t_msg.o common/libsdu.a $(LIBS)
 
 THROTTLE_OBJS = throttle/throttle_rules.o throttle/throttle_store.o throttle/throttle_session.o
-$(THROTTLE_OBJS) throttle/throttle_report.o throttle/throttle.o throttle/sdu-report.o throttle/sdu-state-copy.o: throttle/*.h $(HEADERS)
+REPORT_OBJS = throttle/throttle_report.o throttle/throttle_logread.o throttle/throttle_metrics.o throttle/throttle_html.o
+$(THROTTLE_OBJS) $(REPORT_OBJS) throttle/throttle.o throttle/sdu-report.o throttle/sdu-state-copy.o: throttle/*.h $(HEADERS)
 
 throttle/throttle: chain/sdu-chain
 	ln -f chain/sdu-chain $@
 
-throttle/sdu-report: throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a
-	$(LINK) throttle/sdu-report.o throttle/throttle_report.o throttle/throttle_rules.o common/libsdu.a $(LIBS)
+throttle/sdu-report: throttle/sdu-report.o $(REPORT_OBJS) throttle/throttle_rules.o common/libsdu.a
+	$(LINK) throttle/sdu-report.o $(REPORT_OBJS) throttle/throttle_rules.o common/libsdu.a $(LIBS)
 
 throttle/sdu-state-copy: throttle/sdu-state-copy.o common/libsdu.a
 	$(LINK) throttle/sdu-state-copy.o common/libsdu.a $(LIBS)
@@ -153,6 +155,9 @@ tests/unit/t_throttle_session: tests/unit/t_throttle_session.o $(THROTTLE_OBJS) 
 
 tests/unit/t_throttle_report: tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a
 	$(LINK) tests/unit/t_throttle_report.o throttle/throttle_report.o common/libsdu.a $(LIBS)
+
+tests/unit/t_throttle_metrics: tests/unit/t_throttle_metrics.o $(REPORT_OBJS) common/libsdu.a
+	$(LINK) tests/unit/t_throttle_metrics.o $(REPORT_OBJS) common/libsdu.a $(LIBS)
 
 bench/greylist: bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a
 	$(LINK) bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
@@ -326,7 +331,7 @@ clean:
 # every object, made again when the build flags change (common/build-flags); at the
 # end, where every list is defined
 ALL_OBJS = $(COMMON_OBJS) common/sdu_alloc.o $(UNIT_TESTS:=.o) chain/sdu-chain.o $(CHAIN_OBJS) \
-  throttle/throttle_report.o throttle/sdu-report.o rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) \
+  $(REPORT_OBJS) throttle/sdu-report.o rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) \
   spamgrab/spamgrab.o $(SPAMGRAB_OBJS) $(TEST_PROGS:=.o) tests/fuzz_addr.o $(BENCH_PROGS:=.o) \
   bench/throttle_flood.o
 $(ALL_OBJS) bench/cc: common/build-flags

@@ -222,7 +222,7 @@ static void addlists(tr_host *h, const char *v, size_t len)
   }
 }
 
-static unsigned long num(const char *v, size_t len)
+unsigned long tr_num(const char *v, size_t len)
 {
   unsigned long n = 0;
   size_t i;
@@ -240,7 +240,12 @@ static int fromqmail(const char *line, size_t len, char *out, size_t max, size_t
   size_t i, o = 0, tl = sizeof tag - 1, st = 0;
   const char *p = 0;
   if (len && line[0] == '@' && len > 26) st = 26;
-  for (i = st; i + tl <= len; ++i) if (!memcmp(line + i, tag, tl)) { p = line + i; break; }
+  for (i = st; i + tl <= len; ++i) {
+    const char *c = memchr(line + i, 's', len - tl + 1 - i); /* memchr: fast to the next candidate */
+    if (!c) break;
+    i = (size_t) (c - line);
+    if (!memcmp(c, tag, tl)) { p = c; break; }
+  }
   if (!p || len - st + 16 > max) return 0;
   memcpy(out, line, st); o = st;
   memcpy(out + o, "spamgrab: ", 10); o += 10;
@@ -325,69 +330,107 @@ static int grey(tr_stats *s, const tr_line *l, const char *d, size_t dlen, int h
   return 1;
 }
 
+int tr_refuses(const char *action, size_t alen) { return isany(action, alen, A_REFUSE); }
+
+int tr_decision(tr_dec *d, const char *line, size_t len)
+{
+  tr_line *l = &d->l;
+  size_t i;
+  d->kind = TR_K_NONE;
+  if (len > TR_LINE_MAX) return TR_K_NONE;
+  if (!tr_parse(l, line, len)) {
+    size_t qlen;
+    if (!fromqmail(line, len, d->q, sizeof d->q, &qlen) || !tr_parse(l, d->q, qlen)) return TR_K_NONE;
+  }
+  if (is(l->prog, l->proglen, "spamgrab")) return d->kind = TR_K_SPAMGRAB;
+  if (!(d->ip = tr_get(l, K_IP, &d->iplen)) || !(d->action = tr_get(l, K_ACTION, &d->alen))) return TR_K_NONE;
+  d->harvest = is(d->action, d->alen, A_HARVEST);
+  d->refused = !d->harvest && isany(d->action, d->alen, A_REFUSE);
+  if (tr_get(l, "grey", 0)) return d->kind = TR_K_GREY;
+  if (tr_get(l, K_RCPT, 0)) return d->kind = TR_K_RCPT;
+  for (i = 0; K_SENDER[i]; ++i) if (tr_get(l, K_SENDER[i], 0)) return d->kind = TR_K_SENDER;
+  return d->kind = TR_K_CONN;
+}
+
+void tr_chart(tr_stats *s, unsigned long long now)
+{
+  s->hourend = (now / 3600 + 1) * 3600;
+}
+
+/* the chart's hour of a stamped line, or 0 */
+static tr_hour *hourof(tr_stats *s, const tr_line *l)
+{
+  unsigned long long back;
+  if (!s->hourend || !l->stamped || l->when >= s->hourend) return 0;
+  back = (s->hourend - 1 - l->when) / 3600;
+  return back < TR_HOURS ? &s->hour[TR_HOURS - 1 - back] : 0;
+}
+
 int tr_feed(tr_stats *s, const char *line, size_t len)
 {
-  tr_line l;
+  tr_dec d;
+  tr_line *l = &d.l;
   tr_host *h;
-  const char *ip, *action, *v;
-  size_t iplen, alen, vlen;
-  unsigned int i;
+  tr_hour *hr;
+  const char *v, *action;
+  size_t vlen, alen;
+  unsigned int i, link;
   int harvest;
-  char qbuf[TR_LINE_MAX + 64];
-  size_t qlen;
 
   ++s->lines;
-  if (len > TR_LINE_MAX) return 0;
-  if (!tr_parse(&l, line, len)) {
-    if (!fromqmail(line, len, qbuf, sizeof qbuf, &qlen) || !tr_parse(&l, qbuf, qlen)) return 0;
-  }
-  if (is(l.prog, l.proglen, "spamgrab")) {
-    if (l.stamped && l.when < s->since) { ++s->old; return 0; }
+  if (!tr_decision(&d, line, len)) return 0;
+  if (l->stamped && l->when < s->since) { ++s->old; return 0; }
+  if (d.kind == TR_K_SPAMGRAB) {
     ++s->used;
-    if (l.stamped) {
-      if (!s->first || l.when < s->first) s->first = l.when;
-      if (l.when > s->last) s->last = l.when;
+    if (l->stamped) {
+      if (!s->first || l->when < s->first) s->first = l->when;
+      if (l->when > s->last) s->last = l->when;
     }
-    return spamgrab(s, &l);
+    return spamgrab(s, l);
   }
-  if (!(ip = tr_get(&l, K_IP, &iplen)) || !(action = tr_get(&l, K_ACTION, &alen))) return 0;
-  if (l.stamped && l.when < s->since) { ++s->old; return 0; }
-  h = host(s, ip, iplen);
+  h = host(s, d.ip, d.iplen);
   if (h == (tr_host *) -1) return -1;
   if (!h) return 0;
   ++s->used;
-  if (l.stamped) {
-    if (!s->first || l.when < s->first) s->first = l.when;
-    if (l.when > s->last) s->last = l.when;
+  if (l->stamped) {
+    if (!s->first || l->when < s->first) s->first = l->when;
+    if (l->when > s->last) s->last = l->when;
   }
-  harvest = is(action, alen, A_HARVEST);
-  if ((v = tr_get(&l, K_LISTS, &vlen)) && !is(v, vlen, "-")) addlists(h, v, vlen);
-  if ((v = tr_get(&l, "grey", &vlen))) return grey(s, &l, v, vlen, harvest);
+  action = d.action; alen = d.alen;
+  harvest = d.harvest;
+  if ((v = tr_get(l, K_LISTS, &vlen)) && !is(v, vlen, "-")) addlists(h, v, vlen);
+  if (d.kind == TR_K_GREY) { v = tr_get(l, "grey", &vlen); return grey(s, l, v, vlen, harvest); }
 
-  if ((v = tr_get(&l, K_RCPT, &vlen))) {
-    const char *r = tr_get(&l, K_REASON, &vlen);
+  if (d.kind == TR_K_RCPT) {
+    const char *r = tr_get(l, K_REASON, &vlen);
     if (harvest) ++s->rcptwould;
-    else if (isany(action, alen, A_REFUSE)) {
+    else if (d.refused) {
       ++s->rcptrefused; ++h->rcptrefused;
-      if (!tally(&s->rcptby, l.prog, l.proglen, r ? r : "", r ? vlen : 0, 1)) return -1;
+      if (!tally(&s->rcptby, l->prog, l->proglen, r ? r : "", r ? vlen : 0, 1)) return -1;
     } else if (isany(action, alen, A_ACCEPT)) ++s->rcptaccepted;
     return 1;
   }
-  for (i = 0; K_SENDER[i]; ++i)
-    if (tr_get(&l, K_SENDER[i], 0)) {
-      if (!harvest && isany(action, alen, A_REFUSE)) ++s->sendersrefused;
-      return 1;
-    }
+  if (d.kind == TR_K_SENDER) {
+    if (d.refused) ++s->sendersrefused;
+    return 1;
+  }
 
   /* a connection */
-  ++h->conn[progid(s, l.prog, l.proglen)];
+  link = progid(s, l->prog, l->proglen);
+  ++h->conn[link];
+  hr = hourof(s, l);
+  if (hr) ++hr->conn[link];
   if (harvest) { ++s->would; ++h->would; }
-  else if (isany(action, alen, A_REFUSE)) {
+  else if (d.refused) {
     const char *r;
     size_t rlen;
     ++s->refused; ++h->refused;
-    if (!tally(&s->bylink, l.prog, l.proglen, "", 0, 1)) return -1;
-    if ((v = tr_get(&l, K_LISTS, &vlen)) && !is(v, vlen, "-")) {
+    if (hr) {
+      if (is(action, alen, "tempfail") || is(action, alen, "failclosed")) ++hr->tempfail;
+      else ++hr->refused[link];
+    }
+    if (!tally(&s->bylink, l->prog, l->proglen, "", 0, 1)) return -1;
+    if ((v = tr_get(l, K_LISTS, &vlen)) && !is(v, vlen, "-")) {
       size_t a = 0;
       while (a < vlen) {
         size_t e = a;
@@ -396,19 +439,24 @@ int tr_feed(tr_stats *s, const char *line, size_t len)
         a = e + 1;
       }
     }
-    if ((r = tr_get(&l, K_RULE, &rlen)) && !tally(&s->byrule, l.prog, l.proglen, r, rlen, 1)) return -1;
-    if ((r = tr_get(&l, K_REASON, &rlen)) && !tally(&s->byreason, l.prog, l.proglen, r, rlen, 1)) return -1;
-    snprintf(h->why, sizeof h->why, "%.*s:%.*s", (int) (l.proglen > 30 ? 30 : l.proglen), l.prog,
+    if ((r = tr_get(l, K_RULE, &rlen)) && !tally(&s->byrule, l->prog, l->proglen, r, rlen, 1)) return -1;
+    if ((r = tr_get(l, K_REASON, &rlen)) && !tally(&s->byreason, l->prog, l->proglen, r, rlen, 1)) return -1;
+    snprintf(h->why, sizeof h->why, "%.*s:%.*s", (int) (l->proglen > 30 ? 30 : l->proglen), l->prog,
       (int) (alen > 30 ? 30 : alen), action);
   }
   for (i = 0; K_RCPTREFUSED[i]; ++i)
-    if ((v = tr_get(&l, K_RCPTREFUSED[i], &vlen))) {
-      unsigned long n = num(v, vlen);
+    if ((v = tr_get(l, K_RCPTREFUSED[i], &vlen))) {
+      unsigned long n = tr_num(v, vlen);
       if (harvest) { s->rcptwould += n; continue; }
       s->rcptrefused += n; h->rcptrefused += n;
-      if (n && !tally(&s->rcptby, l.prog, l.proglen, K_RCPTREFUSED[i], strlen(K_RCPTREFUSED[i]), n)) return -1;
+      if (n && !tally(&s->rcptby, l->prog, l->proglen, K_RCPTREFUSED[i], strlen(K_RCPTREFUSED[i]), n)) return -1;
     }
-  if ((v = tr_get(&l, K_MSGS, &vlen))) s->msgs += num(v, vlen);
+  if ((v = tr_get(l, K_MSGS, &vlen))) {
+    unsigned long m = tr_num(v, vlen);
+    s->msgs += m;
+    /* greylisted, and nothing passed: the connection's outcome is the greylisting */
+    if (hr && !harvest && !m && (v = tr_get(l, "greylisted", &vlen)) && tr_num(v, vlen)) ++hr->greylisted;
+  }
   return 1;
 }
 
@@ -482,7 +530,7 @@ int tr_format(stralloc *out, tr_host **h, long n, int form, const char *timeout)
   return 1;
 }
 
-static int fmtime(stralloc *out, unsigned long long t)
+int tr_fmtime(stralloc *out, unsigned long long t)
 {
   char b[32];
   struct tm tm;
@@ -498,12 +546,28 @@ static int cmptally(const void *a, const void *b)
   return strcmp(x->name, y->name);
 }
 
+void tr_sort(tr_tallies *t)
+{
+  if (t->len) qsort(t->t, t->len, sizeof *t->t, cmptally);
+}
+
+void tr_grey_gone(const tr_stats *s, unsigned long *trips, unsigned long *gone)
+{
+  size_t i;
+  *trips = *gone = 0;
+  for (i = 0; i < s->tripcap; ++i)
+    if (s->trip[i].h && (s->trip[i].flags & TR_GREYLISTED)) {
+      ++*trips;
+      if (!(s->trip[i].flags & TR_CAMEBACK)) ++*gone;
+    }
+}
+
 static int tallies(stralloc *out, const char *title, tr_tallies *t, unsigned long total)
 {
   char line[200];
   unsigned int i;
   if (!t->len) return 1;
-  qsort(t->t, t->len, sizeof *t->t, cmptally);
+  tr_sort(t);
   snprintf(line, sizeof line, "  %s:\n", title);
   if (!cat(out, line)) return 0;
   for (i = 0; i < t->len; ++i) {
@@ -521,11 +585,11 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
   unsigned long conns = tr_total_conns(s);
   if (!cat(out, "period: ")) return 0;
   if (s->since) {
-    if (!fmtime(out, s->since) || !cat(out, " to ") || !fmtime(out, now) || !cat(out, " UTC\n")) return 0;
+    if (!tr_fmtime(out, s->since) || !cat(out, " to ") || !tr_fmtime(out, now) || !cat(out, " UTC\n")) return 0;
   } else if (!cat(out, "all lines\n")) return 0;
   if (s->first) {
-    if (!cat(out, "lines from: ") || !fmtime(out, s->first) || !cat(out, " to ")
-      || !fmtime(out, s->last) || !cat(out, " UTC\n")) return 0;
+    if (!cat(out, "lines from: ") || !tr_fmtime(out, s->first) || !cat(out, " to ")
+      || !tr_fmtime(out, s->last) || !cat(out, " UTC\n")) return 0;
   }
   snprintf(line, sizeof line, "lines: %lu read, %lu used, %lu before the period\n", s->lines, s->used, s->old);
   if (!cat(out, line)) return 0;
@@ -556,13 +620,8 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
   snprintf(line, sizeof line, "messages passed: %lu\n", s->msgs);
   if (!cat(out, line)) return 0;
   if (s->greynew || s->greyearly || s->greylate || s->greypass || s->greyknown || s->greyauto || s->greywould) {
-    unsigned long trips = 0, gone = 0;
-    size_t i;
-    for (i = 0; i < s->tripcap; ++i)
-      if (s->trip[i].h && (s->trip[i].flags & TR_GREYLISTED)) {
-        ++trips;
-        if (!(s->trip[i].flags & TR_CAMEBACK)) ++gone;
-      }
+    unsigned long trips, gone;
+    tr_grey_gone(s, &trips, &gone);
     snprintf(line, sizeof line, "greylisting: %lu greylisted (%lu early retries, %lu late), %lu passed after retry,\n",
       s->greynew, s->greyearly, s->greylate, s->greypass);
     if (!cat(out, line)) return 0;

@@ -28,6 +28,24 @@ int tr_tai64n(const char *s, size_t len, unsigned long long *secs);
 /* the value of key, or 0 */
 const char *tr_get(const tr_line *l, const char *key, size_t *vlen);
 
+/* what a decision line is about; the summary (tr_stats) and the metrics
+   (tm_metrics) read the lines through this one reader */
+enum { TR_K_NONE, TR_K_CONN, TR_K_RCPT, TR_K_SENDER, TR_K_GREY, TR_K_SPAMGRAB };
+typedef struct tr_dec {
+  tr_line l;
+  int kind;                    /* TR_K_ */
+  const char *ip, *action;     /* not for TR_K_SPAMGRAB */
+  size_t iplen, alen;
+  int harvest, refused;        /* action=harvest; a refusing action (reject, tempfail, ...) */
+  char q[TR_LINE_MAX + 64];    /* spamgrab's line out of qmail-send's, when l points here */
+} tr_dec;
+/* a raw log line (no newline): its kind (d->kind), TR_K_NONE not a decision */
+int tr_decision(tr_dec *d, const char *line, size_t len);
+/* a counter's value (msgs=3): at most 9 digits read */
+unsigned long tr_num(const char *v, size_t len);
+/* 1 action is a refusal */
+int tr_refuses(const char *action, size_t alen);
+
 typedef struct tr_host {
   char ip[SDU_IP_FMT];
   int v6, used;
@@ -46,6 +64,15 @@ typedef struct tr_tallies { tr_tally *t; unsigned int len, a; } tr_tallies;
 #define TR_CAMEBACK 2
 typedef struct tr_triplet { unsigned long long h; int flags; } tr_triplet;
 
+/* the chart of the HTML summary: connections per hour, the last TR_HOURS hours */
+#define TR_HOURS 24
+typedef struct tr_hour {
+  unsigned long conn[TR_PROGS];    /* connection lines per link */
+  unsigned long refused[TR_PROGS]; /* refused for good (reject) per link */
+  unsigned long tempfail;          /* refused for now (tempfail, failclosed), any link */
+  unsigned long greylisted;        /* greylisted and nothing passed (greylisted=, msgs=0) */
+} tr_hour;
+
 typedef struct tr_stats {
   unsigned long long since;     /* lines stamped earlier are skipped (0: none) */
   tr_host *h; size_t hcap, hlen;
@@ -59,9 +86,13 @@ typedef struct tr_stats {
   /* throttle's greylisting decisions (grey=), per recipient */
   unsigned long greynew, greyearly, greylate, greypass, greyknown, greyauto, greywould;
   tr_triplet *trip; size_t tripcap, triplen; /* open addressing, tripcap a power of 2 */
+  unsigned long long hourend;     /* the chart's end (a full hour after the clock), 0 no chart */
+  tr_hour hour[TR_HOURS];         /* hour[TR_HOURS - 1] ends at hourend */
 } tr_stats;
 
 void tr_init(tr_stats *s, unsigned long long since);
+/* count connections per hour too, for the TR_HOURS hours up to now */
+void tr_chart(tr_stats *s, unsigned long long now);
 /* one raw log line (no newline): 1 used, 0 skipped, -1 no memory. Also
    spamgrab's lines as qmail-send logs them ("delivery 7: success:
    spamgrab:_kind=double_ip=-_action=pass_..._by=0/did_0+0+1/") */
@@ -81,6 +112,12 @@ enum { TR_TABLE, TR_NFT, TR_TCPRULES };
 /* appends the hosts in the given form: 1 ok, 0 no memory; nft elements
    carry the timeout text ("6h") */
 int tr_format(stralloc *out, tr_host **h, long n, int form, const char *timeout);
+/* the tallies, most first (then by name) */
+void tr_sort(tr_tallies *t);
+/* the triplets greylisted, and those of them no later line named */
+void tr_grey_gone(const tr_stats *s, unsigned long *trips, unsigned long *gone);
+/* "2023-11-14 22:13:20" (UTC): 1 ok, 0 no memory */
+int tr_fmtime(stralloc *out, unsigned long long t);
 /* appends the morning summary: 1 ok, 0 no memory */
 int tr_summary(stralloc *out, const tr_stats *s, unsigned long long now);
 

@@ -7,7 +7,8 @@
 pkgs="build-essential gcc make libc6-dev libowfat-dev tinycdb liblmdb-dev libhiredis-dev redis-server
   libpsl-dev libidn2-dev libunistring-dev libsodium-dev libssl-dev openssl publicsuffix ucspi-tcp-ipv6 rbldnsd swaks exim4-daemon-light
   bind9-dnsutils mandoc clang libclang-rt-14-dev valgrind hyperfine python3
-  iproute2 procps psmisc nftables daemontools"
+  iproute2 procps psmisc nftables daemontools
+  prometheus chromium"
 
 # fatal CODE MESSAGE: 100 for what only the user can fix, 111 for failures
 fatal() { c=$1; shift; echo "deps.sh: fatal: $*" >&2; exit "$c"; }
@@ -55,6 +56,9 @@ quiet_services() {
   if running /run/redis/redis-server.pid || running /var/run/redis/redis-server.pid; then
     stop_service redis-server
   fi
+  if running /run/prometheus/prometheus.pid; then
+    stop_service prometheus
+  fi
   for f in /run/rbldnsd-*.pid; do
     running "$f" && stop_service rbldnsd
   done
@@ -96,7 +100,9 @@ apt-get install -y -qq -o Dpkg::Use-Pty=0 $missing > /dev/null ||
 
 [ -n "$policy" ] && rm -f "$policy"
 
-# install-time starts can slip through (systemd ignores policy-rc.d on some setups)
+# install-time starts can slip through (systemd ignores policy-rc.d on some setups);
+# prometheus is there for promtool only (tests/e2e/report.t.sh)
+stop_service prometheus
 stop_service exim4
 stop_service rbldnsd
 stop_service redis-server

@@ -223,6 +223,21 @@ else
     '[ "$(grep -c "^@4[0-9a-f]\{23\} [a-z]*: ip=" "$S/mlog/current")" -eq "$(wc -l < "$S/mlog.in")" ] && [ "$(wc -l < "$S/mlog/current")" -eq 94 ]'
   e2e_check "sdu-report -s reads multilog's directory" \
     'sdu-report -p 1h -s "$S/mlog" > "$S/mlog.sum" && grep -q "^connections: 94 from 4 hosts" "$S/mlog.sum"'
+  # section 11: the crontab's metrics line (into a textfile directory of our own) and its mail line
+  for w in ' sdu-report -P ' ' sdu-report -M '; do
+    cron=$(grep -F "$w" "$X/crontab")
+    e2e_check "INSTALL shows the crontab's${w}line" '[ -n "$cron" ] && grep -qxF "       $cron" "$E2E_TOP/INSTALL"'
+  done
+  mkdir -p "$S/textfile"
+  cmd=$(grep ' sdu-report -P ' "$X/crontab" | cut -d' ' -f6- | sed 's/^ *//' | sub |
+    sed "s|/var/lib/prometheus/node-exporter|$S/textfile|; s|$S/log |$S/mlog |")
+  e2e_check "the crontab's metrics line: node_exporter's file, every connection counted" \
+    '[ -n "$cmd" ] && sh -c "$cmd" && grep -qx "sdu_connections_total{link=\"rblcheck\",action=\"reject\"} 62" "$S/textfile/sdu.prom"'
+  e2e_check "  ... run again, it counts nothing twice" \
+    'sh -c "$cmd" && grep -qx "sdu_connections_total{link=\"rblcheck\",action=\"reject\"} 62" "$S/textfile/sdu.prom"'
+  cmd=$(grep ' sdu-report -M ' "$X/crontab" | cut -d' ' -f6- | sed 's/^ *//; s/ | .*//' | sub | sed "s|$S/log |$S/mlog |")
+  e2e_check "the crontab's morning mail: to postmaster, the page inline" \
+    '[ -n "$cmd" ] && sh -c "$cmd" > "$S/morning.mail" && grep -q "^To: postmaster\$" "$S/morning.mail" && grep -q "^Content-Type: text/html" "$S/morning.mail" && grep -q "<svg " "$S/morning.mail"'
 fi
 
 # the firewall, section 11: INSTALL's nft set, then the crontab's sdu-report -n line into it, in a namespace of our own

@@ -55,7 +55,7 @@ Standard input, with and without stamps; usage.
   $ printf 'rblcheck: ip=192.0.2.1 lists=x action=reject\n' | sdu-report -r
   192.0.2.1:deny
   $ sdu-report -x
-  sdu-report: usage: sdu-report [ -t | -n | -r | -s ] [ -p period | -a ] [ -N hosts ] [ -m connections ] [ -T timeout ] [ file|dir ... ]
+  sdu-report: usage: sdu-report [ -t | -n | -r | -s [ -H | -M to ] | -P file -S state ] [ -p period | -a ] [ -N hosts ] [ -m connections ] [ -T timeout ] [ file|dir ... ]
   [100]
   $ sdu-report nosuchfile
   sdu-report: fatal: unable to open nosuchfile: No such file or directory
