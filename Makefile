@@ -339,7 +339,7 @@ deb:
 
 # what dpkg-buildpackage leaves in debian/ when it ran in the tree itself
 DEB_LEFT = debian/.debhelper debian/sdu debian/tmp debian/files debian/debhelper-build-stamp \
-  debian/*.substvars debian/*.debhelper.log
+  debian/*.substvars debian/*.debhelper.log debian/*.debhelper
 
 clean:
 	rm -f common/*.o common/libsdu.a common/build-flags tests/unit/*.o $(UNIT_TESTS) \
