@@ -75,8 +75,9 @@ e2e_check "make deb leaves the tree as it was: git status the same, no debian/sd
    [ -z "$(ls -d "$D"/sdu-deb.* 2> /dev/null)" ]'
 E2E_LAST=$D/lintian.out
 lintian --fail-on error,warning "$D/sdu_${V}_$A.changes" > "$D/lintian.out" 2>&1
+rc=$?
 e2e_check "lintian: no error or warning in the package and its source but those overridden" \
-  '[ $? -eq 0 ] && ! grep -q "^[EW]: " "$D/lintian.out"'
+  '[ "$rc" -eq 0 ] && ! grep -q "^[EW]: " "$D/lintian.out"'
 bytes=$(stat -c %s "$DEB")
 isize=$(dpkg-deb -f "$DEB" Installed-Size)
 echo "# the package: $bytes bytes, Installed-Size $isize KiB"
@@ -111,7 +112,8 @@ if command -v systemd-analyze > /dev/null 2>&1; then
   E2E_LAST=$D/analyze.out
   # --man=no: its man pages are checked above; man would leave them formatted in /var/cache/man
   systemd-analyze verify --man=no /lib/systemd/system/sdu-smtpd.service > "$D/analyze.out" 2>&1
-  e2e_check "systemd-analyze verify /lib/systemd/system/sdu-smtpd.service" '[ $? -eq 0 ] && [ ! -s "$D/analyze.out" ]'
+  rc=$?
+  e2e_check "systemd-analyze verify /lib/systemd/system/sdu-smtpd.service" '[ "$rc" -eq 0 ] && [ ! -s "$D/analyze.out" ]'
 else
   e2e_skip "systemd-analyze verify" "systemd-analyze not installed"
 fi
@@ -133,8 +135,9 @@ if [ "$q" = root ] && [ "$a" = root ] && unshare -m true 2> /dev/null; then
   E2E_LAST=$D/ns.out
   unshare -m sh -c 'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && id qmaild && exec /var/lib/dpkg/info/sdu.postinst configure' \
     sh "$D/ns.passwd" "$D/ns.group" > "$D/ns.out" 2>&1
+  rc=$?
   e2e_check "postinst, qmaild and alias there: /var/lib/sdu qmaild's, spamgrab's and the review Maildir alias's, modes kept" \
-    '[ $? -eq 0 ] && [ "$(stat -c %u:%g:%a /var/lib/sdu)" = "$uq:$gn:755" ] &&
+    '[ "$rc" -eq 0 ] && [ "$(stat -c %u:%g:%a /var/lib/sdu)" = "$uq:$gn:755" ] &&
      for d in spamgrab relays relays/tmp relays/new; do [ "$(stat -c %u:%g:%a /var/lib/sdu/$d)" = "$ua:$gn:700" ] || exit 1; done'
   e2e_check "  ... but the directory the operator gave another user stays theirs" '[ "$(stat -c %u:%g /var/lib/sdu/relays/cur)" = 1:1 ]'
 else
@@ -146,16 +149,19 @@ e2e_check "postinst made no user or group" 'getent passwd > "$D/passwd.after" &&
 # --- the installed programs ----------------------------------------------------------------
 E2E_LAST=$D/n.out
 $B/rblcheck -n -f /etc/sdu/rblcheck.conf > "$D/n.out" 2>&1
-e2e_check "the installed rblcheck -n: the example policy /etc/sdu/rblcheck.conf is right" '[ $? -eq 0 ]'
+rc=$?
+e2e_check "the installed rblcheck -n: the example policy /etc/sdu/rblcheck.conf is right" '[ "$rc" -eq 0 ]'
 printf 'list x\n' > "$D/bad.conf"
 $B/rblcheck -n -f "$D/bad.conf" > "$D/n.out" 2>&1
+rc=$?
 e2e_check "the installed rblcheck -n: a wrong policy, exit 100 with file and line" \
-  '[ $? -eq 100 ] && grep -q "^rblcheck: fatal: $D/bad.conf line 1: " "$D/n.out"'
+  '[ "$rc" -eq 100 ] && grep -q "^rblcheck: fatal: $D/bad.conf line 1: " "$D/n.out"'
 if [ ! -e /var/qmail/bin/qmail-smtpd ]; then
   E2E_LAST=$D/default.out
   /usr/libexec/sdu/sdu-smtpd > "$D/default.out" 2>&1
+  rc=$?
   e2e_check "the service as installed, on a machine without qmail: exit 100, saying what is missing" \
-    '[ $? -eq 100 ] && grep -q "^sdu-smtpd: fatal: /etc/default/sdu: SDU_SMTPD_SERVER: /var/qmail/bin/qmail-smtpd not found" "$D/default.out"'
+    '[ "$rc" -eq 100 ] && grep -q "^sdu-smtpd: fatal: /etc/default/sdu: SDU_SMTPD_SERVER: /var/qmail/bin/qmail-smtpd not found" "$D/default.out"'
 fi
 
 # the service's launcher with the test's configuration: tcpserver, the installed chain
