@@ -110,6 +110,9 @@ BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(INC_$(LIBC)) $(LDFLAGS) $(SDU
 
 all: $(PROGS) $(TEST_PROGS) $(BENCH_PROGS)
 
+# only the programs that ship (the Debian package builds these)
+programs: $(PROGS)
+
 common/build-flags: FORCE
 	@printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $@ || { \
 	  [ ! -f $@ ] || echo "build flags changed: every object is built again"; \
@@ -321,12 +324,34 @@ install:
 	done
 	for m in $(MANS1); do cp $$m $(DESTDIR)$(MANDIR)/man1/ || exit 1; done
 
+# the Debian package (debian/README.Debian): dpkg-buildpackage -us -uc -b in a
+# copy of the sources, so that the tree is left as it is; the .deb, its
+# .buildinfo and .changes go to DEBOUT (DEBFLAGS= : the source package too,
+# .dsc and .tar.xz). Outer make's variables (LIBC, SANITIZE, CI, -j) are not
+# passed down: the package is debian/rules' build.
+DEBOUT = ..
+DEBFLAGS = -b
+deb:
+	@out=$$(cd '$(DEBOUT)' && pwd) || exit 100; d=$$out/sdu-deb.$$$$; \
+	rm -rf "$$d" && mkdir -p "$$d/sdu" && \
+	tar cf - --exclude=./.git --exclude=./tests/tmp --exclude='*.o' --exclude='*.a' . | (cd "$$d/sdu" && tar xf -) && \
+	(cd "$$d/sdu" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u LIBC -u SANITIZE -u CI \
+	  dpkg-buildpackage -us -uc $(DEBFLAGS)) > "$$d.log" 2>&1 || \
+	  { tail -n 30 "$$d.log" >&2; echo "make deb: dpkg-buildpackage failed: $$d.log, $$d" >&2; exit 111; }; \
+	for f in "$$d"/*.deb "$$d"/*.ddeb "$$d"/*.buildinfo "$$d"/*.changes "$$d"/*.dsc "$$d"/*.tar.*; do \
+	  [ -f "$$f" ] && { mv -f "$$f" "$$out/" || exit 111; }; done; \
+	rm -rf "$$d" "$$d.log"; ls "$$out"/sdu_*.deb
+
+# what dpkg-buildpackage leaves in debian/ when it ran in the tree itself
+DEB_LEFT = debian/.debhelper debian/sdu debian/tmp debian/files debian/debhelper-build-stamp \
+  debian/*.substvars debian/*.debhelper.log debian/*.debhelper
+
 clean:
 	rm -f common/*.o common/libsdu.a common/build-flags tests/unit/*.o $(UNIT_TESTS) \
 	  $(PROGS) $(TEST_PROGS) $(BENCH_PROGS) */*.o tests/*.o bench/*.o
-	rm -rf tests/tmp
+	rm -rf tests/tmp $(DEB_LEFT)
 
-.PHONY: all check install clean demo FORCE
+.PHONY: all programs check install deb clean demo FORCE
 
 # every object, made again when the build flags change (common/build-flags); at the
 # end, where every list is defined

@@ -8,7 +8,7 @@ pkgs="build-essential gcc make libc6-dev libowfat-dev tinycdb liblmdb-dev libhir
   libpsl-dev libidn2-dev libunistring-dev libsodium-dev libssl-dev openssl publicsuffix ucspi-tcp-ipv6 rbldnsd swaks exim4-daemon-light
   bind9-dnsutils mandoc clang libclang-rt-14-dev valgrind hyperfine python3
   iproute2 procps psmisc nftables daemontools
-  prometheus chromium"
+  prometheus chromium debhelper lintian dpkg-dev fakeroot systemd"
 
 # fatal CODE MESSAGE: 100 for what only the user can fix, 111 for failures
 fatal() { c=$1; shift; echo "deps.sh: fatal: $*" >&2; exit "$c"; }
