@@ -30,6 +30,9 @@ static SSL_CTX *client_ctx(int minv, int maxv)
   if (maxv && maxv < TLS1_2_VERSION) SSL_CTX_set_cipher_list(c, "DEFAULT:@SECLEVEL=0");
   SSL_CTX_set_verify(c, SSL_VERIFY_NONE, 0);
   SSL_CTX_set_client_cert_cb(c, client_cert_cb);
+  /* the client's own choices, whatever an openssl.cnf would say */
+  SSL_CTX_set_ciphersuites(c, "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256");
+  SSL_CTX_set1_groups_list(c, "X25519:P-256");
   return c;
 }
 
@@ -138,6 +141,24 @@ int main(void)
     printf("not ok - openssl req made no certificate (see %s/openssl.log)\n", dir);
     return 1;
   }
+  /* an OpenSSL configuration that would break everything if it were read
+     (the server never reads one, sdu-chain(1)): with config_diagnostics a
+     missing section fails the library's start, and the TLS 1.3 suite and
+     group it sets are ones the test's client does not offer. Set before
+     the first use of the library in this process */
+  {
+    char conf[300];
+    FILE *f;
+    path(conf, sizeof conf, "openssl.cnf");
+    f = fopen(conf, "w");
+    if (!f || fputs("config_diagnostics = 1\nopenssl_conf = openssl_init\n[openssl_init]\n"
+          "ssl_conf = ssl_sect\nproviders = nowhere_sect\n[ssl_sect]\nsystem_default = sys_sect\n"
+          "[sys_sect]\nCiphersuites = TLS_AES_128_CCM_8_SHA256\nGroups = ffdhe8192\n", f) < 0 || fclose(f)) {
+      printf("not ok - unable to write %s\n", conf);
+      return 1;
+    }
+    setenv("OPENSSL_CONF", conf, 1);
+  }
   path(ec, sizeof ec, "ec.crt"); path(eck, sizeof eck, "ec.key");
   path(rsa, sizeof rsa, "rsa.crt"); path(rsak, sizeof rsak, "rsa.key");
   path(both, sizeof both, "both.pem"); path(sni, sizeof sni, "sni");
@@ -186,6 +207,7 @@ int main(void)
   T_EQS(sdu_tls_version(p.t), "TLSv1.3", "ECDSA: TLSv1.3 by default");
   T_OK(strlen(sdu_tls_cipher(p.t)) > 4, "ECDSA: a cipher name");
   T_EQI(asked_for_cert, 0, "no client certificate requested");
+  T_OK(strcmp(sdu_tls_cipher(p.t), "TLS_AES_128_CCM_8_SHA256") != 0, "OPENSSL_CONF's Ciphersuites not used: the configuration never read");
   {
     /* both ways; a reply bigger than the socket buffer goes out in steps,
        each write waiting for POLLOUT as sdu_tls_want says */
