@@ -103,6 +103,16 @@ e2e_check "  ... and stored byte for byte" \
   '[ "$(tail -c "$(wc -c < "$D/big.data")" "$m" | cksum)" = "$(cksum < "$D/big.data")" ]'
 rm -f "$D/big.data" "$m"
 
+# --- close_notify in the middle of DATA: the message is cut, never delivered
+# (TLS's end is no end of data: only the client's "." is)
+before=$(msgs)
+client '>EHLO x\r\n' '<' '>STARTTLS\r\n' '<' tls '>EHLO y\r\n' '<' \
+  '>MAIL FROM:<a@example.org>\r\nRCPT TO:<two@example.net>\r\nDATA\r\n' '<' '<' '<' \
+  '>Subject: cut\r\n\r\nthe first half\r\n' close > "$D/cut.out" 2>&1
+E2E_LAST=$D/cut.out
+e2e_check "close_notify in the middle of DATA: the session ends, no message" \
+  'grep -q "^354 " "$D/cut.out" && grep -q "^CLOSED" "$D/cut.out" && ! grep -q "^250 ok queued" "$D/cut.out" && sleep 0.5 && [ "$(msgs)" -eq "$before" ]'
+
 # --- STARTTLS pipelined behind MAIL: in a transaction, refused; STARTTLS before EHLO
 client '>STARTTLS\r\n' '<' '>EHLO x\r\nMAIL FROM:<a@example.org>\r\nSTARTTLS\r\n' '<' '<' '<' '>QUIT\r\n' '<' > "$D/order.out" 2>&1
 E2E_LAST=$D/order.out

@@ -270,6 +270,25 @@ int main(void)
   T_EQI(handshake(p.t, p.c), 1, "RSA: handshake");
   T_EQS(sdu_tls_version(p.t), "TLSv1.2", "SDU_TLS_PROTOCOLS=TLSv1.2: TLSv1.2");
   T_OK(strstr(sdu_tls_cipher(p.t), "ECDHE-RSA-") == sdu_tls_cipher(p.t), "TLS 1.2: an ECDHE suite");
+  {
+    /* the client asks to renegotiate: the server says no_renegotiation
+       (no second handshake, no second CPU cost for it) */
+    char buf[64];
+    ssize_t r;
+    int renegotiated = 0, k;
+    unsigned long e = 0;
+    T_EQI(SSL_renegotiate(p.c), 1, "TLS 1.2: the client asks to renegotiate");
+    for (k = 0; k < 20; ++k) {
+      int cr = SSL_do_handshake(p.c);
+      if (cr == 1 && !SSL_renegotiate_pending(p.c)) { renegotiated = 1; break; }
+      if (cr <= 0 && SSL_get_error(p.c, cr) != SSL_ERROR_WANT_READ) { e = ERR_peek_last_error(); break; }
+      r = sdu_tls_read(p.t, buf, sizeof buf);
+      if (r == 0 || (r < 0 && errno != EAGAIN)) break;
+    }
+    T_EQI(renegotiated, 0, "TLS 1.2: no renegotiation");
+    T_EQI(ERR_GET_REASON(e), SSL_R_NO_RENEGOTIATION, "TLS 1.2: the server's answer: no_renegotiation");
+    ERR_clear_error();
+  }
   stop(&p);
   unsetenv("SDU_TLS_AUTH");
 
