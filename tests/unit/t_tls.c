@@ -246,6 +246,33 @@ int main(void)
     T_OK(r == 6 && sdu_tls_pending(p.t), "bytes held in the library: pending");
     r = sdu_tls_read(p.t, buf, sizeof buf);
     T_OK(r == 6 && !sdu_tls_pending(p.t), "the rest read: nothing pending");
+    /* a KeyUpdate that asks for ours while our write waits half sent
+       (the client reads nothing; the proxy goes on reading meanwhile):
+       the read takes it and returns the data behind it, OpenSSL sends its
+       answer once the write is through, and the client gets every byte */
+    sent = 0;
+    while ((r = sdu_tls_write(p.t, big, sizeof big)) > 0) sent += (size_t) r;
+    T_OK(r == -1 && errno == EAGAIN && sdu_tls_want(p.t, &fd) == POLLOUT, "a write that waits");
+    SSL_key_update(p.c, SSL_KEY_UPDATE_REQUESTED);
+    SSL_write(p.c, "QUIT\r\n", 6);
+    r = sdu_tls_read(p.t, buf, sizeof buf);
+    T_EQB(buf, r > 0 ? (size_t) r : 0, "QUIT\r\n", "a KeyUpdate while a write waits: the data behind it read");
+    recvd = 0;
+    rounds = 0;
+    for (;;) {
+      int k = SSL_read(p.c, got, sizeof got);
+      if (k > 0) { recvd += (size_t) k; continue; }
+      if (++rounds > 100000) break;
+      r = sdu_tls_write(p.t, big, sizeof big);
+      if (r > 0) sent += (size_t) r;
+      else if (!(r == -1 && errno == EAGAIN)) break;
+      if (recvd == sent && r > 0) break;
+    }
+    T_OK(recvd == sent, "  ... and the write goes on: the client gets every byte");
+    SSL_write(p.c, "NOOP\r\n", 6);
+    r = sdu_tls_read(p.t, buf, sizeof buf);
+    T_EQB(buf, r > 0 ? (size_t) r : 0, "NOOP\r\n", "  ... and the session with it");
+    ERR_clear_error();
     /* the client closes */
     SSL_shutdown(p.c);
     r = sdu_tls_read(p.t, buf, sizeof buf);
