@@ -17,6 +17,10 @@ CC_musl = musl-gcc
 CC = $(CC_$(LIBC))
 INC_musl = -isystem $(MUSL)/include
 LIBDIR_musl = -L$(MUSL)/lib
+# the musl build drops what nothing calls (musl.sh builds OpenSSL so too): a
+# TLS session's RSS is mostly the program's own pages (bench/tls.sh)
+SECT_musl = -ffunction-sections -fdata-sections
+GC_musl = -Wl,--gc-sections
 WARN = -std=c99 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
   -Wold-style-definition -Wshadow
 WERROR_true = -Werror
@@ -27,9 +31,9 @@ STATIC_0 = -static
 STATIC_1 =
 OPT = -O2 -g
 CFLAGS = $(OPT)
-SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC))
+SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC)) $(SECT_$(LIBC))
 LDFLAGS =
-SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC))
+SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC)) $(GC_$(LIBC))
 # OpenSSL's libssl (STARTTLS in the proxy, common/sdu_tls.c): static like the
 # rest; a program that never reaches the proxy pulls nothing of it in
 TLS_LIBS = -lssl -lcrypto

@@ -5,8 +5,8 @@
 #                                    of 1 kB, QUIT); prints seconds
 #   data HOST PORT BYTES tls|plain   one message of BYTES; prints the seconds
 #                                    from the first byte of data to the 250
-#   idle HOST PORT SECONDS           a TLS session that waits SECONDS after its
-#                                    EHLO, then QUIT
+#   idle HOST PORT SECONDS [tls|plain] a session (TLS unless plain) that
+#                                    waits SECONDS after its EHLO, then QUIT
 import socket, ssl, sys, time
 
 def session(host, port, tls):
@@ -62,7 +62,7 @@ elif mode == "data":
     s.sendall(b"QUIT\r\n"); reply()
     print("%.4f" % el)
 elif mode == "idle":
-    s, reply = session(host, port, True)
+    s, reply = session(host, port, len(sys.argv) < 6 or sys.argv[5] != "plain")
     print("ready", flush=True)
     time.sleep(float(sys.argv[4]))
     s.sendall(b"QUIT\r\n"); reply()

@@ -9,8 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+/* the error strings' loaders are deprecated in OpenSSL 3, but they are the
+   only way to load them after OPENSSL_INIT_NO_LOAD_*_STRINGS */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/ssl.h>
 #include <openssl/err.h>
+#include <openssl/decoder.h>
+#include <openssl/pem.h>
 #include "sdu_tls.h"
 #include "sdu_msg.h"
 #include "sdu_env.h"
@@ -32,28 +37,80 @@ struct sdu_tls {
   short want;
 };
 
-/* the library's reason for the last failure, for a warning */
+/* the library's reason for the last failure, for a warning. The error
+   strings (thousands, in hash tables) are loaded only now: a session that
+   warns of nothing never pays for them */
 static const char *why(void)
 {
   static char buf[256];
+  static int loaded;
   unsigned long e = ERR_peek_last_error();
   if (!e) return "unknown error";
+  if (!loaded) {
+    loaded = 1;
+    ERR_load_ERR_strings(); ERR_load_SSL_strings(); ERR_load_ASN1_strings();
+    ERR_load_BIO_strings(); ERR_load_BN_strings(); ERR_load_BUF_strings();
+    ERR_load_CRYPTO_strings(); ERR_load_EC_strings(); ERR_load_EVP_strings();
+    ERR_load_OBJ_strings(); ERR_load_PEM_strings(); ERR_load_RAND_strings();
+    ERR_load_RSA_strings(); ERR_load_X509_strings(); ERR_load_X509V3_strings();
+  }
   ERR_error_string_n(e, buf, sizeof buf);
   return buf;
 }
 
-/* a file the library will read: say exactly why we cannot, as the user we run as */
+/* a file the library will read: say exactly why we cannot, and as whom */
 static int readable(const char *what, const char *file)
 {
-  char who[64];
+  char who[64], uid[SDU_FMT_ULONG];
   int fd = open(file, O_RDONLY | O_CLOEXEC);
   if (fd == -1) {
-    sdu_warnsys("STARTTLS not offered: unable to read ", what, " ", file, " as ",
-      sdu_whoami(who, sizeof who));
+    int e = errno;
+    uid[sdu_fmt_ulong(uid, (unsigned long) geteuid())] = 0;
+    sdu_whoami(who, sizeof who);
+    errno = e;
+    sdu_warnsys("STARTTLS not offered: unable to read ", what, " file ", file, " as user ", who,
+      " (uid ", uid, ")");
     return 0;
   }
   close(fd);
   return 1;
+}
+
+/* the private key: the first PEM block named "... PRIVATE KEY" in the file
+   (it may follow the chain), decoded with the decoders of the certificate's
+   key type only (OpenSSL tries every decoder it has otherwise: twice the
+   time; a key of another type is read by them all, so that the warning
+   says it does not match); 0 on failure, the library's error queue says why */
+static EVP_PKEY *readkey(const char *file, const EVP_PKEY *pub)
+{
+  const char *type = 0;
+  EVP_PKEY *k = 0;
+  BIO *b = BIO_new_file(file, "r");
+  char *name = 0, *hdr = 0;
+  unsigned char *der = 0;
+  long len = 0;
+  if (!b) return 0;
+  while (PEM_read_bio(b, &name, &hdr, &der, &len)) {
+    if (strstr(name, "PRIVATE KEY")) break;
+    OPENSSL_free(name); OPENSSL_free(hdr); OPENSSL_free(der);
+    name = hdr = 0; der = 0;
+  }
+  BIO_free(b);
+  if (!der) return 0;
+  ERR_clear_error();
+  if (pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) type = "EC";
+  else if (pub && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA) type = "RSA";
+  for (;;) {
+    const unsigned char *p = der;
+    size_t n = (size_t) len;
+    OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(&k, "DER", 0, type, OSSL_KEYMGMT_SELECT_KEYPAIR, 0, 0);
+    if (d && !OSSL_DECODER_from_data(d, &p, &n)) { EVP_PKEY_free(k); k = 0; }
+    OSSL_DECODER_CTX_free(d);
+    if (k || !type) break;
+    type = 0;
+  }
+  OPENSSL_free(name); OPENSSL_free(hdr); OPENSSL_clear_free(der, (size_t) len);
+  return k;
 }
 
 /* protocols: "TLSv1.2 TLSv1.3" (either alone); older ones are refused */
@@ -128,9 +185,15 @@ static SSL_CTX *context(sdu_tls *t, const char *cert, const char *key)
     sdu_warn("STARTTLS not offered: unable to load the certificate ", cert, ": ", why());
     goto fail;
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-    sdu_warn("STARTTLS not offered: unable to load the key ", key, ": ", why());
-    goto fail;
+  {
+    X509 *x = SSL_CTX_get0_certificate(ctx);
+    EVP_PKEY *k = readkey(key, x ? X509_get0_pubkey(x) : 0);
+    int ok = k && SSL_CTX_use_PrivateKey(ctx, k) == 1;
+    EVP_PKEY_free(k);
+    if (!ok) {
+      sdu_warn("STARTTLS not offered: unable to load the key ", key, ": ", why());
+      goto fail;
+    }
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     sdu_warn("STARTTLS not offered: the key ", key, " does not match the certificate ", cert);
@@ -194,8 +257,10 @@ sdu_tls *sdu_tls_server(void)
   sdu_tls *t;
   if (!cert || !*cert) return 0;
   if (!key || !*key) key = cert;
-  if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS
-        | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, 0)) {
+  /* never openssl.cnf: the site's OpenSSL configuration is not ours
+     (sdu-chain(1)); the error strings only when a warning needs them */
+  if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_SSL_STRINGS
+        | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, 0)) {
     sdu_warn("STARTTLS not offered: unable to initialise OpenSSL");
     return 0;
   }

@@ -48,7 +48,7 @@ listen() {
   : > "$D/tcpserver.log"
   # shellcheck disable=SC2086
   e2e_tcpserver ${LISTEN_OPTS:-} 0 env TCPREMOTEIP="$_ip" $_env "$T/rblcheck/rblcheck" -f "$D/policy" \
-    "$T/throttle/throttle" -d "$D/state" -b 3h "$T/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" "$@"
+    "$T/throttle/throttle" -d "${STATE:-$D/state}" -b 3h "$T/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" "$@"
 }
 client() { python3 "$T/tests/lib/tlssmtp.py" "${CLIENT_HOST:-127.0.0.1}" "$E2E_PORT" "$@"; }
 msgs() { ls "$D/sink" | grep -c '^msg\.'; }
@@ -103,6 +103,16 @@ e2e_check "  ... and stored byte for byte" \
   '[ "$(tail -c "$(wc -c < "$D/big.data")" "$m" | cksum)" = "$(cksum < "$D/big.data")" ]'
 rm -f "$D/big.data" "$m"
 
+# --- close_notify in the middle of DATA: the message is cut, never delivered
+# (TLS's end is no end of data: only the client's "." is)
+before=$(msgs)
+client '>EHLO x\r\n' '<' '>STARTTLS\r\n' '<' tls '>EHLO y\r\n' '<' \
+  '>MAIL FROM:<a@example.org>\r\nRCPT TO:<two@example.net>\r\nDATA\r\n' '<' '<' '<' \
+  '>Subject: cut\r\n\r\nthe first half\r\n' close > "$D/cut.out" 2>&1
+E2E_LAST=$D/cut.out
+e2e_check "close_notify in the middle of DATA: the session ends, no message" \
+  'grep -q "^354 " "$D/cut.out" && grep -q "^CLOSED" "$D/cut.out" && ! grep -q "^250 ok queued" "$D/cut.out" && sleep 0.5 && [ "$(msgs)" -eq "$before" ]'
+
 # --- STARTTLS pipelined behind MAIL: in a transaction, refused; STARTTLS before EHLO
 client '>STARTTLS\r\n' '<' '>EHLO x\r\nMAIL FROM:<a@example.org>\r\nSTARTTLS\r\n' '<' '<' '<' '>QUIT\r\n' '<' > "$D/order.out" 2>&1
 E2E_LAST=$D/order.out
@@ -148,15 +158,49 @@ e2e_check "a client that never starts the handshake is cut after SDU_TLS_TIMEOUT
 E2E_LAST=$D/tcpserver.log
 e2e_check "  ... with a warning" 'grep -q "warning: TLS handshake timed out" "$D/tcpserver.log"'
 
-# --- a key that cannot be read: no STARTTLS, the mail still flows
-listen "$c_clean" SDU_TLS_CERT="$D/ec.crt" SDU_TLS_KEY="$D/missing.key" -- "$T/tests/smtpsink" -d "$D/sink" || exit 1
-before=$(msgs)
-e2e_swaks --to one@example.net --from a@example.org
-e2e_check "an unreadable key: no STARTTLS offered, the message taken" \
-  '! grep -q "STARTTLS" "$E2E_LAST" && grep -q "^<-  250 ok queued" "$E2E_LAST" && [ "$(msgs)" -eq $((before + 1)) ]'
-E2E_LAST=$D/tcpserver.log
-e2e_check "  ... and a warning naming the file" \
-  'grep -q "warning: STARTTLS not offered: unable to read key $D/missing.key" "$D/tcpserver.log"'
+# --- a key that cannot be read: no STARTTLS, the mail still flows, and the
+# warning names the file, the user and the uid (so that the operator sees
+# whose permission is missing)
+# nokey WHAT FILE USER UID WHY: one session through the chain listening
+nokey() {
+  e2e_swaks --to one@example.net --from a@example.org
+  e2e_check "$1: no STARTTLS offered, the message taken" \
+    '! grep -q "STARTTLS" "$E2E_LAST" && grep -q "^<-  250 ok queued" "$E2E_LAST"'
+  E2E_LAST=$D/tcpserver.log
+  e2e_check "  ... and the warning names the file, the user and the uid" \
+    "grep -q 'warning: STARTTLS not offered: unable to read key file $2 as user $3 (uid $4): $5' \"\$D/tcpserver.log\""
+}
+listen "$c_clean" SDU_TLS_CERT="$D/ec.crt" SDU_TLS_KEY="$D/missing.key" -- "$T/tests/smtpsink" -x nodir || exit 1
+nokey "a key that is not there" "$D/missing.key" root 0 "No such file or directory"
+# a key only root can read, the chain run as nobody (as qmaild would be)
+nuid=$(id -u nobody) ngid=$(id -g nobody)
+cp "$D/ec.key" "$D/root.key" && chmod 600 "$D/root.key"
+mkdir -p "$D/nstate" && chown "$nuid:$ngid" "$D/nstate"
+chmod 644 "$D/ec.crt" "$D/policy" "$D/rcpt.cdb"
+LISTEN_OPTS="-u $nuid -g $ngid" STATE=$D/nstate listen "$c_clean" SDU_TLS_CERT="$D/ec.crt" SDU_TLS_KEY="$D/root.key" -- \
+  "$T/tests/smtpsink" -x nodir || exit 1
+nokey "a key only root can read, the chain run as nobody" "$D/root.key" nobody "$nuid" "Permission denied"
+
+# --- SNI: SDU_TLS_DIR holds NAME.pem (chain and key) per name a client asks for
+mkdir -p "$D/sni"
+e2e_ok "openssl req: a certificate for mx2.sdu.test" openssl req -x509 -newkey rsa:2048 -nodes \
+  -keyout "$D/mx2.key" -out "$D/mx2.crt" -days 2 -subj /CN=mx2.sdu.test || exit 1
+cat "$D/mx2.crt" "$D/mx2.key" > "$D/sni/mx2.sdu.test.pem"
+listen "$c_clean" SDU_TLS_CERT="$D/ec.crt" SDU_TLS_KEY="$D/ec.key" SDU_TLS_DIR="$D/sni" -- "$T/tests/smtpsink" -d "$D/sink" || exit 1
+# subject: the certificate the server sent, as s_client prints it
+subject() {
+  { sleep 2; printf 'QUIT\n'; } | timeout 10 openssl s_client -connect "127.0.0.1:$E2E_PORT" -starttls smtp -crlf \
+    -ign_eof "$@" 2> /dev/null | sed -n 's/^subject=//p'
+}
+subject -servername mx2.sdu.test > "$D/sni.out"
+subject -servername MX2.SDU.TEST > "$D/sni-upper.out"
+subject -servername other.sdu.test > "$D/sni-other.out"
+subject -noservername > "$D/sni-none.out"
+E2E_LAST=$D/sni.out
+e2e_check "SNI: mx2.sdu.test gets its own certificate from SDU_TLS_DIR" 'grep -q "CN *= *mx2.sdu.test" "$D/sni.out"'
+e2e_check "  ... in capitals too" 'grep -q "CN *= *mx2.sdu.test" "$D/sni-upper.out"'
+e2e_check "  ... a name without a file gets SDU_TLS_CERT's" 'grep -q "CN *= *mx.sdu.test" "$D/sni-other.out"'
+e2e_check "  ... and so does a client that names none" 'grep -q "CN *= *mx.sdu.test" "$D/sni-none.out"'
 
 # --- IPv6
 LISTEN_OPTS="-6 -a ::1" listen "$c_clean" SDU_TLS_CERT="$D/ec.crt" SDU_TLS_KEY="$D/ec.key" -- "$T/tests/smtpsink" -d "$D/sink" || exit 1

@@ -9,6 +9,8 @@
 #   file=PATH  send the file's bytes in one go
 #   sleep=S    wait S seconds
 #   eof        read until the server closes; print what came and "EOF after S"
+#   close      TLS's close_notify (the connection itself stays open), then
+#              "CLOSED" once the server's own close_notify or end came
 # Exit 0; 2 when the connection broke before a step (printed as "BROKEN why").
 import socket, ssl, sys, time
 
@@ -56,6 +58,13 @@ try:
             s.sendall(open(st[5:], "rb").read())
         elif st.startswith("sleep="):
             time.sleep(float(st[6:]))
+        elif st == "close":
+            s.settimeout(20)
+            try:
+                s = s.unwrap()
+            except (OSError, ssl.SSLError):
+                pass
+            print("CLOSED", flush=True)
         elif st == "eof":
             t = time.time()
             out = buf

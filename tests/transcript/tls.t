@@ -64,7 +64,7 @@ goes on.
   250 ok que
   221 smtpsi
   $ grep warning err
-  sdu-testproxy: warning: STARTTLS not offered: unable to read key nokey.pem as root: No such file or directory
+  sdu-testproxy: warning: STARTTLS not offered: unable to read key file nokey.pem as user root (uid 0): No such file or directory
 
 SDU_TLS_AUTH: AUTH only inside TLS. Before the handshake AUTH is not offered
 and gets 530.

@@ -30,6 +30,9 @@ static SSL_CTX *client_ctx(int minv, int maxv)
   if (maxv && maxv < TLS1_2_VERSION) SSL_CTX_set_cipher_list(c, "DEFAULT:@SECLEVEL=0");
   SSL_CTX_set_verify(c, SSL_VERIFY_NONE, 0);
   SSL_CTX_set_client_cert_cb(c, client_cert_cb);
+  /* the client's own choices, whatever an openssl.cnf would say */
+  SSL_CTX_set_ciphersuites(c, "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256");
+  SSL_CTX_set1_groups_list(c, "X25519:P-256");
   return c;
 }
 
@@ -138,6 +141,24 @@ int main(void)
     printf("not ok - openssl req made no certificate (see %s/openssl.log)\n", dir);
     return 1;
   }
+  /* an OpenSSL configuration that would break everything if it were read
+     (the server never reads one, sdu-chain(1)): with config_diagnostics a
+     missing section fails the library's start, and the TLS 1.3 suite and
+     group it sets are ones the test's client does not offer. Set before
+     the first use of the library in this process */
+  {
+    char conf[300];
+    FILE *f;
+    path(conf, sizeof conf, "openssl.cnf");
+    f = fopen(conf, "w");
+    if (!f || fputs("config_diagnostics = 1\nopenssl_conf = openssl_init\n[openssl_init]\n"
+          "ssl_conf = ssl_sect\nproviders = nowhere_sect\n[ssl_sect]\nsystem_default = sys_sect\n"
+          "[sys_sect]\nCiphersuites = TLS_AES_128_CCM_8_SHA256\nGroups = ffdhe8192\n", f) < 0 || fclose(f)) {
+      printf("not ok - unable to write %s\n", conf);
+      return 1;
+    }
+    setenv("OPENSSL_CONF", conf, 1);
+  }
   path(ec, sizeof ec, "ec.crt"); path(eck, sizeof eck, "ec.key");
   path(rsa, sizeof rsa, "rsa.crt"); path(rsak, sizeof rsak, "rsa.key");
   path(both, sizeof both, "both.pem"); path(sni, sizeof sni, "sni");
@@ -155,7 +176,7 @@ int main(void)
   T_EQI(sdu_tls_offer(), 0, "unreadable key: not offered");
   w = warnings_of(&t);
   T_OK(!t, "unreadable key: no TLS");
-  T_OK(w && strstr(w, "t_tls: warning: STARTTLS not offered: unable to read key /nonexistent/sdu-test.key"), "unreadable key: the warning names the file");
+  T_OK(w && strstr(w, "t_tls: warning: STARTTLS not offered: unable to read key file /nonexistent/sdu-test.key as user "), "unreadable key: the warning names the file");
   if (w && !strstr(w, "/nonexistent/sdu-test.key")) printf("#   %s", w);
   free(w);
 
@@ -186,6 +207,7 @@ int main(void)
   T_EQS(sdu_tls_version(p.t), "TLSv1.3", "ECDSA: TLSv1.3 by default");
   T_OK(strlen(sdu_tls_cipher(p.t)) > 4, "ECDSA: a cipher name");
   T_EQI(asked_for_cert, 0, "no client certificate requested");
+  T_OK(strcmp(sdu_tls_cipher(p.t), "TLS_AES_128_CCM_8_SHA256") != 0, "OPENSSL_CONF's Ciphersuites not used: the configuration never read");
   {
     /* both ways; a reply bigger than the socket buffer goes out in steps,
        each write waiting for POLLOUT as sdu_tls_want says */
@@ -224,6 +246,33 @@ int main(void)
     T_OK(r == 6 && sdu_tls_pending(p.t), "bytes held in the library: pending");
     r = sdu_tls_read(p.t, buf, sizeof buf);
     T_OK(r == 6 && !sdu_tls_pending(p.t), "the rest read: nothing pending");
+    /* a KeyUpdate that asks for ours while our write waits half sent
+       (the client reads nothing; the proxy goes on reading meanwhile):
+       the read takes it and returns the data behind it, OpenSSL sends its
+       answer once the write is through, and the client gets every byte */
+    sent = 0;
+    while ((r = sdu_tls_write(p.t, big, sizeof big)) > 0) sent += (size_t) r;
+    T_OK(r == -1 && errno == EAGAIN && sdu_tls_want(p.t, &fd) == POLLOUT, "a write that waits");
+    SSL_key_update(p.c, SSL_KEY_UPDATE_REQUESTED);
+    SSL_write(p.c, "QUIT\r\n", 6);
+    r = sdu_tls_read(p.t, buf, sizeof buf);
+    T_EQB(buf, r > 0 ? (size_t) r : 0, "QUIT\r\n", "a KeyUpdate while a write waits: the data behind it read");
+    recvd = 0;
+    rounds = 0;
+    for (;;) {
+      int k = SSL_read(p.c, got, sizeof got);
+      if (k > 0) { recvd += (size_t) k; continue; }
+      if (++rounds > 100000) break;
+      r = sdu_tls_write(p.t, big, sizeof big);
+      if (r > 0) sent += (size_t) r;
+      else if (!(r == -1 && errno == EAGAIN)) break;
+      if (recvd == sent && r > 0) break;
+    }
+    T_OK(recvd == sent, "  ... and the write goes on: the client gets every byte");
+    SSL_write(p.c, "NOOP\r\n", 6);
+    r = sdu_tls_read(p.t, buf, sizeof buf);
+    T_EQB(buf, r > 0 ? (size_t) r : 0, "NOOP\r\n", "  ... and the session with it");
+    ERR_clear_error();
     /* the client closes */
     SSL_shutdown(p.c);
     r = sdu_tls_read(p.t, buf, sizeof buf);
@@ -248,6 +297,25 @@ int main(void)
   T_EQI(handshake(p.t, p.c), 1, "RSA: handshake");
   T_EQS(sdu_tls_version(p.t), "TLSv1.2", "SDU_TLS_PROTOCOLS=TLSv1.2: TLSv1.2");
   T_OK(strstr(sdu_tls_cipher(p.t), "ECDHE-RSA-") == sdu_tls_cipher(p.t), "TLS 1.2: an ECDHE suite");
+  {
+    /* the client asks to renegotiate: the server says no_renegotiation
+       (no second handshake, no second CPU cost for it) */
+    char buf[64];
+    ssize_t r;
+    int renegotiated = 0, k;
+    unsigned long e = 0;
+    T_EQI(SSL_renegotiate(p.c), 1, "TLS 1.2: the client asks to renegotiate");
+    for (k = 0; k < 20; ++k) {
+      int cr = SSL_do_handshake(p.c);
+      if (cr == 1 && !SSL_renegotiate_pending(p.c)) { renegotiated = 1; break; }
+      if (cr <= 0 && SSL_get_error(p.c, cr) != SSL_ERROR_WANT_READ) { e = ERR_peek_last_error(); break; }
+      r = sdu_tls_read(p.t, buf, sizeof buf);
+      if (r == 0 || (r < 0 && errno != EAGAIN)) break;
+    }
+    T_EQI(renegotiated, 0, "TLS 1.2: no renegotiation");
+    T_EQI(ERR_GET_REASON(e), SSL_R_NO_RENEGOTIATION, "TLS 1.2: the server's answer: no_renegotiation");
+    ERR_clear_error();
+  }
   stop(&p);
   unsetenv("SDU_TLS_AUTH");
 
