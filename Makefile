@@ -37,6 +37,13 @@ SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC)) $(GC_$(
 # OpenSSL's libssl (STARTTLS in the proxy, common/sdu_tls.c): static like the
 # rest; a program that never reaches the proxy pulls nothing of it in
 TLS_LIBS = -lssl -lcrypto
+# the static programs that stand in the middle: OpenSSL's CPU probe when TLS
+# is first used, not at every exec (common/sdu_cpuid.c says why); a dynamic
+# libcrypto (the sanitizers' build) runs it in its own constructor
+CPUID_WRAP_ = common/sdu_cpuid.o -Wl,--wrap=OPENSSL_cpuid_setup
+CPUID_WRAP_0 = $(CPUID_WRAP_)
+CPUID_WRAP_1 =
+CPUID_WRAP = $(CPUID_WRAP_$(SANITIZE))
 LIBS = -lhiredis -llmdb -lowfat $(TLS_LIBS) -lpthread
 # libpsl linked statically needs what it was built with (musl.sh builds it without IDNA)
 PSL_LIBS_ = -lpsl -lidn2 -lunistring
@@ -69,7 +76,7 @@ UNIT_STATE = tests/unit/t_state
 UNIT_DNS = tests/unit/t_ip tests/unit/t_dns
 UNIT_ALLOC = tests/unit/t_alloc
 UNIT_TAG = tests/unit/t_tag
-UNIT_TLS = tests/unit/t_tls
+UNIT_TLS = tests/unit/t_tls tests/unit/t_cpuid
 UNIT_TESTS = $(UNIT_BASE) $(UNIT_SMTP) $(UNIT_CONFIG) $(UNIT_ADDR) \
   $(UNIT_CDB) $(UNIT_STATE) $(UNIT_DNS) $(UNIT_ALLOC) $(UNIT_TAG) $(UNIT_TLS) \
   $(UNIT_RBLCHECK) $(UNIT_THROTTLE) $(UNIT_RCPTCHECK) $(UNIT_SPAMGRAB)
@@ -99,7 +106,7 @@ UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/u
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
 BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
-  bench/spamgrab_bench bench/tls_floor bench/cc bench/greylist
+  bench/spamgrab_bench bench/tls_floor bench/cc bench/greylist bench/treecpu
 
 HEADERS = common/*.h
 
@@ -172,6 +179,9 @@ bench/greylist: bench/greylist.o $(THROTTLE_OBJS) common/libsdu.a
 bench/throttle_flood: bench/throttle_flood.o
 	$(LINK) bench/throttle_flood.o
 
+bench/treecpu: bench/treecpu.o
+	$(LINK) bench/treecpu.o
+
 # spamgrab's parts; spamgrab links dynamically: libpsl.a needs libunistring.a, which Debian ships only in libunistring-dev
 SPAMGRAB_OBJS = spamgrab/spamgrab_parse.o spamgrab/spamgrab_conf.o spamgrab/spamgrab_cache.o \
   spamgrab/spamgrab_report.o spamgrab/spamgrab_out.o spamgrab/spamgrab_contact.o spamgrab/spamgrab_run.o \
@@ -231,8 +241,8 @@ rcptcheck/rcptcheck: chain/sdu-chain
 CHAIN_OBJS = rblcheck/rblcheck.o rblcheck/rblcheck_policy.o throttle/throttle.o $(THROTTLE_OBJS) \
   rcptcheck/rcptcheck.o $(RCPTCHECK_OBJS)
 chain/sdu-chain.o: $(HEADERS)
-chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a
-	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
+chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a common/sdu_cpuid.o
+	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) $(CPUID_WRAP) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a
 	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a $(LIBS)
@@ -259,6 +269,9 @@ tests/unit/t_tag: tests/unit/t_tag.o common/libsdu.a
 tests/unit/t_tls: tests/unit/t_tls.o common/libsdu.a
 	$(LINK) tests/unit/t_tls.o common/libsdu.a $(LIBS)
 
+tests/unit/t_cpuid: tests/unit/t_cpuid.o common/sdu_cpuid.o
+	$(LINK) tests/unit/t_cpuid.o $(CPUID_WRAP) $(LIBS)
+
 tests/unit/t_state: tests/unit/t_state.o common/libsdu.a
 	$(LINK) tests/unit/t_state.o common/libsdu.a $(LIBS)
 
@@ -280,8 +293,8 @@ tests/unit/t_dns: tests/unit/t_dns.o common/libsdu.a
 tests/unit/t_smtp: tests/unit/t_smtp.o common/libsdu.a
 	$(LINK) tests/unit/t_smtp.o common/libsdu.a $(LIBS)
 
-tests/sdu-testproxy: tests/sdu-testproxy.o common/libsdu.a
-	$(LINK) tests/sdu-testproxy.o common/libsdu.a $(LIBS)
+tests/sdu-testproxy: tests/sdu-testproxy.o common/libsdu.a common/sdu_cpuid.o
+	$(LINK) tests/sdu-testproxy.o $(CPUID_WRAP) common/libsdu.a $(LIBS)
 
 tests/sdu-maxrss: tests/sdu-maxrss.o common/libsdu.a
 	$(LINK) tests/sdu-maxrss.o common/libsdu.a $(LIBS)
@@ -359,7 +372,7 @@ clean:
 
 # every object, made again when the build flags change (common/build-flags); at the
 # end, where every list is defined
-ALL_OBJS = $(COMMON_OBJS) common/sdu_alloc.o $(UNIT_TESTS:=.o) chain/sdu-chain.o $(CHAIN_OBJS) \
+ALL_OBJS = $(COMMON_OBJS) common/sdu_alloc.o common/sdu_cpuid.o $(UNIT_TESTS:=.o) chain/sdu-chain.o $(CHAIN_OBJS) \
   $(REPORT_OBJS) throttle/sdu-report.o rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) \
   spamgrab/spamgrab.o $(SPAMGRAB_OBJS) $(TEST_PROGS:=.o) tests/fuzz_addr.o $(BENCH_PROGS:=.o) \
   bench/throttle_flood.o

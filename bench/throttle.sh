@@ -8,18 +8,26 @@
 # THROTTLE_OPTS: throttle's options (default "-b 3h -B 20/10m": it stays in the
 # middle of every connection; "" lets it exec after the rate and concurrency checks)
 # The floor run shows what the four execs alone cost on this machine.
+# Each phase prints, next to its rate, the CPU its server side used (tcpserver's
+# whole process tree, bench/treecpu) per session and per served (clean)
+# session; the target: the chain's CPU per clean session at most 2x the bare
+# downstream's.
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}; inflight=${2:-300}; mode=${3:-}
 SDU_TOP=$top; export SDU_TOP
 . "$top/tests/lib/e2e.sh"
 e2e_init bench-throttle
 e2e_need_root "port 53 for rbldnsd"
-make -s -C "$top" bench/throttle_flood > /dev/null || exit 111
+make -s -C "$top" bench/throttle_flood bench/treecpu > /dev/null || exit 111
 D=$E2E_DIR
 flood() { "$top/bench/throttle_flood" -c "$inflight" -t "$secs" -s "$src" -n 1000 127.0.0.1 "$1"; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# clients: 1000 addresses 127.N.0.1 .. 127.N.3.250; a few listed
+# clients: 1000 addresses 127.N.0.1 .. 127.N.3.250, taken in turn; a few listed.
+# Every phase gets the same mix: the listed clients go to the bare server too
+# (which serves them: it has no lists), so that each phase's CPU figure is for
+# the same sessions; CPU per served session charges the chain's refusals to
+# its clean sessions (they are 1% of the sessions)
 n=$((100 + $(e2e_random) % 150)); src=127.$n
 dns=$(e2e_free_addr) || exit 111
 : > "$D/dul"; : > "$D/orbs"
@@ -35,12 +43,13 @@ echo one@example.net > "$D/valid"
 "$top/rcptcheck/rcptcheck-build" -f "$D/rcpt.cdb" "$D/valid" || exit 111
 mkdir "$D/state"
 
-sample() { # pid file: from 3 s into the flood, every 2 s, from one snapshot of
-  # the processes (hundreds start and end between two ps runs): the RSS of
-  # tcpserver's group, the number of processes in it, and tcpserver's own
+sample() { # pgid pid file: from 3 s into the flood, every 2 s, from one snapshot
+  # of the processes (hundreds start and end between two ps runs): the RSS of
+  # tcpserver's group (bench/treecpu, its leader, left out), the number of
+  # processes in it, and tcpserver's own (pid)
   sleep 3
   while kill -0 "$1" 2>/dev/null; do
-    ps -e -o pid=,pgid=,rss= | awk -v g="$1" '$2 == g { s += $3; n++; if ($1 == g) t = $3 } END { print s + 0, n + 0, t + 0 }' >> "$2"
+    ps -e -o pid=,pgid=,rss= | awk -v g="$1" -v p="$2" '$2 == g && $1 != g { s += $3; n++; if ($1 == p) t = $3 } END { print s + 0, n + 0, t + 0 }' >> "$3"
     sleep 2
   done
 }
@@ -78,32 +87,57 @@ logto() { # name: start multilog on a FIFO and point tcpserver's output at it
   e2e_remember $! multilog
   E2E_TCPLOG_TO=$D/log.$1.fifo; export E2E_TCPLOG_TO
 }
+# The server side of each phase runs under bench/treecpu: tcpserver, every
+# connection's processes and what they started, all reaped in that tree, are
+# one CPU figure (RUSAGE_CHILDREN) when tcpserver is gone. It needs no cgroup
+# (none to create in a container, a v1/v2 mix on others) and holds nothing of
+# the load generator, multilog or the other users of the machine; a process
+# that outlived tcpserver would be missing, so a phase ends only when the
+# last session's processes are gone. CPU per session is the figure that does
+# not swing with the disk or with what the load generator gets of the CPUs.
+listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+drained() { # pgid: nothing left in it but treecpu and tcpserver
+  [ "$(ps -e -o pgid= | awk -v g="$1" '$1 == g { n++ } END { print n + 0 }')" -le 2 ]
+}
+phase() { # name [ memory-samples-file ] -- prog args: tcpserver running prog under a
+  # flood; prints the flood's figures, then the server side's CPU
+  _n=$1; _m=; shift
+  [ "$1" != -- ] && { _m=$1; shift; }
+  shift
+  logto "$_n.$(date +%s%N)"
+  _port=$(e2e_free_port) || exit 111
+  setsid "$top/bench/treecpu" "$D/cpu.$_n" tcpserver -vRHl0 -c 2000 -b 1024 127.0.0.1 "$_port" "$@" \
+    >> "$E2E_TCPLOG_TO" 2>&1 < /dev/null &
+  _pid=$!
+  e2e_remember "$_pid" treecpu
+  e2e_wait 100 listening "$_port" || { echo "# tcpserver did not start" >&2; exit 111; }
+  _tcp=$(pgrep -P "$_pid")
+  e2e_remember "$_tcp" tcpserver
+  [ -n "$_m" ] && { sample "$_pid" "$_tcp" "$_m" & }
+  _r=$(flood "$_port")
+  e2e_wait 100 drained "$_pid"
+  # tcpserver, then treecpu, which writes the figure when tcpserver is gone
+  # (e2e_stop would TERM treecpu alone: dash's kill takes no "--")
+  e2e_stop "$_tcp"
+  e2e_wait 50 sh -c '! kill -0 "$1" 2> /dev/null' sh "$_pid"
+  wait
+  _c=$(sed -n 's/^cpu=\([0-9.]*\) .*/\1/p' "$D/cpu.$_n")
+  echo "$_r server_cpu_s=$_c" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    n = v["served"] + v["refused"]
+    printf "%s cpu_ms_per_session=%.3f cpu_ms_per_served=%.3f\n", $0, n ? 1000 * v["server_cpu_s"] / n : 0, v["served"] ? 1000 * v["server_cpu_s"] / v["served"] : 0 }'
+}
 bare() { # downstream
-  logto "bare.$1.$(date +%s%N)"
-  e2e_tcpserver -c 2000 -b 1024 0 $(sink "$1") || exit 111
-  r=$(flood "$E2E_PORT")
-  e2e_stop "$E2E_TCPSERVER_PID"
-  echo "$r"
+  phase "bare.$1" -- $(sink "$1")
 }
 chain() { # downstream [ memory-samples-file ]
-  logto "chain.$1.$(date +%s%N)"
-  e2e_tcpserver -c 2000 -b 1024 0 "$top/rblcheck/rblcheck" -f "$D/policy" \
+  phase "chain.$1" $2 -- "$top/rblcheck/rblcheck" -f "$D/policy" \
     "$top/throttle/throttle" -d "${STORE:-$D/state}" ${THROTTLE_OPTS--b 3h -B 20/10m} \
-    "$top/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" $(sink "$1") || exit 111
-  [ -n "$2" ] && { sample "$E2E_TCPSERVER_PID" "$2" & }
-  r=$(flood "$E2E_PORT")
-  e2e_stop "$E2E_TCPSERVER_PID"
-  wait
-  echo "$r"
+    "$top/rcptcheck/rcptcheck" -f "$D/rcpt.cdb" $(sink "$1")
 }
 relay() { # downstream: the cheapest link there is in the middle, a proxy that only
   # relays (tests/sdu-testproxy, no hooks, no state, no DNS): the floor of any chain
   # with a link in the middle on this machine
-  logto "relay.$1.$(date +%s%N)"
-  e2e_tcpserver -c 2000 -b 1024 0 "$top/tests/sdu-testproxy" $(sink "$1") || exit 111
-  r=$(flood "$E2E_PORT")
-  e2e_stop "$E2E_TCPSERVER_PID"
-  echo "$r"
+  phase "relay.$1" -- "$top/tests/sdu-testproxy" $(sink "$1")
 }
 links="rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck"
 
@@ -140,6 +174,9 @@ OUT=$D/out.relay; p=$(relay record); echo "a proxy that only relays+test downstr
 OUT=$D/out.bare2; b2=$(bare record); echo "bare test downstream (recording), again: $b2"
 br=$(field "$b" rate); cr=$(field "$c" rate); br2=$(field "$b2" rate); pr=$(field "$p" rate)
 echo "$cr $br $br2 $pr" | awk '{ printf "ratio chain/bare = %.3f (target >= 0.5; against the first bare run %.3f, the second %.3f)\nrelay-only proxy/bare = %.3f, chain/relay-only proxy = %.3f\n", 2 * $1 / ($2 + $3), $1 / $2, $1 / $3, 2 * $4 / ($2 + $3), $1 / $4 }'
+cpu() { field "$1" cpu_ms_per_served; }
+echo "$(cpu "$c") $(cpu "$b") $(cpu "$b2") $(cpu "$p") $(field "$c" client_cpu_s) $(field "$b" client_cpu_s)" |
+  awk '{ printf "CPU per clean session (server side, ms): chain %.3f, bare %.3f and %.3f, relay-only proxy %.3f; ratio chain/bare = %.2f (target <= 2), relay-only proxy/bare = %.2f; load generator CPU: %.1f s (chain), %.1f s (bare)\n", $1, $2, $3, $4, 2 * $1 / ($2 + $3), 2 * $4 / ($2 + $3), $5, $6 }'
 echo "chain: greeting p50 $(field "$c" greeting_p50_ms) ms, p99 $(field "$c" greeting_p99_ms) ms (bare p99 $(field "$b" greeting_p99_ms) ms); failed by the chain: $(field "$c" failed) (target 0)"
 memory "$D/rss"
 rec=$(ls "$D/out.chain" | grep -c '^msg\.')
@@ -159,6 +196,8 @@ unset RELAYCLIENT
 p=$(relay nodir); echo "a proxy that only relays+smtpsink -x nodir: $p"
 br=$(field "$b" rate); cr=$(field "$c" rate); fr=$(field "$f" rate); pr=$(field "$p" rate)
 echo "$cr $br $fr $pr" | awk '{ printf "downstream that stores nothing: chain/bare = %.3f; pass-on floor/bare = %.3f, chain/floor = %.3f; relay-only proxy/bare = %.3f, chain/relay-only proxy = %.3f\n", $1 / $2, $3 / $2, $1 / $3, $4 / $2, $1 / $4 }'
+echo "$(cpu "$c") $(cpu "$b") $(cpu "$f") $(cpu "$p")" |
+  awk '{ printf "CPU per clean session, downstream that stores nothing (ms): chain %.3f, bare %.3f, pass-on floor %.3f, relay-only proxy %.3f; ratio chain/bare = %.2f, floor/bare = %.2f, relay-only proxy/bare = %.2f\n", $1, $2, $3, $4, $1 / $2, $3 / $2, $4 / $2 }'
 
 # a million log lines through sdu-report, against wc -l and awk on the same file
 awk -v p="$src" 'BEGIN { srand(1); for (i = 0; i < 250000; i++) {

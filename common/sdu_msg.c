@@ -99,3 +99,14 @@ int sdu_log_emit(sdu_log *l, int fd)
   stralloc_free(&l->sa);
   return r;
 }
+
+void sdu_log_decision(const char *ip, const char *action, const char *would, const char *reason)
+{
+  sdu_log l;
+  sdu_log_start(&l);
+  sdu_log_kv(&l, "ip", ip);
+  sdu_log_kv(&l, "action", action);
+  if (would) sdu_log_kv(&l, "would", would);
+  sdu_log_kv(&l, "reason", reason);
+  sdu_log_emit(&l, 2);
+}

@@ -44,6 +44,9 @@ void sdu_log_kvu(sdu_log *l, const char *key, unsigned long value);
 void sdu_log_session(const char *fields);
 /* writes the line to fd (2 in programs), then frees it */
 int sdu_log_emit(sdu_log *l, int fd);
+/* the engine's own decisions, one line on fd 2: "ip=IP action=A [would=W]
+   reason=R" (the proxy's bare LF and non-SMTP refusals, the responder's) */
+void sdu_log_decision(const char *ip, const char *action, const char *would, const char *reason);
 
 #define SDU_LOG_VALUE_MAX 256
 

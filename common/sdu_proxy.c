@@ -434,6 +434,19 @@ static void barecr(char *s, size_t len)
   }
 }
 
+/* the session's first line is an HTTP request: a proxy abuser, not a mail
+   client. Refused before any link sees it, and downstream gets nothing;
+   under SDU_HARVEST only logged (0: the line goes on as any other) */
+static int nonsmtp(sdu_proxy *p)
+{
+  int harvest = sdu_env_isset("SDU_HARVEST");
+  sdu_log_decision(sdu_env_remoteip(), harvest ? "harvest" : "reject", harvest ? "reject" : 0, "nonsmtp");
+  if (harvest) return 0;
+  qlocal(p, SDU_V_BAD, 554, SDU_SMTP_NONSMTP, 1);
+  p->closequeued = 1;
+  return 1;
+}
+
 /* one command line from the client (no CRLF); 0 when it waits (SDU_WAIT) */
 static int command(sdu_proxy *p, const char *line, size_t len)
 {
@@ -442,7 +455,9 @@ static int command(sdu_proxy *p, const char *line, size_t len)
   size_t arg;
 
   if (p->held) { first = p->heldlev; p->held = 0; }  /* the same command again */
-  else ++p->seq;
+  else if (++p->seq == 1 && p->mode == M_CMD && !p->skipping
+           && sdu_smtp_nonsmtp(line, len) && nonsmtp(p))
+    return 1;
   if (p->mode == M_AUTHLINE) {
     /* not a command: the client's answer to a 334 goes on untouched */
     qtail_add(p, SDU_V_AUTHLINE);
@@ -671,14 +686,7 @@ static void data(sdu_proxy *p)
   p->mode = M_CMD;
   p->dstate = D_BOL;
   if (!p->dbad) { qtail_add(p, SDU_V_DOT); return; }
-  {
-    sdu_log l;
-    sdu_log_start(&l);
-    sdu_log_kv(&l, "ip", sdu_env_remoteip());
-    sdu_log_kv(&l, "action", "reject");
-    sdu_log_kv(&l, "reason", "barelf");
-    sdu_log_emit(&l, 2);
-  }
+  sdu_log_decision(sdu_env_remoteip(), "reject", 0, "barelf");
   /* the links before us see the refusal as downstream's; downstream is
      gone, so the session ends after it */
   qlocal_seen(p, SDU_V_DOT, 550, "5.5.2 bare LF in message, lines must end in CRLF", 0, p->nlev);

@@ -10,6 +10,7 @@
 #include <str.h>
 #include "sdu_smtp.h"
 #include "sdu_msg.h"
+#include "sdu_env.h"
 
 void sdu_respond_defaults(sdu_respond_cfg *cfg)
 {
@@ -120,6 +121,13 @@ int sdu_respond(const sdu_respond_cfg *cfg)
       if (++commands > cfg->maxcommands) {
         reply(&out, &sa, 421, cfg->host, " too many commands, closing connection");
         break;
+      }
+      if (commands == 1 && !skipping && sdu_smtp_nonsmtp(buf, l)) {
+        /* HTTP to port 25: no more answers for it. The connection was
+           refused and logged already: this line says only how it ended */
+        sdu_log_decision(sdu_env_remoteip(), "hangup", 0, "nonsmtp");
+        reply(&out, &sa, 554, SDU_SMTP_NONSMTP, 0);
+        goto done;
       }
       if (skipping) reply(&out, &sa, 500, "5.5.2 line too long", 0);
       else if (!sdu_smtp_cleanline(buf, l)) reply(&out, &sa, 500, "5.5.2 bad characters in command", 0);

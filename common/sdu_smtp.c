@@ -53,6 +53,35 @@ int sdu_smtp_replyline(const char *line, size_t len, int *code, int *more)
   return 1;
 }
 
+/* RFC 9110's token characters: a header name, a method */
+static int tchar(char c)
+{
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
+  return c && str_chr("!#$%&'*+-.^_`|~", c) < 15;
+}
+
+int sdu_smtp_nonsmtp(const char *line, size_t len)
+{
+  static const char *const methods[] = {
+    "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", 0
+  };
+  size_t n, i, arg;
+  int k;
+  for (n = 0; n < len && tchar(line[n]); ++n) ;
+  if (!n || n == len) return 0;
+  /* "Host:", "User-Agent:": a header name right before its colon; an SMTP
+     verb is never one ("MAIL FROM:<a@b>" has its blank first) */
+  if (line[n] == ':') return sdu_smtp_verb(line, n, &arg) == SDU_V_OTHER;
+  if (line[n] != ' ') return 0;
+  for (k = 0; methods[k]; ++k)
+    if (str_len(methods[k]) == n && !case_diffb(line, n, methods[k])) return 1;
+  /* "X target HTTP/d.d": one blank each, as a request line has them */
+  for (i = n + 1; i < len && line[i] != ' '; ++i) ;
+  if (i == n + 1 || len - i != 9) return 0;
+  return !case_diffb(line + i + 1, 5, "HTTP/") && line[i + 6] >= '0' && line[i + 6] <= '9'
+    && line[i + 7] == '.' && line[i + 8] >= '0' && line[i + 8] <= '9';
+}
+
 int sdu_smtp_cleanline(const char *line, size_t len)
 {
   size_t i;

@@ -27,6 +27,11 @@ const char *sdu_smtp_verbname(int verb);
 /* a reply line "ddd", "ddd text" or "ddd-text": 1 and its code, 0 if malformed;
    *more is set when another line of the same reply follows */
 int sdu_smtp_replyline(const char *line, size_t len, int *code, int *more);
+/* 1 if the first command line of a session (no CRLF) is an HTTP request
+   (a method line, "X target HTTP/d.d" or a header line "Name: ..."): a
+   proxy abuser on port 25, not a mail client (postscreen's non_smtp_command) */
+int sdu_smtp_nonsmtp(const char *line, size_t len);
+#define SDU_SMTP_NONSMTP "554 5.5.1 this is an SMTP server, not an HTTP proxy"
 /* 1 if the command line holds only bytes a command may hold */
 int sdu_smtp_cleanline(const char *line, size_t len);
 /* append a reply "code text\r\n" made safe to send: the text is cut to

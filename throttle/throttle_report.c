@@ -15,7 +15,10 @@
    - grey=D triplet=HEX (throttle) is one greylisting decision about a
      recipient, not a connection;
    - the per-connection counters of a link in the middle (throttle) name
-     recipients it refused, and msgs= the messages downstream took. */
+     recipients it refused, and msgs= the messages downstream took;
+   - reason=nonsmtp: the client's first line was HTTP. The proxy's line
+     (action=reject) refuses the connection; the responder's
+     (action=hangup) ends one that its link refused already. */
 static const char *const K_IP = "ip", *const K_ACTION = "action", *const K_RCPT = "rcpt",
   *const K_LISTS = "lists", *const K_RULE = "rule", *const K_REASON = "reason", *const K_MSGS = "msgs";
 static const char *const K_SENDER[] = { "from", "sender", 0 };
@@ -415,6 +418,11 @@ int tr_feed(tr_stats *s, const char *line, size_t len)
     return 1;
   }
 
+  if (!harvest && (v = tr_get(l, K_REASON, &vlen)) && is(v, vlen, "nonsmtp")) {
+    ++s->nonsmtp;
+    if (!isany(action, alen, A_REFUSE)) return 1; /* counted as a connection already */
+  }
+
   /* a connection */
   link = progid(s, l->prog, l->proglen);
   ++h->conn[link];
@@ -602,6 +610,10 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
   if (!tallies(out, "by list", &s->bylist, s->refused)) return 0;
   if (!tallies(out, "by rule", &s->byrule, s->refused)) return 0;
   if (!tallies(out, "by reason", &s->byreason, s->refused)) return 0;
+  if (s->nonsmtp) {
+    snprintf(line, sizeof line, "non-SMTP clients (an HTTP request as first line): %lu\n", s->nonsmtp);
+    if (!cat(out, line)) return 0;
+  }
   if (s->would) {
     snprintf(line, sizeof line, "connections that would have been refused (harvest): %lu\n", s->would);
     if (!cat(out, line)) return 0;

@@ -82,6 +82,7 @@ typedef struct tr_stats {
   unsigned long sglines;        /* spamgrab's decision lines */
   unsigned long lines, used, old, refused, would, rcptrefused, rcptaccepted, rcptwould,
     sendersrefused, msgs;
+  unsigned long nonsmtp;        /* clients whose first line was HTTP (reason=nonsmtp) */
   unsigned long long first, last; /* stamps of the first and last line used */
   /* throttle's greylisting decisions (grey=), per recipient */
   unsigned long greynew, greyearly, greylate, greypass, greyknown, greyauto, greywould;

@@ -320,6 +320,12 @@ else
   mkdir -p "$R/sink"
   printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.net>\r\nDATA\r\nbody\nmore\r\n.\r\nQUIT\r\n' |
     env SDU_BARELF=reject TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" "$E2E_TOP/tests/smtpsink" -d "$R/sink" 2>&1 > /dev/null | keep
+  # HTTP to port 25: through the proxy, and to rblcheck's responder (a listed client)
+  r13; printf 'list sbl zen.spamhaus.org =127.0.0.2-127.0.0.3\nrule sbl reject\n' > "$R/etc/sdu/rblcheck.conf"
+  printf 'GET / HTTP/1.1\r\nHost: mx.example.net\r\n\r\n' |
+    env TCPREMOTEIP=192.0.2.9 rcptcheck -f "$R/etc/sdu/rcpt.cdb" "$E2E_TOP/tests/smtpsink" 2>&1 | keep
+  printf 'GET / HTTP/1.1\r\nHost: mx.example.net\r\n\r\n' |
+    env DNSCACHEIP="$dns" TCPREMOTEIP="$base.11" rblcheck -f "$R/etc/sdu/rblcheck.conf" true 2>&1 | keep
   # the state directory on a full file system (a 64 KiB tmpfs filled up)
   r13
   if mount -t tmpfs -o size=64k sdu-install "$R/var/lib/sdu" 2> /dev/null; then

@@ -35,6 +35,10 @@ static void command(const char *line, size_t len)
   for (i = 0; i < len; ++i)
     if (((unsigned char) line[i] < 32 && line[i] != '\t') || (unsigned char) line[i] == 127) clean = 0;
   if (sdu_smtp_cleanline(line, len) != clean) abort();
+  /* a line that starts with an SMTP verb and its blank is never HTTP but
+     for the form "VERB target HTTP/d.d"; a verb before a colon never is */
+  if (sdu_smtp_nonsmtp(line, len) && verb != SDU_V_OTHER
+      && !(len >= 9 && caseeq(line + len - 9, " HTTP/", 6))) abort();
   if (verb == SDU_V_OTHER) return;
   /* the verb is the first word, in any case; the same command with the verb
      written as we name it and one blank is the same command */

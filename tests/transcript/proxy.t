@@ -100,6 +100,70 @@ Memory stays bounded whatever the client sends: a 50 MB line (under 4 MiB;
   $ (printf 'HELO x\r\n'; head -c 50000000 /dev/zero | tr '\0' x; printf '\r\nQUIT\r\n') | sdu-maxrss sdu-testproxy smtpsink 2>&1 >/dev/null | sed -n 's/^maxrss_kib=//p' | awk '{ max = ENVIRON["SDU_SANITIZE"] == "1" ? 65536 : 4096; print ($1 < max) ? "bounded" : $1 " KiB" }'
   bounded
 
+A first line that is an HTTP request (a method line, "X target HTTP/d.d",
+a header line) is a proxy abuser: 554 once and the session ends, logged,
+before any hook; downstream (here behind tee) gets not a byte of it. Later
+in the session the same lines are unknown commands that downstream answers.
+
+  $ for l in 'GET / HTTP/1.1' 'POST /x HTTP/1.0' 'CONNECT 192.0.2.1:25 HTTP/1.1' 'PROPFIND / HTTP/1.1' 'Host: mx.example' 'User-Agent: curl/8.0'; do
+  >   printf '%s\r\nHELO x\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n' "$l" | TCPREMOTEIP=192.0.2.9 sdu-testproxy sh -c 'tee seen | smtpsink' 2>err | cat -v
+  >   grep -v -e reply=greeting -e '^smtpsink' err; wc -c < seen
+  > done
+  220 smtpsink ESMTP^M
+  554 5.5.1 this is an SMTP server, not an HTTP proxy^M
+  sdu-testproxy: ip=192.0.2.9 action=reject reason=nonsmtp
+  sdu-testproxy: action=end
+  0
+  220 smtpsink ESMTP^M
+  554 5.5.1 this is an SMTP server, not an HTTP proxy^M
+  sdu-testproxy: ip=192.0.2.9 action=reject reason=nonsmtp
+  sdu-testproxy: action=end
+  0
+  220 smtpsink ESMTP^M
+  554 5.5.1 this is an SMTP server, not an HTTP proxy^M
+  sdu-testproxy: ip=192.0.2.9 action=reject reason=nonsmtp
+  sdu-testproxy: action=end
+  0
+  220 smtpsink ESMTP^M
+  554 5.5.1 this is an SMTP server, not an HTTP proxy^M
+  sdu-testproxy: ip=192.0.2.9 action=reject reason=nonsmtp
+  sdu-testproxy: action=end
+  0
+  220 smtpsink ESMTP^M
+  554 5.5.1 this is an SMTP server, not an HTTP proxy^M
+  sdu-testproxy: ip=192.0.2.9 action=reject reason=nonsmtp
+  sdu-testproxy: action=end
+  0
+  220 smtpsink ESMTP^M
+  554 5.5.1 this is an SMTP server, not an HTTP proxy^M
+  sdu-testproxy: ip=192.0.2.9 action=reject reason=nonsmtp
+  sdu-testproxy: action=end
+  0
+  $ printf 'HELO x\r\nGET / HTTP/1.1\r\nHost: mx.example\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n' | sdu-testproxy sh -c 'tee seen | smtpsink' 2>err | cat -v
+  > grep -v -e reply= -e '^smtpsink' err; tr -d '\r' < seen
+  220 smtpsink ESMTP^M
+  250 smtpsink^M
+  502 unimplemented^M
+  502 unimplemented^M
+  250 ok^M
+  221 smtpsink^M
+  sdu-testproxy: cmd=HELO arg=x
+  sdu-testproxy: cmd=other arg=/_HTTP/1.1
+  sdu-testproxy: cmd=other arg=mx.example
+  sdu-testproxy: cmd=MAIL arg=FROM:<a@example.org>
+  sdu-testproxy: cmd=QUIT arg=-
+  sdu-testproxy: action=end
+  HELO x
+  GET / HTTP/1.1
+  Host: mx.example
+  MAIL FROM:<a@example.org>
+  QUIT
+
+SDU_HARVEST: logged as what would have been refused, and passed on.
+
+  $ printf 'GET / HTTP/1.1\r\nQUIT\r\n' | TCPREMOTEIP=192.0.2.9 SDU_HARVEST=1 sdu-testproxy -q smtpsink 2>&1 >/dev/null | grep nonsmtp
+  sdu-testproxy: ip=192.0.2.9 action=harvest would=reject reason=nonsmtp
+
 The end of data split over several reads, CR and LF apart.
 
   $ mkdir sink2

@@ -62,6 +62,33 @@ int main(void)
   T_OK(!sdu_smtp_replyline("650 x", 5, &code, &more), "no such class");
   T_OK(!sdu_smtp_replyline("2a0 x", 5, &code, &more), "not digits");
 
+  {
+    /* HTTP as the first line of a session, and what must not be taken for it */
+    static const char *const http[] = {
+      "GET / HTTP/1.1", "GET /", "POST /cgi-bin/x HTTP/1.0", "HEAD / HTTP/1.1", "PUT /x HTTP/1.1",
+      "DELETE /x HTTP/1.1", "OPTIONS * HTTP/1.1", "PATCH /x HTTP/1.1", "CONNECT mx.example:25 HTTP/1.1",
+      "CONNECT 192.0.2.1:25", "TRACE / HTTP/1.1", "get /", "PROPFIND /dav HTTP/1.1", "BREW /pot http/1.0",
+      "Host: www.example", "User-Agent: curl/8.0", "Accept:", "X-Forwarded-For:1.2.3.4", 0
+    };
+    static const char *const smtp[] = {
+      "EHLO client.example", "HELO x", "MAIL FROM:<a@example.org>", "RCPT TO:<b@example.net>",
+      "mail from:<a@b>", "MAIL:", "RCPT: x", "DATA", "QUIT", "NOOP", "", "GET", "GETX /", "GET\t/",
+      "POSTMASTER x", "Host : x", ":x", "Host", "EHLO a b HTTP/1", "X / HTTP/1.1x", "X  / HTTP/1.1",
+      "X / HTTP/a.b", "(x): y", 0
+    };
+    int k;
+    for (k = 0; http[k]; ++k) {
+      char name[120];
+      snprintf(name, sizeof name, "nonsmtp: [%s] is HTTP", http[k]);
+      T_OK(sdu_smtp_nonsmtp(http[k], strlen(http[k])), name);
+    }
+    for (k = 0; smtp[k]; ++k) {
+      char name[120];
+      snprintf(name, sizeof name, "nonsmtp: [%s] is not", smtp[k]);
+      T_OK(!sdu_smtp_nonsmtp(smtp[k], strlen(smtp[k])), name);
+    }
+  }
+
   T_OK(sdu_smtp_cleanline("MAIL FROM:<a@b>\tX", 17), "tab allowed");
   T_OK(!sdu_smtp_cleanline("MAIL\0FROM", 9), "NUL refused");
   T_OK(!sdu_smtp_cleanline("MAIL\rFROM", 9), "bare CR refused");
@@ -136,6 +163,21 @@ int main(void)
       "421 mx.test too many commands, closing connection\r\n", "responder: bare LF lines, bounded commands");
   }
   cfg.maxcommands = 50;
+  {
+    const char *s = "GET / HTTP/1.1\r\nHost: mx.test\r\n\r\n";
+    len = respond(s, strlen(s), &cfg, out, sizeof out);
+    T_EQB(out, len, "220 mx.test ESMTP\r\n554 5.5.1 this is an SMTP server, not an HTTP proxy\r\n",
+      "responder: HTTP as the first line: 554 once, then it hangs up");
+    s = "Host: mx.test\r\nGET / HTTP/1.1\r\n";
+    len = respond(s, strlen(s), &cfg, out, sizeof out);
+    T_EQB(out, len, "220 mx.test ESMTP\r\n554 5.5.1 this is an SMTP server, not an HTTP proxy\r\n",
+      "responder: a header line as the first line too");
+    s = "HELO x\r\nGET / HTTP/1.1\r\nHost: mx.test\r\nQUIT\r\n";
+    len = respond(s, strlen(s), &cfg, out, sizeof out);
+    T_EQB(out, len, "220 mx.test ESMTP\r\n250 mx.test\r\n451 4.7.1 come back later\r\n"
+      "451 4.7.1 come back later\r\n221 mx.test\r\n",
+      "responder: HTTP after the first command is any other command");
+  }
   {
     static char s[5000];
     memset(s, 'x', 4000);

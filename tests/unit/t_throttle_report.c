@@ -95,6 +95,32 @@ int main(void)
   T_OK(strstr(out.s, "spamgrab") == 0, "summary: no spamgrab part without its lines");
   tr_free(&s);
 
+  /* clients whose first line was HTTP: the proxy's refusal counts as one,
+     the responder's hangup of a client refused already adds no connection */
+  {
+    static const char *const ns[] = {
+      "rblcheck: ip=192.0.2.20 lists=- score=0 action=pass ms=2",
+      "throttle: ip=192.0.2.20 lists=- action=proxy",
+      "rcptcheck: ip=192.0.2.20 action=reject reason=nonsmtp",
+      "rblcheck: ip=192.0.2.21 lists=sbl score=1 action=reject rule=2 ms=2",
+      "rblcheck: ip=192.0.2.21 action=hangup reason=nonsmtp",
+      "rcptcheck: ip=192.0.2.22 action=harvest would=reject reason=nonsmtp",
+      0
+    };
+    tr_init(&s, 0);
+    for (i = 0; ns[i]; ++i) tr_feed(&s, ns[i], strlen(ns[i]));
+    T_EQI(s.nonsmtp, 2, "nonsmtp: refused by the proxy, hung up on by the responder");
+    T_EQI(tr_total_conns(&s), 3, "nonsmtp: no connection counted twice");
+    T_EQI(s.refused, 2, "nonsmtp: no refusal counted twice");
+    T_EQI(s.would, 1, "nonsmtp: harvest counts as would have been refused");
+    out.len = 0;
+    tr_summary(&out, &s, 1700003600ULL);
+    if (!stralloc_0(&out)) return 111;
+    T_OK(strstr(out.s, "non-SMTP clients (an HTTP request as first line): 2\n") != 0, "summary: non-SMTP clients");
+    T_OK(strstr(out.s, "    rcptcheck nonsmtp                     1") != 0, "summary: nonsmtp by reason");
+    tr_free(&s);
+  }
+
   /* spamgrab's lines from qmail-send's log: the Received lines "by 0" (tcpserver -l0) counted */
   tr_init(&s, 1700000000ULL);
   {
