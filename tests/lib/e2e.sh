@@ -107,11 +107,11 @@ e2e_alive() {
 
 # e2e_stop PID: TERM to its process group, then KILL after at most 5 seconds
 e2e_stop() {
-  kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
   _e_i=0
   while e2e_alive "$1" && [ $_e_i -lt 50 ]; do sleep 0.1; _e_i=$((_e_i + 1)); done
   if e2e_alive "$1"; then
-    kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+    kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
     _e_i=0
     while e2e_alive "$1" && [ $_e_i -lt 20 ]; do sleep 0.1; _e_i=$((_e_i + 1)); done
   fi
