@@ -93,7 +93,7 @@ UNIT_RCPTCHECK = tests/unit/t_rcptcheck_rules tests/unit/t_rcptcheck_session tes
 UNIT_SPAMGRAB = tests/unit/t_spamgrab_parse tests/unit/t_spamgrab_report tests/unit/t_spamgrab_tag tests/unit/t_spamgrab_local
 # programs the tests and benchmarks use
 TEST_PROGS = tests/sdu-testproxy tests/sdu-maxrss tests/smtpsink
-BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/rcptcheck-cpu \
+BENCH_PROGS = bench/smtpblast bench/rblcheck_dnsdelay bench/rblcheck_exec bench/rblcheck_floor bench/greetlat bench/rcptcheck-cpu \
   bench/spamgrab_bench bench/tls_floor bench/cc bench/greylist
 
 HEADERS = common/*.h
@@ -203,6 +203,8 @@ bench/spamgrab_bench.o: bench/spamgrab_bench.c spamgrab/*.h $(HEADERS)
 bench/spamgrab_bench: bench/spamgrab_bench.o spamgrab/spamgrab_parse.o common/libsdu.a
 	$(LINK) bench/spamgrab_bench.o spamgrab/spamgrab_parse.o common/libsdu.a $(LIBS)
 
+bench/greetlat: bench/greetlat.o
+	$(LINK) bench/greetlat.o
 bench/rblcheck_floor: bench/rblcheck_floor.o
 	$(LINK) bench/rblcheck_floor.o
 
