@@ -25,9 +25,14 @@ SAN_1 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recov
 STATIC_ = -static
 STATIC_0 = -static
 STATIC_1 =
+# static: libcrypto's CPU probe waits for TLS (common/sdu_tls.c says why);
+# a shared libcrypto keeps its own, which it does not export
+STATICDEF_ = -DSDU_STATIC
+STATICDEF_0 = -DSDU_STATIC
+STATICDEF_1 =
 OPT = -O2 -g
 CFLAGS = $(OPT)
-SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC))
+SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(STATICDEF_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC))
 LDFLAGS =
 SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC))
 # OpenSSL's libssl (STARTTLS in the proxy, common/sdu_tls.c): static like the

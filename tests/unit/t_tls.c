@@ -61,6 +61,10 @@ static int handshake(sdu_tls *t, SSL *c)
   return sdone && cdone ? 1 : -1;
 }
 
+#if defined(SDU_STATIC) && defined(__x86_64__)
+extern unsigned int OPENSSL_ia32cap_P[];
+#endif
+
 /* a server over one end of a socketpair, a client on the other */
 struct pair { sdu_tls *t; SSL_CTX *cctx; SSL *c; int fd[2]; };
 
@@ -123,6 +127,10 @@ int main(void)
 
   sdu_iam("t_tls");
   signal(SIGPIPE, SIG_IGN);
+#if defined(SDU_STATIC) && defined(__x86_64__)
+  /* sdu_tls.c's OPENSSL_cpuid_setup: no CPUID at start, only with TLS */
+  T_OK(OPENSSL_ia32cap_P[0] == 0, "no CPU features asked for at start (no TLS yet)");
+#endif
   memset(&p, 0, sizeof p);
   snprintf(dir, sizeof dir, "%s/tests/tmp/t_tls.%d", getenv("SDU_TOP") ? getenv("SDU_TOP") : ".", (int) getpid());
   {
@@ -316,5 +324,8 @@ int main(void)
     snprintf(cmd, sizeof cmd, "%s %s", sdu_t_failed ? "echo # kept" : "rm -rf", dir);
     if (system(cmd) != 0) printf("# unable to remove %s\n", dir);
   }
+#if defined(SDU_STATIC) && defined(__x86_64__)
+  T_OK(OPENSSL_ia32cap_P[0] & (1u << 10), "the CPU features asked for once TLS was used");
+#endif
   T_DONE();
 }
