@@ -16,14 +16,16 @@ enum { T_END, T_WORD, T_LP, T_RP, T_AND, T_OR, T_NOT, T_TILDE, T_GE };
 
 struct tok { int t; const char *s; size_t len; };
 
+/* the tokens last: a short policy touches one page of it (a clean
+   client's rblcheck reads the policy anew: every page is a fault) */
 struct parser {
   rblcheck_policy *p;
-  struct tok tok[TOKS_MAX];
   unsigned int n, pos, depth;
   const char *m1, *m2;   /* the mistake */
-  char word[256];        /* the word named in it */
   stralloc *err;         /* a mistake in a glob file is already written here */
   int nested;
+  char word[256];        /* the word named in the mistake */
+  struct tok tok[TOKS_MAX];
 };
 
 static const char *const keywords[] = {

@@ -73,19 +73,19 @@ typedef struct rblcheck_rule {
   unsigned long line;
 } rblcheck_rule;
 
+/* the counters first, then each array from its start: a short policy
+   touches few pages of it (read anew for every connection: each page
+   touched is a fault) */
 typedef struct rblcheck_policy {
-  rblcheck_list list[RBLCHECK_LISTS_MAX];
-  unsigned int nlists;
-  unsigned int zonelist[RBLCHECK_LISTS_MAX]; /* per zone: the first list on it */
-  unsigned int nzones;
-  rblcheck_rule rule[RBLCHECK_RULES_MAX];
-  unsigned int nrules;
-  rblcheck_node node[RBLCHECK_NODES_MAX];
-  unsigned int nnodes;
-  stralloc globs;   /* NUL-terminated globs, lowercase */
-  stralloc texts;   /* NUL-terminated texts of rules */
+  unsigned int nlists, nzones, nrules, nnodes;
   unsigned long nglobs;
   int needtxt;      /* a refusal text uses %txt: ask TXT too */
+  stralloc globs;   /* NUL-terminated globs, lowercase */
+  stralloc texts;   /* NUL-terminated texts of rules */
+  unsigned int zonelist[RBLCHECK_LISTS_MAX]; /* per zone: the first list on it */
+  rblcheck_list list[RBLCHECK_LISTS_MAX];
+  rblcheck_rule rule[RBLCHECK_RULES_MAX];
+  rblcheck_node node[RBLCHECK_NODES_MAX];
 } rblcheck_policy;
 
 #define RBLCHECK_DEFAULT_REJECT "553 5.7.1 %ip is listed in %lists"
