@@ -193,27 +193,28 @@ int sdu_tls_offer(void)
    the hypervisor in a virtual machine (perf: 7% of the CPU of a clean
    client's rblcheck with musl, 4% with glibc). Most connections never
    reach TLS. This definition, linked before libcrypto's crypto/cpuid.c
-   (which defines nothing else), does nothing at start; sdu_tls_server does
-   the work, as OpenSSL 3's does when $OPENSSL_ia32cap is not set, before
+   (which defines nothing else), does nothing; sdu_tls_server does the
+   work, as OpenSSL 3's does when $OPENSSL_ia32cap is not set, before
    libssl is used. Anything else in the process using libcrypto first
    would find no CPU features: the generic code, slower, not wrong. */
 extern unsigned int OPENSSL_ia32cap_P[];
 unsigned long long OPENSSL_ia32_cpuid(unsigned int *);
 void OPENSSL_cpuid_setup(void);
-static int cpuid_wanted, cpuid_done;
 
-void OPENSSL_cpuid_setup(void)
+/* called from .init: it touches nothing, not even a flag (a page fault) */
+void OPENSSL_cpuid_setup(void) { }
+
+static void cpuid(void)
 {
+  static int done;
   unsigned long long vec;
-  if (!cpuid_wanted || cpuid_done) return;
-  cpuid_done = 1;
+  if (done) return;
+  done = 1;
   vec = OPENSSL_ia32_cpuid(OPENSSL_ia32cap_P);
   /* bit 10: "set up" (OpenSSL's crypto/cpuid.c) */
   OPENSSL_ia32cap_P[0] = (unsigned int) vec | (1 << 10);
   OPENSSL_ia32cap_P[1] = (unsigned int) (vec >> 32);
 }
-
-static void cpuid(void) { cpuid_wanted = 1; OPENSSL_cpuid_setup(); }
 #else
 static void cpuid(void) { }
 #endif
