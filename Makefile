@@ -32,7 +32,11 @@ STATICDEF_0 = -DSDU_STATIC
 STATICDEF_1 =
 OPT = -O2 -g
 CFLAGS = $(OPT)
-SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(STATICDEF_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC))
+# string constants in each object's own .rodata, not merged into the one
+# section that OpenSSL's thousands share: a link's strings then lie together
+# (fewer page faults per connection)
+NOMERGE = -fno-merge-constants
+SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(STATICDEF_$(SANITIZE)) $(NOMERGE) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC))
 LDFLAGS =
 SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC))
 # OpenSSL's libssl (STARTTLS in the proxy, common/sdu_tls.c): static like the
