@@ -114,7 +114,7 @@ HEADERS = common/*.h
 # mix of musl and glibc objects; make install installs what was built with
 # the variables it is given, or refuses. Every object depends on it (ALL_OBJS,
 # at the end: an object of a program goes in its program's list).
-BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(INC_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
+BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(NOMERGE) $(INC_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
 
 all: $(PROGS) $(TEST_PROGS) $(BENCH_PROGS)
 
