@@ -42,8 +42,13 @@ rule pregreet  reject "554 5.7.1 talked before the greeting"
 rule any       tag
 EOF2
 
-client() { # NAME ADDR MODE: greetclient.py against $E2E_PORT; NAME.out
-  python3 "$E2E_TOP/tests/lib/greetclient.py" 127.0.0.1 "$E2E_PORT" "$3" --bind "$2" > "$D/$1.out" 2> "$D/$1.err"
+# a whole dialogue in one write; the message's subject names the client's manner
+dialogue() {
+  printf 'EHLO bot.test\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: %s\r\n\r\nhello\r\n.\r\nQUIT\r\n' "$1" > "$D/dialogue.$1"
+}
+for w in now firstline greeted; do dialogue $w; done
+client() { # NAME ADDR WHEN: rawsmtp.py against $E2E_PORT, writing now, after the first line, or once greeted; NAME.out
+  python3 "$E2E_TOP/tests/lib/rawsmtp.py" 127.0.0.1 "$E2E_PORT" "$D/dialogue.$3" --wait "$3" --bind "$2" > "$D/$1.out" 2> "$D/$1.err"
   tr -d '\r' < "$D/$1.out" > "$D/$1.txt"
   E2E_LAST=$D/$1.txt
 }
