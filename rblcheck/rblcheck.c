@@ -157,10 +157,10 @@ static void logkv_lists(sdu_log *l, const char *key, int state, int always)
 
 static void logline(const char *ip, const rblcheck_verdict *v, const char *reason, long ms)
 {
+  sdu_log l;
   /* a refusal by a rule that asks for it: the reason sdu-report counts */
   if (!reason && ctx.pregreet && v->refuse && v->rule >= 0 && policy.rule[v->rule].pregreet)
     reason = "pregreet";
-  sdu_log l;
   sdu_log_start(&l);
   sdu_log_kv(&l, "ip", ip);
   if (ms >= 0) {
