@@ -215,11 +215,14 @@ static void closechild(sdu_proxy *p)
   if (p->tochild >= 0) { close(p->tochild); p->tochild = -1; }
 }
 
+static void greetrefusal(sdu_proxy *p, const char *r, size_t len);
+#define GONE "421 4.3.0 the mail server is not available, closing connection\r\n"
+
 /* downstream is gone: the first reply it owed becomes ours, then we close */
 static void downstream_died(sdu_proxy *p)
 {
   unsigned int i;
-  int inmsg = p->mode == M_DATA;
+  int inmsg = p->mode == M_DATA, greeting = 0;
   if (p->childgone) return;
   p->childgone = 1;
   closechild(p);
@@ -227,9 +230,18 @@ static void downstream_died(sdu_proxy *p)
     struct pend *e = &p->q[(p->qhead + i) % QMAX];
     if (!e->local) {
       if (e->verb == SDU_V_DOT) inmsg = 1;
+      if (e->verb == SDU_V_GREETING) greeting = 1;
       p->qlen = i;
       break;
     }
+  }
+  if (greeting && p->greeted) {
+    /* nothing out but rblcheck's "220-": completed, and the 421 answers
+       the first command */
+    greetrefusal(p, GONE, sizeof GONE - 1);
+    addb(&p->cout, p->tmp.s, p->tmp.len);
+    p->mode = M_CMD;
+    return;
   }
   if (inmsg)
     qlocal(p, SDU_V_DOT, 451, "4.3.0 message not accepted: the mail server failed, try again later", 1);
@@ -1018,8 +1030,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
     r = 111;
     p->childgone = 1;
     if (p->greeted) {
-      static const char gone[] = "421 4.3.0 the mail server is not available, closing connection\r\n";
-      greetrefusal(p, gone, sizeof gone - 1);
+      greetrefusal(p, GONE, sizeof GONE - 1);
       addb(&p->cout, p->tmp.s, p->tmp.len);
     } else
       qlocal(p, SDU_V_GREETING, 421, "4.3.0 the mail server is not available, closing connection", 1);

@@ -158,6 +158,15 @@ for who in clean list; do
 done
 e2e_stop "$E2E_TCPSERVER_PID"
 
+# a link in the same process that fails at once (a usage error) behind the
+# proxy (a listed client): the greeting completed, the 421 answers EHLO
+e2e_ok "tcpserver: rblcheck, then a throttle that cannot start" \
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -f "$D/observe" throttle -Z smtpsink -d "$sink" || exit 1
+client dead "$c_list" greeted
+e2e_check "a link that dies before greeting, behind the proxy: 220 completes the greeting, 421 to EHLO" \
+  'greeting_ok "$E2E_LAST" && [ "$(sed -n 3p "$E2E_LAST")" = "421 4.3.0 the mail server is not available, closing connection" ] && [ "$(wc -l < "$E2E_LAST")" -eq 3 ]'
+e2e_stop "$E2E_TCPSERVER_PID"
+
 # the same with throttle in a process of its own (env execs it): the exec case
 mkdir -p "$D/state2"
 e2e_ok "tcpserver: rblcheck, then env execs throttle, smtpsink" \
