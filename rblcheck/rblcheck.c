@@ -111,6 +111,9 @@ static void watch(void)
   memcpy(line, "220-", 4);
   memcpy(line + len, " ESMTP\r\n", 8);
   if (write(1, line, len + 8) != (ssize_t) len + 8) return;
+  /* the next program's "220 ..." must not wait for the client's ACK of
+     this line (Nagle's algorithm against a delayed ACK) */
+  sdu_nodelay(1);
   line[len] = 0;
   if (!sdu_env_set(SDU_GREETED, host)) sdu_nomem();
   ctx.watch = 1;
