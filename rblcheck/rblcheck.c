@@ -358,6 +358,8 @@ int rblcheck_main(int argc, char **argv)
       && sdu_dns_run_watch(q, policy.needtxt ? 2 * n : n, timeout, enough,
            ctx.watch && !ctx.pregreet ? 0 : -1, ready, 0) == -1)
     sdu_warnsys("unable to ask DNS (no servers in /etc/resolv.conf or $DNSCACHEIP?)");
+  /* bytes that came after the last look, before the decision */
+  if (ctx.watch && !ctx.pregreet) talked(peek());
   rblcheck_absorb(&ctx, q, policy.needtxt);
   if (!rblcheck_decide(&ctx, 0, &verdict)) rblcheck_decide(&ctx, 1, &verdict);
   if (verdict.action == RBLCHECK_A_GREETWAIT) {
