@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/rblcheck.sh: rblcheck against rblsmtpd with 4 lists that answer after 50 ms, and the cost
 # of a clean client (connections per second through rblcheck, a bare exec, prog alone, and
-# bench/rblcheck_floor: the same 4 queries then exec, the least a link that asks can cost), in one run.
+# bench/rblcheck_floor: the same 4 queries then exec, the least a link that asks can cost), and the
+# time to the complete greeting for a client on no list with the pregreet watch on and off, in one run.
 # usage: sh bench/rblcheck.sh [ runs [ connections [ parallel clients ] ] ]   (after make; needs root: DNS on port 53)
 top=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-20}; conns=${2:-2000}; par=${3:-1}
@@ -70,6 +71,7 @@ serve() { # PORTFILE prog...
 }
 sink="$top/tests/smtpsink -x nodir"
 p_rbl=$(serve "$top/rblcheck/rblcheck" -f "$work/policy" $sink)
+p_off=$(serve "$top/rblcheck/rblcheck" -P -f "$work/policy" $sink)
 p_exec=$(serve "$top/bench/rblcheck_exec" $sink)
 p_floor=$(serve "$top/bench/rblcheck_floor" l1.bench.test l2.bench.test l3.bench.test l4.bench.test -- $sink)
 p_alone=$(serve $sink)
@@ -109,3 +111,11 @@ echo "  rblcheck, then prog  $r_rbl conn/s"
 echo "  floor, then prog     $r_floor conn/s (bench/rblcheck_floor: the same 4 queries, no policy, no log, then exec)"
 echo "$r_rbl $r_exec $r_alone $ratio" | awk '{ printf "  rblcheck / bare exec = %.3f (target >= 0.95; median of the rounds'"'"' ratios %.3f); rblcheck / prog alone = %.3f\n", $1 / $2, $4, $1 / $3 }'
 echo "  floor / bare exec = $fratio, rblcheck / floor = $rfratio (medians of the rounds' ratios: what the 4 round trips cost, what rblcheck adds to them)"
+
+# --- 3. time to the complete greeting, the pregreet watch on (the default) and off (-P)
+latn=${LATN:-1000}
+lat=$("$top/bench/greetlat" -n "$latn" 127.0.0.1 "$p_rbl" "$p_off") || exit 111
+echo "time to the complete greeting, a client on none of 4 lists answered at once ($latn connections each, taken in turn):"
+echo "$lat" | awk 'NR == 1 { on = $2; printf "  watch on  (220- at once): median %.1f us (quartiles %.1f .. %.1f)\n", $2, $1, $3 }
+  NR == 2 { off = $2; printf "  watch off (-P):           median %.1f us (quartiles %.1f .. %.1f)\n", $2, $1, $3 }
+  END { printf "  difference of the medians: %+.1f us (%+.1f%%)\n", on - off, 100 * (on - off) / off }'

@@ -391,6 +391,14 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx)
 {
+  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, -1, 0, ctx);
+}
+
+int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int n,
+  unsigned long timeout_ms,
+  int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
+  int watch, int (*ready)(void *ctx), void *ctx)
+{
   struct run r;
   struct taia deadline, stamp;
   iopause_fd *x;
@@ -423,8 +431,8 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
     if (memcmp(servers + 16 * i, V6any, 16)) r.all |= 1u << i;
   }
   if (!r.all) { failall(q, n); return -1; }
-  x = malloc((n + 16) * sizeof *x);
-  which = malloc((n + 16) * sizeof *which);
+  x = malloc((n + 17) * sizeof *x);
+  which = malloc((n + 17) * sizeof *which);
   if (!x || !which) {
     free(x);
     free(which);
@@ -466,8 +474,19 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
       } else if (taia_less(&q[i].next, &stamp)) stamp = q[i].next;
     }
     if (!more) break;
-    iopause(x, k, &stamp, &r.now);
+    if (watch >= 0) {
+      x[k].fd = watch;
+      x[k].events = POLLIN;
+      x[k].revents = 0;
+    }
+    iopause(x, watch >= 0 ? k + 1 : k, &stamp, &r.now);
     taia_now(&r.now);
+
+    /* the watched descriptor, after the rest: once (it stays readable) */
+    if (watch >= 0 && x[k].revents) {
+      watch = -1;
+      if (ready && ready(ctx)) break;
+    }
 
     /* answers, in any order, on the servers' sockets */
     for (j = 0; j < nsock && !stop; ++j) {
@@ -521,6 +540,13 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
 int sdu_dns_run(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx)
 {
+  return sdu_dns_run_watch(q, n, timeout_ms, enough, -1, 0, ctx);
+}
+
+int sdu_dns_run_watch(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
+  int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
+  int fd, int (*ready)(void *ctx), void *ctx)
+{
   char servers[256];
   unsigned int i;
 
@@ -532,5 +558,5 @@ int sdu_dns_run(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
     }
     return -1;
   }
-  return sdu_dns_run_servers(servers, q, n, timeout_ms, enough, ctx);
+  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, fd, ready, ctx);
 }

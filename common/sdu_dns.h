@@ -75,6 +75,18 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx);
 
+/* the same, watching one more descriptor while the queries run (rblcheck
+   watches the client for bytes sent before the greeting): when fd is
+   readable, ready(ctx) is called once, and fd is watched no more; a
+   nonzero return stops the waiting, as enough's does. fd -1: none */
+int sdu_dns_run_watch(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
+  int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
+  int fd, int (*ready)(void *ctx), void *ctx);
+int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int n,
+  unsigned long timeout_ms,
+  int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
+  int fd, int (*ready)(void *ctx), void *ctx);
+
 /* the next TXT string (or PTR name) of an answer: start with *pos = 0;
    1 and s/len set, or 0 when there is no more */
 int sdu_dnsq_next(const sdu_dnsq *q, size_t *pos, const char **s, size_t *len);

@@ -107,6 +107,11 @@ struct sdu_proxy {
   unsigned long long tlsdl; /* the handshake's deadline */
   char tlshdr[TLSHDR_MAX];  /* injected below the links' lines */
   size_t tlshdrlen;
+  /* rblcheck wrote "220-HOST" at connect: a greeting that refuses cannot
+     follow it (sdu_respond.c does the same for the links) */
+  const char *greeted;      /* HOST ($RBLCHECK_GREETED), or 0 */
+  stralloc grefusal;        /* downstream's refusal at the greeting: the
+                               answer to every command (len 0: none) */
   unsigned long long last, start; /* milliseconds, monotonic */
 };
 
@@ -210,11 +215,14 @@ static void closechild(sdu_proxy *p)
   if (p->tochild >= 0) { close(p->tochild); p->tochild = -1; }
 }
 
+static void greetrefusal(sdu_proxy *p, const char *r, size_t len);
+#define GONE "421 4.3.0 the mail server is not available, closing connection\r\n"
+
 /* downstream is gone: the first reply it owed becomes ours, then we close */
 static void downstream_died(sdu_proxy *p)
 {
   unsigned int i;
-  int inmsg = p->mode == M_DATA;
+  int inmsg = p->mode == M_DATA, greeting = 0;
   if (p->childgone) return;
   p->childgone = 1;
   closechild(p);
@@ -222,9 +230,18 @@ static void downstream_died(sdu_proxy *p)
     struct pend *e = &p->q[(p->qhead + i) % QMAX];
     if (!e->local) {
       if (e->verb == SDU_V_DOT) inmsg = 1;
+      if (e->verb == SDU_V_GREETING) greeting = 1;
       p->qlen = i;
       break;
     }
+  }
+  if (greeting && p->greeted) {
+    /* nothing out but rblcheck's "220-": completed, and the 421 answers
+       the first command */
+    greetrefusal(p, GONE, sizeof GONE - 1);
+    addb(&p->cout, p->tmp.s, p->tmp.len);
+    p->mode = M_CMD;
+    return;
   }
   if (inmsg)
     qlocal(p, SDU_V_DOT, 451, "4.3.0 message not accepted: the mail server failed, try again later", 1);
@@ -252,6 +269,26 @@ static void hook_reply(sdu_proxy *p, int upto, int verb, int code, const char *t
   as(p, -1);
 }
 
+/* after "220-HOST" a refusal at the greeting (r: its lines) becomes
+   "220 HOST ESMTP", put in p->tmp, and its last line the answer to every
+   later command; downstream is done with */
+static void greetrefusal(sdu_proxy *p, const char *r, size_t len)
+{
+  char host[300];
+  size_t last, hl = str_len(p->greeted);
+  if (len >= 2 && r[len - 1] == '\n') len -= r[len - 2] == '\r' ? 2 : 1;
+  for (last = len; last && r[last - 1] != '\n'; --last) ;
+  p->grefusal.len = 0;
+  if (!stralloc_catb(&p->grefusal, r + last, len - last) || !stralloc_0(&p->grefusal)) sdu_nomem();
+  if (hl > sizeof host - 7) hl = sizeof host - 7;
+  memcpy(host, p->greeted, hl);
+  memcpy(host + hl, " ESMTP", 7);
+  p->tmp.len = 0;
+  if (!sdu_smtp_fmtreply(&p->tmp, 220, host)) sdu_nomem();
+  p->childgone = 1;
+  closechild(p);
+}
+
 /* a whole reply from downstream, for the command at the head of the queue */
 static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
 {
@@ -259,6 +296,10 @@ static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
   int verb = e ? e->verb : SDU_V_OTHER;
 
   hook_reply(p, p->nlev, verb, code, r, len);
+  if (verb == SDU_V_GREETING && code != 220 && p->greeted) {
+    greetrefusal(p, r, len);
+    r = p->tmp.s; len = p->tmp.len;
+  }
   if (verb == SDU_V_EHLO && code == 250) {
     /* whether the files are there is looked at once a client could use
        them; they are read when one asks (a client that never does costs
@@ -479,6 +520,15 @@ static int command(sdu_proxy *p, const char *line, size_t len)
   c.line = line; c.len = len;
   c.arg = line + arg; c.arglen = len - arg;
   c.seq = p->seq;
+  if (p->grefusal.len) {
+    /* downstream refused at the greeting, after "220-": its refusal
+       answers every command (a 421 closes), as sdu_respond's does */
+    int code = sdu_smtp_replycode(p->grefusal.s, 421);
+    if (c.verb == SDU_V_QUIT) qlocal(p, c.verb, 221, "2.0.0 closing connection", 1);
+    else qlocal(p, c.verb, code, p->grefusal.s, code == 421 || c.seq > 50);
+    if (c.verb == SDU_V_QUIT || code == 421 || c.seq > 50) p->closequeued = 1;
+    return 1;
+  }
   switch (c.verb) {
     case SDU_V_STARTTLS:
       /* decided on what the replies before it said, and nothing may be
@@ -966,6 +1016,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   sdu_chain_forget();
   p->fdin = cfg->fdin; p->fdout = cfg->fdout;
   p->authtls = sdu_tls_authonly();
+  p->greeted = sdu_env_get(SDU_GREETED);
   {
     const char *v = sdu_env_get("SDU_BARELF");
     p->barelf = BARELF_NORMALIZE;
@@ -986,7 +1037,11 @@ static int session(char **argv, int (*fn)(void *), void *arg)
     sdu_warnsys("unable to run ", argv ? argv[0] : "a child");
     r = 111;
     p->childgone = 1;
-    qlocal(p, SDU_V_GREETING, 421, "4.3.0 the mail server is not available, closing connection", 1);
+    if (p->greeted) {
+      greetrefusal(p, GONE, sizeof GONE - 1);
+      addb(&p->cout, p->tmp.s, p->tmp.len);
+    } else
+      qlocal(p, SDU_V_GREETING, 421, "4.3.0 the mail server is not available, closing connection", 1);
   } else
     qtail_add(p, SDU_V_GREETING);
   setnonblock(p->fdin);
@@ -1065,7 +1120,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       if (p->tlsstate == TLS_ON) { pf[n].fd = p->wwfd; pf[n].events = p->wwant; }
       co = n++;
     }
-    if (p->closing || (p->childgone && !p->qlen)) {
+    if (p->closing || (p->childgone && !p->qlen && !p->grefusal.len)) {
       if (!p->cout.len || p->coutdead) break;
     }
     if (p->coutdead && p->cingone) break;
@@ -1148,6 +1203,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   for (i = 0; i < p->nlev; ++i) stralloc_free(&p->lev[i].header);
   stralloc_free(&p->answer);
   stralloc_free(&p->reply); stralloc_free(&p->tmp);
+  stralloc_free(&p->grefusal);
   free(p);
   return r;
 }

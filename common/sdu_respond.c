@@ -17,6 +17,7 @@ void sdu_respond_defaults(sdu_respond_cfg *cfg)
   cfg->host = "sdu.local";
   cfg->refusal = "451 4.3.0 temporary failure";
   cfg->atgreeting = 0;
+  cfg->greeted = sdu_env_get(SDU_GREETED);
   cfg->timeout = 60;
   cfg->maxcommands = 50;
   cfg->fdin = 0;
@@ -83,14 +84,16 @@ int sdu_respond(const sdu_respond_cfg *cfg)
 
   sdu_nodelay(cfg->fdout);
   refcode = sdu_smtp_replycode(cfg->refusal, 451);
-  if (cfg->atgreeting) {
+  /* a greeting that refuses cannot follow "220-": the 220 below completes
+     it, and the refusal answers the commands */
+  if (cfg->atgreeting && !cfg->greeted) {
     reply(&out, &sa, refcode, cfg->refusal, 0);
     flush(cfg, &out);
     stralloc_free(&sa);
     stralloc_free(&out);
     return 0;
   }
-  reply(&out, &sa, 220, cfg->host, " ESMTP");
+  reply(&out, &sa, 220, cfg->greeted ? cfg->greeted : cfg->host, " ESMTP");
   if (flush(cfg, &out) == -1) { rc = 111; goto done; }
 
   for (;;) {
@@ -131,10 +134,15 @@ int sdu_respond(const sdu_respond_cfg *cfg)
       }
       if (skipping) reply(&out, &sa, 500, "5.5.2 line too long", 0);
       else if (!sdu_smtp_cleanline(buf, l)) reply(&out, &sa, 500, "5.5.2 bad characters in command", 0);
-      else switch (verb = sdu_smtp_verb(buf, l, &arg)) {
-        case SDU_V_QUIT:
-          reply(&out, &sa, 221, cfg->host, 0);
-          goto done;
+      else if ((verb = sdu_smtp_verb(buf, l, &arg)) == SDU_V_QUIT) {
+        reply(&out, &sa, 221, cfg->host, 0);
+        goto done;
+      } else if (cfg->atgreeting) {
+        /* a refusal meant for the greeting, after "220-" (greeted): the
+           answer to every command; a 421 closes */
+        reply(&out, &sa, refcode, cfg->refusal, 0);
+        if (refcode == 421) goto done;
+      } else switch (verb) {
         case SDU_V_HELO: case SDU_V_EHLO:
           reply(&out, &sa, 250, cfg->host, 0); break;
         case SDU_V_MAIL: case SDU_V_RSET: case SDU_V_NOOP:

@@ -53,6 +53,9 @@ typedef struct sdu_respond_cfg {
   const char *host;     /* name in the greeting and in 250 replies */
   const char *refusal;  /* e.g. "451 4.7.1 try again later" or "553 5.7.1 go away" */
   int atgreeting;       /* 1: send the refusal as greeting (a 421/554) and close */
+  const char *greeted;  /* the greeting's first line "220-HOST" is out already
+                           (rblcheck's pregreet watch): complete it with a 220
+                           and give the refusal after it; 0 not */
   unsigned long timeout;      /* seconds for the whole session */
   unsigned long maxcommands;  /* commands answered before 421 and close */
   int fdin, fdout;
@@ -61,6 +64,9 @@ typedef struct sdu_respond_cfg {
 void sdu_respond_defaults(sdu_respond_cfg *cfg);
 /* answers the connection; returns when it is over (0, or 111 on I/O error) */
 int sdu_respond(const sdu_respond_cfg *cfg);
+/* the variable that says the greeting's first line "220-HOST ESMTP" was
+   written (its value is HOST): a greeting written after it must be a 220 */
+#define SDU_GREETED "RBLCHECK_GREETED"
 /* TCP_NODELAY on fd when it is a TCP socket: each reply leaves at once */
 void sdu_nodelay(int fd);
 

@@ -5,9 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
+#include <poll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <fmt.h>
 #include <scan.h>
+#include <str.h>
 #include "sdu_msg.h"
 #include "sdu_links.h"
 #include "sdu_env.h"
@@ -18,8 +21,11 @@
 #include "sdu_time.h"
 #include "rblcheck_policy.h"
 
-#define USAGE "rblcheck [ -n ] [ -f policy ] [ -k keyfile ] [ -t seconds ] [ -c | -C ] prog [ arg ... ]"
+#define USAGE "rblcheck [ -n ] [ -f policy ] [ -k keyfile ] [ -t seconds ] [ -c | -C ] [ -p | -P ] prog [ arg ... ]"
 #define RDNS_MAX 253
+#define HOST_MAX 253
+#define PEEK_MAX 4096   /* early bytes counted at most */
+#define ME "/var/qmail/control/me"
 
 static rblcheck_policy policy;
 static rblcheck_ctx ctx;
@@ -30,12 +36,100 @@ static stralloc header;
 static stralloc errsa, reply_sa;  /* here, not in main: still reachable at exit */
 static const char *keyfile;       /* -k: the site key that signs the tag, 0 for none */
 static sdu_tagkeys keys;
+static unsigned long waited;      /* ms of greetwait, for the log */
 
 static int enough(void *unused, sdu_dnsq *qq, unsigned int n)
 {
   (void) unused; (void) n;
   rblcheck_absorb(&ctx, qq, policy.needtxt);
   return rblcheck_decide(&ctx, 0, &verdict);
+}
+
+static unsigned long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned long) ts.tv_sec * 1000 + (unsigned long) ts.tv_nsec / 1000000;
+}
+
+/* what the client sent so far, left where it is (MSG_PEEK): whoever reads
+   fd 0 next, the next program or the responder, reads it first, as it came.
+   The bytes waiting, 0 none yet, -1 no socket or the client left */
+static long peek(void)
+{
+  char buf[PEEK_MAX];
+  ssize_t r;
+  do r = recv(0, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  while (r == -1 && errno == EINTR);
+  if (r > 0) return (long) r;
+  return r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+}
+
+static void talked(long r)
+{
+  if (r > 0) { ctx.pregreet = 1; ctx.early = (unsigned long) r; }
+}
+
+/* fd 0 became readable during the DNS wait */
+static int ready(void *unused)
+{
+  (void) unused;
+  talked(peek());
+  return ctx.pregreet && rblcheck_decide(&ctx, 0, &verdict);
+}
+
+/* the greeting's name: tcpserver -l's (INSTALL's line gives control/me,
+   which qmail-smtpd greets with), else control/me itself */
+static void greethost(char *host)
+{
+  const char *env = sdu_env_get("TCPLOCALHOST");
+  size_t i = 0;
+  if (env && *env && str_diff(env, "0")) {
+    while (i < HOST_MAX && env[i] > ' ' && env[i] < 127) { host[i] = env[i]; ++i; }
+  } else {
+    int fd = open(ME, O_RDONLY | O_CLOEXEC);
+    ssize_t r = fd == -1 ? -1 : read(fd, host, HOST_MAX);
+    if (fd != -1) close(fd);
+    while (r > 0 && i < (size_t) r && host[i] > ' ' && host[i] < 127) ++i;
+  }
+  if (!i) { memcpy(host, "rblcheck.local", 14); i = 14; }
+  host[i] = 0;
+}
+
+/* the watch: "220-HOST ESMTP" now, so that a polite client waits for the
+   rest, which the next program's own 220 gives (RFC 5321 4.2.1); a client
+   that talks before that is a bot. Only on a socket (no peek on a pipe) */
+static void watch(void)
+{
+  char line[HOST_MAX + 16], *host = line + 4;
+  long r = peek();
+  size_t len;
+  if (r < 0) return;
+  talked(r);
+  greethost(host);
+  len = 4 + strlen(host);
+  memcpy(line, "220-", 4);
+  memcpy(line + len, " ESMTP\r\n", 8);
+  if (write(1, line, len + 8) != (ssize_t) len + 8) return;
+  /* the next program's "220 ..." must not wait for the client's ACK of
+     this line (Nagle's algorithm against a delayed ACK) */
+  sdu_nodelay(1);
+  line[len] = 0;
+  if (!sdu_env_set(SDU_GREETED, host)) sdu_nomem();
+  ctx.watch = 1;
+}
+
+/* greetwait: the client watched alone a while longer */
+static unsigned long greetwait(unsigned long ms)
+{
+  unsigned long start = now_ms(), el = 0;
+  struct pollfd pf;
+  while (el < ms) {
+    pf.fd = 0; pf.events = POLLIN; pf.revents = 0;
+    if (poll(&pf, 1, (int) (ms - el)) > 0) { talked(peek()); break; }
+    el = now_ms() - start;
+  }
+  return now_ms() - start;
 }
 
 static void reply(void *unused, sdu_proxy *p, const sdu_cmd *c, int code, const char *text, size_t len)
@@ -56,13 +150,6 @@ static unsigned int roll(void)
   return r % 100;
 }
 
-static unsigned long now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (unsigned long) ts.tv_sec * 1000 + (unsigned long) ts.tv_nsec / 1000000;
-}
-
 static void logkv_lists(sdu_log *l, const char *key, int state, int always)
 {
   stralloc sa = {0};
@@ -74,6 +161,9 @@ static void logkv_lists(sdu_log *l, const char *key, int state, int always)
 static void logline(const char *ip, const rblcheck_verdict *v, const char *reason, long ms)
 {
   sdu_log l;
+  /* a refusal by a rule that asks for it: the reason sdu-report counts */
+  if (!reason && ctx.pregreet && v->refuse && v->rule >= 0 && policy.rule[v->rule].pregreet)
+    reason = "pregreet";
   sdu_log_start(&l);
   sdu_log_kv(&l, "ip", ip);
   if (ms >= 0) {
@@ -89,6 +179,11 @@ static void logline(const char *ip, const rblcheck_verdict *v, const char *reaso
     logkv_lists(&l, "failed", RBLCHECK_FAIL, 0);
     logkv_lists(&l, "bad", RBLCHECK_BAD, 0);
     logkv_lists(&l, "skipped", RBLCHECK_PENDING, 0);
+    if (ctx.pregreet) {
+      sdu_log_kv(&l, "pregreet", "1");
+      sdu_log_kvu(&l, "bytes", ctx.early);
+    }
+    if (waited) sdu_log_kvu(&l, "greetwait", waited);
   }
   sdu_log_emit(&l, 2);
 }
@@ -168,10 +263,10 @@ int rblcheck_main(int argc, char **argv)
   char ipbuf[SDU_IP_FMT], rdns[RDNS_MAX + 1];
   sdu_ip ip;
   unsigned int i, n;
-  int opt, check = 0, failclosed = 0, r;
+  int opt, check = 0, failclosed = 0, r, pregreet = 1;
 
   sdu_iam("rblcheck");
-  while ((opt = getopt(argc, argv, "+f:k:t:cCn")) != -1)
+  while ((opt = getopt(argc, argv, "+f:k:t:cCnpP")) != -1)
     switch (opt) {
       case 'f': file = optarg; break;
       case 'k': keyfile = optarg; break;
@@ -179,6 +274,8 @@ int rblcheck_main(int argc, char **argv)
       case 'c': failclosed = 1; break;
       case 'C': failclosed = 0; break;
       case 'n': check = 1; break;
+      case 'p': pregreet = 1; break;
+      case 'P': pregreet = 0; break;
       default: sdu_usage(USAGE);
     }
   argv += optind;
@@ -251,11 +348,25 @@ int rblcheck_main(int argc, char **argv)
     sdu_dnsq_init(&q[i], names[i].s, SDU_DNS_A);
     if (policy.needtxt) sdu_dnsq_init(&q[n + i], names[i].s, SDU_DNS_TXT);
   }
+  /* $RBLCHECK_PREGREET from tcprules: 0 no watch for this client, 1 watch */
+  env = sdu_env_get("RBLCHECK_PREGREET");
+  if (env && *env) pregreet = *env != '0';
+  if (pregreet) watch();
   start = now_ms();
-  if (n && sdu_dns_run(q, policy.needtxt ? 2 * n : n, timeout, enough, 0) == -1)
+  /* a bot that talked at once, where the rules say enough: no query */
+  if (n && !(ctx.pregreet && rblcheck_decide(&ctx, 0, &verdict))
+      && sdu_dns_run_watch(q, policy.needtxt ? 2 * n : n, timeout, enough,
+           ctx.watch && !ctx.pregreet ? 0 : -1, ready, 0) == -1)
     sdu_warnsys("unable to ask DNS (no servers in /etc/resolv.conf or $DNSCACHEIP?)");
+  /* bytes that came after the last look, before the decision */
+  if (ctx.watch && !ctx.pregreet) talked(peek());
   rblcheck_absorb(&ctx, q, policy.needtxt);
   if (!rblcheck_decide(&ctx, 0, &verdict)) rblcheck_decide(&ctx, 1, &verdict);
+  if (verdict.action == RBLCHECK_A_GREETWAIT) {
+    waited = greetwait(verdict.greetwait);
+    ctx.waited = 1;
+    rblcheck_decide(&ctx, 1, &verdict);
+  }
   warn_bad();
   logline(ipbuf, &verdict, 0, (long) (now_ms() - start));
 

@@ -10,25 +10,27 @@
 #include "sdu_smtp.h"
 #include "sdu_msg.h"
 
-enum { N_LIST, N_ANY, N_SCORE, N_RDNS, N_NORDNS, N_NOT, N_AND, N_OR };
+enum { N_LIST, N_ANY, N_SCORE, N_RDNS, N_NORDNS, N_PREGREET, N_NOT, N_AND, N_OR };
 enum { T_END, T_WORD, T_LP, T_RP, T_AND, T_OR, T_NOT, T_TILDE, T_GE };
 #define TOKS_MAX 1024
 
 struct tok { int t; const char *s; size_t len; };
 
+/* the tokens last: a short policy touches one page of it (a clean
+   client's rblcheck reads the policy anew: every page is a fault) */
 struct parser {
   rblcheck_policy *p;
-  struct tok tok[TOKS_MAX];
   unsigned int n, pos, depth;
   const char *m1, *m2;   /* the mistake */
-  char word[256];        /* the word named in it */
   stralloc *err;         /* a mistake in a glob file is already written here */
   int nested;
+  char word[256];        /* the word named in the mistake */
+  struct tok tok[TOKS_MAX];
 };
 
 static const char *const keywords[] = {
-  "list", "rule", "any", "score", "rdns", "nordns",
-  "reject", "tempfail", "throttle", "tag", "accept", "greylist", 0
+  "list", "rule", "any", "score", "rdns", "nordns", "pregreet",
+  "reject", "tempfail", "throttle", "tag", "accept", "greylist", "greetwait", 0
 };
 
 static int action_of(const char *w)
@@ -39,6 +41,7 @@ static int action_of(const char *w)
   if (!strcmp(w, "tag")) return RBLCHECK_A_TAG;
   if (!strcmp(w, "accept")) return RBLCHECK_A_ACCEPT;
   if (!strcmp(w, "greylist")) return RBLCHECK_A_GREYLIST;
+  if (!strcmp(w, "greetwait")) return RBLCHECK_A_GREETWAIT;
   return RBLCHECK_A_NONE;
 }
 
@@ -51,6 +54,7 @@ const char *rblcheck_actionname(int action)
     case RBLCHECK_A_TAG: return "tag";
     case RBLCHECK_A_ACCEPT: return "accept";
     case RBLCHECK_A_GREYLIST: return "greylist";
+    case RBLCHECK_A_GREETWAIT: return "greetwait";
     case RBLCHECK_A_LEAK: return "leak";
     case RBLCHECK_A_PASS: return "pass";
     case RBLCHECK_A_FAILCLOSED: return "failclosed";
@@ -335,6 +339,7 @@ static int primary(struct parser *ps, unsigned int *out)
   ++ps->pos;
   if (tokis(t, "any")) return node(ps, N_ANY, 0, 0, 0, out);
   if (tokis(t, "nordns")) return node(ps, N_NORDNS, 0, 0, 0, out);
+  if (tokis(t, "pregreet")) return node(ps, N_PREGREET, 0, 0, 0, out);
   if (tokis(t, "score")) {
     struct tok *num = &ps->tok[ps->pos + 1];
     char buf[12];
@@ -425,7 +430,7 @@ static int parse_rule(struct parser *ps, sdu_config *c, char **w, unsigned int n
 {
   rblcheck_policy *p = ps->p;
   rblcheck_rule *r;
-  unsigned int a, i;
+  unsigned int a, i, first = p->nnodes;
   int rc;
   for (a = 1; a < n; ++a)
     if (!sdu_config_quoted(c, a) && action_of(w[a]) != RBLCHECK_A_NONE) break;
@@ -441,6 +446,7 @@ static int parse_rule(struct parser *ps, sdu_config *c, char **w, unsigned int n
   ps->depth = 0;
   if ((rc = expr(ps, &r->cond)) != 1) return rc;
   if (ps->tok[ps->pos].t != T_END) return bad(ps, "unexpected ", ps->tok[ps->pos].s, ps->tok[ps->pos].len);
+  for (i = first; i < p->nnodes; ++i) if (p->node[i].op == N_PREGREET) r->pregreet = 1;
   i = a + 1;
   switch (r->action) {
     case RBLCHECK_A_TEMPFAIL:
@@ -463,6 +469,12 @@ static int parse_rule(struct parser *ps, sdu_config *c, char **w, unsigned int n
     case RBLCHECK_A_THROTTLE:
       if (i >= n) return bad(ps, "throttle needs a number", 0, 0);
       if (!number(w[i], &r->throttle, 1000000)) return badw(ps, "bad throttle number ", w[i]);
+      if (++i < n) return badw(ps, "unexpected ", w[i]);
+      break;
+    case RBLCHECK_A_GREETWAIT:
+      if (i >= n) return bad(ps, "greetwait needs seconds", 0, 0);
+      if (!rblcheck_seconds(w[i], &r->wait) || r->wait > RBLCHECK_GREETWAIT_MAX)
+        return badw(ps, "bad greetwait seconds (at most 60) ", w[i]);
       if (++i < n) return badw(ps, "unexpected ", w[i]);
       break;
     default:
@@ -642,6 +654,10 @@ static int eval(const rblcheck_ctx *x, unsigned int k, int final)
       return 0;
     }
     case N_NORDNS: return !x->rdns;
+    case N_PREGREET:
+      /* a watched client may still talk while the answers come */
+      if (x->pregreet) return 1;
+      return x->watch && !final ? 2 : 0;
     case N_NOT:
       a = eval(x, nd->a, final);
       return a == 2 ? 2 : !a;
@@ -694,6 +710,16 @@ int rblcheck_decide(const rblcheck_ctx *x, int final, rblcheck_verdict *v)
   for (i = 0; i < p->nrules; ++i) {
     t = eval(x, p->rule[i].cond, final);
     if (t == 2) return 0;
+    if (t == 1 && p->rule[i].action == RBLCHECK_A_GREETWAIT) {
+      /* nothing to wait for: no watch, the client talked, waited already */
+      if (!x->watch || x->pregreet || x->waited) continue;
+      /* the wait comes after every answer */
+      if (!final) return 0;
+      v->rule = (int) i;
+      v->action = RBLCHECK_A_GREETWAIT;
+      v->greetwait = p->rule[i].wait;
+      return 1;
+    }
     if (t == 1) { v->rule = (int) i; break; }
   }
   if (v->rule >= 0) {

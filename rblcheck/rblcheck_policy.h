@@ -19,6 +19,7 @@
 #define RBLCHECK_WEIGHT_MAX 1000
 #define RBLCHECK_GLOBS_MAX 10000 /* globs read from files, in all */
 #define RBLCHECK_TXT_MAX 200     /* printable bytes of a TXT record in a text */
+#define RBLCHECK_GREETWAIT_MAX 60000 /* ms: the longest greetwait */
 
 /* actions of a rule, and what was done with a client */
 enum {
@@ -29,6 +30,7 @@ enum {
   RBLCHECK_A_TAG,      /* passed on with the header */
   RBLCHECK_A_ACCEPT,   /* passed on untouched */
   RBLCHECK_A_GREYLIST, /* passed on, tagged, THROTTLE_GREYLIST set */
+  RBLCHECK_A_GREETWAIT, /* not a decision: watch for pregreet a while longer, then decide */
   /* only in verdicts */
   RBLCHECK_A_LEAK,     /* a tempfail rule let this connection through, tagged */
   RBLCHECK_A_PASS,     /* on no list, matched by no rule: one exec */
@@ -65,23 +67,25 @@ typedef struct rblcheck_rule {
   int action;               /* RBLCHECK_A_REJECT .. RBLCHECK_A_GREYLIST */
   unsigned int percent;     /* tempfail: 0..100 */
   unsigned long throttle;   /* throttle: recipients per connection */
+  unsigned long wait;       /* greetwait: milliseconds */
+  int pregreet;             /* the condition names pregreet (the log's reason) */
   size_t text;              /* 1 + offset in texts, 0: the default text */
   unsigned long line;
 } rblcheck_rule;
 
+/* the counters first, then each array from its start: a short policy
+   touches few pages of it (read anew for every connection: each page
+   touched is a fault) */
 typedef struct rblcheck_policy {
-  rblcheck_list list[RBLCHECK_LISTS_MAX];
-  unsigned int nlists;
-  unsigned int zonelist[RBLCHECK_LISTS_MAX]; /* per zone: the first list on it */
-  unsigned int nzones;
-  rblcheck_rule rule[RBLCHECK_RULES_MAX];
-  unsigned int nrules;
-  rblcheck_node node[RBLCHECK_NODES_MAX];
-  unsigned int nnodes;
-  stralloc globs;   /* NUL-terminated globs, lowercase */
-  stralloc texts;   /* NUL-terminated texts of rules */
+  unsigned int nlists, nzones, nrules, nnodes;
   unsigned long nglobs;
   int needtxt;      /* a refusal text uses %txt: ask TXT too */
+  stralloc globs;   /* NUL-terminated globs, lowercase */
+  stralloc texts;   /* NUL-terminated texts of rules */
+  unsigned int zonelist[RBLCHECK_LISTS_MAX]; /* per zone: the first list on it */
+  rblcheck_list list[RBLCHECK_LISTS_MAX];
+  rblcheck_rule rule[RBLCHECK_RULES_MAX];
+  rblcheck_node node[RBLCHECK_NODES_MAX];
 } rblcheck_policy;
 
 #define RBLCHECK_DEFAULT_REJECT "553 5.7.1 %ip is listed in %lists"
@@ -108,6 +112,10 @@ typedef struct rblcheck_ctx {
   unsigned int roll;   /* 0..99, random per connection: tempfail P% refuses when roll < P */
   int failclosed;      /* -c */
   int harvest;         /* SDU_HARVEST: nothing is refused */
+  int watch;           /* the client is watched for bytes before the greeting */
+  int pregreet;        /* it sent some */
+  unsigned long early; /* how many were seen */
+  int waited;          /* the greetwait is over */
 } rblcheck_ctx;
 
 void rblcheck_ctx_init(rblcheck_ctx *x, const rblcheck_policy *p);
@@ -119,6 +127,7 @@ typedef struct rblcheck_verdict {
   int refuse;          /* 1: answer the connection, never start prog */
   int header;          /* 1: pass on through the proxy with the header */
   unsigned long throttle;
+  unsigned long greetwait; /* RBLCHECK_A_GREETWAIT: ms to watch, then decide again */
   unsigned int score;
   const char *text;    /* the refusal's template (before %-substitution) */
 } rblcheck_verdict;
@@ -126,7 +135,10 @@ typedef struct rblcheck_verdict {
 /* 1 when the verdict is known: the first matching rule is known and, if
    the client is passed on, every list has answered (its names go on); 0 when
    more answers are needed. final: no more answers will come (pending lists
-   count as failed). */
+   count as failed; a client that has not talked yet has not pregreeted).
+   A greetwait rule that matches a watched client who has not talked, once
+   the answers are final, is the verdict RBLCHECK_A_GREETWAIT: watch it
+   v->greetwait ms more, set x->waited, decide again. */
 int rblcheck_decide(const rblcheck_ctx *x, int final, rblcheck_verdict *v);
 
 /* what one A answer (status as sdu_dnsq's, len/4 addresses) says about list l:

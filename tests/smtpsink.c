@@ -23,6 +23,8 @@
  *          "smtpsink: messages=N bytes=N" goes to fd 2 at exit.
  * -x behaviour, several allowed:
  *   close-greeting   exit before the greeting
+ *   greeting=R       greet with the reply R (a whole line: "421 4.3.0 go away"),
+ *                    then exit, as a server that refuses at the greeting
  *   close-mail       exit at MAIL without replying to it
  *   close-data[=N]   exit after reading N bytes of data (default 10)
  *   close-dot        exit after reading the final dot without replying
@@ -76,6 +78,7 @@ struct sink {
   char helo[LINE_MAX_CMD];
   /* behaviours */
   int close_greeting, close_mail, close_dot, nodir, auth;
+  const char *greeting;   /* greeting=R: refuse at the greeting */
   long close_data; /* -1: off */
   long slow_ms, slowread_ms;
   unsigned long unslept;  /* bytes read since slowread's last sleep */
@@ -386,6 +389,7 @@ static int is_cmd(const char *line, const char *cmd)
 static void behaviour(struct sink *k, const char *x)
 {
   if (!strcmp(x, "close-greeting")) k->close_greeting = 1;
+  else if (!strncmp(x, "greeting=", 9)) k->greeting = x + 9;
   else if (!strcmp(x, "close-mail")) k->close_mail = 1;
   else if (!strcmp(x, "close-dot")) k->close_dot = 1;
   else if (!strcmp(x, "close-data")) k->close_data = 10;
@@ -438,6 +442,12 @@ int main(int argc, char **argv)
   if (k->nodir) k->dir = 0;
 
   if (k->close_greeting) finish(k, SDU_EXIT_TEMP);
+  if (k->greeting) {
+    reply(k, k->greeting);
+    reply(k, "\r\n");
+    out_flush(k);
+    finish(k, 0);
+  }
   reply(k, "220 smtpsink ESMTP\r\n");
   for (;;) {
     r = getline_cmd(k, line, sizeof line, &len);

@@ -50,7 +50,7 @@ static int printable(const char *s, size_t n)
   return 1;
 }
 
-enum { N_LIST, N_ANY, N_SCORE, N_RDNS, N_NORDNS, N_NOT, N_AND, N_OR }; /* as in rblcheck_policy.c */
+enum { N_LIST, N_ANY, N_SCORE, N_RDNS, N_NORDNS, N_PREGREET, N_NOT, N_AND, N_OR }; /* as in rblcheck_policy.c */
 
 static void consistent(const rblcheck_policy *p)
 {
@@ -77,7 +77,7 @@ static void consistent(const rblcheck_policy *p)
     const rblcheck_node *nd = &p->node[i];
     switch (nd->op) {
       case N_LIST: if (nd->a >= p->nlists) abort(); break;
-      case N_ANY: case N_NORDNS: break;
+      case N_ANY: case N_NORDNS: case N_PREGREET: break;
       case N_SCORE: if (nd->n > RBLCHECK_WEIGHT_MAX * RBLCHECK_LISTS_MAX) abort(); break;
       case N_RDNS: {
         const char *g = p->globs.s + nd->a;
@@ -95,7 +95,8 @@ static void consistent(const rblcheck_policy *p)
   }
   for (i = 0; i < p->nrules; ++i) {
     const rblcheck_rule *r = &p->rule[i];
-    if (r->cond >= p->nnodes || r->action < RBLCHECK_A_REJECT || r->action > RBLCHECK_A_ACCEPT) abort();
+    if (r->cond >= p->nnodes || r->action < RBLCHECK_A_REJECT || r->action > RBLCHECK_A_GREETWAIT) abort();
+    if (r->action == RBLCHECK_A_GREETWAIT ? !r->wait || r->wait > RBLCHECK_GREETWAIT_MAX : r->wait != 0) abort();
     if (r->percent > 100 || !r->line) abort();
     if (r->text) {
       const char *t = p->texts.s + r->text - 1;
@@ -144,9 +145,22 @@ static void decide(const rblcheck_policy *p, uint32_t h, int final)
   x.roll = (h >> 8) % 100;
   x.failclosed = (h >> 16) & 1;
   x.harvest = (h >> 17) & 1;
+  /* watched: talked, or not yet (pregreet is known only when final), or
+     the greetwait is over */
+  x.watch = (h >> 19) & 1;
+  x.pregreet = (h >> 20) & 1;
+  x.waited = (h >> 21) & 1;
   r = rblcheck_decide(&x, final, &v);
-  /* every answer is in, or no more will come: the decision is known */
-  if (r != 1) abort();
+  /* every answer is in, or no more will come: the decision is known, but
+     for a watched client who may still talk */
+  if (r != 1 && (final || !x.watch || x.pregreet)) abort();
+  if (r != 1) return;
+  if (v.action == RBLCHECK_A_GREETWAIT) {
+    /* only for the silent watched, after every answer, never twice */
+    if (!final || !x.watch || x.pregreet || x.waited || v.refuse || v.header || !v.greetwait) abort();
+    x.waited = 1;
+    if (rblcheck_decide(&x, final, &v) != 1 || v.action == RBLCHECK_A_GREETWAIT) abort();
+  }
   if (v.rule >= (int) p->nrules || v.action < RBLCHECK_A_NONE || v.action > RBLCHECK_A_HARVEST) abort();
   if (v.refuse && v.header) abort();
   if (x.harvest && v.refuse) abort();

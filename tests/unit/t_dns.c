@@ -318,6 +318,9 @@ static void expect(sdu_dnsq *q, int status, const char *alistwant, const char *n
   }
 }
 
+static int watch_stop(void *ctx) { ++*(int *) ctx; return 1; }
+static int watch_go(void *ctx) { ++*(int *) ctx; return 0; }
+
 static int stop_at_first(void *ctx, sdu_dnsq *q, unsigned int n)
 {
   (void) ctx; (void) n;
@@ -678,6 +681,30 @@ static int live(const char *server, const char *hole, const char *closed)
   dt = now() - t0;
   T_OK(q[1].status == SDU_DNS_TIMEOUT && calls == 1 && dt >= 1.2, "without enough the same queries wait for the deadline");
   sdu_dnsq_free(q, 4);
+
+  /* a watched descriptor: ready() once when it is readable; its nonzero
+     return stops the waiting, a zero one leaves the queries to go on */
+  {
+    int pfd[2];
+    if (pipe(pfd) == -1) return 111;
+    sdu_dnsq_init(&q[0], "1.2.0.192.other.test", SDU_DNS_A);
+    memset(tmp, 0, sizeof tmp);
+    server16(tmp, hole);
+    if (write(pfd[1], "EHLO", 4) != 4) return 111;
+    calls = 0;
+    t0 = now();
+    sdu_dns_run_servers_watch(tmp, q, 1, 3000, 0, pfd[0], watch_stop, &calls);
+    dt = now() - t0;
+    snprintf(msg, sizeof msg, "watch: a readable descriptor stops the wait at once (%.1f ms)", dt * 1000);
+    T_OK(calls == 1 && q[0].status == SDU_DNS_PENDING && dt < 0.5, msg);
+    calls = 0;
+    t0 = now();
+    sdu_dns_run_servers_watch(tmp, q, 1, 600, 0, pfd[0], watch_go, &calls);
+    dt = now() - t0;
+    T_OK(calls == 1 && q[0].status == SDU_DNS_TIMEOUT && dt >= 0.6, "watch: told once (it stays readable), the queries go on");
+    close(pfd[0]); close(pfd[1]);
+    sdu_dnsq_free(q, 1);
+  }
 
   /* micro-check: 4 at once cost about what one costs */
   for (i = 0; i < 4; ++i) {

@@ -321,6 +321,48 @@ int main(void)
   T_EQI(v.action, RBLCHECK_A_REJECT, "with a name: nordns false, next rule");
   rblcheck_policy_free(&p);
 
+  /* pregreet: a condition known once the client talked, or when the
+     answers are final; greetwait: after the answers, for the silent only */
+  T_EQI(parse(&p, "list pbl pbl.example\nrule pregreet & pbl tempfail 100%\nrule pbl greetwait 2.5\n"
+    "rule pregreet reject \"554 5.7.1 too early\"\nrule any tag\n", &err), 1, "pregreet and greetwait parse");
+  T_EQI(p.rule[1].action, RBLCHECK_A_GREETWAIT, "greetwait: an action");
+  T_EQI(p.rule[1].wait, 2500, "greetwait 2.5: 2500 ms");
+  T_OK(p.rule[0].pregreet && !p.rule[1].pregreet && p.rule[2].pregreet, "rules that name pregreet are marked");
+  T_EQS(rblcheck_actionname(RBLCHECK_A_GREETWAIT), "greetwait", "greetwait: its log name");
+  rblcheck_ctx_init(&x, &p);
+  x.state[0] = RBLCHECK_NO;
+  T_EQI(rblcheck_decide(&x, 0, &v), 1, "not watched: pregreet is false, decided at once");
+  T_EQI(v.action, RBLCHECK_A_PASS, "  pass");
+  x.watch = 1;
+  T_EQI(rblcheck_decide(&x, 0, &v), 0, "watched and silent: pregreet not known while the answers come");
+  T_EQI(rblcheck_decide(&x, 1, &v), 1, "final: silent is not pregreet");
+  T_EQI(v.action, RBLCHECK_A_PASS, "  a clean silent client: pass, no wait");
+  x.pregreet = 1;
+  T_EQI(rblcheck_decide(&x, 0, &v), 1, "talked: known at once");
+  T_OK(v.action == RBLCHECK_A_REJECT && v.refuse && v.rule == 2, "  rule 3 rejects");
+  x.state[0] = RBLCHECK_PENDING;
+  T_EQI(rblcheck_decide(&x, 0, &v), 0, "talked, pbl unknown: rule 1 undecided");
+  x.state[0] = RBLCHECK_YES;
+  x.roll = 50;
+  T_EQI(rblcheck_decide(&x, 0, &v), 1, "talked and on pbl");
+  T_OK(v.action == RBLCHECK_A_TEMPFAIL && v.refuse && v.rule == 0, "  pregreet & pbl: tempfail");
+  x.pregreet = 0;
+  T_EQI(rblcheck_decide(&x, 0, &v), 0, "on pbl, silent: the wait comes after the answers");
+  T_EQI(rblcheck_decide(&x, 1, &v), 1, "on pbl, silent, final");
+  T_OK(v.action == RBLCHECK_A_GREETWAIT && v.greetwait == 2500 && !v.refuse && !v.header, "  greetwait 2.5 s");
+  x.waited = 1;
+  T_EQI(rblcheck_decide(&x, 1, &v), 1, "after the wait, still silent");
+  T_OK(v.action == RBLCHECK_A_TAG && v.header, "  tagged");
+  x.waited = 0;
+  x.watch = 0;
+  rblcheck_decide(&x, 1, &v);
+  T_EQI(v.action, RBLCHECK_A_TAG, "not watched: no greetwait (nothing to see)");
+  rblcheck_policy_free(&p);
+  check_error("rule any greetwait\n", "policy line 1: greetwait needs seconds");
+  check_error("rule any greetwait 61\n", "policy line 1: bad greetwait seconds (at most 60) 61");
+  check_error("rule any greetwait 5 x\n", "policy line 1: unexpected x");
+  check_error("list pregreet p.example\n", "policy line 1: list name is a keyword: pregreet");
+
   T_EQI(parse(&p, "list a a.example\nrule score>=2 reject\nrule a tag\nlist b b.example weight 2\n", &err), 1, "score>=2 in one word, lists after rules");
   rblcheck_policy_free(&p);
   T_EQI(parse(&p, "", &err), 1, "an empty policy");

@@ -190,6 +190,22 @@ int main(void)
   cfg.refusal = "421 4.7.0 too many connections";
   len = respond("", 0, &cfg, out, sizeof out);
   T_EQB(out, len, "421 4.7.0 too many connections\r\n", "responder: refusal at the greeting");
+  /* after rblcheck's "220-HOST": the greeting is completed, the refusal
+     answers the commands, a 421 the first one */
+  cfg.greeted = "mx.example";
+  len = respond("EHLO x\r\nQUIT\r\n", 14, &cfg, out, sizeof out);
+  T_EQB(out, len, "220 mx.example ESMTP\r\n421 4.7.0 too many connections\r\n",
+    "responder: greeted, a refusal at the greeting: 220, then 421 to the first command");
+  cfg.refusal = "554 5.7.1 go away";
+  len = respond("EHLO x\r\nMAIL FROM:<a@b>\r\nQUIT\r\n", 31, &cfg, out, sizeof out);
+  T_EQB(out, len, "220 mx.example ESMTP\r\n554 5.7.1 go away\r\n554 5.7.1 go away\r\n221 mx.test\r\n",
+    "responder: greeted, a 554 at the greeting: 220, every command gets the 554, QUIT 221");
+  cfg.atgreeting = 0;
+  len = respond("QUIT\r\n", 6, &cfg, out, sizeof out);
+  T_EQB(out, len, "220 mx.example ESMTP\r\n221 mx.test\r\n", "responder: greeted: the 220 names the greeting's host");
+  cfg.greeted = 0;
+  cfg.atgreeting = 1;
+  cfg.refusal = "421 4.7.0 too many connections";
   cfg.atgreeting = 0;
   cfg.timeout = 1;
   {

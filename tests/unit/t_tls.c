@@ -64,6 +64,7 @@ static int handshake(sdu_tls *t, SSL *c)
   return sdone && cdone ? 1 : -1;
 }
 
+
 /* a server over one end of a socketpair, a client on the other */
 struct pair { sdu_tls *t; SSL_CTX *cctx; SSL *c; int fd[2]; };
 
