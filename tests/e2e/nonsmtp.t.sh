@@ -54,7 +54,7 @@ while IFS= read -r line; do
   raw "$clean" "$D/first.$n" | tr -d '\r' > "$D/first.$n.out"
   E2E_LAST=$D/first.$n.out
   e2e_check "[$line] first: exim's 220, then 554 5.5.1 once, closed" \
-    '[ "$(cut -c1-3 "$E2E_LAST" | tr "\n" " ")" = "220 554 " ] && grep -qx "554 5.5.1 this is an SMTP server, not an HTTP proxy" "$E2E_LAST" && grep -q "^220 exim.sdu.test" "$E2E_LAST"'
+    '[ "$(grep -v "^[0-9][0-9][0-9]-" "$E2E_LAST" | cut -c1-3 | tr "\n" " ")" = "220 554 " ] && grep -qx "554 5.5.1 this is an SMTP server, not an HTTP proxy" "$E2E_LAST" && grep -q "^220 exim.sdu.test" "$E2E_LAST"'
   logged() { [ "$(grep -c "^rcptcheck: ip=$clean action=reject reason=nonsmtp\$" "$log")" -gt "$before" ]; }
   e2e_wait 50 logged
   E2E_LAST=$log
@@ -62,7 +62,7 @@ while IFS= read -r line; do
   raw "$clean" "$D/later.$n" | tr -d '\r' | grep -v '^250-' > "$D/later.$n.out"
   E2E_LAST=$D/later.$n.out
   e2e_check "[$line] later: an unknown command, exim answers 500, the session goes on" \
-    '[ "$(cut -c1-3 "$E2E_LAST" | tr "\n" " ")" = "220 250 500 250 221 " ]'
+    '[ "$(grep -v "^[0-9][0-9][0-9]-" "$E2E_LAST" | cut -c1-3 | tr "\n" " ")" = "220 250 500 250 221 " ]'
 done < "$D/lines"
 
 # exim logs each line it did not know: the later ones, once each; a first
@@ -83,8 +83,8 @@ e2e_check "the log has one refusal for each first line ($n)" \
 printf 'GET / HTTP/1.1\r\nHost: mx.example.net\r\n\r\n' > "$D/listed"
 raw "$listed" "$D/listed" | tr -d '\r' > "$D/listed.out"
 E2E_LAST=$D/listed.out
-e2e_check "a listed client's HTTP: rblcheck's 220, 554 5.5.1, closed" \
-  '[ "$(cat "$E2E_LAST" | tr "\n" "|")" = "220 rblcheck.local ESMTP|554 5.5.1 this is an SMTP server, not an HTTP proxy|" ]'
+e2e_check "a listed client's HTTP: rblcheck's 220- and 220 (the pregreet watch's greeting), 554 5.5.1, closed" \
+  '[ "$(cat "$E2E_LAST" | tr "\n" "|")" = "220-rblcheck.local ESMTP|220 rblcheck.local ESMTP|554 5.5.1 this is an SMTP server, not an HTTP proxy|" ]'
 hungup() { grep -q "^rblcheck: ip=$listed action=hangup reason=nonsmtp$" "$log"; }
 e2e_wait 50 hungup
 E2E_LAST=$log
@@ -94,7 +94,7 @@ printf 'HELO x\r\nGET / HTTP/1.1\r\nQUIT\r\n' > "$D/listed2"
 raw "$listed" "$D/listed2" | tr -d '\r' > "$D/listed2.out"
 E2E_LAST=$D/listed2.out
 e2e_check "  ... later in its session: the refusal, as to any command" \
-  '[ "$(cut -c1-3 "$E2E_LAST" | tr "\n" " ")" = "220 250 553 221 " ]'
+  '[ "$(grep -v "^[0-9][0-9][0-9]-" "$E2E_LAST" | cut -c1-3 | tr "\n" " ")" = "220 250 553 221 " ]'
 
 e2e_stop "$E2E_TCPSERVER_PID"
 "$T/throttle/sdu-report" -a -s "$log" > "$D/report" 2>&1
