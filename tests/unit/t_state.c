@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <hiredis/hiredis.h>
 #include "sdu_t.h"
+#include "sdu_t_redis.h"
 #include "sdu_state.h"
 #include "sdu_time.h"
 #include "sdu_state_redis.h"
@@ -811,46 +812,6 @@ static void t_leave(void)
   stralloc_free(&val);
 }
 
-/* a redis-server of the test's own on a unix socket in its scratch
-   directory: its pid, 0 when there is no redis-server, -1 on failure */
-static pid_t redis_start(const char *reldir)
-{
-  const char *dir;
-  char conf[600], logf[600], abs[PATH_MAX];
-  pid_t pid;
-  int i;
-  if (!realpath(reldir, abs) || strlen(abs) > 300) return -1;
-  dir = abs;
-  snprintf(rsock, sizeof rsock, "%.300s/redis.sock", dir);
-  snprintf(logf, sizeof logf, "%.300s/redis.log", dir);
-  if (system("command -v redis-server > /dev/null 2>&1") != 0) return 0;
-  pid = fork();
-  if (pid == -1) return -1;
-  if (!pid) {
-    snprintf(conf, sizeof conf, "%.300s", dir);
-    execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", rsock, "--unixsocketperm", "700",
-      "--dir", conf, "--save", "", "--appendonly", "no", "--logfile", logf, "--daemonize", "no", (char *) 0);
-    _exit(127);
-  }
-  for (i = 0; i < 500; ++i) { /* up to 10 s for the socket to appear */
-    redisContext *c = redisConnectUnix(rsock);
-    int up = c && !c->err;
-    if (c) redisFree(c);
-    if (up) return pid;
-    if (waitpid(pid, 0, WNOHANG) == pid) return -1;
-    poll(0, 0, 20);
-  }
-  kill(pid, SIGTERM);
-  waitpid(pid, 0, 0);
-  return -1;
-}
-
-static void redis_stop(pid_t pid)
-{
-  kill(pid, SIGTERM);
-  waitpid(pid, 0, 0);
-}
-
 /* a stub server on a unix socket: answers every read with answer, or with
    nothing when answer is 0 (a server that hangs); its pid */
 static pid_t stub(const char *sockpath, const char *answer)
@@ -1034,7 +995,7 @@ static void t_redis_only(pid_t server)
     }
   }
   /* the server gone: open or the first call fails, naming it */
-  redis_stop(server);
+  t_redis_stop(server);
   errno = 0;
   i = sdu_state_open(&st, rstore, "t", 0);
   if (i == 0) { i = PUTS(&st, "k", "v", 0); }
@@ -1462,7 +1423,7 @@ int main(void)
   t_fault_fullfs();
   /* the second pass: the cases every store shares, on a Redis server */
   {
-    pid_t server = redis_start(top);
+    pid_t server = t_redis_start(top, rsock);
     if (!server) T_SKIP("the store on Redis", "no redis-server");
     else if (server == -1) T_OK(0, "redis-server starts");
     else {
