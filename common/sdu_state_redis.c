@@ -48,20 +48,23 @@ struct sdu_redis {
 enum { S_BATCH, S_SWAP, S_CLEAN, S_N };
 static const char *const scripts[S_N] = {
   /* KEYS: the keys; ARGV[1] now; then per key: 'i' or 'p', the value (for an
-     incr the window's end), the Redis expiry in ms (0 none). A counter of
-     the wrong size fails the whole batch before anything is written. */
+     incr the window's end, and with a hold its end and the limit), the Redis
+     expiry in ms (0 none; a hold's "window:hold"). A counter of the wrong
+     size fails the whole batch before anything is written. */
   LT "local function enc(n) local t={} for i=8,1,-1 do t[i]=string.char(n%256) n=math.floor(n/256) end "
   "return table.concat(t) end "
-  "local function dec(s) local n=0 for i=9,16 do n=n*256+string.byte(s,i) end return n end "
+  "local function dec(s,a) local n=0 for i=a,a+7 do n=n*256+string.byte(s,i) end return n end "
   "local now=ARGV[1] "
   "for i=1,#KEYS do if ARGV[3*i-1]=='i' then local v=redis.call('GET',KEYS[i]) "
   "if v and #v~=16 then return redis.error_reply('NOTCOUNTER entry is not a counter') end end end "
   "local out={} "
-  "for i=1,#KEYS do local k,v,ttl=KEYS[i],ARGV[3*i],tonumber(ARGV[3*i+1]) "
-  "if ARGV[3*i-1]=='i' then local o=redis.call('GET',k) local e=o and string.sub(o,1,8) "
-  "if o and e~=z and lt(now,e) then local n=dec(o)+1 redis.call('SET',k,e..enc(n),'KEEPTTL') out[i]=n "
-  "else if ttl>0 then redis.call('SET',k,v..enc(1),'PX',ttl) else redis.call('SET',k,v..enc(1)) end out[i]=1 end "
-  "else if ttl>0 then redis.call('SET',k,v,'PX',ttl) else redis.call('SET',k,v) end out[i]=0 end end "
+  "for i=1,#KEYS do local k,v,t=KEYS[i],ARGV[3*i],ARGV[3*i+1] "
+  "if ARGV[3*i-1]=='i' then local o=redis.call('GET',k) local e=o and string.sub(o,1,8) local n,px "
+  "if o and e~=z and lt(now,e) then n=dec(o,9)+1 else n=1 e=string.sub(v,1,8) px=tonumber(string.match(t,'^%d+')) end "
+  "if #v==24 and n==dec(v,17)+1 and lt(e,string.sub(v,9,16)) then e=string.sub(v,9,16) px=tonumber(string.match(t,':(%d+)')) end "
+  "if not px then redis.call('SET',k,e..enc(n),'KEEPTTL') elseif px>0 then redis.call('SET',k,e..enc(n),'PX',px) "
+  "else redis.call('SET',k,e..enc(n)) end out[i]=n "
+  "else local ttl=tonumber(t) if ttl>0 then redis.call('SET',k,v,'PX',ttl) else redis.call('SET',k,v) end out[i]=0 end end "
   "return out",
   /* KEYS[1]; ARGV: now, 'a' (expect absent) or 'v' (expect ARGV[3]), the
      old entry, the new entry, its Redis expiry: 1 swapped, 0 not */
@@ -77,7 +80,7 @@ static const char *const scripts[S_N] = {
   "redis.call('DEL',KEYS[i]) n=n+1 end end return n",
 };
 static const char *const shas[S_N] = {
-  "fc093973b831a249126760e15049800cb765a4a0",
+  "2275ea464d8fdde2f4a47f0b11f15e0b31ce1fac",
   "32940bb176083789d6bfe78780ba5cbda885429c",
   "3acc2748fef1ce9c7ff60feec38000155f8dfe23",
 };
@@ -488,72 +491,62 @@ int sdu_redis_local(sdu_state *st, sdu_state **local)
   return 0;
 }
 
-int sdu_redis_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
-  unsigned long long now, unsigned long long *expires)
+int sdu_redis_getn(sdu_state *st, sdu_state_read *r, unsigned int n, unsigned long long now)
 {
-  char k[RKEY_MAX];
-  const char *av[2];
-  size_t al[2];
+  char k[SDU_STATE_READ_MAX][RKEY_MAX];
+  const char *av[1 + SDU_STATE_READ_MAX];
+  size_t al[1 + SDU_STATE_READ_MAX];
   redisReply *rep;
-  unsigned long long exp;
-  if (!keyok(st, klen)) return -1;
-  av[0] = "GET"; al[0] = 3;
-  av[1] = k; al[1] = rkey(k, st, key, klen);
-  rep = cmd(st, "read", 2, av, al);
-  if (!rep) return -1;
-  if (rep->type == REDIS_REPLY_NIL) { freeReplyObject(rep); return 0; }
-  if (rep->type != REDIS_REPLY_STRING) return garbage(st, "read", rep);
-  if (rep->len < HDR || rep->len - HDR > SDU_STATE_VAL_MAX) {
-    freeReplyObject(rep);
-    snprintf(st->err, sizeof st->err, "database corrupt: entry of a wrong size: %.320s", st->where);
-    errno = EPROTO;
+  unsigned int i;
+  if (n > SDU_STATE_READ_MAX) {
+    snprintf(st->err, sizeof st->err, "more than 16 keys in one read: %.320s", st->where);
+    errno = EINVAL;
     return -1;
   }
-  exp = sdu_state_unpack64((const unsigned char *) rep->str);
-  if (exp && now >= exp) { freeReplyObject(rep); return 0; }
-  if (val && !stralloc_copyb(val, rep->str + HDR, rep->len - HDR)) {
-    freeReplyObject(rep);
-    return failmsg(st, ENOMEM, "read", "out of memory");
+  for (i = 0; i < n; ++i) {
+    if (!keyok(st, r[i].klen)) return -1;
+    r[i].found = 0;
+  }
+  if (!n) return 0;
+  av[0] = "MGET"; al[0] = 4;
+  for (i = 0; i < n; ++i) { av[1 + i] = k[i]; al[1 + i] = rkey(k[i], st, r[i].key, r[i].klen); }
+  rep = cmd(st, "read", (int) n + 1, av, al);
+  if (!rep) return -1;
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);
+  for (i = 0; i < n; ++i) {
+    redisReply *v = rep->element[i];
+    unsigned long long exp;
+    if (v->type == REDIS_REPLY_NIL) continue;
+    if (v->type != REDIS_REPLY_STRING) return garbage(st, "read", rep);
+    if (v->len < HDR || v->len - HDR > SDU_STATE_VAL_MAX) {
+      freeReplyObject(rep);
+      snprintf(st->err, sizeof st->err, "database corrupt: entry of a wrong size: %.320s", st->where);
+      errno = EPROTO;
+      return -1;
+    }
+    exp = sdu_state_unpack64((const unsigned char *) v->str);
+    if (exp && now >= exp) continue;
+    if (r[i].val && !stralloc_copyb(r[i].val, v->str + HDR, v->len - HDR)) {
+      freeReplyObject(rep);
+      return failmsg(st, ENOMEM, "read", "out of memory");
+    }
+    r[i].found = 1;
+    r[i].expires = exp;
   }
   freeReplyObject(rep);
-  if (expires) *expires = exp;
-  return 1;
+  return 0;
 }
 
+/* through the batch's script too: the client sends no GET or SET of its
+   own, so that INFO commandstats tells its round trips (EVALSHA, MGET)
+   from the commands the scripts run */
 int sdu_redis_put(sdu_state *st, const char *key, size_t klen, const char *val, size_t vlen,
   unsigned long long expires)
 {
-  char k[RKEY_MAX], px[24], *v;
-  const char *av[5];
-  size_t al[5];
-  unsigned long long ttl;
-  redisReply *rep;
-  int ac = 3;
-  if (!writable(st) || !keyok(st, klen)) return -1;
-  if (vlen > SDU_STATE_VAL_MAX) {
-    snprintf(st->err, sizeof st->err, "value longer than 65536 bytes: %.320s", st->where);
-    errno = EMSGSIZE;
-    return -1;
-  }
-  v = malloc(HDR + vlen);
-  if (!v) return failmsg(st, ENOMEM, "write", "out of memory");
-  pack64(v, expires);
-  if (vlen) memcpy(v + HDR, val, vlen);
-  av[0] = "SET"; al[0] = 3;
-  av[1] = k; al[1] = rkey(k, st, key, klen);
-  av[2] = v; al[2] = HDR + vlen;
-  ttl = ttl_ms(expires, sdu_now());
-  if (ttl) {
-    snprintf(px, sizeof px, "%llu", ttl);
-    av[3] = "PX"; al[3] = 2; av[4] = px; al[4] = strlen(px);
-    ac = 5;
-  }
-  rep = cmd(st, "write", ac, av, al);
-  free(v);
-  if (!rep) return -1;
-  if (rep->type != REDIS_REPLY_STATUS) return garbage(st, "write", rep);
-  freeReplyObject(rep);
-  return 0;
+  sdu_state_op op;
+  memset(&op, 0, sizeof op);
+  op.st = st; op.key = key; op.klen = klen; op.val = val; op.vlen = vlen; op.expires = expires;
+  return sdu_redis_batch(&op, 1, sdu_now());
 }
 
 int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
@@ -578,7 +571,7 @@ int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
 int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
 {
   sdu_state *st = ops[0].st;
-  size_t per = RKEY_MAX + HDR + 48, *al = 0;
+  size_t per = RKEY_MAX + 3 * HDR + 48, *al = 0;
   const char **av = 0;
   char *arena = 0, *p, nk[24], nowb[HDR];
   unsigned int i, argc = 4 + 4 * n;
@@ -618,6 +611,17 @@ int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
       av[a + 1] = p; al[a + 1] = HDR;
       p += HDR;
       ttl = (unsigned long long) (op->window > TTL_MAX ? TTL_MAX : op->window) * 1000 + SLACK_MS;
+      if (op->hold) { /* the hold's end and the limit; its Redis expiry after the window's */
+        unsigned long long h = (unsigned long long) (op->hold > TTL_MAX ? TTL_MAX : op->hold) * 1000 + SLACK_MS;
+        pack64(p, now + op->hold < now ? (unsigned long long) -1 : now + op->hold);
+        pack64(p + HDR, op->limit);
+        al[a + 1] += 2 * HDR;
+        p += 2 * HDR;
+        al[a + 2] = (size_t) snprintf(p, 48, "%llu:%llu", ttl, h);
+        av[a + 2] = p;
+        p += 48;
+        continue;
+      }
     } else {
       pack64(p, op->expires);
       if (op->vlen) memcpy(p + HDR, op->val, op->vlen);

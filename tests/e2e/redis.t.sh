@@ -70,6 +70,26 @@ e2e_check "bounce limit over two hosts: two pass" 'grep -q "^<-  250 OK id=" "$D
 e2e_check "the third (on a) and the fourth (on b, held) are refused" \
   'grep -q "^<\*\* 550 5.7.1 this address gets too many bounces" "$D/bounce.3" && grep -q "^<\*\* 550 5.7.1 this address gets too many bounces" "$D/bounce.4"'
 e2e_check "no key without an expiry in Redis" '[ "$(nkeys "*")" -ge 3 ] && [ "$(nopx "*")" -eq 0 ]'
+
+# 3a. round trips: the commands a known session sends Redis, as MONITOR shows
+# them (those the scripts run are marked "lua" there, and not ours; SELECT and
+# AUTH go out in one write with the first command)
+nmon=0
+mon_start() { nmon=$((nmon + 1)); redis-cli -s "$sock" monitor > "$D/monitor.$nmon" & monpid=$!
+  e2e_wait 50 grep -q . "$D/monitor.$nmon"; }
+mon_stop() { sleep 0.3; kill "$monpid"; wait "$monpid" 2>/dev/null
+  grep -E '^[0-9.]+ \[[0-9]+ unix:' "$D/monitor.$nmon" | grep -cvE '\] "(SELECT|AUTH)"'; }
+c_rt=$base.22
+mon_start
+sw "$pb" --local-interface "$c_rt" --from '<>' --to rt@example.net --body "bounce rt"
+n=$(mon_stop)
+e2e_check "a bounce's session: 2 commands, 2 round trips (the connection's rate, the bounce count with its hold): $n" \
+  'grep -q "^<-  250 OK id=" "$E2E_LAST" && [ "$n" -eq 2 ]'
+mon_start
+sw "$pb" --local-interface "$c_rt" --from rt@example.org --to one@example.net,two@example.net --body "sender rt"
+n=$(mon_stop)
+e2e_check "a sender's session, two recipients: 2 commands (the rate, the blacklist at MAIL): $n" \
+  'grep -q "^<-  250 OK id=" "$E2E_LAST" && [ "$n" -eq 2 ]'
 e2e_stop "$ta"
 
 # 3b. greylisting: a triplet first seen on a passes on b after the delay (the clock of
@@ -81,10 +101,16 @@ pga=$E2E_PORT; tga=$E2E_TCPSERVER_PID
 # shellcheck disable=SC2046
 e2e_tcpserver 0 env THROTTLE_GREYLIST=1 SDU_TEST_NOW=$((T + 600)) throttle -d "unix:$sock?local=$D/b" $(e2e_exim_cmd) || exit 1
 pgb=$E2E_PORT; tgb=$E2E_TCPSERVER_PID
+mon_start
 sw "$pga" --local-interface "$c_grey" --from grey@example.com --to one@example.net --body "grey 1"
+n=$(mon_stop)
 e2e_check "greylisting: the first attempt, on host a, gets 451" 'grep -q "^<\*\* 451 4.7.1 greylisted" "$E2E_LAST"'
+e2e_check "its RCPT: 2 commands (one read of the network and the triplet, one write): $n" '[ "$n" -eq 2 ]'
+mon_start
 sw "$pgb" --local-interface "$c_grey" --from grey@example.com --to one@example.net --body "grey 2"
+n=$(mon_stop)
 e2e_check "the retry 10 minutes later on host b passes: the triplet is shared" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
+e2e_check "its RCPT: 2 commands (the triplet passed and the network counted in one write): $n" '[ "$n" -eq 2 ]'
 sw "$pgb" --local-interface "$c_grey" --from grey@example.com --to two@example.net --body "grey 3"
 e2e_check "a new triplet on host b is greylisted there" 'grep -q "^<\*\* 451 4.7.1 greylisted" "$E2E_LAST"'
 e2e_stop "$tga"; e2e_stop "$tgb"

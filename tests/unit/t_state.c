@@ -764,6 +764,39 @@ static void t_batch(void)
   op[0].klen = 0;
   T_EQI(sdu_state_batch(op, 1, 102), -1, "batch: empty key refused");
   T_EQI(sdu_state_batch(op, 0, 102), 0, "batch: no ops, nothing to do");
+
+  /* a count with a hold: 2 in 60 s, the one that passes holds it 600 s */
+  memset(op, 0, sizeof op);
+  op[0].st = &b; op[0].incr = 1; op[0].key = "held"; op[0].klen = 4; op[0].window = 60;
+  op[0].limit = 2; op[0].hold = 600;
+  T_OK(sdu_state_batch(op, 1, 1000) == 0 && op[0].count == 1, "hold: 1 within the limit");
+  T_OK(sdu_state_batch(op, 1, 1001) == 0 && op[0].count == 2, "hold: 2 within the limit");
+  T_OK(sdu_state_batch(op, 1, 1002) == 0 && op[0].count == 3, "hold: 3 passes it");
+  T_OK(sdu_state_get(&b, "held", 4, 0, 1100, &exp) == 1 && exp == 1602, "hold: the entry lives on until the hold's end");
+  T_OK(sdu_state_batch(op, 1, 1500) == 0 && op[0].count == 4 && sdu_state_get(&b, "held", 4, 0, 1500, &exp) == 1
+    && exp == 1602, "hold: counted on after the window, the hold not moved");
+  T_OK(sdu_state_batch(op, 1, 1602) == 0 && op[0].count == 1, "hold: a new window after it");
+  op[0].hold = 10;
+  T_OK(sdu_state_batch(op, 1, 1603) == 0 && sdu_state_batch(op, 1, 1604) == 0 && sdu_state_get(&b, "held", 4, 0, 1604, &exp) == 1
+    && op[0].count == 3 && exp == 1662, "hold: shorter than the window: the window's end stays");
+  {
+    sdu_state_read rd[3];
+    stralloc v0 = {0}, v2 = {0};
+    T_EQI(PUTS(&a, "r1", "one", 2000), 0, "getn: put");
+    T_EQI(PUTS(&a, "r3", "three", 1500), 0, "getn: put one that expires earlier");
+    memset(rd, 0, sizeof rd);
+    rd[0].key = "r1"; rd[0].klen = 2; rd[0].val = &v0;
+    rd[1].key = "r2"; rd[1].klen = 2;
+    rd[2].key = "r3"; rd[2].klen = 2; rd[2].val = &v2;
+    T_EQI(sdu_state_getn(&a, rd, 3, 1200), 0, "getn: three keys at once");
+    T_OK(rd[0].found == 1 && rd[0].expires == 2000 && v0.len == 3 && !memcmp(v0.s, "one", 3), "getn: the first found");
+    T_OK(rd[1].found == 0, "getn: the second absent");
+    T_OK(rd[2].found == 1 && v2.len == 5, "getn: the third found");
+    T_OK(sdu_state_getn(&a, rd, 3, 1500) == 0 && rd[0].found && !rd[1].found && !rd[2].found, "getn: an expired entry is absent");
+    rd[1].klen = 0;
+    T_EQI(sdu_state_getn(&a, rd, 3, 1200), -1, "getn: an empty key refused");
+    stralloc_free(&v0); stralloc_free(&v2);
+  }
   sdu_state_close(&b);
   sdu_state_close(&a);
   stralloc_free(&val);
@@ -881,6 +914,16 @@ static void t_redis_only(pid_t server)
     r = redisCommand(rc, "PTTL t.swap:cnt");
     T_OK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 && r->integer <= 61000, "redis: counting keeps the window's expiry");
     if (r) freeReplyObject(r);
+    {
+      sdu_state_op op;
+      memset(&op, 0, sizeof op);
+      op.st = &st; op.incr = 1; op.key = "hk"; op.klen = 2; op.window = 60; op.limit = 1; op.hold = 3600;
+      T_OK(sdu_state_batch(&op, 1, sdu_now()) == 0 && sdu_state_batch(&op, 1, sdu_now()) == 0 && op.count == 2,
+        "redis: a count passes its limit");
+      r = redisCommand(rc, "PTTL t.swap:hk");
+      T_OK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 3590000 && r->integer <= 3601000, "redis: the hold is the key's expiry");
+      if (r) freeReplyObject(r);
+    }
   }
   /* the script cache emptied (a restarted server): EVAL, then EVALSHA again */
   {
