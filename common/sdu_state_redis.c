@@ -11,6 +11,7 @@
    the connection is not used again by this process. */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,11 @@
 #define SCAN_COUNT 1000
 #define WALK_MAX 4000000       /* keys a walk or a cleanup looks at */
 #define PASS_MAX 512
+/* bytes one call takes from the server: a read of SDU_STATE_READ_MAX
+   largest entries and some; a walk's MGET of SCAN_COUNT keys gets more */
+#define REPLY_MAX ((size_t) SDU_STATE_READ_MAX * (SDU_STATE_VAL_MAX + 64) + 65536)
+#define RKEY_MAX (SDU_STATE_NAME_MAX + 2 + SDU_STATE_KEY_MAX) /* "table:key" */
+#define WALK_REPLY_MAX ((size_t) SCAN_COUNT * (SDU_STATE_VAL_MAX + 64 + 2 * RKEY_MAX))
 
 struct sdu_redis {
   redisContext *c;
@@ -37,6 +43,7 @@ struct sdu_redis {
   unsigned int setup;    /* replies to AUTH and SELECT not read yet */
   int dead;
   unsigned long timeout; /* ms */
+  size_t maxreply;       /* bytes a call reads at most (REPLY_MAX) */
   pid_t pid;
   char name[240];
   char local[256];       /* this host's LMDB directory, for sdu_state_txn */
@@ -118,10 +125,20 @@ static int lost(sdu_state *st, int e, const char *what, const char *why)
   return failmsg(st, e, what, why);
 }
 
+/* the server's words in our log line: printable, cut (a newline in an
+   error reply would start a forged line) */
+static void printable(char *out, size_t outlen, const char *s, size_t len)
+{
+  size_t i;
+  if (len >= outlen) len = outlen - 1;
+  for (i = 0; i < len; ++i) out[i] = s[i] >= 32 && s[i] < 127 ? s[i] : '?';
+  out[len] = 0;
+}
+
 /* an error reply: the connection is still good */
 static int refused(sdu_state *st, const char *what, const redisReply *r)
 {
-  char why[200];
+  char why[200], text[161];
   int e = EIO;
   if (!strncmp(r->str, "OOM", 3)) e = ENOSPC;
   else if (!strncmp(r->str, "READONLY", 8)) e = EROFS;
@@ -130,7 +147,8 @@ static int refused(sdu_state *st, const char *what, const redisReply *r)
     errno = EPROTO;
     return -1;
   }
-  snprintf(why, sizeof why, "server says: %.160s", r->str);
+  printable(text, sizeof text, r->str, r->len);
+  snprintf(why, sizeof why, "server says: %s", text);
   return failmsg(st, e, what, why);
 }
 
@@ -161,11 +179,20 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep)
   struct sdu_redis *r = st->rd;
   unsigned long long end = mono_ms() + r->timeout;
   unsigned int got = 0, i;
+  size_t taken = 0;
   int done = 0, w;
   char why[200];
   for (i = 0; i < n; ++i) rep[i] = 0;
   if (r->dead) return failmsg(st, EIO, what, "connection failed earlier");
   if (r->pid != getpid()) return lost(st, EIO, what, "connection of another process");
+  /* bytes before our question: a reply to nothing, or the server gone
+     (EOF): what we read next would not answer us */
+  if (r->c->reader->pos < r->c->reader->len) return lost(st, EPROTO, what, "answer out of step");
+  if (!r->setup) {
+    struct pollfd p;
+    p.fd = r->c->fd; p.events = POLLIN; p.revents = 0;
+    if (poll(&p, 1, 0) == 1) return lost(st, ECONNRESET, what, "connection closed or out of step");
+  }
   while (!done) {
     if (redisBufferWrite(r->c, &done) == REDIS_ERR) return lost(st, EIO, what, r->c->errstr);
     if (done) break;
@@ -185,7 +212,9 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep)
       if (r->setup) {
         --r->setup;
         if (x->type == REDIS_REPLY_ERROR) {
-          snprintf(why, sizeof why, "AUTH or SELECT refused: %.160s", x->str);
+          char text[161];
+          printable(text, sizeof text, x->str, x->len);
+          snprintf(why, sizeof why, "AUTH or SELECT refused: %s", text);
           freeReplyObject(x);
           freeall(rep, got);
           return lost(st, EACCES, what, why);
@@ -199,9 +228,19 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep)
     w = waitfd(r->c->fd, POLLIN, end);
     if (w == -1) { freeall(rep, got); return lost(st, errno, what, strerror(errno)); }
     if (!w) { freeall(rep, got); goto timeout; }
-    if (redisBufferRead(r->c) == REDIS_ERR) {
+    {
+      size_t before = r->c->reader->len;
+      if (redisBufferRead(r->c) == REDIS_ERR) {
+        freeall(rep, got);
+        return lost(st, r->c->err == REDIS_ERR_EOF ? ECONNRESET : EIO, what, r->c->errstr);
+      }
+      taken += r->c->reader->len - before;
+    }
+    /* a bulk of a gigabyte, or an endless array: memory is not the server's to take */
+    if (taken > r->maxreply) {
       freeall(rep, got);
-      return lost(st, r->c->err == REDIS_ERR_EOF ? ECONNRESET : EIO, what, r->c->errstr);
+      snprintf(why, sizeof why, "answer longer than %lu bytes", (unsigned long) r->maxreply);
+      return lost(st, EMSGSIZE, what, why);
     }
   }
   return 0;
@@ -276,7 +315,6 @@ static size_t rkey(char *buf, const sdu_state *st, const char *key, size_t klen)
   memcpy(buf + t + 1, key, klen);
   return t + 1 + klen;
 }
-#define RKEY_MAX (SDU_STATE_NAME_MAX + 2 + SDU_STATE_KEY_MAX)
 
 /* a store opened SDU_STATE_RDONLY (spamgrab -n, -z) writes nothing, as in LMDB */
 static int writable(sdu_state *st)
@@ -364,6 +402,7 @@ int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags
   r = calloc(1, sizeof *r);
   if (!r) { snprintf(st->err, sizeof st->err, "out of memory"); errno = ENOMEM; return -1; }
   r->timeout = TIMEOUT_MS;
+  r->maxreply = REPLY_MAX;
   e = sdu_env_get("SDU_REDIS_TIMEOUT");
   if (e && *e && !scanms(e, &r->timeout)) { free(r); return bad(st, "SDU_REDIS_TIMEOUT is not a duration such as 50ms"); }
   passfile = sdu_env_get("SDU_REDIS_PASSFILE");
@@ -400,7 +439,17 @@ int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags
       if (*end || !port || port > 65535) { free(r); return bad(st, "port is not a number"); }
     }
     if (strlen(h) >= sizeof host) { free(r); return bad(st, "host name too long"); }
-    strcpy(host, *h ? h : "127.0.0.1");
+    strcpy(host, *h && strcmp(h, "localhost") ? h : "127.0.0.1");
+    /* a name would be looked up before the deadline starts, by a resolver
+       that may wait seconds (and a static glibc's needs its shared NSS
+       modules): an address only */
+    {
+      unsigned char a[16];
+      if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1) {
+        free(r);
+        return bad(st, "not an IP address (a host name is not looked up: give its address, or localhost)");
+      }
+    }
   }
   for (o = opts; o && *o; o = next) {
     next = strchr(o, '&');
@@ -638,7 +687,7 @@ int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
   if (!rep) goto out;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) { garbage(st, "write", rep); goto out; }
   for (i = 0; i < n; ++i)
-    if (rep->element[i]->type != REDIS_REPLY_INTEGER) { garbage(st, "write", rep); goto out; }
+    if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0) { garbage(st, "write", rep); goto out; }
   for (i = 0; i < n; ++i) ops[i].count = (unsigned long) rep->element[i]->integer;
   freeReplyObject(rep);
   r = 0;
@@ -703,7 +752,9 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
     av[3] = pat; al[3] = j;
     av[4] = "COUNT"; al[4] = 5;
     av[5] = count; al[5] = strlen(count);
+    st->rd->maxreply = WALK_REPLY_MAX;
     rep = cmd(st, what, 6, av, al);
+    st->rd->maxreply = REPLY_MAX;
     if (!rep) return -1;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING
       || rep->element[0]->len >= sizeof cursor || rep->element[1]->type != REDIS_REPLY_ARRAY)
@@ -774,7 +825,9 @@ static int walkfn(sdu_state *st, redisReply *keys, void *ctx)
   if (!av || !al) { free(av); free(al); return failmsg(st, ENOMEM, "read", "out of memory"); }
   av[0] = "MGET"; al[0] = 4;
   for (i = 0; i < n; ++i) { av[1 + i] = keys->element[i]->str; al[1 + i] = keys->element[i]->len; }
+  st->rd->maxreply = WALK_REPLY_MAX;
   rep = cmd(st, "read", (int) (n + 1), av, al);
+  st->rd->maxreply = REPLY_MAX;
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);

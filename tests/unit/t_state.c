@@ -1037,6 +1037,22 @@ static void t_redis_only(pid_t server)
       waitpid(sp, 0, 0);
     }
   }
+  /* a server that answers twice: the second answer is not taken for the next question's */
+  {
+    char sp_path[1200];
+    unsigned long cnt = 0;
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    sp = stub(sp_path, "*1\r\n:1\r\n*1\r\n:7\r\n");
+    T_EQI(sdu_state_open(&st, a, "t", 0), 0, "stub answering twice: open");
+    T_OK(sdu_state_incr(&st, "k", 1, 100, 60, &cnt) == 0 && cnt == 1, "stub answering twice: the first count");
+    errno = 0;
+    T_EQI(sdu_state_incr(&st, "k", 1, 100, 60, &cnt), -1, "stub answering twice: the next call fails");
+    T_OK(errno == EPROTO && contains(sdu_state_error(&st), "out of step"), "stub answering twice: out of step");
+    printf("#   %s\n", sdu_state_error(&st));
+    sdu_state_close(&st);
+    kill(sp, SIGTERM);
+    waitpid(sp, 0, 0);
+  }
   /* the server gone: open or the first call fails, naming it */
   t_redis_stop(server);
   errno = 0;
@@ -1054,6 +1070,18 @@ static void t_redis_only(pid_t server)
   T_EQI(sdu_state_open(&st, "unix:/x?nosuch=1", "t", 0), -1, "an unknown option refused");
   T_EQI(sdu_state_open(&st, "unix:/x?passfile=/nonexistent/pw", "t", 0), -1, "a missing password file");
   T_OK(contains(sdu_state_error(&st), "/nonexistent/pw"), "a missing password file: named");
+  /* a host name would be looked up outside the deadline */
+  errno = 0;
+  T_EQI(sdu_state_open(&st, "redis://redis.example.org:6379/0", "t", 0), -1, "a host name refused");
+  T_OK(errno == EINVAL && contains(sdu_state_error(&st), "not an IP address"), "a host name: EINVAL, the reason says so");
+  errno = 0;
+  i = sdu_state_open(&st, "redis://[::1]:1/0", "t", 0);
+  T_OK(errno != EINVAL, "an IPv6 address is one");
+  if (!i) sdu_state_close(&st);
+  errno = 0;
+  i = sdu_state_open(&st, "redis://localhost:1/0", "t", 0);
+  T_OK(errno != EINVAL, "localhost is 127.0.0.1");
+  if (!i) sdu_state_close(&st);
   if (rc) redisFree(rc);
   stralloc_free(&val);
 }
