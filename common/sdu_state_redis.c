@@ -31,9 +31,13 @@
 #define SCAN_COUNT 1000
 #define WALK_MAX 4000000       /* keys a walk or a cleanup looks at */
 #define PASS_MAX 512
-/* bytes one call takes from the server: a read of SDU_STATE_READ_MAX
-   largest entries and some; a walk's MGET of SCAN_COUNT keys gets more */
-#define REPLY_MAX ((size_t) SDU_STATE_READ_MAX * (SDU_STATE_VAL_MAX + 64) + 65536)
+/* bytes one call takes from the server: what its answer can be, so that
+   an endless one (a bulk of a gigabyte, an array of a hundred million
+   integers, each a reply object) stops there: a few integers; a read of
+   n entries; a walk's MGET of SCAN_COUNT keys */
+#define SMALL_REPLY 4096
+#define READ_REPLY(n) ((size_t) (n) * (SDU_STATE_VAL_MAX + HDR + 32) + 1024)
+#define BATCH_REPLY(n) ((size_t) (n) * 32 + 1024)
 #define RKEY_MAX (SDU_STATE_NAME_MAX + 2 + SDU_STATE_KEY_MAX) /* "table:key" */
 #define WALK_REPLY_MAX ((size_t) SCAN_COUNT * (SDU_STATE_VAL_MAX + 64 + 2 * RKEY_MAX))
 
@@ -43,7 +47,6 @@ struct sdu_redis {
   unsigned int setup;    /* replies to AUTH and SELECT not read yet */
   int dead;
   unsigned long timeout; /* ms */
-  size_t maxreply;       /* bytes a call reads at most (REPLY_MAX) */
   pid_t pid;
   char name[240];
   char local[256];       /* this host's LMDB directory, for sdu_state_txn */
@@ -174,7 +177,7 @@ static void freeall(redisReply **rep, unsigned int n)
 
 /* send what is appended, read n replies (after those of AUTH and SELECT),
    all before the deadline: 0, or -1 with the connection given up */
-static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep)
+static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max)
 {
   struct sdu_redis *r = st->rd;
   unsigned long long end = mono_ms() + r->timeout;
@@ -237,9 +240,9 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep)
       taken += r->c->reader->len - before;
     }
     /* a bulk of a gigabyte, or an endless array: memory is not the server's to take */
-    if (taken > r->maxreply) {
+    if (taken > max) {
       freeall(rep, got);
-      snprintf(why, sizeof why, "answer longer than %lu bytes", (unsigned long) r->maxreply);
+      snprintf(why, sizeof why, "answer longer than %lu bytes", (unsigned long) max);
       return lost(st, EMSGSIZE, what, why);
     }
   }
@@ -249,8 +252,9 @@ timeout:
   return lost(st, ETIMEDOUT, what, why);
 }
 
-/* one command, one reply */
-static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **argv, const size_t *len)
+/* one command, one reply of at most max bytes */
+static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **argv, const size_t *len,
+  size_t max)
 {
   redisReply *rep;
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
@@ -258,27 +262,28 @@ static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **a
     failmsg(st, ENOMEM, what, "out of memory");
     return 0;
   }
-  if (rt(st, what, 1, &rep) == -1) return 0;
+  if (rt(st, what, 1, &rep, max) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
 }
 
 /* run script which: argv[0] and argv[1] are filled in here (EVALSHA sha),
    argv[2] (the number of keys) and the rest by the caller */
-static redisReply *script(sdu_state *st, const char *what, int which, int argc, const char **argv, size_t *len)
+static redisReply *script(sdu_state *st, const char *what, int which, int argc, const char **argv, size_t *len,
+  size_t max)
 {
   redisReply *rep;
   argv[0] = "EVALSHA"; len[0] = 7;
   argv[1] = shas[which]; len[1] = strlen(shas[which]);
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
   if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-  if (rt(st, what, 1, &rep) == -1) return 0;
+  if (rt(st, what, 1, &rep, max) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)) {
     freeReplyObject(rep);
     argv[0] = "EVAL"; len[0] = 4;
     argv[1] = scripts[which]; len[1] = strlen(scripts[which]);
     if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-    if (rt(st, what, 1, &rep) == -1) return 0;
+    if (rt(st, what, 1, &rep, max) == -1) return 0;
   }
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
@@ -402,7 +407,6 @@ int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags
   r = calloc(1, sizeof *r);
   if (!r) { snprintf(st->err, sizeof st->err, "out of memory"); errno = ENOMEM; return -1; }
   r->timeout = TIMEOUT_MS;
-  r->maxreply = REPLY_MAX;
   e = sdu_env_get("SDU_REDIS_TIMEOUT");
   if (e && *e && !scanms(e, &r->timeout)) { free(r); return bad(st, "SDU_REDIS_TIMEOUT is not a duration such as 50ms"); }
   passfile = sdu_env_get("SDU_REDIS_PASSFILE");
@@ -559,7 +563,7 @@ int sdu_redis_getn(sdu_state *st, sdu_state_read *r, unsigned int n, unsigned lo
   if (!n) return 0;
   av[0] = "MGET"; al[0] = 4;
   for (i = 0; i < n; ++i) { av[1 + i] = k[i]; al[1 + i] = rkey(k[i], st, r[i].key, r[i].klen); }
-  rep = cmd(st, "read", (int) n + 1, av, al);
+  rep = cmd(st, "read", (int) n + 1, av, al, READ_REPLY(n));
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);
   for (i = 0; i < n; ++i) {
@@ -608,7 +612,7 @@ int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
   if (!writable(st) || !keyok(st, klen)) return -1;
   av[0] = "DEL"; al[0] = 3;
   av[1] = k; al[1] = rkey(k, st, key, klen);
-  rep = cmd(st, "write", 2, av, al);
+  rep = cmd(st, "write", 2, av, al, SMALL_REPLY);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
   n = rep->integer;
@@ -683,7 +687,7 @@ int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
     p += 24;
   }
   av[2] = nk; al[2] = strlen(nk);
-  rep = script(st, "write", S_BATCH, (int) argc, av, al);
+  rep = script(st, "write", S_BATCH, (int) argc, av, al, BATCH_REPLY(n));
   if (!rep) goto out;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) { garbage(st, "write", rep); goto out; }
   for (i = 0; i < n; ++i)
@@ -721,7 +725,7 @@ int sdu_redis_swap(sdu_state *st, const char *key, size_t klen, const char *old,
   av[7] = v; al[7] = HDR + vlen;
   av[8] = px; al[8] = strlen(px);
   av[2] = "1"; al[2] = 1;
-  rep = script(st, "write", S_SWAP, 9, av, al);
+  rep = script(st, "write", S_SWAP, 9, av, al, SMALL_REPLY);
   free(o); free(v);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
@@ -752,9 +756,7 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
     av[3] = pat; al[3] = j;
     av[4] = "COUNT"; al[4] = 5;
     av[5] = count; al[5] = strlen(count);
-    st->rd->maxreply = WALK_REPLY_MAX;
-    rep = cmd(st, what, 6, av, al);
-    st->rd->maxreply = REPLY_MAX;
+    rep = cmd(st, what, 6, av, al, WALK_REPLY_MAX);
     if (!rep) return -1;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING
       || rep->element[0]->len >= sizeof cursor || rep->element[1]->type != REDIS_REPLY_ARRAY)
@@ -790,7 +792,7 @@ static int cleanfn(sdu_state *st, redisReply *keys, void *ctx)
   for (i = 0; i < n; ++i) { av[3 + i] = keys->element[i]->str; al[3 + i] = keys->element[i]->len; }
   pack64(nowb, cl->now);
   av[3 + n] = nowb; al[3 + n] = HDR;
-  rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al);
+  rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al, SMALL_REPLY);
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "clean up", rep);
@@ -825,9 +827,7 @@ static int walkfn(sdu_state *st, redisReply *keys, void *ctx)
   if (!av || !al) { free(av); free(al); return failmsg(st, ENOMEM, "read", "out of memory"); }
   av[0] = "MGET"; al[0] = 4;
   for (i = 0; i < n; ++i) { av[1 + i] = keys->element[i]->str; al[1 + i] = keys->element[i]->len; }
-  st->rd->maxreply = WALK_REPLY_MAX;
-  rep = cmd(st, "read", (int) (n + 1), av, al);
-  st->rd->maxreply = REPLY_MAX;
+  rep = cmd(st, "read", (int) (n + 1), av, al, WALK_REPLY_MAX);
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);
