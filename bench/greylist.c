@@ -1,24 +1,31 @@
 /* greylist.c: the cost of throttle's greylisting decision per RCPT with few and
    with many triplets in the store (issue 16: 10^6 triplets at most 1.5 x 10)
-   usage: greylist [ -n lookups ] dir triplets...
-   For each count: a fresh store in dir/N, filled with that many triplets of
-   one client network, half pending (first seen 60 s before), half passed.
-   Then, on random ones of them, in microseconds per decision:
-   - early: the store's lookups alone as throttle makes them per RCPT (the
-     network's automatic whitelist, then the triplet), on pending triplets;
+   usage: greylist [ -n lookups ] [ -k rounds ] [ -r redis-address ] dir triplets...
+   For each count: a fresh store in dir/N (and, with -r, one in a database of
+   that Redis server of its own: db=1, 2, ...), filled with that many triplets
+   of one client network, half pending (first seen 60 s before), half passed,
+   as throttle writes them (a transaction per thousand). Then, on random ones
+   of them, in microseconds per decision:
+   - early: the store's lookup alone as throttle makes it per RCPT (the
+     network's automatic whitelist and the triplet in one read), on pending
+     triplets;
    - known: the same on passed triplets (reads: the expiry is fresh);
    - rcpt: what a RCPT costs throttle's session: a transaction (MAIL, its
      reply, RCPT, its reply) of a greylisted client to a passed triplet,
      with the decision's log line written (to /dev/null), the store's
      reads and the hashing included.
-   The size of data.mdb after the fill is printed too. */
+   The stores are measured in turn, round after round (the load of the
+   machine moves from second to second: each round measures every store
+   within a second or so), and each figure is the median of the rounds.
+   A Redis store gets a tenth of the lookups (each is a round trip; its
+   deadline is 5 s unless the address names one). The
+   size of data.mdb after the fill is printed too. */
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <lmdb.h>
 #include "sdu_state.h"
 #include "sdu_msg.h"
 #include <fcntl.h>
@@ -27,6 +34,9 @@
 #include "../throttle/throttle_session.h"
 
 #define MAP (1UL << 30)
+#define FILL 1000       /* triplets per transaction, as many processes' writes */
+#define ROUNDS_MAX 31
+#define STORES_MAX 16
 static const throttle_grey G = { 300, 86400, 5, 35 * 86400UL };
 static const unsigned long long NOW = 1800000000ULL;
 
@@ -57,26 +67,23 @@ static void greylog(void *ctx, int d, int refused, const char *hex)
   sdu_log_emit(&l, logfd);
 }
 
-struct fill { unsigned long from, to; int passed; };
-static int fill_in(void *ctx, MDB_txn *txn, unsigned int dbi)
+/* triplets from .. to as throttle_grey_check writes them, in one batch */
+static void fill(sdu_state *st, unsigned long from, unsigned long to)
 {
-  struct fill *f = ctx;
+  static char k[FILL][1 + THROTTLE_GREY_HASH], v[FILL][9];
+  static sdu_state_op op[FILL];
   unsigned long i;
-  for (i = f->from; i < f->to; ++i) {
-    unsigned char k[1 + THROTTLE_GREY_HASH], v[8 + 9];
-    MDB_val key, val;
-    int rc;
-    k[0] = 'g';
-    hash(k + 1, i);
-    /* the store's entry format: expiry, then throttle's bytes */
-    sdu_state_pack64(v, (i & 1) ? NOW + G.awltime : NOW + 86400);
-    v[8] = (i & 1) ? 'P' : 'p';
-    sdu_state_pack64(v + 9, NOW - 3600 + 200); /* first seen 60 s before the lookups below */
-    key.mv_data = k; key.mv_size = sizeof k;
-    val.mv_data = v; val.mv_size = sizeof v;
-    if ((rc = mdb_put(txn, dbi, &key, &val, 0))) return rc;
+  unsigned int n = 0;
+  memset(op, 0, sizeof op);
+  for (i = from; i < to; ++i, ++n) {
+    k[n][0] = 'g';
+    hash((unsigned char *) k[n] + 1, i);
+    v[n][0] = (i & 1) ? 'P' : 'p';
+    sdu_state_pack64((unsigned char *) v[n] + 1, NOW - 3600 + 200); /* first seen 60 s before the lookups below */
+    op[n].st = st; op[n].key = k[n]; op[n].klen = sizeof k[n]; op[n].val = v[n]; op[n].vlen = 9;
+    op[n].expires = (i & 1) ? NOW + G.awltime : NOW + 86400;
   }
-  return 0;
+  if (sdu_state_batch(op, n, NOW) == -1) sdu_fatal(111, sdu_state_error(st));
 }
 
 static double secs(void)
@@ -86,15 +93,117 @@ static double secs(void)
   return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
 }
 
+struct store {
+  unsigned long n;       /* triplets */
+  int redis;
+  sdu_state st;
+  char dir[512];
+  unsigned int seed;
+  double us[3][ROUNDS_MAX]; /* early, known, rcpt: per round */
+};
+
+/* one round on s: lookups of each kind, in microseconds each */
+static void round1(struct store *s, unsigned long lookups, unsigned int r)
+{
+  unsigned long i, n = s->n;
+  double t0;
+  int pass;
+  for (pass = 0; pass < 2; ++pass) {
+    t0 = secs();
+    for (i = 0; i < lookups; ++i) {
+      unsigned char h[THROTTLE_GREY_HASH];
+      unsigned long j = (unsigned long) rand_r(&s->seed) % n;
+      int d;
+      /* pending entries are the even ones, passed the odd ones */
+      j = pass ? (j | 1) % n : j & ~1UL;
+      hash(h, j);
+      d = throttle_grey_decide(&s->st, &G, net, nl, h, 0, NOW - 3600 + 260 + (pass ? 3600 - 260 : 0));
+      if (d != (pass ? THROTTLE_GREY_KNOWN : THROTTLE_GREY_EARLY)) sdu_fatal(111, "unexpected decision: ", sdu_state_error(&s->st));
+    }
+    s->us[pass][r] = (secs() - t0) * 1e6 / (double) lookups;
+  }
+  {
+    throttle_session ss;
+    const char *t;
+    char cmdarg[128];
+    throttle_session_init(&ss);
+    ss.greylist = 1; ss.grey = G; ss.st = &s->st;
+    memcpy(ss.gnet, net, nl); ss.gnlen = nl;
+    ss.greylog = greylog;
+    t0 = secs();
+    for (i = 0; i < lookups; ++i) {
+      unsigned long j = ((unsigned long) rand_r(&s->seed) % n) | 1;
+      int len;
+      if (j >= n) j = n - 1;
+      len = snprintf(cmdarg, sizeof cmdarg, "FROM:<sender%lu@example.org>", j);
+      if (throttle_session_command(&ss, SDU_V_MAIL, cmdarg, (size_t) len, NOW, &t) != SDU_PASS) sdu_fatal(111, "MAIL not passed");
+      throttle_session_reply(&ss, SDU_V_MAIL, 250, "250 ok\r\n", 8, NOW);
+      len = snprintf(cmdarg, sizeof cmdarg, "TO:<rcpt%lu@example.net>", j % 5000);
+      if (throttle_session_command(&ss, SDU_V_RCPT, cmdarg, (size_t) len, NOW, &t) != SDU_PASS) sdu_fatal(111, "RCPT not passed");
+      throttle_session_reply(&ss, SDU_V_RCPT, 250, "250 ok\r\n", 8, NOW);
+    }
+    s->us[2][r] = (secs() - t0) * 1e6 / (double) lookups;
+    if (ss.storefailed || ss.greypassed != lookups) sdu_fatal(111, "the session's decisions are not the expected ones");
+  }
+}
+
+static int bydouble(const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, unsigned int n)
+{
+  double c[ROUNDS_MAX];
+  memcpy(c, v, n * sizeof *v);
+  qsort(c, n, sizeof *c, bydouble);
+  return n & 1 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+}
+
+static void report(struct store *s, unsigned int ns, unsigned int rounds, int redis, const char *what)
+{
+  struct store *first = 0, *last = 0;
+  unsigned int i;
+  double m[3], f[3] = { 0, 0, 0 };
+  int k;
+  for (i = 0; i < ns; ++i) {
+    struct stat sb;
+    char f2[600], size[32] = "-";
+    if (s[i].redis != redis) continue;
+    for (k = 0; k < 3; ++k) m[k] = median(s[i].us[k], rounds);
+    if (!redis) {
+      snprintf(f2, sizeof f2, "%s/data.mdb", s[i].dir);
+      if (stat(f2, &sb) == 0) snprintf(size, sizeof size, "%.1fM", (double) sb.st_size / 1048576.0);
+    }
+    printf("%-6s %10lu %10.2f %10.2f %10.2f %10s\n", what, s[i].n, m[0], m[1], m[2], size);
+    if (!first) { first = &s[i]; for (k = 0; k < 3; ++k) f[k] = m[k]; }
+    last = &s[i];
+  }
+  if (first && last != first && f[0] > 0 && f[1] > 0 && f[2] > 0) {
+    for (k = 0; k < 3; ++k) m[k] = median(last->us[k], rounds);
+    printf("%s: a RCPT's cost with %lu triplets / with %lu: %.2f (target <= 1.5); the lookups alone: early %.2f, known %.2f\n",
+      what, last->n, first->n, m[2] / f[2], m[0] / f[0], m[1] / f[1]);
+  }
+}
+
 int main(int argc, char **argv)
 {
+  static struct store s[STORES_MAX];
   unsigned long lookups = 20000;
+  unsigned int rounds = 7, ns = 0, i, r;
+  const char *redis = 0;
   int opt, a;
   sdu_iam("greylist");
-  while ((opt = getopt(argc, argv, "n:")) != -1)
+  while ((opt = getopt(argc, argv, "n:k:r:")) != -1)
     if (opt == 'n') lookups = strtoul(optarg, 0, 10);
-    else { fprintf(stderr, "usage: greylist [ -n lookups ] dir triplets...\n"); return 100; }
-  if (argc - optind < 2) { fprintf(stderr, "usage: greylist [ -n lookups ] dir triplets...\n"); return 100; }
+    else if (opt == 'k') rounds = (unsigned int) strtoul(optarg, 0, 10);
+    else if (opt == 'r') redis = optarg;
+    else { fprintf(stderr, "usage: greylist [ -n lookups ] [ -k rounds ] [ -r redis-address ] dir triplets...\n"); return 100; }
+  if (argc - optind < 2 || !rounds || rounds > ROUNDS_MAX || !lookups || (argc - optind - 1) * (redis ? 2 : 1) > STORES_MAX) {
+    fprintf(stderr, "usage: greylist [ -n lookups ] [ -k rounds ] [ -r redis-address ] dir triplets...\n");
+    return 100;
+  }
   {
     sdu_ip ip;
     sdu_ip_parse(&ip, "198.51.100.7");
@@ -102,81 +211,43 @@ int main(int argc, char **argv)
   }
   logfd = open("/dev/null", O_WRONLY);
   if (logfd == -1) sdu_fatalsys(111, "unable to open /dev/null");
-  printf("%10s %10s %10s %10s %10s\n", "triplets", "early us", "known us", "rcpt us", "data.mdb");
-  double first[3] = { 0, 0, 0 }, last[3] = { 0, 0, 0 };
-  unsigned long nfirst = 0, nlast = 0;
   for (a = optind + 1; a < argc; ++a) {
-    unsigned long n = strtoul(argv[a], 0, 10), i, done;
-    char dir[512], f[600];
-    sdu_state st;
-    struct stat sb;
-    double t0, early = 0, known = 0, rcpt = 0;
-    unsigned int seed = 12345;
-    int pass;
-    snprintf(dir, sizeof dir, "%s/%lu", argv[optind], n);
-    mkdir(dir, 0700);
-    snprintf(f, sizeof f, "%s/data.mdb", dir); unlink(f);
-    snprintf(f, sizeof f, "%s/lock.mdb", dir); unlink(f);
-    /* NOSYNC, as throttle opens its table */
-    if (sdu_state_open_size(&st, dir, THROTTLE_TABLE, SDU_STATE_NOSYNC, MAP) == -1) sdu_fatal(111, sdu_state_error(&st));
-    for (done = 0; done < n; done += 100000) {
-      struct fill fl;
-      fl.from = done; fl.to = done + 100000 < n ? done + 100000 : n;
-      if (sdu_state_txn(&st, fill_in, &fl) == -1) sdu_fatal(111, sdu_state_error(&st));
-    }
-    for (pass = 0; pass < 2; ++pass) {
-      t0 = secs();
-      for (i = 0; i < lookups; ++i) {
-        unsigned char h[THROTTLE_GREY_HASH];
-        unsigned long j = (unsigned long) rand_r(&seed) % n;
-        int d;
-        /* pending entries are the even ones, passed the odd ones */
-        j = pass ? (j | 1) % n : j & ~1UL;
-        hash(h, j);
-        if (throttle_grey_auto(&st, &G, net, nl, NOW) != 0) sdu_fatal(111, "whitelist lookup failed");
-        d = throttle_grey_check(&st, &G, h, NOW - 3600 + 260 + (pass ? 3600 - 260 : 0));
-        if (d != (pass ? THROTTLE_GREY_KNOWN : THROTTLE_GREY_EARLY)) sdu_fatal(111, "unexpected decision");
+    unsigned long n = strtoul(argv[a], 0, 10), done;
+    int k;
+    for (k = 0; k < (redis ? 2 : 1); ++k) {
+      struct store *x = &s[ns++];
+      char f[600];
+      x->n = n;
+      x->redis = k;
+      x->seed = 12345;
+      if (!k) {
+        snprintf(x->dir, sizeof x->dir, "%s/%lu", argv[optind], n);
+        mkdir(x->dir, 0700);
+        snprintf(f, sizeof f, "%s/data.mdb", x->dir); unlink(f);
+        snprintf(f, sizeof f, "%s/lock.mdb", x->dir); unlink(f);
+        /* NOSYNC, as throttle opens its table */
+        if (sdu_state_open_size(&x->st, x->dir, THROTTLE_TABLE, SDU_STATE_NOSYNC, MAP) == -1) sdu_fatal(111, sdu_state_error(&x->st));
+      } else {
+        /* a deadline for the fill's batches of a thousand, unless one is given */
+        snprintf(x->dir, sizeof x->dir, "%s%sdb=%u%s", redis, strchr(redis, '?') ? "&" : "?", ns,
+          strstr(redis, "timeout=") ? "" : "&timeout=5s");
+        if (sdu_state_open(&x->st, x->dir, THROTTLE_TABLE, 0) == -1) sdu_fatal(111, sdu_state_error(&x->st));
       }
-      if (pass) known = (secs() - t0) * 1e6 / (double) lookups;
-      else early = (secs() - t0) * 1e6 / (double) lookups;
+      for (done = 0; done < n; done += FILL) fill(&x->st, done, done + FILL < n ? done + FILL : n);
     }
-    {
-      throttle_session s;
-      const char *t;
-      char cmdarg[128];
-      throttle_session_init(&s);
-      s.greylist = 1; s.grey = G; s.st = &st;
-      memcpy(s.gnet, net, nl); s.gnlen = nl;
-      s.greylog = greylog;
-      t0 = secs();
-      for (i = 0; i < lookups; ++i) {
-        unsigned long j = ((unsigned long) rand_r(&seed) % n) | 1;
-        int len;
-        if (j >= n) j = n - 1;
-        len = snprintf(cmdarg, sizeof cmdarg, "FROM:<sender%lu@example.org>", j);
-        if (throttle_session_command(&s, SDU_V_MAIL, cmdarg, (size_t) len, NOW, &t) != SDU_PASS) sdu_fatal(111, "MAIL not passed");
-        throttle_session_reply(&s, SDU_V_MAIL, 250, "250 ok\r\n", 8, NOW);
-        len = snprintf(cmdarg, sizeof cmdarg, "TO:<rcpt%lu@example.net>", j % 5000);
-        if (throttle_session_command(&s, SDU_V_RCPT, cmdarg, (size_t) len, NOW, &t) != SDU_PASS) sdu_fatal(111, "RCPT not passed");
-        throttle_session_reply(&s, SDU_V_RCPT, 250, "250 ok\r\n", 8, NOW);
-      }
-      rcpt = (secs() - t0) * 1e6 / (double) lookups;
-      if (s.storefailed || s.greypassed != lookups) sdu_fatal(111, "the session's decisions are not the expected ones");
-    }
-    snprintf(f, sizeof f, "%s/data.mdb", dir);
-    if (stat(f, &sb) == -1) sb.st_size = 0;
-    printf("%10lu %10.2f %10.2f %10.2f %9.1fM\n", n, early, known, rcpt, (double) sb.st_size / 1048576.0);
-    if (a == optind + 1) { first[0] = early; first[1] = known; first[2] = rcpt; nfirst = n; }
-    last[0] = early; last[1] = known; last[2] = rcpt; nlast = n;
-    sdu_state_close(&st);
-    unlink(f);
-    snprintf(f, sizeof f, "%s/lock.mdb", dir); unlink(f);
-    rmdir(dir);
   }
-  if (argc - optind > 2 && first[2] > 0 && first[0] > 0 && first[1] > 0) {
-    printf("a RCPT's cost with %lu triplets / with %lu: %.2f (target <= 1.5)\n", nlast, nfirst, last[2] / first[2]);
-    printf("the store's lookups alone: early %.2f, known %.2f (random reads over the whole file: memory, not the code)\n",
-      last[0] / first[0], last[1] / first[1]);
+  for (r = 0; r < rounds; ++r)
+    for (i = 0; i < ns; ++i) round1(&s[i], s[i].redis ? (lookups + 9) / 10 : lookups, r);
+  printf("%-6s %10s %10s %10s %10s %10s   (medians of %u rounds)\n", "store", "triplets", "early us", "known us", "rcpt us", "data.mdb", rounds);
+  report(s, ns, rounds, 0, "lmdb");
+  if (redis) report(s, ns, rounds, 1, "redis");
+  for (i = 0; i < ns; ++i) {
+    char f[600];
+    sdu_state_close(&s[i].st);
+    if (s[i].redis) continue;
+    snprintf(f, sizeof f, "%s/data.mdb", s[i].dir); unlink(f);
+    snprintf(f, sizeof f, "%s/lock.mdb", s[i].dir); unlink(f);
+    rmdir(s[i].dir);
   }
   return 0;
 }

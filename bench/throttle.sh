@@ -144,13 +144,14 @@ links="rblcheck+throttle ${THROTTLE_OPTS--b 3h -B 20/10m}+rcptcheck"
 if [ "$mode" = redis ]; then
   # the store on Redis against LMDB, taken in turn (LMDB, Redis, LMDB, Redis)
   e2e_redis "$D/redis.sock" || exit 111
-  calls() { redis-cli -s "$D/redis.sock" info commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([a-z]*\):calls=\([0-9]*\),.*/\1 \2/p' | sort; }
+  calls() { redis-cli -s "$D/redis.sock" info commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([a-z]*\):calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2 \3/p' | sort; }
   sum() { awk '{ n += $2 } END { print n + 0 }'; }
+  cpu() { awk '{ print $14 + $15 }' "/proc/$E2E_REDIS_PID/stat"; } # redis-server's CPU, in ticks
   l1=$(chain nodir); echo "$links, LMDB: $l1"
-  c0=$(calls | sum); calls > "$D/calls.0"
+  c0=$(calls | sum); calls > "$D/calls.0"; u0=$(cpu)
   STORE="unix:$D/redis.sock?local=$D/state"
   r1=$(chain nodir); echo "$links, Redis: $r1"
-  c1=$(calls | sum); calls > "$D/calls.1"
+  c1=$(calls | sum); calls > "$D/calls.1"; u1=$(cpu)
   STORE=
   l2=$(chain nodir); echo "$links, LMDB again: $l2"
   STORE="unix:$D/redis.sock?local=$D/state"
@@ -160,7 +161,15 @@ if [ "$mode" = redis ]; then
     awk '{ printf "ratio Redis/LMDB = %.3f (target >= 0.8; first pair %.3f, second %.3f)\n", ($1 + $2) / ($3 + $4), $1 / $3, $2 / $4 }'
   conns=$(field "$r1" sessions)
   echo "Redis commands in the first Redis run: $((c1 - c0)) for $conns sessions ($(field "$r1" served) served, one RCPT each):"
-  join -a 2 "$D/calls.0" "$D/calls.1" | awk -v c="$conns" 'NF == 3 { d = $3 - $2 } NF == 2 { d = $2 } d > 0 { printf "  %s %d (%.2f a connection)\n", $1, d, d / c }'
+  # the round trips are the commands the chain sends (EVALSHA, EVAL, MGET, ...): GET and SET
+  # run only inside the scripts, INFO is this bench's
+  join -a 2 "$D/calls.0" "$D/calls.1" | awk -v c="$conns" -v t="$(getconf CLK_TCK)" -v u="$((u1 - u0))" '
+    NF == 5 { d = $4 - $2; us = $5 - $3 } NF == 3 { d = $2; us = $3 }
+    d > 0 { inner = $1 ~ /^(get|set)$/; mine = $1 ~ /^(info|select|auth)$/
+      printf "  %s %d (%.2f a connection, %.2f us each%s)\n", $1, d, d / c, us / d, inner ? ", inside the scripts" : mine ? "" : ", a round trip"
+      if (!inner && !mine) { rt += d; usall += us } }
+    END { printf "round trips to Redis: %.2f a connection (MAIL from a sender, one RCPT: the rate and slot, the blacklist at MAIL; such a RCPT costs none, a bounce\047s one, a greylisted one two: tests/e2e/redis.t.sh); %.1f us of their command time (the scripts\047 GET and SET included) a connection\n", rt / c, usall / c
+      printf "redis-server CPU: %.1f s for %d connections: %.1f us a connection (%.0f connections a second at 100%% of one core)\n", u / t, c, u / t * 1e6 / c, c / (u / t) }'
   echo "failed by the chain (Redis runs): $(field "$r1" failed) $(field "$r2" failed); warnings in the logs: $(cat "$D"/log.chain.*/current 2>/dev/null | grep -c 'warning')"
   exit 0
 fi

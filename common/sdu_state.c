@@ -705,50 +705,62 @@ void sdu_state_leave(sdu_state *st)
   release(st, 1);
 }
 
-struct getargs { const char *key; size_t klen; stralloc *val; unsigned long long now, *expires; };
+struct getargs { sdu_state_read *r; unsigned int n; unsigned long long now; };
 
 static int get_in(sdu_state *st, void *arg)
 {
   struct getargs *a = arg;
-  const char *key = a->key;
-  size_t klen = a->klen;
-  stralloc *val = a->val;
-  unsigned long long now = a->now, *expires = a->expires;
+  sdu_state_read *r = a->r;
+  unsigned int i, n = a->n;
   MDB_val k, d;
   unsigned long long exp;
   int rc;
-  if (!keyok(st, klen)) return -1;
-  k.mv_data = (void *) key;
-  k.mv_size = klen;
+  if (n > SDU_STATE_READ_MAX) return failmsg(st, EINVAL, "more than 16 keys in one read");
+  for (i = 0; i < n; ++i) {
+    if (!keyok(st, r[i].klen)) return -1;
+    r[i].found = 0;
+  }
   rc = rbegin(st);
   if (rc) return fail(st, "read", rc);
-  rc = mdb_get(st->rtxn, st->dbi, &k, &d);
-  if (rc) {
-    rdone(st);
-    return rc == MDB_NOTFOUND ? 0 : fail(st, "read", rc);
-  }
-  if (d.mv_size < HDR || d.mv_size - HDR > SDU_STATE_VAL_MAX) {
-    rdone(st);
-    return failmsg(st, EPROTO, "database corrupt: entry of a wrong size");
-  }
-  exp = sdu_state_unpack64(d.mv_data);
-  if (!live(exp, now)) { rdone(st); return 0; }
-  if (val && !stralloc_copyb(val, (const char *) d.mv_data + HDR, d.mv_size - HDR)) {
-    rdone(st);
-    return failmsg(st, ENOMEM, "out of memory reading");
+  for (i = 0; i < n; ++i) {
+    k.mv_data = (void *) r[i].key;
+    k.mv_size = r[i].klen;
+    rc = mdb_get(st->rtxn, st->dbi, &k, &d);
+    if (rc == MDB_NOTFOUND) continue;
+    if (rc) { rdone(st); return fail(st, "read", rc); }
+    if (d.mv_size < HDR || d.mv_size - HDR > SDU_STATE_VAL_MAX) {
+      rdone(st);
+      return failmsg(st, EPROTO, "database corrupt: entry of a wrong size");
+    }
+    exp = sdu_state_unpack64(d.mv_data);
+    if (!live(exp, a->now)) continue;
+    if (r[i].val && !stralloc_copyb(r[i].val, (const char *) d.mv_data + HDR, d.mv_size - HDR)) {
+      rdone(st);
+      return failmsg(st, ENOMEM, "out of memory reading");
+    }
+    r[i].found = 1;
+    r[i].expires = exp;
   }
   rdone(st);
-  if (expires) *expires = exp;
-  return 1;
+  return 0;
+}
+
+int sdu_state_getn(sdu_state *st, sdu_state_read *r, unsigned int n, unsigned long long now)
+{
+  struct getargs a;
+  if (st->rd) return redis(st, sdu_redis_getn(st, r, n, now));
+  a.r = r; a.n = n; a.now = now;
+  return guarded(st, get_in, &a);
 }
 
 int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
   unsigned long long now, unsigned long long *expires)
 {
-  struct getargs a;
-  if (st->rd) return redis(st, sdu_redis_get(st, key, klen, val, now, expires));
-  a.key = key; a.klen = klen; a.val = val; a.now = now; a.expires = expires;
-  return guarded(st, get_in, &a);
+  sdu_state_read r;
+  r.key = key; r.klen = klen; r.val = val; r.found = 0; r.expires = 0;
+  if (sdu_state_getn(st, &r, 1, now) == -1) return -1;
+  if (r.found && expires) *expires = r.expires;
+  return r.found;
 }
 
 static int put_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, const char *val, size_t vlen,
@@ -822,9 +834,11 @@ int sdu_state_put(sdu_state *st, const char *key, size_t klen, const char *val, 
   return guarded(st, put_in1, &a);
 }
 
+struct delargs { const char *key; size_t klen; };
+
 static int del_in(sdu_state *st, void *arg)
 {
-  struct getargs *a = arg;
+  struct delargs *a = arg;
   const char *key = a->key;
   size_t klen = a->klen;
   MDB_txn *txn;
@@ -844,9 +858,8 @@ static int del_in(sdu_state *st, void *arg)
 
 int sdu_state_del(sdu_state *st, const char *key, size_t klen)
 {
-  struct getargs a;
+  struct delargs a;
   if (st->rd) return redis(st, sdu_redis_del(st, key, klen));
-  memset(&a, 0, sizeof a);
   a.key = key; a.klen = klen;
   return guarded(st, del_in, &a);
 }
@@ -854,7 +867,7 @@ int sdu_state_del(sdu_state *st, const char *key, size_t klen)
 #define NOTCOUNTER SDU_STATE_NOTCOUNTER
 
 static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long long now,
-  unsigned long window, unsigned long *count)
+  unsigned long window, unsigned long limit, unsigned long hold, unsigned long *count)
 {
   MDB_val d;
   unsigned long long exp = 0, n = 0;
@@ -872,6 +885,8 @@ static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long lon
     n = 1;
     exp = now + window < now ? (unsigned long long) -1 : now + window;
   }
+  /* the event that passes the limit starts the hold */
+  if (hold && n == (unsigned long long) limit + 1 && now + hold > exp) exp = now + hold;
   sdu_state_pack64(buf, exp);
   sdu_state_pack64(buf + HDR, n);
   d.mv_data = buf;
@@ -888,7 +903,7 @@ static int incr1(sdu_state *st, MDB_val *k, unsigned long long now, unsigned lon
   unsigned long n;
   int rc = wbegin(st, &txn);
   if (rc) return rc;
-  rc = incr_in(txn, st->dbi, k, now, window, &n);
+  rc = incr_in(txn, st->dbi, k, now, window, 0, 0, &n);
   if (rc) { txnabort(txn); return rc; }
   rc = commit(txn);
   if (!rc) *count = n;
@@ -961,7 +976,7 @@ static int batchfn(void *ctx, MDB_txn *txn, unsigned int dbi)
     sdu_state_op *op = &bt->ops[i];
     k.mv_data = (void *) op->key;
     k.mv_size = op->klen;
-    rc = op->incr ? incr_in(txn, op->st->dbi, &k, bt->now, op->window, &op->count)
+    rc = op->incr ? incr_in(txn, op->st->dbi, &k, bt->now, op->window, op->limit, op->hold, &op->count)
       : put_in(txn, op->st->dbi, &k, op->val, op->vlen, op->expires);
   }
   return rc;
@@ -1008,7 +1023,7 @@ int sdu_state_txn_incr(struct MDB_txn *txn, unsigned int dbi, const char *key, s
   if (klen < 1 || klen > SDU_STATE_KEY_MAX || !window) return EINVAL;
   k.mv_data = (void *) key;
   k.mv_size = klen;
-  return incr_in(txn, dbi, &k, now, window, count);
+  return incr_in(txn, dbi, &k, now, window, 0, 0, count);
 }
 
 struct txnargs { int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi); void *ctx; };

@@ -43,7 +43,7 @@ struct sdu_redis;
    or SDU_REDIS_TIMEOUT), db=N, passfile=FILE (the password, on its first
    line; or SDU_REDIS_PASSFILE) and local=DIR (this host's own LMDB
    directory for sdu_state_txn, default /var/lib/sdu). Every call is one
-   round trip under that deadline: a server that is down, slow, full,
+   round trip (connect, AUTH and SELECT go with the first) under that deadline: a server that is down, slow, full,
    read-only or answering garbage fails it (-1) as a broken LMDB would, and
    this process does not use the connection again. */
 typedef struct sdu_state {
@@ -94,6 +94,18 @@ void sdu_state_leave(sdu_state *st);
 /* 1 found live (val, unless 0, holds the bytes; *expires if expires is not 0), 0 absent or expired, -1 error */
 int sdu_state_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
   unsigned long long now, unsigned long long *expires);
+/* several reads in one read transaction (one round trip to Redis): each
+   key's found (1 live, 0 absent or expired), its bytes in *val unless val
+   is 0, its expires: 0 ok, -1 error (nothing found) */
+typedef struct sdu_state_read {
+  const char *key;
+  size_t klen;
+  stralloc *val;
+  int found;
+  unsigned long long expires;
+} sdu_state_read;
+#define SDU_STATE_READ_MAX 16          /* keys in one sdu_state_getn */
+int sdu_state_getn(sdu_state *st, sdu_state_read *r, unsigned int n, unsigned long long now);
 /* store val under key until expires (0 never): 0 ok, -1 error (ENOSPC: full even
    after removing the entries expired at sdu_now()) */
 int sdu_state_put(sdu_state *st, const char *key, size_t klen, const char *val, size_t vlen,
@@ -105,7 +117,10 @@ int sdu_state_del(sdu_state *st, const char *key, size_t klen);
 int sdu_state_incr(sdu_state *st, const char *key, size_t klen, unsigned long long now,
   unsigned long window, unsigned long *count);
 /* one change of a batch: a put (val, vlen, expires) or, with incr, one
-   event counted as by sdu_state_incr (window in, count out) */
+   event counted as by sdu_state_incr (window in, count out). An incr with
+   hold is a limit with a penalty: the event that takes the count past
+   limit makes the entry live until now + hold at least (later events in
+   that time count on, over the limit, and do not move it) */
 typedef struct sdu_state_op {
   sdu_state *st;                 /* the table; every op of a batch in one directory */
   int incr;
@@ -115,6 +130,7 @@ typedef struct sdu_state_op {
   size_t vlen;
   unsigned long long expires;
   unsigned long window, count;
+  unsigned long limit, hold;     /* incr: the hold after limit is passed (0: none) */
 } sdu_state_op;
 /* every op in one write transaction, so with one disk flush and all or
    nothing: 0 all done, -1 none done (reason in ops[0].st) */

@@ -11,6 +11,7 @@
    the connection is not used again by this process. */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,15 @@
 #define SCAN_COUNT 1000
 #define WALK_MAX 4000000       /* keys a walk or a cleanup looks at */
 #define PASS_MAX 512
+/* bytes one call takes from the server: what its answer can be, so that
+   an endless one (a bulk of a gigabyte, an array of a hundred million
+   integers, each a reply object) stops there: a few integers; a read of
+   n entries; a walk's MGET of SCAN_COUNT keys */
+#define SMALL_REPLY 4096
+#define READ_REPLY(n) ((size_t) (n) * (SDU_STATE_VAL_MAX + HDR + 32) + 1024)
+#define BATCH_REPLY(n) ((size_t) (n) * 32 + 1024)
+#define RKEY_MAX (SDU_STATE_NAME_MAX + 2 + SDU_STATE_KEY_MAX) /* "table:key" */
+#define WALK_REPLY_MAX ((size_t) SCAN_COUNT * (SDU_STATE_VAL_MAX + 64 + 2 * RKEY_MAX))
 
 struct sdu_redis {
   redisContext *c;
@@ -48,20 +58,23 @@ struct sdu_redis {
 enum { S_BATCH, S_SWAP, S_CLEAN, S_N };
 static const char *const scripts[S_N] = {
   /* KEYS: the keys; ARGV[1] now; then per key: 'i' or 'p', the value (for an
-     incr the window's end), the Redis expiry in ms (0 none). A counter of
-     the wrong size fails the whole batch before anything is written. */
+     incr the window's end, and with a hold its end and the limit), the Redis
+     expiry in ms (0 none; a hold's "window:hold"). A counter of the wrong
+     size fails the whole batch before anything is written. */
   LT "local function enc(n) local t={} for i=8,1,-1 do t[i]=string.char(n%256) n=math.floor(n/256) end "
   "return table.concat(t) end "
-  "local function dec(s) local n=0 for i=9,16 do n=n*256+string.byte(s,i) end return n end "
+  "local function dec(s,a) local n=0 for i=a,a+7 do n=n*256+string.byte(s,i) end return n end "
   "local now=ARGV[1] "
   "for i=1,#KEYS do if ARGV[3*i-1]=='i' then local v=redis.call('GET',KEYS[i]) "
   "if v and #v~=16 then return redis.error_reply('NOTCOUNTER entry is not a counter') end end end "
   "local out={} "
-  "for i=1,#KEYS do local k,v,ttl=KEYS[i],ARGV[3*i],tonumber(ARGV[3*i+1]) "
-  "if ARGV[3*i-1]=='i' then local o=redis.call('GET',k) local e=o and string.sub(o,1,8) "
-  "if o and e~=z and lt(now,e) then local n=dec(o)+1 redis.call('SET',k,e..enc(n),'KEEPTTL') out[i]=n "
-  "else if ttl>0 then redis.call('SET',k,v..enc(1),'PX',ttl) else redis.call('SET',k,v..enc(1)) end out[i]=1 end "
-  "else if ttl>0 then redis.call('SET',k,v,'PX',ttl) else redis.call('SET',k,v) end out[i]=0 end end "
+  "for i=1,#KEYS do local k,v,t=KEYS[i],ARGV[3*i],ARGV[3*i+1] "
+  "if ARGV[3*i-1]=='i' then local o=redis.call('GET',k) local e=o and string.sub(o,1,8) local n,px "
+  "if o and e~=z and lt(now,e) then n=dec(o,9)+1 else n=1 e=string.sub(v,1,8) px=tonumber(string.match(t,'^%d+')) end "
+  "if #v==24 and n==dec(v,17)+1 and lt(e,string.sub(v,9,16)) then e=string.sub(v,9,16) px=tonumber(string.match(t,':(%d+)')) end "
+  "if not px then redis.call('SET',k,e..enc(n),'KEEPTTL') elseif px>0 then redis.call('SET',k,e..enc(n),'PX',px) "
+  "else redis.call('SET',k,e..enc(n)) end out[i]=n "
+  "else local ttl=tonumber(t) if ttl>0 then redis.call('SET',k,v,'PX',ttl) else redis.call('SET',k,v) end out[i]=0 end end "
   "return out",
   /* KEYS[1]; ARGV: now, 'a' (expect absent) or 'v' (expect ARGV[3]), the
      old entry, the new entry, its Redis expiry: 1 swapped, 0 not */
@@ -77,7 +90,7 @@ static const char *const scripts[S_N] = {
   "redis.call('DEL',KEYS[i]) n=n+1 end end return n",
 };
 static const char *const shas[S_N] = {
-  "fc093973b831a249126760e15049800cb765a4a0",
+  "2275ea464d8fdde2f4a47f0b11f15e0b31ce1fac",
   "32940bb176083789d6bfe78780ba5cbda885429c",
   "3acc2748fef1ce9c7ff60feec38000155f8dfe23",
 };
@@ -115,10 +128,20 @@ static int lost(sdu_state *st, int e, const char *what, const char *why)
   return failmsg(st, e, what, why);
 }
 
+/* the server's words in our log line: printable, cut (a newline in an
+   error reply would start a forged line) */
+static void printable(char *out, size_t outlen, const char *s, size_t len)
+{
+  size_t i;
+  if (len >= outlen) len = outlen - 1;
+  for (i = 0; i < len; ++i) out[i] = s[i] >= 32 && s[i] < 127 ? s[i] : '?';
+  out[len] = 0;
+}
+
 /* an error reply: the connection is still good */
 static int refused(sdu_state *st, const char *what, const redisReply *r)
 {
-  char why[200];
+  char why[200], text[161];
   int e = EIO;
   if (!strncmp(r->str, "OOM", 3)) e = ENOSPC;
   else if (!strncmp(r->str, "READONLY", 8)) e = EROFS;
@@ -127,7 +150,8 @@ static int refused(sdu_state *st, const char *what, const redisReply *r)
     errno = EPROTO;
     return -1;
   }
-  snprintf(why, sizeof why, "server says: %.160s", r->str);
+  printable(text, sizeof text, r->str, r->len);
+  snprintf(why, sizeof why, "server says: %s", text);
   return failmsg(st, e, what, why);
 }
 
@@ -153,16 +177,25 @@ static void freeall(redisReply **rep, unsigned int n)
 
 /* send what is appended, read n replies (after those of AUTH and SELECT),
    all before the deadline: 0, or -1 with the connection given up */
-static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep)
+static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max)
 {
   struct sdu_redis *r = st->rd;
   unsigned long long end = mono_ms() + r->timeout;
   unsigned int got = 0, i;
+  size_t taken = 0;
   int done = 0, w;
   char why[200];
   for (i = 0; i < n; ++i) rep[i] = 0;
   if (r->dead) return failmsg(st, EIO, what, "connection failed earlier");
   if (r->pid != getpid()) return lost(st, EIO, what, "connection of another process");
+  /* bytes before our question: a reply to nothing, or the server gone
+     (EOF): what we read next would not answer us */
+  if (r->c->reader->pos < r->c->reader->len) return lost(st, EPROTO, what, "answer out of step");
+  if (!r->setup) {
+    struct pollfd p;
+    p.fd = r->c->fd; p.events = POLLIN; p.revents = 0;
+    if (poll(&p, 1, 0) == 1) return lost(st, ECONNRESET, what, "connection closed or out of step");
+  }
   while (!done) {
     if (redisBufferWrite(r->c, &done) == REDIS_ERR) return lost(st, EIO, what, r->c->errstr);
     if (done) break;
@@ -182,7 +215,9 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep)
       if (r->setup) {
         --r->setup;
         if (x->type == REDIS_REPLY_ERROR) {
-          snprintf(why, sizeof why, "AUTH or SELECT refused: %.160s", x->str);
+          char text[161];
+          printable(text, sizeof text, x->str, x->len);
+          snprintf(why, sizeof why, "AUTH or SELECT refused: %s", text);
           freeReplyObject(x);
           freeall(rep, got);
           return lost(st, EACCES, what, why);
@@ -196,9 +231,19 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep)
     w = waitfd(r->c->fd, POLLIN, end);
     if (w == -1) { freeall(rep, got); return lost(st, errno, what, strerror(errno)); }
     if (!w) { freeall(rep, got); goto timeout; }
-    if (redisBufferRead(r->c) == REDIS_ERR) {
+    {
+      size_t before = r->c->reader->len;
+      if (redisBufferRead(r->c) == REDIS_ERR) {
+        freeall(rep, got);
+        return lost(st, r->c->err == REDIS_ERR_EOF ? ECONNRESET : EIO, what, r->c->errstr);
+      }
+      taken += r->c->reader->len - before;
+    }
+    /* a bulk of a gigabyte, or an endless array: memory is not the server's to take */
+    if (taken > max) {
       freeall(rep, got);
-      return lost(st, r->c->err == REDIS_ERR_EOF ? ECONNRESET : EIO, what, r->c->errstr);
+      snprintf(why, sizeof why, "answer longer than %lu bytes", (unsigned long) max);
+      return lost(st, EMSGSIZE, what, why);
     }
   }
   return 0;
@@ -207,8 +252,9 @@ timeout:
   return lost(st, ETIMEDOUT, what, why);
 }
 
-/* one command, one reply */
-static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **argv, const size_t *len)
+/* one command, one reply of at most max bytes */
+static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **argv, const size_t *len,
+  size_t max)
 {
   redisReply *rep;
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
@@ -216,27 +262,28 @@ static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **a
     failmsg(st, ENOMEM, what, "out of memory");
     return 0;
   }
-  if (rt(st, what, 1, &rep) == -1) return 0;
+  if (rt(st, what, 1, &rep, max) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
 }
 
 /* run script which: argv[0] and argv[1] are filled in here (EVALSHA sha),
    argv[2] (the number of keys) and the rest by the caller */
-static redisReply *script(sdu_state *st, const char *what, int which, int argc, const char **argv, size_t *len)
+static redisReply *script(sdu_state *st, const char *what, int which, int argc, const char **argv, size_t *len,
+  size_t max)
 {
   redisReply *rep;
   argv[0] = "EVALSHA"; len[0] = 7;
   argv[1] = shas[which]; len[1] = strlen(shas[which]);
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
   if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-  if (rt(st, what, 1, &rep) == -1) return 0;
+  if (rt(st, what, 1, &rep, max) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)) {
     freeReplyObject(rep);
     argv[0] = "EVAL"; len[0] = 4;
     argv[1] = scripts[which]; len[1] = strlen(scripts[which]);
     if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-    if (rt(st, what, 1, &rep) == -1) return 0;
+    if (rt(st, what, 1, &rep, max) == -1) return 0;
   }
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
@@ -273,7 +320,6 @@ static size_t rkey(char *buf, const sdu_state *st, const char *key, size_t klen)
   memcpy(buf + t + 1, key, klen);
   return t + 1 + klen;
 }
-#define RKEY_MAX (SDU_STATE_NAME_MAX + 2 + SDU_STATE_KEY_MAX)
 
 /* a store opened SDU_STATE_RDONLY (spamgrab -n, -z) writes nothing, as in LMDB */
 static int writable(sdu_state *st)
@@ -397,7 +443,17 @@ int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags
       if (*end || !port || port > 65535) { free(r); return bad(st, "port is not a number"); }
     }
     if (strlen(h) >= sizeof host) { free(r); return bad(st, "host name too long"); }
-    strcpy(host, *h ? h : "127.0.0.1");
+    strcpy(host, *h && strcmp(h, "localhost") ? h : "127.0.0.1");
+    /* a name would be looked up before the deadline starts, by a resolver
+       that may wait seconds (and a static glibc's needs its shared NSS
+       modules): an address only */
+    {
+      unsigned char a[16];
+      if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1) {
+        free(r);
+        return bad(st, "not an IP address (a host name is not looked up: give its address, or localhost)");
+      }
+    }
   }
   for (o = opts; o && *o; o = next) {
     next = strchr(o, '&');
@@ -488,72 +544,62 @@ int sdu_redis_local(sdu_state *st, sdu_state **local)
   return 0;
 }
 
-int sdu_redis_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
-  unsigned long long now, unsigned long long *expires)
+int sdu_redis_getn(sdu_state *st, sdu_state_read *r, unsigned int n, unsigned long long now)
 {
-  char k[RKEY_MAX];
-  const char *av[2];
-  size_t al[2];
+  char k[SDU_STATE_READ_MAX][RKEY_MAX];
+  const char *av[1 + SDU_STATE_READ_MAX];
+  size_t al[1 + SDU_STATE_READ_MAX];
   redisReply *rep;
-  unsigned long long exp;
-  if (!keyok(st, klen)) return -1;
-  av[0] = "GET"; al[0] = 3;
-  av[1] = k; al[1] = rkey(k, st, key, klen);
-  rep = cmd(st, "read", 2, av, al);
-  if (!rep) return -1;
-  if (rep->type == REDIS_REPLY_NIL) { freeReplyObject(rep); return 0; }
-  if (rep->type != REDIS_REPLY_STRING) return garbage(st, "read", rep);
-  if (rep->len < HDR || rep->len - HDR > SDU_STATE_VAL_MAX) {
-    freeReplyObject(rep);
-    snprintf(st->err, sizeof st->err, "database corrupt: entry of a wrong size: %.320s", st->where);
-    errno = EPROTO;
+  unsigned int i;
+  if (n > SDU_STATE_READ_MAX) {
+    snprintf(st->err, sizeof st->err, "more than 16 keys in one read: %.320s", st->where);
+    errno = EINVAL;
     return -1;
   }
-  exp = sdu_state_unpack64((const unsigned char *) rep->str);
-  if (exp && now >= exp) { freeReplyObject(rep); return 0; }
-  if (val && !stralloc_copyb(val, rep->str + HDR, rep->len - HDR)) {
-    freeReplyObject(rep);
-    return failmsg(st, ENOMEM, "read", "out of memory");
+  for (i = 0; i < n; ++i) {
+    if (!keyok(st, r[i].klen)) return -1;
+    r[i].found = 0;
+  }
+  if (!n) return 0;
+  av[0] = "MGET"; al[0] = 4;
+  for (i = 0; i < n; ++i) { av[1 + i] = k[i]; al[1 + i] = rkey(k[i], st, r[i].key, r[i].klen); }
+  rep = cmd(st, "read", (int) n + 1, av, al, READ_REPLY(n));
+  if (!rep) return -1;
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);
+  for (i = 0; i < n; ++i) {
+    redisReply *v = rep->element[i];
+    unsigned long long exp;
+    if (v->type == REDIS_REPLY_NIL) continue;
+    if (v->type != REDIS_REPLY_STRING) return garbage(st, "read", rep);
+    if (v->len < HDR || v->len - HDR > SDU_STATE_VAL_MAX) {
+      freeReplyObject(rep);
+      snprintf(st->err, sizeof st->err, "database corrupt: entry of a wrong size: %.320s", st->where);
+      errno = EPROTO;
+      return -1;
+    }
+    exp = sdu_state_unpack64((const unsigned char *) v->str);
+    if (exp && now >= exp) continue;
+    if (r[i].val && !stralloc_copyb(r[i].val, v->str + HDR, v->len - HDR)) {
+      freeReplyObject(rep);
+      return failmsg(st, ENOMEM, "read", "out of memory");
+    }
+    r[i].found = 1;
+    r[i].expires = exp;
   }
   freeReplyObject(rep);
-  if (expires) *expires = exp;
-  return 1;
+  return 0;
 }
 
+/* through the batch's script too: the client sends no GET or SET of its
+   own, so that INFO commandstats tells its round trips (EVALSHA, MGET)
+   from the commands the scripts run */
 int sdu_redis_put(sdu_state *st, const char *key, size_t klen, const char *val, size_t vlen,
   unsigned long long expires)
 {
-  char k[RKEY_MAX], px[24], *v;
-  const char *av[5];
-  size_t al[5];
-  unsigned long long ttl;
-  redisReply *rep;
-  int ac = 3;
-  if (!writable(st) || !keyok(st, klen)) return -1;
-  if (vlen > SDU_STATE_VAL_MAX) {
-    snprintf(st->err, sizeof st->err, "value longer than 65536 bytes: %.320s", st->where);
-    errno = EMSGSIZE;
-    return -1;
-  }
-  v = malloc(HDR + vlen);
-  if (!v) return failmsg(st, ENOMEM, "write", "out of memory");
-  pack64(v, expires);
-  if (vlen) memcpy(v + HDR, val, vlen);
-  av[0] = "SET"; al[0] = 3;
-  av[1] = k; al[1] = rkey(k, st, key, klen);
-  av[2] = v; al[2] = HDR + vlen;
-  ttl = ttl_ms(expires, sdu_now());
-  if (ttl) {
-    snprintf(px, sizeof px, "%llu", ttl);
-    av[3] = "PX"; al[3] = 2; av[4] = px; al[4] = strlen(px);
-    ac = 5;
-  }
-  rep = cmd(st, "write", ac, av, al);
-  free(v);
-  if (!rep) return -1;
-  if (rep->type != REDIS_REPLY_STATUS) return garbage(st, "write", rep);
-  freeReplyObject(rep);
-  return 0;
+  sdu_state_op op;
+  memset(&op, 0, sizeof op);
+  op.st = st; op.key = key; op.klen = klen; op.val = val; op.vlen = vlen; op.expires = expires;
+  return sdu_redis_batch(&op, 1, sdu_now());
 }
 
 int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
@@ -566,7 +612,7 @@ int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
   if (!writable(st) || !keyok(st, klen)) return -1;
   av[0] = "DEL"; al[0] = 3;
   av[1] = k; al[1] = rkey(k, st, key, klen);
-  rep = cmd(st, "write", 2, av, al);
+  rep = cmd(st, "write", 2, av, al, SMALL_REPLY);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
   n = rep->integer;
@@ -578,7 +624,7 @@ int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
 int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
 {
   sdu_state *st = ops[0].st;
-  size_t per = RKEY_MAX + HDR + 48, *al = 0;
+  size_t per = RKEY_MAX + 3 * HDR + 48, *al = 0;
   const char **av = 0;
   char *arena = 0, *p, nk[24], nowb[HDR];
   unsigned int i, argc = 4 + 4 * n;
@@ -618,6 +664,17 @@ int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
       av[a + 1] = p; al[a + 1] = HDR;
       p += HDR;
       ttl = (unsigned long long) (op->window > TTL_MAX ? TTL_MAX : op->window) * 1000 + SLACK_MS;
+      if (op->hold) { /* the hold's end and the limit; its Redis expiry after the window's */
+        unsigned long long h = (unsigned long long) (op->hold > TTL_MAX ? TTL_MAX : op->hold) * 1000 + SLACK_MS;
+        pack64(p, now + op->hold < now ? (unsigned long long) -1 : now + op->hold);
+        pack64(p + HDR, op->limit);
+        al[a + 1] += 2 * HDR;
+        p += 2 * HDR;
+        al[a + 2] = (size_t) snprintf(p, 48, "%llu:%llu", ttl, h);
+        av[a + 2] = p;
+        p += 48;
+        continue;
+      }
     } else {
       pack64(p, op->expires);
       if (op->vlen) memcpy(p + HDR, op->val, op->vlen);
@@ -630,11 +687,11 @@ int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
     p += 24;
   }
   av[2] = nk; al[2] = strlen(nk);
-  rep = script(st, "write", S_BATCH, (int) argc, av, al);
+  rep = script(st, "write", S_BATCH, (int) argc, av, al, BATCH_REPLY(n));
   if (!rep) goto out;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) { garbage(st, "write", rep); goto out; }
   for (i = 0; i < n; ++i)
-    if (rep->element[i]->type != REDIS_REPLY_INTEGER) { garbage(st, "write", rep); goto out; }
+    if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0) { garbage(st, "write", rep); goto out; }
   for (i = 0; i < n; ++i) ops[i].count = (unsigned long) rep->element[i]->integer;
   freeReplyObject(rep);
   r = 0;
@@ -668,7 +725,7 @@ int sdu_redis_swap(sdu_state *st, const char *key, size_t klen, const char *old,
   av[7] = v; al[7] = HDR + vlen;
   av[8] = px; al[8] = strlen(px);
   av[2] = "1"; al[2] = 1;
-  rep = script(st, "write", S_SWAP, 9, av, al);
+  rep = script(st, "write", S_SWAP, 9, av, al, SMALL_REPLY);
   free(o); free(v);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
@@ -699,7 +756,7 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
     av[3] = pat; al[3] = j;
     av[4] = "COUNT"; al[4] = 5;
     av[5] = count; al[5] = strlen(count);
-    rep = cmd(st, what, 6, av, al);
+    rep = cmd(st, what, 6, av, al, WALK_REPLY_MAX);
     if (!rep) return -1;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING
       || rep->element[0]->len >= sizeof cursor || rep->element[1]->type != REDIS_REPLY_ARRAY)
@@ -735,7 +792,7 @@ static int cleanfn(sdu_state *st, redisReply *keys, void *ctx)
   for (i = 0; i < n; ++i) { av[3 + i] = keys->element[i]->str; al[3 + i] = keys->element[i]->len; }
   pack64(nowb, cl->now);
   av[3 + n] = nowb; al[3 + n] = HDR;
-  rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al);
+  rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al, SMALL_REPLY);
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "clean up", rep);
@@ -770,7 +827,7 @@ static int walkfn(sdu_state *st, redisReply *keys, void *ctx)
   if (!av || !al) { free(av); free(al); return failmsg(st, ENOMEM, "read", "out of memory"); }
   av[0] = "MGET"; al[0] = 4;
   for (i = 0; i < n; ++i) { av[1 + i] = keys->element[i]->str; al[1 + i] = keys->element[i]->len; }
-  rep = cmd(st, "read", (int) (n + 1), av, al);
+  rep = cmd(st, "read", (int) (n + 1), av, al, WALK_REPLY_MAX);
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);

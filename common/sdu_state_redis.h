@@ -10,8 +10,7 @@ int sdu_redis_is(const char *name);
 int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags);
 int sdu_redis_open_table(sdu_state *st, sdu_state *base, const char *table);
 void sdu_redis_close(sdu_state *st);
-int sdu_redis_get(sdu_state *st, const char *key, size_t klen, stralloc *val,
-  unsigned long long now, unsigned long long *expires);
+int sdu_redis_getn(sdu_state *st, sdu_state_read *r, unsigned int n, unsigned long long now);
 int sdu_redis_put(sdu_state *st, const char *key, size_t klen, const char *val, size_t vlen,
   unsigned long long expires);
 int sdu_redis_del(sdu_state *st, const char *key, size_t klen);

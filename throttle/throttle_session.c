@@ -112,15 +112,10 @@ static int greylist(throttle_session *s, throttle_tx *t, const char *arg, size_t
   /* a bounce is keyed without the sender: its sender is "" */
   throttle_grey_triplet(hash, s->gnet, s->gnlen, t->sender, t->bounce ? 0 : t->senderlen, rcpt, rlen);
   throttle_grey_hex(hex, hash);
-  d = throttle_grey_auto(s->st, &s->grey, s->gnet, s->gnlen, now);
-  if (d == 1) d = THROTTLE_GREY_AUTO;
-  else if (d == 0) d = throttle_grey_check(s->st, &s->grey, hash, now);
-  if (d == -1) { storefail(s); return 0; }
   /* the network's count goes up once per transaction that passes; it lives D days since */
-  if (!THROTTLE_GREY_REFUSES(d) && !t->greycounted) {
-    t->greycounted = 1;
-    if (throttle_grey_count(s->st, &s->grey, s->gnet, s->gnlen, now) == -1) { storefail(s); return 0; }
-  }
+  d = throttle_grey_decide(s->st, &s->grey, s->gnet, s->gnlen, hash, !t->greycounted, now);
+  if (d == -1) { storefail(s); return 0; }
+  if (!THROTTLE_GREY_REFUSES(d)) t->greycounted = 1;
   if (!THROTTLE_GREY_REFUSES(d)) ++s->greypassed;
   if (s->greylog) s->greylog(s->greyctx, d, THROTTLE_GREY_REFUSES(d) && !s->harvest, hex);
   return THROTTLE_GREY_REFUSES(d);

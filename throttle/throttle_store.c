@@ -14,8 +14,7 @@
 #define K_RATE 'r'
 #define K_CONC 'c'
 #define K_SENDER 's'
-#define K_BOUNCE 'b'
-#define K_HOLD 'h'
+#define K_BOUNCE 'b' /* held once over the limit ('h', a hold of its own, before 2026-12) */
 
 static size_t mkkey(char *k, char kind, const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -180,23 +179,24 @@ int throttle_bl_add(sdu_state *st, const char *ckey, size_t cklen,
   return sdu_state_put(st, k, n, "", 0, expires);
 }
 
+/* one counter per recipient, held once over the limit: one write, one
+   round trip to Redis */
 int throttle_bounce(sdu_state *st, const char *rcpt, size_t len,
   unsigned long long now, const throttle_rate *limit, unsigned long hold)
 {
   char k[KEYMAX];
-  size_t n;
-  unsigned long count;
-  int r;
+  sdu_state_op op;
   if (len > SDU_ADDR_MAX) len = SDU_ADDR_MAX;
-  n = mkkey(k, K_HOLD, rcpt, len, 0, 0);
-  r = sdu_state_get(st, k, n, 0, now, 0);
-  if (r) return r;
-  k[0] = K_BOUNCE;
-  if (sdu_state_incr(st, k, n, now, limit->window, &count) == -1) return -1;
-  if (count <= limit->count) return 0;
-  k[0] = K_HOLD;
-  if (sdu_state_put(st, k, n, "", 0, now + hold) == -1) return -1;
-  return 1;
+  memset(&op, 0, sizeof op);
+  op.st = st;
+  op.incr = 1;
+  op.key = k;
+  op.klen = mkkey(k, K_BOUNCE, rcpt, len, 0, 0);
+  op.window = limit->window;
+  op.limit = limit->count;
+  op.hold = hold;
+  if (sdu_state_batch(&op, 1, now) == -1) return -1;
+  return op.count > limit->count;
 }
 
 /* greylisting */
@@ -267,70 +267,49 @@ static void put32(char *p, unsigned long v)
   p[0] = (char) (v >> 24); p[1] = (char) (v >> 16); p[2] = (char) (v >> 8); p[3] = (char) v;
 }
 
-/* the entries' bytes are read into one buffer, kept for the process */
-static stralloc rbuf;
+/* the entries' bytes are read into buffers kept for the process */
+static stralloc rbuf, abuf;
 
 /* the network's entry: the count of its passes, 4 bytes, then when the
    last was counted, 8 bytes */
-static int awlread(sdu_state *st, const char *net, size_t nlen, unsigned long long now,
-  char *k, size_t *kn, unsigned long *count, unsigned long long *last)
+static void awlscan(const stralloc *v, int found, unsigned long *count, unsigned long long *last)
 {
-  int r;
-  *kn = mkkey(k, K_AWL, net, nlen, 0, 0);
   *count = 0;
   *last = 0;
-  r = sdu_state_get(st, k, *kn, &rbuf, now, 0);
-  if (r == 1 && rbuf.len == 12) {
-    *count = get32(rbuf.s);
-    *last = sdu_state_unpack64((const unsigned char *) rbuf.s + 4);
+  if (found && v->len == 12) {
+    *count = get32(v->s);
+    *last = sdu_state_unpack64((const unsigned char *) v->s + 4);
   }
-  return r == -1 ? -1 : 0;
 }
 
-int throttle_grey_auto(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
-  unsigned long long now)
+/* the network's count, one pass more, in op (with its bytes in v): 0 when
+   one was counted less than delay ago: a burst of mail is one pass, and a
+   busy network costs a write every few minutes, not one per message */
+static int awlcount(sdu_state *st, const throttle_grey *g, const char *k, size_t kn, unsigned long count,
+  unsigned long long last, unsigned long long now, char *v, sdu_state_op *op)
 {
-  char k[KEYMAX];
-  size_t n;
-  unsigned long count;
-  unsigned long long last;
-  if (!g->awlcount) return 0;
-  if (awlread(st, net, nlen, now, k, &n, &count, &last) == -1) return -1;
-  return count >= g->awlcount;
-}
-
-int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
-  unsigned long long now)
-{
-  char k[KEYMAX], v[12];
-  size_t n;
-  unsigned long count;
-  unsigned long long last;
-  if (awlread(st, net, nlen, now, k, &n, &count, &last) == -1) return -1;
-  /* at most once per delay: a burst of mail is one pass, and a busy
-     network costs a write every few minutes, not one per message */
   if (count && last <= now && now - last < g->delay) return 0;
   if (count < 0xffffffffUL) ++count;
   put32(v, count);
   sdu_state_pack64((unsigned char *) v + 4, now);
-  return sdu_state_put(st, k, n, v, 12, now + g->awltime);
+  memset(op, 0, sizeof *op);
+  op->st = st; op->key = k; op->klen = kn; op->val = v; op->vlen = 12; op->expires = now + g->awltime;
+  return 1;
 }
 
-/* an entry: 'p' (pending) or 'P' (passed), then the first sight, 8 bytes */
-int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned char *hash,
-  unsigned long long now)
+/* the triplet's entry, 'p' (pending) or 'P' (passed), then the first
+   sight, 8 bytes: the decision, and in op (its bytes in v) what to write,
+   if anything (*put) */
+static int tripdecide(sdu_state *st, const throttle_grey *g, const char *k, const stralloc *val,
+  int found, unsigned long long expires, unsigned long long now, char *v, sdu_state_op *op, int *put)
 {
-  char k[1 + THROTTLE_GREY_HASH], v[9];
-  unsigned long long first = 0, expires = 0;
-  int r, d;
+  unsigned long long first = 0;
   char state = 0;
-  k[0] = K_GREY;
-  memcpy(k + 1, hash, THROTTLE_GREY_HASH);
-  r = sdu_state_get(st, k, sizeof k, &rbuf, now, &expires);
-  if (r == -1) return -1;
-  if (r == 1 && rbuf.len == 9) {
-    state = rbuf.s[0];
-    first = sdu_state_unpack64((const unsigned char *) rbuf.s + 1);
+  int d;
+  *put = 0;
+  if (found && val->len == 9) {
+    state = val->s[0];
+    first = sdu_state_unpack64((const unsigned char *) val->s + 1);
   }
   if (state == 'P') {
     /* remembered awltime since its last use: the expiry moves on at most
@@ -343,15 +322,90 @@ int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned ch
   else if (now - first < g->delay) return THROTTLE_GREY_EARLY; /* nothing to write */
   else if (now - first < g->lifetime) d = THROTTLE_GREY_PASS;
   else d = THROTTLE_GREY_LATE;
+  memset(op, 0, sizeof *op);
+  op->st = st; op->key = k; op->klen = 1 + THROTTLE_GREY_HASH; op->val = v; op->vlen = 9;
   if (d == THROTTLE_GREY_NEW || d == THROTTLE_GREY_LATE) {
     /* kept a lifetime past the window, so that a late retry is told from a new triplet */
     v[0] = 'p';
     sdu_state_pack64((unsigned char *) v + 1, now);
-    r = sdu_state_put(st, k, sizeof k, v, 9, now + 2 * (unsigned long long) g->lifetime);
+    op->expires = now + 2 * (unsigned long long) g->lifetime;
   } else {
     v[0] = 'P';
     sdu_state_pack64((unsigned char *) v + 1, first);
-    r = sdu_state_put(st, k, sizeof k, v, 9, now + g->awltime);
+    op->expires = now + g->awltime;
   }
-  return r == -1 ? -1 : d;
+  *put = 1;
+  return d;
+}
+
+int throttle_grey_auto(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  unsigned long long now)
+{
+  char k[KEYMAX];
+  unsigned long count;
+  unsigned long long last;
+  int r;
+  if (!g->awlcount) return 0;
+  r = sdu_state_get(st, k, mkkey(k, K_AWL, net, nlen, 0, 0), &abuf, now, 0);
+  if (r == -1) return -1;
+  awlscan(&abuf, r, &count, &last);
+  return count >= g->awlcount;
+}
+
+int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  unsigned long long now)
+{
+  char k[KEYMAX], v[12];
+  size_t n = mkkey(k, K_AWL, net, nlen, 0, 0);
+  unsigned long count;
+  unsigned long long last;
+  sdu_state_op op;
+  int r = sdu_state_get(st, k, n, &abuf, now, 0);
+  if (r == -1) return -1;
+  awlscan(&abuf, r, &count, &last);
+  if (!awlcount(st, g, k, n, count, last, now, v, &op)) return 0;
+  return sdu_state_batch(&op, 1, now);
+}
+
+int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned char *hash,
+  unsigned long long now)
+{
+  char k[1 + THROTTLE_GREY_HASH], v[9];
+  unsigned long long expires = 0;
+  sdu_state_op op;
+  int r, d, put;
+  k[0] = K_GREY;
+  memcpy(k + 1, hash, THROTTLE_GREY_HASH);
+  r = sdu_state_get(st, k, sizeof k, &rbuf, now, &expires);
+  if (r == -1) return -1;
+  d = tripdecide(st, g, k, &rbuf, r, expires, now, v, &op, &put);
+  if (put && sdu_state_batch(&op, 1, now) == -1) return -1;
+  return d;
+}
+
+int throttle_grey_decide(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  const unsigned char *hash, int count, unsigned long long now)
+{
+  char ka[KEYMAX], kg[1 + THROTTLE_GREY_HASH], va[12], vg[9];
+  sdu_state_read rd[2];
+  sdu_state_op op[2];
+  unsigned long passes;
+  unsigned long long last;
+  unsigned int n = 0;
+  int d, put;
+  memset(rd, 0, sizeof rd);
+  rd[0].key = ka; rd[0].klen = mkkey(ka, K_AWL, net, nlen, 0, 0); rd[0].val = &abuf;
+  kg[0] = K_GREY;
+  memcpy(kg + 1, hash, THROTTLE_GREY_HASH);
+  rd[1].key = kg; rd[1].klen = sizeof kg; rd[1].val = &rbuf;
+  if (sdu_state_getn(st, rd, 2, now) == -1) return -1;
+  awlscan(&abuf, rd[0].found, &passes, &last);
+  if (g->awlcount && passes >= g->awlcount) d = THROTTLE_GREY_AUTO;
+  else {
+    d = tripdecide(st, g, kg, &rbuf, rd[1].found, rd[1].expires, now, vg, &op[0], &put);
+    if (put) ++n;
+  }
+  if (count && !THROTTLE_GREY_REFUSES(d) && awlcount(st, g, ka, rd[0].klen, passes, last, now, va, &op[n])) ++n;
+  if (n && sdu_state_batch(op, n, now) == -1) return -1;
+  return d;
 }

@@ -9,7 +9,7 @@
 /* All of throttle lives in one table of the state directory; the first key
    byte says what an entry is: 'r' a connection-rate counter, 'c' a
    concurrency slot, 's' a remembered (client, sender) pair, 'b' a bounce
-   counter, 'h' a bounce hold, 'g' a greylisted triplet, 'a' a client
+   counter (held once over its limit), 'g' a greylisted triplet, 'a' a client
    network's count of passed triplets (the automatic whitelist). Every function returns -1 on a store error
    (the reason in sdu_state_error), for the caller to fail open. */
 #define THROTTLE_TABLE "throttle"
@@ -93,5 +93,11 @@ int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned ch
    ago (its entry lives awltime from the last count) */
 int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
   unsigned long long now);
+/* what a RCPT needs, in one read and at most one write (two round trips
+   to Redis): the network's automatic whitelist (THROTTLE_GREY_AUTO), else
+   throttle_grey_check; then, with count, throttle_grey_count unless the
+   decision refuses */
+int throttle_grey_decide(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  const unsigned char *hash, int count, unsigned long long now);
 
 #endif

@@ -4,11 +4,13 @@
 # action, tcprules marks another client (THROTTLE_GREYLIST) and a relay client
 # (RELAYCLIENT); throttle greylists whom they mark, exim4 -bs at the end, swaks in
 # front. The clock moves per client through tcprules (SDU_TEST_NOW). Then
-# sdu-report on the log of the run.
+# sdu-report on the log of the run. Once with the state in LMDB, once on Redis.
 . "${SDU_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/e2e.sh"
+e2e_each_store "$@"
 e2e_init greylist
 e2e_need_root "port 53 for rbldnsd, exim4 -C"
 e2e_need_prog tcpserver tcprules swaks rbldnsd exim4 setsid
+e2e_store_init
 for b in rblcheck/rblcheck throttle/throttle throttle/sdu-report; do
   [ -x "$E2E_TOP/$b" ] || { echo "not ok - greylist: $b is not built (make)"; exit 1; }
 done
@@ -25,7 +27,7 @@ list pbl pbl.test
 rule pbl greylist
 POL
 e2e_ok "rbldnsd on $dns" e2e_rbldnsd "$dns" pbl.test:ip4set:"$D/pbl" || exit 1
-mkdir "$D/state"
+state=$(e2e_store state)
 e2e_exim_conf || { e2e_fail "exim config" "e2e_exim_conf failed"; exit 1; }
 
 t0=$(date +%s)
@@ -36,7 +38,7 @@ rules() { # NOW for c_pbl
 rules "$t0"
 # shellcheck disable=SC2046
 e2e_tcpserver -x "$D/rules.cdb" 0 env DNSCACHEIP="$dns" rblcheck -f "$D/policy" \
-  throttle -d "$D/state" $(e2e_exim_cmd) || exit 1
+  throttle -d "$state" $(e2e_exim_cmd) || exit 1
 
 GREY='^<\*\* 451 4.7.1 greylisted'
 OK='^<-  250 OK id='

@@ -2,9 +2,10 @@
 # redis.t.sh: the state store on Redis. throttle's store cases on a Redis store; two MX
 # hosts (two tcpservers, one redis-server) share the connection rate, the sender blacklist
 # the bounce limit and greylisting, while THROTTLE_CONC stays per host; Redis stopped in the middle
-# (sessions pass, logged) and started again (limits apply); a server that hangs and one
-# that answers errors (fail open within the deadline); two spamgrab processes given
-# double-bounces of one host at once: one report
+# (sessions pass, logged) and started again (limits apply); a known session's commands
+# (round trips); servers that hang, never accept, answer errors, garbage, endless or
+# half answers (tests/lib/badredis.py: fail open within the deadline, memory bounded);
+# two spamgrab processes given double-bounces of one host at once: one report
 . "${SDU_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/e2e.sh"
 e2e_init redis
 e2e_need_root "exim4 -C"
@@ -70,6 +71,26 @@ e2e_check "bounce limit over two hosts: two pass" 'grep -q "^<-  250 OK id=" "$D
 e2e_check "the third (on a) and the fourth (on b, held) are refused" \
   'grep -q "^<\*\* 550 5.7.1 this address gets too many bounces" "$D/bounce.3" && grep -q "^<\*\* 550 5.7.1 this address gets too many bounces" "$D/bounce.4"'
 e2e_check "no key without an expiry in Redis" '[ "$(nkeys "*")" -ge 3 ] && [ "$(nopx "*")" -eq 0 ]'
+
+# 3a. round trips: the commands a known session sends Redis, as MONITOR shows
+# them (those the scripts run are marked "lua" there, and not ours; SELECT and
+# AUTH go out in one write with the first command)
+nmon=0
+mon_start() { nmon=$((nmon + 1)); redis-cli -s "$sock" monitor > "$D/monitor.$nmon" & monpid=$!
+  e2e_wait 50 grep -q . "$D/monitor.$nmon" 2> /dev/null; }
+mon_stop() { sleep 0.3; kill "$monpid"; wait "$monpid" 2>/dev/null
+  grep -E '^[0-9.]+ \[[0-9]+ unix:' "$D/monitor.$nmon" | grep -cvE '\] "(SELECT|AUTH)"'; }
+c_rt=$base.22
+mon_start
+sw "$pb" --local-interface "$c_rt" --from '<>' --to rt@example.net --body "bounce rt"
+n=$(mon_stop)
+e2e_check "a bounce's session: 2 commands, 2 round trips (the connection's rate, the bounce count with its hold): $n" \
+  'grep -q "^<-  250 OK id=" "$E2E_LAST" && [ "$n" -eq 2 ]'
+mon_start
+sw "$pb" --local-interface "$c_rt" --from rt@example.org --to one@example.net,two@example.net --body "sender rt"
+n=$(mon_stop)
+e2e_check "a sender's session, two recipients: 2 commands (the rate, the blacklist at MAIL): $n" \
+  'grep -q "^<-  250 OK id=" "$E2E_LAST" && [ "$n" -eq 2 ]'
 e2e_stop "$ta"
 
 # 3b. greylisting: a triplet first seen on a passes on b after the delay (the clock of
@@ -81,10 +102,16 @@ pga=$E2E_PORT; tga=$E2E_TCPSERVER_PID
 # shellcheck disable=SC2046
 e2e_tcpserver 0 env THROTTLE_GREYLIST=1 SDU_TEST_NOW=$((T + 600)) throttle -d "unix:$sock?local=$D/b" $(e2e_exim_cmd) || exit 1
 pgb=$E2E_PORT; tgb=$E2E_TCPSERVER_PID
+mon_start
 sw "$pga" --local-interface "$c_grey" --from grey@example.com --to one@example.net --body "grey 1"
+n=$(mon_stop)
 e2e_check "greylisting: the first attempt, on host a, gets 451" 'grep -q "^<\*\* 451 4.7.1 greylisted" "$E2E_LAST"'
+e2e_check "its RCPT: 2 commands (one read of the network and the triplet, one write): $n" '[ "$n" -eq 2 ]'
+mon_start
 sw "$pgb" --local-interface "$c_grey" --from grey@example.com --to one@example.net --body "grey 2"
+n=$(mon_stop)
 e2e_check "the retry 10 minutes later on host b passes: the triplet is shared" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
+e2e_check "its RCPT: 2 commands (the triplet passed and the network counted in one write): $n" '[ "$n" -eq 2 ]'
 sw "$pgb" --local-interface "$c_grey" --from grey@example.com --to two@example.net --body "grey 3"
 e2e_check "a new triplet on host b is greylisted there" 'grep -q "^<\*\* 451 4.7.1 greylisted" "$E2E_LAST"'
 e2e_stop "$tga"; e2e_stop "$tgb"
@@ -119,39 +146,56 @@ e2e_ok "redis-server started again" e2e_redis "$sock" || exit 1
 for i in 1 2 3 4; do sw "$pb" --local-interface "$c_ok" --quit-after EHLO; done
 e2e_check "Redis back: the next connections are counted again, the 4th gets 421" 'grep -q "421 4.7.0 too many connections from your address" "$E2E_LAST"'
 
-# 6. a Redis that hangs, and one that answers errors: fail open within the deadline
-cat > "$D/badredis.py" <<'PY'
-# badredis.py SOCKET MODE: a Redis that never answers (hang) or answers every command with an error (error)
-import os, socket, sys, threading
-path, mode = sys.argv[1], sys.argv[2]
-try: os.unlink(path)
-except OSError: pass
-s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(16)
-def serve(c):
-    while True:
-        b = c.recv(65536)
-        if not b: break
-        if mode == "error": c.sendall(b"-READONLY You can't write against a read only replica.\r\n")
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY
-for mode in hang error; do
-  setsid python3 "$D/badredis.py" "$D/badredis-$mode.sock" "$mode" < /dev/null > /dev/null 2>&1 &
+# 6. a Redis that misbehaves (tests/lib/badredis.py): every session is taken (fail open)
+# within the deadline, with a warning naming the server and saying what went wrong in
+# one printable line; an endless answer does not take the process's memory
+bad_ip=$(e2e_free_addr) || exit 1
+maxkib=16384
+nm "$E2E_TOP/throttle/throttle" 2>/dev/null | grep -q __asan_init && maxkib=65536
+bad_port=$(e2e_free_port) || exit 1
+for mode in hang error oom wrongtype huge array close inject noaccept; do
+  case $mode in
+    noaccept) where=tcp:$bad_ip:$bad_port; store=redis://$bad_ip:$bad_port ;;
+    *) where=$D/badredis-$mode.sock; store=unix:$where ;;
+  esac
+  case $mode in
+    hang|noaccept) why="no answer within 50 ms" ;;
+    error) why="server says: READONLY" ;;
+    oom) why="server says: OOM command not allowed" ;;
+    wrongtype) why="answer of an unexpected type" ;;
+    huge) why="answer longer than" ;;
+    array) why="answer longer than" ;;
+    close) why="Server closed the connection" ;;
+    inject) why="server says: ERR bad?throttle: ip=6.6.6.6 lists=- action=forged" ;;
+  esac
+  setsid python3 "$E2E_TOP/tests/lib/badredis.py" "$where" "$mode" < /dev/null > /dev/null 2>&1 &
   e2e_remember $! badredis
-  e2e_wait 50 test -S "$D/badredis-$mode.sock"
-  e2e_tcpserver 0 env THROTTLE_CONN=1/60 SDU_REDIS_TIMEOUT=50ms throttle -d "unix:$D/badredis-$mode.sock" -b 3h \
+  case $mode in
+    noaccept) e2e_wait 50 sh -c "ss -Hltn 'src $bad_ip:$bad_port' | grep -q ." ;;
+    *) e2e_wait 50 test -S "$where" ;;
+  esac
+  e2e_tcpserver 0 env THROTTLE_CONN=1/60 SDU_REDIS_TIMEOUT=50ms throttle -d "$store" -b 3h \
     $(e2e_exim_cmd) || exit 1
   ps=$E2E_PORT
   : > "$D/tcpserver.log"
   t0=$(date +%s%N)
   sw "$ps" --local-interface "$c_ok" --from a@example.org --to two@example.net --body "badredis $mode"
   t1=$(date +%s%N)
-  e2e_check "a Redis that $mode""s: the message is taken" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
-  e2e_check "a Redis that $mode""s: a warning naming it" 'grep -q "throttle: warning: .*badredis-$mode.sock.*passing on" "$D/tcpserver.log"'
-  echo "# a session against a Redis that ${mode}s: $(( (t1 - t0) / 1000000 )) ms"
+  e2e_check "a Redis that answers $mode: the message is taken" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
+  E2E_LAST=$D/tcpserver.log
+  e2e_check "a Redis that answers $mode: a warning naming it: $why" \
+    'grep -F "throttle: warning: " "$D/tcpserver.log" | grep -F "${where#tcp:}" | grep -F "$why" | grep -q "passing on"'
+  echo "# a session against a Redis that answers $mode: $(( (t1 - t0) / 1000000 )) ms"
   e2e_stop "$E2E_TCPSERVER_PID"
+  case $mode in
+    inject) e2e_check "the server's newline forges no log line" '! grep -q "^throttle: ip=6.6.6.6" "$D/tcpserver.log"' ;;
+    huge|array)
+      TCPREMOTEIP=192.0.2.99 THROTTLE_CONN=1/60 SDU_REDIS_TIMEOUT=2s sdu-maxrss throttle -d "$store" true < /dev/null > /dev/null 2> "$D/maxrss.$mode"
+      kib=$(sed -n 's/^maxrss_kib=//p' "$D/maxrss.$mode")
+      E2E_LAST=$D/maxrss.$mode
+      e2e_check "an endless answer ($mode) for 2 s: throttle's memory stays under 16 MiB, 64 with the sanitizers ($kib KiB)" \
+        '[ -n "$kib" ] && [ "$kib" -lt "$maxkib" ]' ;;
+  esac
 done
 
 # 7. two spamgrab processes (two MX hosts) with double-bounces of one host at once: one report

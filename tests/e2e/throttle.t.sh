@@ -1,11 +1,14 @@
 #!/bin/sh
 # throttle.t.sh: rblcheck + throttle + rcptcheck under tcpserver, exim4 -bs at the end, swaks in
 # front (recipient throttle, connection rate, sender blacklist, whitelists, bounce limit,
-# a corrupt state file), then sdu-report on the log the run wrote
+# a broken store), then sdu-report on the log the run wrote; all of it once with the
+# state in LMDB, once on Redis (SDU_TEST_STORE)
 . "${SDU_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/e2e.sh"
+e2e_each_store "$@"
 e2e_init throttle
 e2e_need_root "port 53 for rbldnsd, exim4 -C"
 e2e_need_prog tcpserver tcprules swaks rbldnsd exim4 ss setsid python3
+e2e_store_init
 for b in rblcheck/rblcheck throttle/throttle throttle/sdu-report rcptcheck/rcptcheck rcptcheck/rcptcheck-build; do
   [ -x "$E2E_TOP/$b" ] || { echo "not ok - throttle: $b is not built (make)"; exit 1; }
 done
@@ -33,7 +36,7 @@ printf '%s\n' one two three four five joe postmaster x | sed 's/$/@example.net/'
 e2e_ok "rcptcheck table" rcptcheck-build -f "$D/rcpt.cdb" "$D/valid"
 printf '%s\n' "$c_white" > "$D/white"
 printf 'postmaster@example.net\n' > "$D/rcptwhite"
-mkdir "$D/state"
+state=$(e2e_store state)
 
 e2e_exim_conf || { e2e_fail "exim config" "e2e_exim_conf failed"; exit 1; }
 # this exim refuses at the end of DATA what contains SPAMSPAM
@@ -48,7 +51,7 @@ rules() { # extra rule lines on stdin
 rules < /dev/null
 # shellcheck disable=SC2046
 e2e_tcpserver -x "$D/rules.cdb" 0 env DNSCACHEIP="$dns" rblcheck -f "$D/policy" \
-  throttle -d "$D/state" -b 3h -w "$D/white" -B 2/10m -h 1h -W "$D/rcptwhite" \
+  throttle -d "$state" -b 3h -w "$D/white" -B 2/10m -h 1h -W "$D/rcptwhite" \
   rcptcheck -f "$D/rcpt.cdb" $(e2e_exim_cmd) || exit 1
 
 # 1. recipient throttle: rblcheck says throttle 2 for a dul client
@@ -121,12 +124,12 @@ e2e_check "mail with a sender to that recipient still passes" 'grep -q "^<-  250
 sw --local-interface "$c_ok" --from a@example.org --to nobody@example.net
 e2e_check "rcptcheck behind throttle refuses an unknown recipient" 'grep -q "^<\*\* 550" "$E2E_LAST"'
 
-# 7. a corrupt state file: a warning, and mail still flows
-head -c 20000 /dev/zero | tr '\0' 'x' > "$D/state/data.mdb"
+# 7. a broken store (a corrupt data.mdb, Redis down): a warning, and mail still flows
+e2e_store_break state
 sw --local-interface "$c_ok" --from a@example.org --to two@example.net
-e2e_check "corrupt state: the message is still taken" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
-e2e_check "and throttle warned" 'grep -q "throttle: warning: database corrupt" "$D/tcpserver.log"'
-rm -f "$D/state/data.mdb" "$D/state/lock.mdb"
+e2e_check "broken store: the message is still taken" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
+e2e_check "and throttle warned ($E2E_STORE_BROKEN)" 'grep -q "throttle: warning: $E2E_STORE_BROKEN" "$D/tcpserver.log"'
+e2e_store_mend state
 e2e_stop "$E2E_TCPSERVER_PID"
 
 # 8. the report on the log of this run, stamped and rotated as multilog t would
@@ -166,9 +169,9 @@ e2e_check "report: the table names the list and the last refusal" 'grep -q " $c_
 # Each dialogue is sent in one go (pipelined) and one command at a time.
 c_tx=$base.20 c_rr=$base.21 c_bl9=$base.22 c_big=$base.23 c_loose=$base.24
 sed 's/^message_size_limit = .*/message_size_limit = 20k/' "$D/exim.conf" > "$D/exim9.conf"
-mkdir "$D/state9"
+state9=$(e2e_store state9)
 # shellcheck disable=SC2046
-e2e_tcpserver 0 env THROTTLE_RCPT=2 throttle -d "$D/state9" -b 3h rcptcheck -f "$D/rcpt.cdb" \
+e2e_tcpserver 0 env THROTTLE_RCPT=2 throttle -d "$state9" -b 3h rcptcheck -f "$D/rcpt.cdb" \
   exim4 -C "$D/exim9.conf" -odi -bs || exit 1
 port9=$E2E_PORT
 cat > "$D/talk.py" <<'PY'
@@ -275,7 +278,7 @@ e2e_stop "$E2E_TCPSERVER_PID"
 
 # a MAIL that throttle cannot parse and exim takes still starts a transaction (rcptcheck
 # would refuse it, so throttle talks to exim directly here)
-e2e_tcpserver 0 env THROTTLE_RCPT=1 throttle -d "$D/state9" -b 3h exim4 -C "$D/exim9.conf" -odi -bs || exit 1
+e2e_tcpserver 0 env THROTTLE_RCPT=1 throttle -d "$state9" -b 3h exim4 -C "$D/exim9.conf" -odi -bs || exit 1
 port9=$E2E_PORT
 sed 's/^MAIL FROM:<spam9@example.com>/MAIL FROM:loose@example.com/' "$D/spam9.in" > "$D/loose.in"
 crlf "$D/loose2.in" <<'IN'

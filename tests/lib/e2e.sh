@@ -383,3 +383,75 @@ e2e_redis() {
   [ -f "$1.log" ] && tail -n 5 "$1.log" | sed 's/^/#   /' >&2
   return 1
 }
+
+# One test suite, two stores: a test of throttle's or rcptcheck's state runs
+# once on an LMDB directory and once on a redis-server of its own.
+#
+#   e2e_each_store "$@"   (before e2e_init) unless SDU_TEST_STORE is set, runs
+#                         this test twice, SDU_TEST_STORE=lmdb then redis, each
+#                         result line marked [lmdb] or [redis]; exits with the
+#                         worse status. With SDU_TEST_STORE set, returns.
+#   e2e_store_init        (after e2e_init) starts the test's redis-server for
+#                         SDU_TEST_STORE=redis (the test is skipped without one)
+#   e2e_store NAME        prints the name of the store NAME for -d: the
+#                         directory $E2E_DIR/NAME, or the Redis address of a
+#                         database of its own (its local= directory $E2E_DIR/NAME)
+#   e2e_store_break       the store fails as it does in the field: LMDB's
+#   e2e_store_mend        data.mdb of NAME corrupt, Redis stopped; mend: the
+#                         files removed, Redis started again (empty);
+#                         E2E_STORE_BROKEN: what the warning then says (grep)
+e2e_each_store() {
+  [ -n "${SDU_TEST_STORE:-}" ] && return 0
+  _e_rc=0
+  _e_st="$E2E_TOP/tests/tmp/each-store.$$"
+  mkdir -p "$E2E_TOP/tests/tmp"
+  for _e_s in lmdb redis; do
+    { SDU_TEST_STORE=$_e_s sh "$0" "$@" 2>&1; echo $? > "$_e_st"; } |
+      sed "s/^\(ok\|not ok\|skip\) - /\1 - [$_e_s] /"
+    _e_r=$(cat "$_e_st" 2>/dev/null || echo 1)
+    [ "$_e_r" -gt "$_e_rc" ] && _e_rc=$_e_r
+  done
+  rm -f "$_e_st"
+  exit "$_e_rc"
+}
+
+e2e_store_init() {
+  case "${SDU_TEST_STORE:-lmdb}" in
+    lmdb) E2E_STORE_BROKEN='database corrupt' ;;
+    redis)
+      E2E_STORE_SOCK=$E2E_DIR/store-redis.sock
+      e2e_redis "$E2E_STORE_SOCK"
+      case $? in
+        0) ;;
+        2) echo "skip - $E2E_NAME: redis-server not installed (sh tools/deps.sh)"; exit 0 ;;
+        *) echo "not ok - $E2E_NAME: redis-server did not start"; exit 1 ;;
+      esac
+      E2E_STORE_BROKEN="unable to connect to unix:$E2E_STORE_SOCK" ;;
+    *) echo "not ok - $E2E_NAME: SDU_TEST_STORE is lmdb or redis"; exit 1 ;;
+  esac
+  : > "$E2E_DIR/.stores"
+  export E2E_STORE_BROKEN
+}
+
+e2e_store() {
+  mkdir -p "$E2E_DIR/$1"
+  if [ "${SDU_TEST_STORE:-lmdb}" = lmdb ]; then echo "$E2E_DIR/$1"; return 0; fi
+  grep -qx "$1" "$E2E_DIR/.stores" || echo "$1" >> "$E2E_DIR/.stores"
+  echo "unix:$E2E_STORE_SOCK?db=$(grep -nx "$1" "$E2E_DIR/.stores" | cut -d: -f1)&local=$E2E_DIR/$1"
+}
+
+e2e_store_break() { # NAME
+  if [ "${SDU_TEST_STORE:-lmdb}" = lmdb ]; then
+    head -c 20000 /dev/zero | tr '\0' 'x' > "$E2E_DIR/$1/data.mdb"
+  else
+    e2e_stop "$E2E_REDIS_PID"
+  fi
+}
+
+e2e_store_mend() { # NAME
+  if [ "${SDU_TEST_STORE:-lmdb}" = lmdb ]; then
+    rm -f "$E2E_DIR/$1/data.mdb" "$E2E_DIR/$1/lock.mdb"
+  else
+    e2e_redis "$E2E_STORE_SOCK"
+  fi
+}

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <hiredis/hiredis.h>
 #include "sdu_t.h"
+#include "sdu_t_redis.h"
 #include "sdu_state.h"
 #include "sdu_time.h"
 #include "sdu_state_redis.h"
@@ -763,6 +764,39 @@ static void t_batch(void)
   op[0].klen = 0;
   T_EQI(sdu_state_batch(op, 1, 102), -1, "batch: empty key refused");
   T_EQI(sdu_state_batch(op, 0, 102), 0, "batch: no ops, nothing to do");
+
+  /* a count with a hold: 2 in 60 s, the one that passes holds it 600 s */
+  memset(op, 0, sizeof op);
+  op[0].st = &b; op[0].incr = 1; op[0].key = "held"; op[0].klen = 4; op[0].window = 60;
+  op[0].limit = 2; op[0].hold = 600;
+  T_OK(sdu_state_batch(op, 1, 1000) == 0 && op[0].count == 1, "hold: 1 within the limit");
+  T_OK(sdu_state_batch(op, 1, 1001) == 0 && op[0].count == 2, "hold: 2 within the limit");
+  T_OK(sdu_state_batch(op, 1, 1002) == 0 && op[0].count == 3, "hold: 3 passes it");
+  T_OK(sdu_state_get(&b, "held", 4, 0, 1100, &exp) == 1 && exp == 1602, "hold: the entry lives on until the hold's end");
+  T_OK(sdu_state_batch(op, 1, 1500) == 0 && op[0].count == 4 && sdu_state_get(&b, "held", 4, 0, 1500, &exp) == 1
+    && exp == 1602, "hold: counted on after the window, the hold not moved");
+  T_OK(sdu_state_batch(op, 1, 1602) == 0 && op[0].count == 1, "hold: a new window after it");
+  op[0].hold = 10;
+  T_OK(sdu_state_batch(op, 1, 1603) == 0 && sdu_state_batch(op, 1, 1604) == 0 && sdu_state_get(&b, "held", 4, 0, 1604, &exp) == 1
+    && op[0].count == 3 && exp == 1662, "hold: shorter than the window: the window's end stays");
+  {
+    sdu_state_read rd[3];
+    stralloc v0 = {0}, v2 = {0};
+    T_EQI(PUTS(&a, "r1", "one", 2000), 0, "getn: put");
+    T_EQI(PUTS(&a, "r3", "three", 1500), 0, "getn: put one that expires earlier");
+    memset(rd, 0, sizeof rd);
+    rd[0].key = "r1"; rd[0].klen = 2; rd[0].val = &v0;
+    rd[1].key = "r2"; rd[1].klen = 2;
+    rd[2].key = "r3"; rd[2].klen = 2; rd[2].val = &v2;
+    T_EQI(sdu_state_getn(&a, rd, 3, 1200), 0, "getn: three keys at once");
+    T_OK(rd[0].found == 1 && rd[0].expires == 2000 && v0.len == 3 && !memcmp(v0.s, "one", 3), "getn: the first found");
+    T_OK(rd[1].found == 0, "getn: the second absent");
+    T_OK(rd[2].found == 1 && v2.len == 5, "getn: the third found");
+    T_OK(sdu_state_getn(&a, rd, 3, 1500) == 0 && rd[0].found && !rd[1].found && !rd[2].found, "getn: an expired entry is absent");
+    rd[1].klen = 0;
+    T_EQI(sdu_state_getn(&a, rd, 3, 1200), -1, "getn: an empty key refused");
+    stralloc_free(&v0); stralloc_free(&v2);
+  }
   sdu_state_close(&b);
   sdu_state_close(&a);
   stralloc_free(&val);
@@ -809,46 +843,6 @@ static void t_leave(void)
   T_EQI(GETS(&b, "k", &val, 1, 0), 1, "leave: the first put is there");
   sdu_state_close(&b);
   stralloc_free(&val);
-}
-
-/* a redis-server of the test's own on a unix socket in its scratch
-   directory: its pid, 0 when there is no redis-server, -1 on failure */
-static pid_t redis_start(const char *reldir)
-{
-  const char *dir;
-  char conf[600], logf[600], abs[PATH_MAX];
-  pid_t pid;
-  int i;
-  if (!realpath(reldir, abs) || strlen(abs) > 300) return -1;
-  dir = abs;
-  snprintf(rsock, sizeof rsock, "%.300s/redis.sock", dir);
-  snprintf(logf, sizeof logf, "%.300s/redis.log", dir);
-  if (system("command -v redis-server > /dev/null 2>&1") != 0) return 0;
-  pid = fork();
-  if (pid == -1) return -1;
-  if (!pid) {
-    snprintf(conf, sizeof conf, "%.300s", dir);
-    execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", rsock, "--unixsocketperm", "700",
-      "--dir", conf, "--save", "", "--appendonly", "no", "--logfile", logf, "--daemonize", "no", (char *) 0);
-    _exit(127);
-  }
-  for (i = 0; i < 500; ++i) { /* up to 10 s for the socket to appear */
-    redisContext *c = redisConnectUnix(rsock);
-    int up = c && !c->err;
-    if (c) redisFree(c);
-    if (up) return pid;
-    if (waitpid(pid, 0, WNOHANG) == pid) return -1;
-    poll(0, 0, 20);
-  }
-  kill(pid, SIGTERM);
-  waitpid(pid, 0, 0);
-  return -1;
-}
-
-static void redis_stop(pid_t pid)
-{
-  kill(pid, SIGTERM);
-  waitpid(pid, 0, 0);
 }
 
 /* a stub server on a unix socket: answers every read with answer, or with
@@ -920,6 +914,16 @@ static void t_redis_only(pid_t server)
     r = redisCommand(rc, "PTTL t.swap:cnt");
     T_OK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 && r->integer <= 61000, "redis: counting keeps the window's expiry");
     if (r) freeReplyObject(r);
+    {
+      sdu_state_op op;
+      memset(&op, 0, sizeof op);
+      op.st = &st; op.incr = 1; op.key = "hk"; op.klen = 2; op.window = 60; op.limit = 1; op.hold = 3600;
+      T_OK(sdu_state_batch(&op, 1, sdu_now()) == 0 && sdu_state_batch(&op, 1, sdu_now()) == 0 && op.count == 2,
+        "redis: a count passes its limit");
+      r = redisCommand(rc, "PTTL t.swap:hk");
+      T_OK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 3590000 && r->integer <= 3601000, "redis: the hold is the key's expiry");
+      if (r) freeReplyObject(r);
+    }
   }
   /* the script cache emptied (a restarted server): EVAL, then EVALSHA again */
   {
@@ -1033,8 +1037,24 @@ static void t_redis_only(pid_t server)
       waitpid(sp, 0, 0);
     }
   }
+  /* a server that answers twice: the second answer is not taken for the next question's */
+  {
+    char sp_path[1200];
+    unsigned long cnt = 0;
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    sp = stub(sp_path, "*1\r\n:1\r\n*1\r\n:7\r\n");
+    T_EQI(sdu_state_open(&st, a, "t", 0), 0, "stub answering twice: open");
+    T_OK(sdu_state_incr(&st, "k", 1, 100, 60, &cnt) == 0 && cnt == 1, "stub answering twice: the first count");
+    errno = 0;
+    T_EQI(sdu_state_incr(&st, "k", 1, 100, 60, &cnt), -1, "stub answering twice: the next call fails");
+    T_OK(errno == EPROTO && contains(sdu_state_error(&st), "out of step"), "stub answering twice: out of step");
+    printf("#   %s\n", sdu_state_error(&st));
+    sdu_state_close(&st);
+    kill(sp, SIGTERM);
+    waitpid(sp, 0, 0);
+  }
   /* the server gone: open or the first call fails, naming it */
-  redis_stop(server);
+  t_redis_stop(server);
   errno = 0;
   i = sdu_state_open(&st, rstore, "t", 0);
   if (i == 0) { i = PUTS(&st, "k", "v", 0); }
@@ -1050,6 +1070,18 @@ static void t_redis_only(pid_t server)
   T_EQI(sdu_state_open(&st, "unix:/x?nosuch=1", "t", 0), -1, "an unknown option refused");
   T_EQI(sdu_state_open(&st, "unix:/x?passfile=/nonexistent/pw", "t", 0), -1, "a missing password file");
   T_OK(contains(sdu_state_error(&st), "/nonexistent/pw"), "a missing password file: named");
+  /* a host name would be looked up outside the deadline */
+  errno = 0;
+  T_EQI(sdu_state_open(&st, "redis://redis.example.org:6379/0", "t", 0), -1, "a host name refused");
+  T_OK(errno == EINVAL && contains(sdu_state_error(&st), "not an IP address"), "a host name: EINVAL, the reason says so");
+  errno = 0;
+  i = sdu_state_open(&st, "redis://[::1]:1/0", "t", 0);
+  T_OK(errno != EINVAL, "an IPv6 address is one");
+  if (!i) sdu_state_close(&st);
+  errno = 0;
+  i = sdu_state_open(&st, "redis://localhost:1/0", "t", 0);
+  T_OK(errno != EINVAL, "localhost is 127.0.0.1");
+  if (!i) sdu_state_close(&st);
   if (rc) redisFree(rc);
   stralloc_free(&val);
 }
@@ -1462,7 +1494,7 @@ int main(void)
   t_fault_fullfs();
   /* the second pass: the cases every store shares, on a Redis server */
   {
-    pid_t server = redis_start(top);
+    pid_t server = t_redis_start(top, rsock);
     if (!server) T_SKIP("the store on Redis", "no redis-server");
     else if (server == -1) T_OK(0, "redis-server starts");
     else {

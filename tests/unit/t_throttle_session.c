@@ -1,10 +1,12 @@
-/* t_throttle_session.c: throttle's store (rates, slots, blacklist, bounces) and its session logic */
+/* t_throttle_session.c: throttle's store (rates, slots, blacklist, bounces) and its session
+   logic, once on an LMDB directory and once on a redis-server of the test's own */
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include "sdu_t.h"
+#include "sdu_t_redis.h"
 #include "sdu_smtp.h"
 #include "sdu_msg.h"
 #include "../../throttle/throttle_rules.h"
@@ -83,13 +85,13 @@ static char dir[256];
 
 static void cleanup(void)
 {
-  char f[300];
-  snprintf(f, sizeof f, "%s/data.mdb", dir); unlink(f);
-  snprintf(f, sizeof f, "%s/lock.mdb", dir); unlink(f);
-  rmdir(dir);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) printf("# unable to remove %s\n", dir);
 }
 
-int main(void)
+/* every case on the store named store */
+static void run(const char *store)
 {
   sdu_state st;
   throttle_rate r = { 3, 60 }, b = { 2, 600 };
@@ -102,12 +104,11 @@ int main(void)
   throttle_addrs white = { { 0, 0, 0 } };
   int rc;
 
-  sdu_iam("t_throttle_session");
-  snprintf(dir, sizeof dir, "tests/tmp/t_throttle_session.%ld", (long) getpid());
-  mkdir(dir, 0700);
-  if (sdu_state_open(&st, dir, THROTTLE_TABLE, 0) == -1) {
+  printf("# the store: %s\n", store);
+  if (sdu_state_open(&st, store, THROTTLE_TABLE, 0) == -1) {
     printf("not ok - state store opens: %s\n", sdu_state_error(&st));
-    return 1;
+    sdu_t_failed = 1;
+    return;
   }
   sdu_ip_parse(&ip, "192.0.2.7"); n1 = throttle_clientkey(k1, &ip);
   sdu_ip_parse(&ip, "192.0.2.8"); n2 = throttle_clientkey(k2, &ip);
@@ -573,6 +574,30 @@ int main(void)
     "greylisting with a failing store: passed on (fail open)");
 
   throttle_addrs_free(&white);
-  cleanup();
+}
+
+int main(void)
+{
+  char lmdb[300], local[300], sock[400], addr[800];
+  pid_t server;
+  sdu_iam("t_throttle_session");
+  snprintf(dir, sizeof dir, "tests/tmp/t_throttle_session.%ld", (long) getpid());
+  snprintf(lmdb, sizeof lmdb, "%s/lmdb", dir);
+  snprintf(local, sizeof local, "%s/local", dir);
+  if (mkdir(dir, 0700) == -1 || mkdir(lmdb, 0700) == -1 || mkdir(local, 0700) == -1) {
+    printf("not ok - cannot make %s\n", dir);
+    return 1;
+  }
+  run(lmdb);
+  server = t_redis_start(dir, sock);
+  if (!server) T_SKIP("throttle's store on Redis", "no redis-server");
+  else if (server == -1) T_OK(0, "redis-server starts");
+  else {
+    /* the slots of THROTTLE_CONC are this host's: in local */
+    snprintf(addr, sizeof addr, "unix:%s?local=%s", sock, local);
+    run(addr);
+    t_redis_stop(server);
+  }
+  if (!sdu_t_failed) cleanup();
   T_DONE();
 }
