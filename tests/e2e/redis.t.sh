@@ -35,7 +35,7 @@ c_rate=$base.12 c_bl=$base.14 c_bnc=$base.16 c_ok=$base.17 c_rate2=$base.18 c_co
 mkdir "$D/a" "$D/b"
 mx() { # LOCALDIR: start one host, its port in E2E_PORT
   # shellcheck disable=SC2046
-  e2e_tcpserver 0 env THROTTLE_CONN=3/60 throttle -d "unix:$sock?local=$1" -b 3h -B 2/10m -h 1h \
+  e2e_tcpserver 0 env THROTTLE_CONN=3/60 throttle -d "unix:$sock?timeout=1s&local=$1" -b 3h -B 2/10m -h 1h \
     $(e2e_exim_cmd)
 }
 mx "$D/a" || exit 1; pa=$E2E_PORT; ta=$E2E_TCPSERVER_PID
@@ -97,10 +97,10 @@ e2e_stop "$ta"
 # each host moved: b's is 10 minutes later)
 T=$(date +%s)
 # shellcheck disable=SC2046
-e2e_tcpserver 0 env THROTTLE_GREYLIST=1 SDU_TEST_NOW=$T throttle -d "unix:$sock?local=$D/a" $(e2e_exim_cmd) || exit 1
+e2e_tcpserver 0 env THROTTLE_GREYLIST=1 SDU_TEST_NOW=$T throttle -d "unix:$sock?timeout=1s&local=$D/a" $(e2e_exim_cmd) || exit 1
 pga=$E2E_PORT; tga=$E2E_TCPSERVER_PID
 # shellcheck disable=SC2046
-e2e_tcpserver 0 env THROTTLE_GREYLIST=1 SDU_TEST_NOW=$((T + 600)) throttle -d "unix:$sock?local=$D/b" $(e2e_exim_cmd) || exit 1
+e2e_tcpserver 0 env THROTTLE_GREYLIST=1 SDU_TEST_NOW=$((T + 600)) throttle -d "unix:$sock?timeout=1s&local=$D/b" $(e2e_exim_cmd) || exit 1
 pgb=$E2E_PORT; tgb=$E2E_TCPSERVER_PID
 mon_start
 sw "$pga" --local-interface "$c_grey" --from grey@example.com --to one@example.net --body "grey 1"
@@ -117,7 +117,7 @@ e2e_check "a new triplet on host b is greylisted there" 'grep -q "^<\*\* 451 4.7
 e2e_stop "$tga"; e2e_stop "$tgb"
 
 # 4. THROTTLE_CONC is per host: its slots are in the host's own directory
-e2e_tcpserver 0 env THROTTLE_CONC=1 throttle -d "unix:$sock?local=$D/a" -b 3h sh -c 'sleep 3; exec "$@"' sh $(e2e_exim_cmd) || exit 1
+e2e_tcpserver 0 env THROTTLE_CONC=1 throttle -d "unix:$sock?timeout=1s&local=$D/a" -b 3h sh -c 'sleep 3; exec "$@"' sh $(e2e_exim_cmd) || exit 1
 pc=$E2E_PORT; tc=$E2E_TCPSERVER_PID
 sw "$pc" --local-interface "$c_conc" --quit-after EHLO &
 sp=$!
@@ -207,7 +207,7 @@ EOF
 chmod 755 "$D/inject"
 for h in 1 2; do
   mkdir -p "$D/sg$h/review/tmp" "$D/sg$h/review/new" "$D/sg$h/review/cur" "$D/sg$h/rec"
-  printf '%s\n' "me mx.example.net" "state unix:$sock" "review $D/sg$h/review" "from abuse-desk@example.net" \
+  printf '%s\n' "me mx.example.net" "state unix:$sock?timeout=1s" "review $D/sg$h/review" "from abuse-desk@example.net" \
     "inject $D/inject" "ptr no" "dialup dul pbl" "operator pbl pbl-submit@lists.test" "operator orbs orbs@lists.test" \
     > "$D/sg$h/conf"
 done
@@ -237,7 +237,7 @@ rc=$?
 E2E_LAST=$D/copy.out
 e2e_check "sdu-state-copy: exit 0, the throttle table copied, the tables never made skipped" \
   '[ $rc -eq 0 ] && grep -q "^sdu-state-copy: table=throttle copied=1 result=ok$" "$D/copy.out" && [ "$(wc -l < "$D/copy.out")" -eq 1 ]'
-TCPREMOTEIP=192.0.2.77 THROTTLE_CONN=2/3600 throttle -d "unix:$sock" true < /dev/null > "$D/copy.smtp" 2>> "$D/copy.log"
+TCPREMOTEIP=192.0.2.77 THROTTLE_CONN=2/3600 throttle -d "unix:$sock?timeout=1s" true < /dev/null > "$D/copy.smtp" 2>> "$D/copy.log"
 E2E_LAST=$D/copy.smtp
 e2e_check "the third connection, counted on Redis, is over the rate counted in LMDB" 'grep -q "^421 4.7.0 too many connections" "$D/copy.smtp"'
 e2e_check "the copied counter has an expiry in Redis, as every key" '[ "$(nopx "*")" -eq 0 ]'

@@ -1499,7 +1499,7 @@ int main(void)
     else if (server == -1) T_OK(0, "redis-server starts");
     else {
       mkdir(at("local"), 0755);
-      snprintf(raddr, sizeof raddr, "unix:%s?local=%s", rsock, at("local"));
+      snprintf(raddr, sizeof raddr, "unix:%s?local=%s&timeout=2s", rsock, at("local"));
       rstore = raddr;
       t_basic();
       t_incr();

@@ -594,7 +594,7 @@ int main(void)
   else if (server == -1) T_OK(0, "redis-server starts");
   else {
     /* the slots of THROTTLE_CONC are this host's: in local */
-    snprintf(addr, sizeof addr, "unix:%s?local=%s", sock, local);
+    snprintf(addr, sizeof addr, "unix:%s?local=%s&timeout=2s", sock, local);
     run(addr);
     t_redis_stop(server);
   }
