@@ -99,10 +99,12 @@ e2e_remember() { # PID NAME
   echo "$1 $2" >> "$E2E_DIR/.pids"
 }
 
-# e2e_alive PGID: true while any process of the group started as PGID is
-# alive (zombies waiting for us to reap them do not count)
+# e2e_alive PGID: true while the process PGID or any process of the group
+# it started is alive (zombies waiting for us to reap them do not count).
+# The process itself counts: just after "setsid prog &" it may not have made
+# its group yet (a race that made a live rbldnsd look dead at its start).
 e2e_alive() {
-  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+  ps -e -o pid=,pgid=,stat= | awk -v g="$1" '($1 == g || $2 == g) && $3 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
 # e2e_stop PID: TERM to its process group, then KILL after at most 5 seconds
