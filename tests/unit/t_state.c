@@ -845,9 +845,10 @@ static void t_leave(void)
   stralloc_free(&val);
 }
 
-/* a stub server on a unix socket: answers every read with answer, or with
+/* a misbehaving Redis: a real server on a unix socket that answers every
+   read with answer (wrong types, errors, two answers to one question), or with
    nothing when answer is 0 (a server that hangs); its pid */
-static pid_t stub(const char *sockpath, const char *answer)
+static pid_t liar(const char *sockpath, const char *answer)
 {
   struct sockaddr_un sa;
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -1009,7 +1010,7 @@ static void t_redis_only(pid_t server)
   }
   /* a read-only replica, a full server, garbage, a server that hangs */
   snprintf(a, sizeof a, "unix:%s", rsock);
-  memcpy(strstr(a, "redis.sock"), "stub.sock", 10);
+  memcpy(strstr(a, "redis.sock"), "liar.sock", 10);
   {
     static const struct { const char *answer, *reason; int e; } bad[] = {
       { "-READONLY You can't write against a read only replica.\r\n", "READONLY", EROFS },
@@ -1022,15 +1023,15 @@ static void t_redis_only(pid_t server)
     snprintf(sp_path, sizeof sp_path, "%s", a + 5);
     for (i = 0; i < (int) (sizeof bad / sizeof bad[0]); ++i) {
       char name[200];
-      sp = stub(sp_path, bad[i].answer);
-      T_EQI(sdu_state_open(&st, a, "t", 0), 0, "stub: open");
+      sp = liar(sp_path, bad[i].answer);
+      T_EQI(sdu_state_open(&st, a, "t", 0), 0, "misbehaving server: open");
       errno = 0;
-      snprintf(name, sizeof name, "stub answering %s: put fails", bad[i].reason);
+      snprintf(name, sizeof name, "server answering %s: put fails", bad[i].reason);
       T_EQI(PUTS(&st, "k", "v", 0), -1, name);
-      snprintf(name, sizeof name, "stub answering %s: errno", bad[i].reason);
+      snprintf(name, sizeof name, "server answering %s: errno", bad[i].reason);
       T_EQI(errno, bad[i].e, name);
-      snprintf(name, sizeof name, "stub answering %s: the reason names the server and says why", bad[i].reason);
-      T_OK(contains(sdu_state_error(&st), "stub.sock") && contains(sdu_state_error(&st), bad[i].reason), name);
+      snprintf(name, sizeof name, "server answering %s: the reason names the server and says why", bad[i].reason);
+      T_OK(contains(sdu_state_error(&st), "liar.sock") && contains(sdu_state_error(&st), bad[i].reason), name);
       printf("#   %s\n", sdu_state_error(&st));
       sdu_state_close(&st);
       kill(sp, SIGTERM);
@@ -1042,12 +1043,12 @@ static void t_redis_only(pid_t server)
     char sp_path[1200];
     unsigned long cnt = 0;
     snprintf(sp_path, sizeof sp_path, "%s", a + 5);
-    sp = stub(sp_path, "*1\r\n:1\r\n*1\r\n:7\r\n");
-    T_EQI(sdu_state_open(&st, a, "t", 0), 0, "stub answering twice: open");
-    T_OK(sdu_state_incr(&st, "k", 1, 100, 60, &cnt) == 0 && cnt == 1, "stub answering twice: the first count");
+    sp = liar(sp_path, "*1\r\n:1\r\n*1\r\n:7\r\n");
+    T_EQI(sdu_state_open(&st, a, "t", 0), 0, "server answering twice: open");
+    T_OK(sdu_state_incr(&st, "k", 1, 100, 60, &cnt) == 0 && cnt == 1, "server answering twice: the first count");
     errno = 0;
-    T_EQI(sdu_state_incr(&st, "k", 1, 100, 60, &cnt), -1, "stub answering twice: the next call fails");
-    T_OK(errno == EPROTO && contains(sdu_state_error(&st), "out of step"), "stub answering twice: out of step");
+    T_EQI(sdu_state_incr(&st, "k", 1, 100, 60, &cnt), -1, "server answering twice: the next call fails");
+    T_OK(errno == EPROTO && contains(sdu_state_error(&st), "out of step"), "server answering twice: out of step");
     printf("#   %s\n", sdu_state_error(&st));
     sdu_state_close(&st);
     kill(sp, SIGTERM);
