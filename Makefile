@@ -312,8 +312,8 @@ bench/smtpblast: bench/smtpblast.o
 	$(LINK) bench/smtpblast.o
 
 bench/tls_floor.o: $(HEADERS)
-bench/tls_floor: bench/tls_floor.o common/libsdu.a
-	$(LINK) bench/tls_floor.o common/libsdu.a $(LIBS)
+bench/tls_floor: bench/tls_floor.o common/libsdu.a common/sdu_cpuid.o
+	$(LINK) bench/tls_floor.o $(CPUID_WRAP) common/libsdu.a $(LIBS)
 
 bench/rcptcheck-cpu: bench/rcptcheck-cpu.o
 	$(LINK) bench/rcptcheck-cpu.o

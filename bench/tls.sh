@@ -8,7 +8,8 @@
 #     per connection: sdu_tls reading the certificate and key, making the
 #     context and doing the handshake, less the same exec doing nothing
 #     (tls_floor.c says more); the ratio against the handshake alone in a
-#     warm process (its cryptography only) is printed too
+#     warm process (its cryptography only) is printed too. ROUNDS rounds
+#     (default 5) of the three in turn; the median of the rounds' ratios
 #  2. DATA throughput under TLS against plaintext through the same chain, a
 #     10 MB message, median of 5 each; target >= 0.8
 #  3. a TLS session at rest in the proxy: its RSS (target < 4 MiB in the musl
@@ -29,7 +30,7 @@ serve() { # port VAR=VALUE... -- : the chain, smtpsink counting only
   env_=
   while [ "$1" != "--" ]; do env_="$env_ $1"; shift; done
   # shellcheck disable=SC2086
-  env $env_ tcpserver -RHl0 127.0.0.1 "$port" env TCPREMOTEIP=192.0.2.1 "$top/rblcheck/rblcheck" -f "$work/policy" \
+  env $env_ tcpserver -RHl0 127.0.0.1 "$port" "$top/rblcheck/rblcheck" -f "$work/policy" \
     "$top/throttle/throttle" -d "$work/state" -b 3h "$top/rcptcheck/rcptcheck" -f "$work/rcpt.cdb" \
     "$top/tests/smtpsink" -x nodir 2>>"$work/tcpserver.log" &
   srv=$!
@@ -55,19 +56,36 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/rsa.key" -out "$work/rs
   -days 2 -subj /CN=bench.invalid 2>/dev/null || fatal "openssl req failed"
 echo "# $(cat "$top/bench/cc" 2>/dev/null | cut -c1-60)...; $(nproc) CPUs, shared: figures vary from run to run"
 
+# each key type: ROUNDS rounds (default 5) of the floor, N plaintext sessions
+# and N STARTTLS sessions in turn, so that what else the machine does falls
+# on all three alike; the ratio of each round, and their median
+rounds=${ROUNDS:-5}
 for k in ec rsa; do
-  floor=$(SDU_TLS_CERT=$work/$k.crt SDU_TLS_KEY=$work/$k.key "$top/bench/tls_floor" "$n") || fatal "tls_floor failed"
-  cold=$(echo "$floor" | sed 's/.*cold_us=\([0-9-]*\).*/\1/')
-  load=$(echo "$floor" | sed 's/.*load_us=\([0-9]*\).*/\1/'); hs=$(echo "$floor" | sed 's/.*handshake_us=\([0-9]*\).*/\1/')
   port=$(freeport); serve "$port" SDU_TLS_CERT="$work/$k.crt" SDU_TLS_KEY="$work/$k.key" --
   python3 "$top/bench/tlsbench.py" sessions 127.0.0.1 "$port" 5 plain > /dev/null || fatal "client failed"
-  c0=$(kids "$srv"); python3 "$top/bench/tlsbench.py" sessions 127.0.0.1 "$port" "$n" plain > /dev/null; sleep 0.3; c1=$(kids "$srv")
-  python3 "$top/bench/tlsbench.py" sessions 127.0.0.1 "$port" "$n" tls > /dev/null || fatal "TLS client failed"; sleep 0.3; c2=$(kids "$srv")
+  : > "$work/rounds"
+  r=0
+  while [ $r -lt "$rounds" ]; do
+    floor=$(SDU_TLS_CERT=$work/$k.crt SDU_TLS_KEY=$work/$k.key "$top/bench/tls_floor" "$n") || fatal "tls_floor failed"
+    c0=$(kids "$srv"); python3 "$top/bench/tlsbench.py" sessions 127.0.0.1 "$port" "$n" plain > /dev/null; sleep 0.3; c1=$(kids "$srv")
+    python3 "$top/bench/tlsbench.py" sessions 127.0.0.1 "$port" "$n" tls > /dev/null || fatal "TLS client failed"; sleep 0.3; c2=$(kids "$srv")
+    echo "$floor p=$((c1 - c0)) t=$((c2 - c1))" | tr ' ' '\n' | sed 's/_us//' | tr '\n' ' ' >> "$work/rounds"
+    echo >> "$work/rounds"
+    r=$((r + 1))
+  done
   stop "$srv"
-  awk -v p=$((c1 - c0)) -v t=$((c2 - c1)) -v n="$n" -v hz="$hz" -v hs="$hs" -v load="$load" -v cold="$cold" -v k="$k" 'BEGIN {
-    pu = p / n / hz * 1e6; tu = t / n / hz * 1e6
-    printf "handshake %s: plaintext session %.0f us CPU, STARTTLS session %.0f us; floor: a handshake in a fresh process %d us (warm: reading the files %d us, the handshake %d us)\n", (k == "ec" ? "ECDSA P-256" : "RSA-2048"), pu, tu, cold, load, hs
-    printf "  ratio STARTTLS / (plaintext + floor) = %.2f (target <= 1.25); against the warm handshake alone %.2f, with the files read %.2f\n", tu / (pu + cold), tu / (pu + hs), tu / (pu + hs + load) }'
+  awk -v n="$n" -v hz="$hz" -v k="$k" '
+    { for (i = 1; i <= NF; ++i) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      pu = v["p"] / n / hz * 1e6; tu = v["t"] / n / hz * 1e6
+      R[NR] = tu / (pu + v["cold"]); W[NR] = tu / (pu + v["handshake"]); F[NR] = tu / (pu + v["handshake"] + v["load"])
+      P[NR] = pu; T[NR] = tu; C[NR] = v["cold"]; L[NR] = v["load"]; H[NR] = v["handshake"]
+      line = line sprintf(" %.2f", R[NR]) }
+    function med(a, m,   i, j, t, b) { for (i = 1; i <= m; ++i) b[i] = a[i]
+      for (i = 1; i <= m; ++i) for (j = i + 1; j <= m; ++j) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
+      return m % 2 ? b[(m + 1) / 2] : (b[m / 2] + b[m / 2 + 1]) / 2 }
+    END {
+      printf "handshake %s, medians of %d rounds of %d sessions: plaintext session %.0f us CPU, STARTTLS session %.0f us; floor: a handshake in a fresh process %.0f us (warm: reading the files %.0f us, the handshake %.0f us)\n", (k == "ec" ? "ECDSA P-256" : "RSA-2048"), NR, n, med(P, NR), med(T, NR), med(C, NR), med(L, NR), med(H, NR)
+      printf "  ratio STARTTLS / (plaintext + floor) = %.2f (target <= 1.25; the rounds:%s); against the warm handshake alone %.2f, with the files read %.2f\n", med(R, NR), line, med(W, NR), med(F, NR) }' "$work/rounds"
 done
 
 # DATA: 10 MB, plaintext and TLS taking turns, median of 5

@@ -5,6 +5,7 @@
 # usage: tlssmtp.py HOST PORT STEP...
 #   >TEXT      send TEXT (\r \n and \\ understood) in one write
 #   <          read one whole reply (its lines) and print it
+#   <@         the same, then "REPLY after MS ms": the time since the last send
 #   tls[=NAME] the TLS handshake (any certificate taken; SNI NAME if given)
 #   file=PATH  send the file's bytes in one go
 #   sleep=S    wait S seconds
@@ -20,6 +21,7 @@ s = socket.socket(fam, socket.SOCK_STREAM)
 s.settimeout(30)
 s.connect((host, port))
 buf = b""
+sent = time.time()
 
 def line():
     global buf
@@ -43,8 +45,12 @@ try:
     for st in steps:
         if st.startswith(">"):
             s.sendall(st[1:].encode("latin-1").decode("unicode_escape").encode("latin-1"))
+            sent = time.time()
         elif st == "<":
             reply()
+        elif st == "<@":
+            reply()
+            print("REPLY after %.1f ms" % ((time.time() - sent) * 1000), flush=True)
         elif st.startswith("tls"):
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
