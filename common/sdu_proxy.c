@@ -325,6 +325,7 @@ static void downstream_reply(sdu_proxy *p, const char *r, size_t len, int code)
     case SDU_V_DATA:
       if (code == 354) {
         p->mode = M_DATA;
+        if (p->tlsstate == TLS_ON) sdu_tls_streaming(p->tls, 1);
         p->dstate = D_BOL;
         p->dbad = 0;
         /* the lines go in with the first byte of data, which says
@@ -734,6 +735,7 @@ static void data(sdu_proxy *p)
   p->dstate = st;
   if (!end) return;
   p->mode = M_CMD;
+  if (p->tlsstate == TLS_ON) sdu_tls_streaming(p->tls, 0);
   p->dstate = D_BOL;
   if (!p->dbad) { qtail_add(p, SDU_V_DOT); return; }
   sdu_log_decision(sdu_env_remoteip(), "reject", 0, "barelf");

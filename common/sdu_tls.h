@@ -44,6 +44,9 @@ ssize_t sdu_tls_write(sdu_tls *t, const char *buf, size_t len);
 short sdu_tls_want(const sdu_tls *t, int *fd);
 /* 1 when decrypted bytes wait inside the library: read them without
    waiting in poll, the socket may have nothing more */
+/* on: keep the record buffers (a message's data is coming); off: free
+   them whenever they are empty again (a session at rest) */
+void sdu_tls_streaming(sdu_tls *t, int on);
 int sdu_tls_pending(const sdu_tls *t);
 /* send close_notify, without waiting */
 void sdu_tls_close(sdu_tls *t);
