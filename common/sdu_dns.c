@@ -391,13 +391,13 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx)
 {
-  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, -1, 0, ctx);
+  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, -1, 0, 0, ctx);
 }
 
 int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
-  int watch, int (*ready)(void *ctx), void *ctx)
+  int watch, int (*ready)(void *ctx), void (*sent)(void *ctx), void *ctx)
 {
   struct run r;
   struct taia deadline, stamp;
@@ -450,6 +450,7 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
     if (build(&r, &q[i]) == -1 || ask(&r, q, n, i) == -1) done(&r, &q[i], SDU_DNS_FAIL);
     stop = tell(q, i + 1, n, enough, ctx);
   }
+  if (sent && !stop) sent(ctx);
 
   while (!stop) {
     taia_now(&r.now);
@@ -540,12 +541,12 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
 int sdu_dns_run(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx)
 {
-  return sdu_dns_run_watch(q, n, timeout_ms, enough, -1, 0, ctx);
+  return sdu_dns_run_watch(q, n, timeout_ms, enough, -1, 0, 0, ctx);
 }
 
 int sdu_dns_run_watch(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
-  int fd, int (*ready)(void *ctx), void *ctx)
+  int fd, int (*ready)(void *ctx), void (*sent)(void *ctx), void *ctx)
 {
   char servers[256];
   unsigned int i;
@@ -558,5 +559,5 @@ int sdu_dns_run_watch(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
     }
     return -1;
   }
-  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, fd, ready, ctx);
+  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, fd, ready, sent, ctx);
 }

@@ -96,27 +96,40 @@ static void greethost(char *host)
   host[i] = 0;
 }
 
-/* the watch: "220-HOST ESMTP" now, so that a polite client waits for the
-   rest, which the next program's own 220 gives (RFC 5321 4.2.1); a client
-   that talks before that is a bot. Only on a socket (no peek on a pipe) */
+/* the watch: fd 0 is a socket (no peek on a pipe), and what the client
+   sent before we wrote anything is looked at now: a bot that talked at
+   once may be settled before any query is sent */
 static void watch(void)
 {
-  char line[HOST_MAX + 16], *host = line + 4;
   long r = peek();
-  size_t len;
   if (r < 0) return;
   talked(r);
+  ctx.watch = 1;
+}
+
+/* "220-HOST ESMTP", so that a polite client waits for the rest, which the
+   next program's own 220 gives (RFC 5321 4.2.1); a client that talks before
+   that is a bot. Written once the queries are on their way (sdu_dns's sent
+   hook), so that it costs the DNS answers no time, or before any decision is
+   acted on when no query was sent */
+static int greeted;
+static void greet(void *unused)
+{
+  char line[HOST_MAX + 16], *host = line + 4;
+  size_t len;
+  (void) unused;
+  if (!ctx.watch || greeted) return;
+  greeted = 1;
   greethost(host);
   len = 4 + strlen(host);
   memcpy(line, "220-", 4);
   memcpy(line + len, " ESMTP\r\n", 8);
-  if (write(1, line, len + 8) != (ssize_t) len + 8) return;
+  if (write(1, line, len + 8) != (ssize_t) len + 8) { ctx.watch = 0; return; }
   /* the next program's "220 ..." must not wait for the client's ACK of
      this line (Nagle's algorithm against a delayed ACK) */
   sdu_nodelay(1);
   line[len] = 0;
   if (!sdu_env_set(SDU_GREETED, host)) sdu_nomem();
-  ctx.watch = 1;
 }
 
 /* greetwait: the client watched alone a while longer */
@@ -356,8 +369,9 @@ int rblcheck_main(int argc, char **argv)
   /* a bot that talked at once, where the rules say enough: no query */
   if (n && !(ctx.pregreet && rblcheck_decide(&ctx, 0, &verdict))
       && sdu_dns_run_watch(q, policy.needtxt ? 2 * n : n, timeout, enough,
-           ctx.watch && !ctx.pregreet ? 0 : -1, ready, 0) == -1)
+           ctx.watch && !ctx.pregreet ? 0 : -1, ready, greet, 0) == -1)
     sdu_warnsys("unable to ask DNS (no servers in /etc/resolv.conf or $DNSCACHEIP?)");
+  greet(0);   /* when no query was sent */
   /* bytes that came after the last look, before the decision */
   if (ctx.watch && !ctx.pregreet) talked(peek());
   rblcheck_absorb(&ctx, q, policy.needtxt);

@@ -318,6 +318,16 @@ static void expect(sdu_dnsq *q, int status, const char *alistwant, const char *n
   }
 }
 
+/* the sent hook: how often, and whether the query was out by then */
+static int sentcalls, sentout;
+static sdu_dnsq *sentq;
+static void on_sent(void *c)
+{
+  (void) c;
+  ++sentcalls;
+  sentout = sentq[0].status == SDU_DNS_PENDING && sentq[0].querylen > 0;
+}
+
 static int watch_stop(void *ctx) { ++*(int *) ctx; return 1; }
 static int watch_go(void *ctx) { ++*(int *) ctx; return 0; }
 
@@ -693,15 +703,19 @@ static int live(const char *server, const char *hole, const char *closed)
     if (write(pfd[1], "EHLO", 4) != 4) return 111;
     calls = 0;
     t0 = now();
-    sdu_dns_run_servers_watch(tmp, q, 1, 3000, 0, pfd[0], watch_stop, &calls);
+    sentq = q; sentcalls = sentout = 0;
+    sdu_dns_run_servers_watch(tmp, q, 1, 3000, 0, pfd[0], watch_stop, on_sent, &calls);
     dt = now() - t0;
     snprintf(msg, sizeof msg, "watch: a readable descriptor stops the wait at once (%.1f ms)", dt * 1000);
     T_OK(calls == 1 && q[0].status == SDU_DNS_PENDING && dt < 0.5, msg);
+    T_OK(sentcalls == 1 && sentout, "sent: called once, with the query on its way");
     calls = 0;
     t0 = now();
-    sdu_dns_run_servers_watch(tmp, q, 1, 600, 0, pfd[0], watch_go, &calls);
+    sentcalls = 0;
+    sdu_dns_run_servers_watch(tmp, q, 1, 600, 0, pfd[0], watch_go, on_sent, &calls);
     dt = now() - t0;
     T_OK(calls == 1 && q[0].status == SDU_DNS_TIMEOUT && dt >= 0.6, "watch: told once (it stays readable), the queries go on");
+    T_OK(sentcalls == 1, "sent: once, however long the queries go on");
     close(pfd[0]); close(pfd[1]);
     sdu_dnsq_free(q, 1);
   }
