@@ -405,8 +405,8 @@ short sdu_tls_want(const sdu_tls *t, int *fd)
 
 /* SSL_MODE_RELEASE_BUFFERS frees the record buffers whenever they are
    empty: 34 KiB less for a session at rest, but during a message's data it
-   would free and allocate them again for every record (with musl's malloc,
-   fresh pages each time: a third of the throughput). Kept for the data */
+   would free and allocate them again for every record (the musl build
+   lost a third of its throughput to it: bench/tls.sh). Kept for the data */
 void sdu_tls_streaming(sdu_tls *t, int on)
 {
   if (!t || !t->ssl) return;
