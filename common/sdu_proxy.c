@@ -276,8 +276,17 @@ static void greetrefusal(sdu_proxy *p, const char *r, size_t len)
 {
   char host[300];
   size_t last, hl = str_len(p->greeted);
+  int code = 0, more;
   if (len >= 2 && r[len - 1] == '\n') len -= r[len - 2] == '\r' ? 2 : 1;
-  for (last = len; last && r[last - 1] != '\n'; --last) ;
+  last = len;
+  while (last && r[last - 1] != '\n') --last;
+  /* only a refusal answers the commands: a broken greeting (250, 354)
+     would take DATA, the lines and the dot, and the message would be
+     lost; it becomes our 421 */
+  if (len - last < 3 || !sdu_smtp_replyline(r + last, len - last > 4 ? 4 : len - last, &code, &more)
+      || code < 400 || code > 599) {
+    r = GONE; len = sizeof GONE - 3; last = 0;
+  }
   p->grefusal.len = 0;
   if (!stralloc_catb(&p->grefusal, r + last, len - last) || !stralloc_0(&p->grefusal)) sdu_nomem();
   if (hl > sizeof host - 7) hl = sizeof host - 7;

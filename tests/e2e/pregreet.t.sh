@@ -155,6 +155,16 @@ client g554 "$c_list" greeted
 e2e_check "downstream's 554 behind the proxy: every command gets it, QUIT 221" \
   'greeting_ok "$E2E_LAST" && [ "$(grep -c "^554 5.7.1 not you" "$E2E_LAST")" -ge 4 ] && ! grep -q "^250 ok queued" "$E2E_LAST" && [ "$(tail -n 1 "$E2E_LAST" | cut -c1-4)" = "221 " ]'
 e2e_stop "$E2E_TCPSERVER_PID"
+# a broken downstream whose greeting is neither 220 nor a refusal (250): not an
+# answer to every command (DATA, the lines and the dot would all get 250, and
+# the client would take its message for delivered), but 421
+e2e_ok "tcpserver: rblcheck then a server that greets with 250" \
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -f "$D/observe" smtpsink -d "$sink" -x "greeting=250 hello" || exit 1
+n0=$(msgs "$sink")
+client g250 "$c_list" greeted
+e2e_check "downstream's 250 at the greeting behind the proxy: 220 completes it, 421 answers EHLO, nothing taken for delivered" \
+  'greeting_ok "$E2E_LAST" && case "$(sed -n 3p "$E2E_LAST")" in "421 "*) true ;; *) false ;; esac && [ "$(wc -l < "$E2E_LAST")" -eq 3 ] && [ "$(msgs "$sink")" -eq "$n0" ]'
+e2e_stop "$E2E_TCPSERVER_PID"
 
 # throttle in the same process refuses at the greeting (rate), after "220-"
 mkdir -p "$D/state"
