@@ -20,6 +20,7 @@
 #include "sdu_msg.h"
 #include "sdu_env.h"
 #include "sdu_tls.h"
+#include "sdu_time.h"
 
 #define BUFSZ 65536           /* each of the four buffers */
 #define HIGHWATER (BUFSZ / 2) /* stop reading a side whose output is this full */
@@ -785,13 +786,6 @@ static int readclient(sdu_proxy *p, unsigned long long now)
   return 0;
 }
 
-static unsigned long long nowms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (unsigned long long) ts.tv_sec * 1000 + (unsigned long long) ts.tv_nsec / 1000000;
-}
-
 static int setnonblock(int fd)
 {
   int fl = fcntl(fd, F_GETFL);
@@ -946,12 +940,12 @@ static int handshake(sdu_proxy *p)
     }
     if (sdu_tls_accept(p->tls, p->fdin, p->fdout) == -1) return -1;
     p->tlsstate = TLS_SHAKE;
-    p->tlsdl = nowms() + (unsigned long long) sdu_tls_timeout(p->tls) * 1000;
+    p->tlsdl = sdu_ms() + (unsigned long long) sdu_tls_timeout(p->tls) * 1000;
   }
   r = sdu_tls_handshake(p->tls);
-  if (r == 1) { tls_on(p); p->last = nowms(); return 1; }
+  if (r == 1) { tls_on(p); p->last = sdu_ms(); return 1; }
   if (r < 0) return -1;
-  now = nowms();
+  now = sdu_ms();
   if (now >= p->tlsdl) { sdu_warn("TLS handshake timed out"); return -1; }
   pf.events = sdu_tls_want(p->tls, &pf.fd);
   pf.revents = 0;
@@ -1042,7 +1036,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   p->cin.s = p->bufs; p->cout.s = p->bufs + BUFSZ;
   p->din.s = p->bufs + 2 * BUFSZ; p->dout.s = p->bufs + 3 * BUFSZ;
   signal(SIGPIPE, SIG_IGN);
-  p->start = p->last = nowms();
+  p->start = p->last = sdu_ms();
 
   if (startchild(p, argv, fn, arg) == -1) {
     sdu_warnsys("unable to run ", argv ? argv[0] : "a child");
@@ -1150,7 +1144,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       if (p->childgone || p->coutdead) break;
       if (p->cineof && p->tochild < 0 && p->fromchild < 0) break;
     }
-    now = nowms();
+    now = sdu_ms();
     {
       unsigned long long dl = p->last + (unsigned long long) cfg->idle * 1000;
       if (p->start + (unsigned long long) cfg->session * 1000 < dl)
@@ -1177,7 +1171,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       r = 111;
       break;
     }
-    now = nowms();
+    now = sdu_ms();
     if (co >= 0 && pf[co].revents) {
       if (cflush(p) == -1) { p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0; }
     }

@@ -107,13 +107,6 @@ int sdu_redis_is(const char *name)
   return !strncmp(name, "redis://", 8) || !strncmp(name, "unix:", 5);
 }
 
-static unsigned long long mono_ms(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (unsigned long long) t.tv_sec * 1000 + (unsigned long long) t.tv_nsec / 1000000;
-}
-
 static int failmsg(sdu_state *st, int e, const char *what, const char *why)
 {
   snprintf(st->err, sizeof st->err, "unable to %.16s %.320s: %.160s", what, st->where, why);
@@ -159,7 +152,7 @@ static int waitfd(int fd, short ev, unsigned long long end)
 {
   struct pollfd p;
   for (;;) {
-    unsigned long long now = mono_ms();
+    unsigned long long now = sdu_ms();
     int r;
     if (now >= end) return 0;
     p.fd = fd; p.events = ev; p.revents = 0;
@@ -180,7 +173,7 @@ static void freeall(redisReply **rep, unsigned int n)
 static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max)
 {
   struct sdu_redis *r = st->rd;
-  unsigned long long end = mono_ms() + r->timeout;
+  unsigned long long end = sdu_ms() + r->timeout;
   unsigned int got = 0, i;
   size_t taken = 0;
   int done = 0, w;

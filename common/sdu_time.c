@@ -50,3 +50,10 @@ int sdu_parse_duration(const char *s, unsigned long *secs)
   *secs = (unsigned long) (n * unit);
   return 1;
 }
+
+unsigned long long sdu_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned long long) ts.tv_sec * 1000 + (unsigned long long) ts.tv_nsec / 1000000;
+}

@@ -5,6 +5,8 @@
 /* seconds since the epoch; SDU_TEST_NOW, when it holds a decimal number,
    is returned instead (a testing aid; anything else there is ignored) */
 unsigned long long sdu_now(void);
+/* milliseconds of the monotonic clock (deadlines, durations in logs) */
+unsigned long long sdu_ms(void);
 /* "90", "90s", "10m", "3h", "7d" into seconds: 1 ok, 0 bad syntax or overflow */
 int sdu_parse_duration(const char *s, unsigned long *secs);
 

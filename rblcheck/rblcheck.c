@@ -45,13 +45,6 @@ static int enough(void *unused, sdu_dnsq *qq, unsigned int n)
   return rblcheck_decide(&ctx, 0, &verdict);
 }
 
-static unsigned long now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (unsigned long) ts.tv_sec * 1000 + (unsigned long) ts.tv_nsec / 1000000;
-}
-
 /* what the client sent so far, left where it is (MSG_PEEK): whoever reads
    fd 0 next, the next program or the responder, reads it first, as it came.
    The bytes waiting, 0 none yet, -1 no socket or the client left */
@@ -135,14 +128,14 @@ static void greet(void *unused)
 /* greetwait: the client watched alone a while longer */
 static unsigned long greetwait(unsigned long ms)
 {
-  unsigned long start = now_ms(), el = 0;
+  unsigned long start = (unsigned long) sdu_ms(), el = 0;
   struct pollfd pf;
   while (el < ms) {
     pf.fd = 0; pf.events = POLLIN; pf.revents = 0;
     if (poll(&pf, 1, (int) (ms - el)) > 0) { talked(peek()); break; }
-    el = now_ms() - start;
+    el = (unsigned long) sdu_ms() - start;
   }
-  return now_ms() - start;
+  return (unsigned long) sdu_ms() - start;
 }
 
 static void reply(void *unused, sdu_proxy *p, const sdu_cmd *c, int code, const char *text, size_t len)
@@ -365,7 +358,7 @@ int rblcheck_main(int argc, char **argv)
   env = sdu_env_get("RBLCHECK_PREGREET");
   if (env && *env) pregreet = *env != '0';
   if (pregreet) watch();
-  start = now_ms();
+  start = (unsigned long) sdu_ms();
   /* a bot that talked at once, where the rules say enough: no query */
   if (n && !(ctx.pregreet && rblcheck_decide(&ctx, 0, &verdict))
       && sdu_dns_run_watch(q, policy.needtxt ? 2 * n : n, timeout, enough,
@@ -382,7 +375,7 @@ int rblcheck_main(int argc, char **argv)
     rblcheck_decide(&ctx, 1, &verdict);
   }
   warn_bad();
-  logline(ipbuf, &verdict, 0, (long) (now_ms() - start));
+  logline(ipbuf, &verdict, 0, (long) ((unsigned long) sdu_ms() - start));
 
   if (verdict.refuse) {
     reply_sa.len = 0;
