@@ -391,21 +391,21 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx)
 {
-  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, -1, 0, 0, ctx);
+  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, 0, ctx);
 }
 
 int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
-  int watch, int (*ready)(void *ctx), void (*sent)(void *ctx), void *ctx)
+  const sdu_dnswatch *w, void *ctx)
 {
   struct run r;
-  struct taia deadline, stamp;
+  struct taia deadline, stamp, lateat;
   iopause_fd *x;
   unsigned int *which;
   unsigned int i, j, k, nsock;
   char buf[4097];
-  int stop = 0, timedout = 0, more;
+  int stop = 0, timedout = 0, more, late = w && w->late, watch = w ? w->fd : -1;
   ssize_t len;
 
   taia_now(&r.begin);
@@ -450,7 +450,15 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
     if (build(&r, &q[i]) == -1 || ask(&r, q, n, i) == -1) done(&r, &q[i], SDU_DNS_FAIL);
     stop = tell(q, i + 1, n, enough, ctx);
   }
-  if (sent && !stop) sent(ctx);
+  /* late: at once, or late_ms from now */
+  if (stop) late = 0;
+  else if (late && !w->late_ms) { late = 0; w->late(ctx); }
+  else if (late) {
+    taia_now(&r.now);
+    taia_uint(&lateat, (unsigned int) (w->late_ms / 1000));
+    lateat.nano = (uint32) (w->late_ms % 1000) * 1000000;
+    taia_add(&lateat, &lateat, &r.now);
+  }
 
   while (!stop) {
     taia_now(&r.now);
@@ -475,6 +483,7 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
       } else if (taia_less(&q[i].next, &stamp)) stamp = q[i].next;
     }
     if (!more) break;
+    if (late && taia_less(&lateat, &stamp)) stamp = lateat;
     if (watch >= 0) {
       x[k].fd = watch;
       x[k].events = POLLIN;
@@ -486,7 +495,7 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
     /* the watched descriptor, after the rest: once (it stays readable) */
     if (watch >= 0 && x[k].revents) {
       watch = -1;
-      if (ready && ready(ctx)) break;
+      if (w->ready && w->ready(ctx)) break;
     }
 
     /* answers, in any order, on the servers' sockets */
@@ -523,6 +532,7 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
       }
       stop = tell(q, n, n, enough, ctx);
     }
+    if (late && !stop && !taia_less(&r.now, &lateat)) { late = 0; w->late(ctx); }
   }
   for (i = 0; i < n; ++i) {
     if (q[i].status == SDU_DNS_PENDING && timedout) {
@@ -541,12 +551,12 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
 int sdu_dns_run(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx)
 {
-  return sdu_dns_run_watch(q, n, timeout_ms, enough, -1, 0, 0, ctx);
+  return sdu_dns_run_watch(q, n, timeout_ms, enough, 0, ctx);
 }
 
 int sdu_dns_run_watch(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
-  int fd, int (*ready)(void *ctx), void (*sent)(void *ctx), void *ctx)
+  const sdu_dnswatch *w, void *ctx)
 {
   char servers[256];
   unsigned int i;
@@ -559,5 +569,5 @@ int sdu_dns_run_watch(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
     }
     return -1;
   }
-  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, fd, ready, sent, ctx);
+  return sdu_dns_run_servers_watch(servers, q, n, timeout_ms, enough, w, ctx);
 }

@@ -75,20 +75,26 @@ int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx);
 
-/* the same, watching one more descriptor while the queries run (rblcheck
-   watches the client for bytes sent before the greeting): when fd is
-   readable, ready(ctx) is called once, and fd is watched no more; a
-   nonzero return stops the waiting, as enough's does. fd -1: none.
-   sent(ctx), if not 0, is called once every query has been sent the first
-   time (rblcheck writes the greeting's first line then: it costs the
-   answers no time), unless enough or ready stopped the run before */
+/* what else to do while the queries run (rblcheck watches the client for
+   bytes sent before the greeting, and says the greeting's first line when
+   the answers are slow) */
+typedef struct sdu_dnswatch {
+  int fd;                       /* watched for reading, -1 none */
+  int (*ready)(void *ctx);      /* fd readable: called once, fd then watched no more;
+                                   nonzero stops the waiting, as enough's does */
+  void (*late)(void *ctx);      /* 0, or called once late_ms after every query was
+                                   sent, unless enough or ready stopped the run before */
+  unsigned long late_ms;        /* 0: as soon as every query is sent */
+} sdu_dnswatch;
+
+/* the same with a watch (0: none) */
 int sdu_dns_run_watch(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
-  int fd, int (*ready)(void *ctx), void (*sent)(void *ctx), void *ctx);
+  const sdu_dnswatch *w, void *ctx);
 int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int n,
   unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n),
-  int fd, int (*ready)(void *ctx), void (*sent)(void *ctx), void *ctx);
+  const sdu_dnswatch *w, void *ctx);
 
 /* the next TXT string (or PTR name) of an answer: start with *pos = 0;
    1 and s/len set, or 0 when there is no more */

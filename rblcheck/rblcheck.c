@@ -21,11 +21,15 @@
 #include "sdu_time.h"
 #include "rblcheck_policy.h"
 
-#define USAGE "rblcheck [ -n ] [ -f policy ] [ -k keyfile ] [ -t seconds ] [ -c | -C ] [ -p | -P ] prog [ arg ... ]"
+#define USAGE "rblcheck [ -n ] [ -f policy ] [ -k keyfile ] [ -t seconds ] [ -g ms ] [ -c | -C ] [ -p | -P ] prog [ arg ... ]"
 #define RDNS_MAX 253
 #define HOST_MAX 253
 #define PEEK_MAX 4096   /* early bytes counted at most */
 #define ME "/var/qmail/control/me"
+/* -g: the answers' time before "220-" is said. A local cache answers in
+   well under a millisecond; a remote client's early bytes need a round
+   trip to reach us: in that time they could not have come anyway */
+#define GREETLATE 5
 
 static rblcheck_policy policy;
 static rblcheck_ctx ctx;
@@ -102,9 +106,10 @@ static void watch(void)
 
 /* "220-HOST ESMTP", so that a polite client waits for the rest, which the
    next program's own 220 gives (RFC 5321 4.2.1); a client that talks before
-   that is a bot. Written once the queries are on their way (sdu_dns's sent
-   hook), so that it costs the DNS answers no time, or before any decision is
-   acted on when no query was sent */
+   that is a bot. Said only when the answers are slow (sdu_dns's late hook,
+   -g ms after the queries went out) or before a greetwait: when they come at
+   once, the next program's 220 is the whole greeting, with no second
+   segment for the client to wake up for */
 static int greeted;
 static void greet(void *unused)
 {
@@ -270,13 +275,16 @@ int rblcheck_main(int argc, char **argv)
   sdu_ip ip;
   unsigned int i, n;
   int opt, check = 0, failclosed = 0, r, pregreet = 1;
+  sdu_dnswatch w;
 
   sdu_iam("rblcheck");
-  while ((opt = getopt(argc, argv, "+f:k:t:cCnpP")) != -1)
+  w.late_ms = GREETLATE;
+  while ((opt = getopt(argc, argv, "+f:k:t:g:cCnpP")) != -1)
     switch (opt) {
       case 'f': file = optarg; break;
       case 'k': keyfile = optarg; break;
       case 't': if (!rblcheck_seconds(optarg, &timeout)) sdu_usage(USAGE); break;
+      case 'g': if (!*optarg || optarg[scan_ulong(optarg, &w.late_ms)] || w.late_ms > 60000) sdu_usage(USAGE); break;
       case 'c': failclosed = 1; break;
       case 'C': failclosed = 0; break;
       case 'n': check = 1; break;
@@ -360,16 +368,18 @@ int rblcheck_main(int argc, char **argv)
   if (pregreet) watch();
   start = (unsigned long) sdu_ms();
   /* a bot that talked at once, where the rules say enough: no query */
+  w.fd = ctx.watch && !ctx.pregreet ? 0 : -1;
+  w.ready = ready;
+  w.late = greet;
   if (n && !(ctx.pregreet && rblcheck_decide(&ctx, 0, &verdict))
-      && sdu_dns_run_watch(q, policy.needtxt ? 2 * n : n, timeout, enough,
-           ctx.watch && !ctx.pregreet ? 0 : -1, ready, greet, 0) == -1)
+      && sdu_dns_run_watch(q, policy.needtxt ? 2 * n : n, timeout, enough, &w, 0) == -1)
     sdu_warnsys("unable to ask DNS (no servers in /etc/resolv.conf or $DNSCACHEIP?)");
-  greet(0);   /* when no query was sent */
   /* bytes that came after the last look, before the decision */
   if (ctx.watch && !ctx.pregreet) talked(peek());
   rblcheck_absorb(&ctx, q, policy.needtxt);
   if (!rblcheck_decide(&ctx, 0, &verdict)) rblcheck_decide(&ctx, 1, &verdict);
   if (verdict.action == RBLCHECK_A_GREETWAIT) {
+    greet(0);   /* the polite keep waiting; a bot that waits for a first line talks */
     waited = greetwait(verdict.greetwait);
     ctx.waited = 1;
     rblcheck_decide(&ctx, 1, &verdict);

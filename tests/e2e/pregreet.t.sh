@@ -63,12 +63,15 @@ msgs() { e2e_count "$1" 'msg.*'; }
 sink_has() { grep -l -F -e "$2" "$1"/msg.* > /dev/null 2>&1; }
 
 # --- a policy that refuses, lists fast and slow -------------------------------
+# fast lists with -g 0: the first line at once, as slow lists get it after
+# the default 5 ms
 for speed in fast slow; do
   eval dns=\$$speed
   sink=$D/sink-$speed
   mkdir -p "$sink"
-  e2e_ok "tcpserver: rblcheck ($speed lists) then smtpsink" \
-    e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$dns" rblcheck -f "$D/refuse" smtpsink -d "$sink" || exit 1
+  g=; [ "$speed" = fast ] && g="-g 0"
+  e2e_ok "tcpserver: rblcheck $g($speed lists) then smtpsink" \
+    e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$dns" rblcheck $g -f "$D/refuse" smtpsink -d "$sink" || exit 1
 
   # lists that answer in 400 ms: the bot's bytes always come during the
   # wait; lists that answer at once may beat a bot the machine is slow to
@@ -134,6 +137,38 @@ e2e_check "no pregreet rule, a listed bot: through the proxy, bytes in order, ta
   'greeting_ok "$E2E_LAST" && grep -q "^250 ok queued" "$E2E_LAST" && [ -n "$f" ] && grep -q "^helo: bot.test" $f'
 e2e_stop "$E2E_TCPSERVER_PID"
 
+# --- the default -g 5, lists that answer at once: no "220-" is said --------
+e2e_ok "tcpserver: rblcheck (fast lists, the default -g) then smtpsink" \
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -f "$D/refuse" smtpsink -d "$sink" || exit 1
+for who in clean list; do
+  eval addr=\$c_$who
+  n0=$(msgs "$sink")
+  client lazy-$who "$addr" greeted
+  e2e_check "fast lists, default -g ($who): the next program's 220 is the whole greeting, delivered" \
+    '[ "$(sed -n 1p "$E2E_LAST")" = "220 smtpsink ESMTP" ] && ! grep -q "^220-" "$E2E_LAST" && grep -q "^250 ok queued" "$E2E_LAST" && [ "$(msgs "$sink")" -eq $((n0 + 1)) ]'
+done
+client lazy-bot "$c_clean" now
+l=$(logof "$c_clean")
+e2e_check "fast lists, default -g: a bot that talks at once is still refused when seen, else delivered whole ($l)" \
+  '! grep -q "^220-" "$E2E_LAST" && case "$l" in
+     *"reason=pregreet "*"pregreet=1 bytes="[1-9]*) grep -q "^554 5.7.1 talked before" "$E2E_LAST" ;;
+     *"action=pass ms="*) grep -q "^250 ok queued" "$E2E_LAST" ;;
+     *) false ;; esac'
+e2e_stop "$E2E_TCPSERVER_PID"
+e2e_ok "tcpserver: rblcheck -g 300 (lists answering in 400 ms)" \
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$slow" rblcheck -g 300 -f "$D/refuse" smtpsink -d "$sink" || exit 1
+client late-bot "$c_clean" firstline
+e2e_check "-g 300, answers in 400 ms: 220- said in the wait, a bot that talks after it is refused" \
+  'greeting_ok "$E2E_LAST" && grep -q "^554 5.7.1 talked before" "$E2E_LAST"'
+e2e_stop "$E2E_TCPSERVER_PID"
+e2e_ok "tcpserver: rblcheck -g 1000 (lists answering in 400 ms)" \
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$slow" rblcheck -g 1000 -f "$D/refuse" smtpsink -d "$sink" || exit 1
+n0=$(msgs "$sink")
+client early-polite "$c_clean" greeted
+e2e_check "-g 1000, answers in 400 ms: no 220- said, the client delivers" \
+  '[ "$(sed -n 1p "$E2E_LAST")" = "220 smtpsink ESMTP" ] && grep -q "^250 ok queued" "$E2E_LAST" && [ "$(msgs "$sink")" -eq $((n0 + 1)) ]'
+e2e_stop "$E2E_TCPSERVER_PID"
+
 # --- the watch off -----------------------------------------------------------
 e2e_ok "tcpserver: rblcheck -P" e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -P -f "$D/refuse" smtpsink -d "$sink" || exit 1
 client off "$c_clean" now
@@ -144,13 +179,13 @@ e2e_stop "$E2E_TCPSERVER_PID"
 # --- refusals after "220-" -----------------------------------------------------
 # a downstream that refuses at its greeting, behind the proxy (a listed client)
 e2e_ok "tcpserver: rblcheck then a server that greets with 421" \
-  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -f "$D/observe" smtpsink -x "greeting=421 4.3.0 go away" || exit 1
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -g 0 -f "$D/observe" smtpsink -x "greeting=421 4.3.0 go away" || exit 1
 client g421 "$c_list" greeted
 e2e_check "downstream's 421 behind the proxy: 220 completes the greeting, the 421 answers the next command" \
   'greeting_ok "$E2E_LAST" && [ "$(sed -n 3p "$E2E_LAST")" = "421 4.3.0 go away" ] && [ "$(wc -l < "$E2E_LAST")" -eq 3 ]'
 e2e_stop "$E2E_TCPSERVER_PID"
 e2e_ok "tcpserver: rblcheck then a server that greets with 554" \
-  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -f "$D/observe" smtpsink -x "greeting=554 5.7.1 not you" || exit 1
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -g 0 -f "$D/observe" smtpsink -x "greeting=554 5.7.1 not you" || exit 1
 client g554 "$c_list" greeted
 e2e_check "downstream's 554 behind the proxy: every command gets it, QUIT 221" \
   'greeting_ok "$E2E_LAST" && [ "$(grep -c "^554 5.7.1 not you" "$E2E_LAST")" -ge 4 ] && ! grep -q "^250 ok queued" "$E2E_LAST" && [ "$(tail -n 1 "$E2E_LAST" | cut -c1-4)" = "221 " ]'
@@ -159,7 +194,7 @@ e2e_stop "$E2E_TCPSERVER_PID"
 # answer to every command (DATA, the lines and the dot would all get 250, and
 # the client would take its message for delivered), but 421
 e2e_ok "tcpserver: rblcheck then a server that greets with 250" \
-  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -f "$D/observe" smtpsink -d "$sink" -x "greeting=250 hello" || exit 1
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -g 0 -f "$D/observe" smtpsink -d "$sink" -x "greeting=250 hello" || exit 1
 n0=$(msgs "$sink")
 client g250 "$c_list" greeted
 e2e_check "downstream's 250 at the greeting behind the proxy: 220 completes it, 421 answers EHLO, nothing taken for delivered" \
@@ -183,7 +218,7 @@ e2e_stop "$E2E_TCPSERVER_PID"
 # a link in the same process that fails at once (a usage error) behind the
 # proxy (a listed client): the greeting completed, the 421 answers EHLO
 e2e_ok "tcpserver: rblcheck, then a throttle that cannot start" \
-  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -f "$D/observe" throttle -Z smtpsink -d "$sink" || exit 1
+  e2e_tcpserver -l "$HOST" 0 env DNSCACHEIP="$fast" rblcheck -g 0 -f "$D/observe" throttle -Z smtpsink -d "$sink" || exit 1
 client dead "$c_list" greeted
 e2e_check "a link that dies before greeting, behind the proxy: 220 completes the greeting, 421 to EHLO" \
   'greeting_ok "$E2E_LAST" && [ "$(sed -n 3p "$E2E_LAST")" = "421 4.3.0 the mail server is not available, closing connection" ] && [ "$(wc -l < "$E2E_LAST")" -eq 3 ]'

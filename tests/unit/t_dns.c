@@ -321,10 +321,12 @@ static void expect(sdu_dnsq *q, int status, const char *alistwant, const char *n
 /* the sent hook: how often, and whether the query was out by then */
 static int sentcalls, sentout;
 static sdu_dnsq *sentq;
+static double sentat;
 static void on_sent(void *c)
 {
   (void) c;
   ++sentcalls;
+  sentat = now();
   sentout = sentq[0].status == SDU_DNS_PENDING && sentq[0].querylen > 0;
 }
 
@@ -696,6 +698,7 @@ static int live(const char *server, const char *hole, const char *closed)
      return stops the waiting, a zero one leaves the queries to go on */
   {
     int pfd[2];
+    sdu_dnswatch w;
     if (pipe(pfd) == -1) return 111;
     sdu_dnsq_init(&q[0], "1.2.0.192.other.test", SDU_DNS_A);
     memset(tmp, 0, sizeof tmp);
@@ -704,7 +707,8 @@ static int live(const char *server, const char *hole, const char *closed)
     calls = 0;
     t0 = now();
     sentq = q; sentcalls = sentout = 0;
-    sdu_dns_run_servers_watch(tmp, q, 1, 3000, 0, pfd[0], watch_stop, on_sent, &calls);
+    w.fd = pfd[0]; w.ready = watch_stop; w.late = on_sent; w.late_ms = 0;
+    sdu_dns_run_servers_watch(tmp, q, 1, 3000, 0, &w, &calls);
     dt = now() - t0;
     snprintf(msg, sizeof msg, "watch: a readable descriptor stops the wait at once (%.1f ms)", dt * 1000);
     T_OK(calls == 1 && q[0].status == SDU_DNS_PENDING && dt < 0.5, msg);
@@ -712,10 +716,29 @@ static int live(const char *server, const char *hole, const char *closed)
     calls = 0;
     t0 = now();
     sentcalls = 0;
-    sdu_dns_run_servers_watch(tmp, q, 1, 600, 0, pfd[0], watch_go, on_sent, &calls);
+    w.ready = watch_go;
+    sdu_dns_run_servers_watch(tmp, q, 1, 600, 0, &w, &calls);
     dt = now() - t0;
     T_OK(calls == 1 && q[0].status == SDU_DNS_TIMEOUT && dt >= 0.6, "watch: told once (it stays readable), the queries go on");
-    T_OK(sentcalls == 1, "sent: once, however long the queries go on");
+    T_OK(sentcalls == 1, "late 0: once, however long the queries go on");
+    /* late_ms: called once when the answers are not in by then */
+    sentcalls = 0;
+    w.fd = -1; w.late_ms = 200;
+    t0 = now();
+    sdu_dns_run_servers_watch(tmp, q, 1, 600, 0, &w, &calls);
+    dt = now() - t0;
+    snprintf(msg, sizeof msg, "late 200 ms, no answer: called once, after %.1f ms, the run to its deadline (%.1f ms)",
+      (sentat - t0) * 1000, dt * 1000);
+    T_OK(sentcalls == 1 && sentat - t0 >= 0.2 && sentat - t0 < 0.5 && dt >= 0.6, msg);
+    /* answers in before then: never called */
+    sentcalls = 0;
+    sdu_dnsq_init(&q[1], "1.2.0.192.bl.test", SDU_DNS_A);
+    t0 = now();
+    sdu_dns_run_servers_watch(srv, q + 1, 1, 3000, 0, &w, &calls);
+    dt = now() - t0;
+    snprintf(msg, sizeof msg, "late 200 ms, the answer in %.1f ms: never called", dt * 1000);
+    T_OK(sentcalls == 0 && q[1].status == SDU_DNS_OK && dt < 0.2, msg);
+    sdu_dnsq_free(q + 1, 1);
     close(pfd[0]); close(pfd[1]);
     sdu_dnsq_free(q, 1);
   }
