@@ -80,12 +80,14 @@ static int safe(const char *s, size_t len)
   return 1;
 }
 
-/* the value's number in the label's vocabulary: 0 is "other" */
+/* the value's number in the label's vocabulary: 0 is "other", and so is the
+   name "other" itself (a list of that name, or "other" read back from the
+   state, would be a second series with the same labels) */
 static unsigned short value(tm_vocab *v, const char *s, size_t len)
 {
   unsigned int i;
   if (!s || len > TM_VALUE_MAX) return 0;
-  for (i = 1; i < v->n; ++i)
+  for (i = 0; i < v->n; ++i)
     if (!strncmp(v->v[i], s, len) && !v->v[i][len]) return (unsigned short) i;
   if (!v->open || v->n > TM_LISTS || !safe(s, len)) return 0;
   memcpy(v->v[v->n], s, len);

@@ -111,3 +111,14 @@ The state is sdu-report's own; one run at a time; -P needs -S.
   sdu-report: fatal: unable to lock st.lock (another sdu-report -P?): Resource temporarily unavailable
   exit 111
   m.prom
+
+More than TM_LISTS (32) list names: the rest count as list="other", and the
+state keeps them under that name. Read back, and with a list named "other",
+they stay one series: node_exporter refuses a file with a series twice.
+
+  $ mkdir many; i=1; while [ $i -le 33 ]; do
+  >   echo "rblcheck: ip=192.0.2.1 lists=l$i action=reject rule=1"; i=$((i + 1)); done > many/log
+  > sdu-report -P many/m.prom -S many/st many/log
+  > echo "rblcheck: ip=192.0.2.1 lists=l99,other action=reject rule=1" >> many/log
+  > sdu-report -P many/m.prom -S many/st many/log && grep 'list="other"' many/m.prom
+  sdu_list_refusals_total{list="other"} 3
