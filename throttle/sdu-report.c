@@ -273,6 +273,11 @@ int main(int argc, char **argv)
     if (S_ISDIR(sb.st_mode)) feeddir(*argv);
     else feedfile(*argv);
   }
+  if (stats.overhosts) {
+    char k[SDU_FMT_ULONG];
+    k[sdu_fmt_ulong(k, TR_HOSTS_MAX)] = 0;
+    sdu_warn("more than ", k, " hosts: the others are counted in the totals, not one by one");
+  }
   if (html) {
     n = tr_worst(&stats, minconn, max, &worst);
     if (n < 0) sdu_nomem();

@@ -178,12 +178,14 @@ static tr_host *host(tr_stats *s, const char *ip, size_t len)
   buf[len] = 0;
   if (!sdu_ip_parse(&a, buf)) return 0;
   sdu_ip_fmt(canon, &a);
-  if (2 * (s->hlen + 1) > s->hcap && !grow(s)) return (tr_host *) -1;
+  if (2 * (s->hlen + 1) > s->hcap && s->hlen < TR_HOSTS_MAX && !grow(s)) return (tr_host *) -1;
   j = haship(canon) & (s->hcap - 1);
   while (s->h[j].used) {
     if (!strcmp(s->h[j].ip, canon)) return &s->h[j];
     j = (j + 1) & (s->hcap - 1);
   }
+  /* memory bounded whatever the number of addresses (IPv6: a client has millions) */
+  if (s->hlen >= TR_HOSTS_MAX) { ++s->overhosts; return &s->over; }
   s->h[j].used = 1;
   s->h[j].v6 = a.v6;
   strcpy(s->h[j].ip, canon);
@@ -481,7 +483,7 @@ unsigned long tr_total_conns(const tr_stats *s)
   unsigned long n = 0;
   size_t i;
   for (i = 0; i < s->hcap; ++i) if (s->h[i].used) n += tr_conns(&s->h[i]);
-  return n;
+  return n + tr_conns(&s->over);
 }
 
 static int worse(const void *a, const void *b)
@@ -603,6 +605,11 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
   if (!cat(out, line)) return 0;
   snprintf(line, sizeof line, "connections: %lu from %lu hosts\n", conns, (unsigned long) s->hlen);
   if (!cat(out, line)) return 0;
+  if (s->overhosts) {
+    snprintf(line, sizeof line, "  and more hosts than the %lu counted one by one: %lu lines about them are in the totals only\n",
+      (unsigned long) TR_HOSTS_MAX, s->overhosts);
+    if (!cat(out, line)) return 0;
+  }
   snprintf(line, sizeof line, "connections refused: %lu (%.1f%%)\n", s->refused,
     conns ? 100.0 * (double) s->refused / (double) conns : 0.0);
   if (!cat(out, line)) return 0;

@@ -11,6 +11,7 @@
 #define TR_PROGS 16      /* links told apart; more are counted as the last */
 #define TR_LISTS_MAX 64  /* bytes of a host's lists kept */
 #define TR_NAME_MAX 80   /* a tally's name */
+#define TR_HOSTS_MAX (1UL << 17) /* hosts counted one by one (about 90 MB); the rest only in the totals */
 
 typedef struct tr_field { const char *k, *v; size_t klen, vlen; } tr_field;
 
@@ -76,6 +77,8 @@ typedef struct tr_hour {
 typedef struct tr_stats {
   unsigned long long since;     /* lines stamped earlier are skipped (0: none) */
   tr_host *h; size_t hcap, hlen;
+  tr_host over;                 /* the hosts past TR_HOSTS_MAX, all in one (never among the worst) */
+  unsigned long overhosts;      /* lines about them */
   char prog[TR_PROGS][32]; unsigned int nprogs;
   tr_tallies bylink, bylist, byrule, byreason, rcptby;
   tr_tallies sgreason, sgby;    /* spamgrab: why it passed a message, the foreign "by" names */

@@ -60,3 +60,18 @@ Standard input, with and without stamps; usage.
   $ sdu-report nosuchfile
   sdu-report: fatal: unable to open nosuchfile: No such file or directory
   [111]
+
+Millions of addresses (a client with an IPv6 network has them): the first
+TR_HOSTS_MAX (131072) hosts are counted one by one, the others only in the
+totals, with a warning; memory stays bounded (300000 hosts in the table
+would take some 300 MB).
+
+  $ awk 'BEGIN { for (i = 0; i < 300000; i++) printf "rblcheck: ip=10.%d.%d.%d lists=x action=reject\n", int(i / 65536), int(i / 256) % 256, i % 256 }' > big.log
+  > sdu-maxrss sdu-report -s big.log > out 2> err; echo "exit $?"; grep -E '^connections|hosts than' out; grep -v maxrss err
+  > sed -n 's/^maxrss_kib=//p' err | awk '{ max = ENVIRON["SDU_SANITIZE"] == "1" ? 400000 : 150000; print ($1 < max) ? "bounded" : $1 " KiB" }'
+  exit 0
+  connections: 300000 from 131072 hosts
+    and more hosts than the 131072 counted one by one: 168928 lines about them are in the totals only
+  connections refused: 300000 (100.0%)
+  sdu-report: warning: more than 131072 hosts: the others are counted in the totals, not one by one
+  bounded
