@@ -134,6 +134,13 @@ static int tally(tr_tallies *t, const char *a, size_t alen, const char *b, size_
   else name[alen] = 0;
   for (i = 0; i < t->len; ++i)
     if (!strcmp(t->t[i].name, name)) { t->t[i].n += n; return 1; }
+  /* names from the log are many when a client chose them (spamgrab's by=):
+     past the bound they are "other", and the time per line stays bounded too */
+  if (t->len >= TR_TALLIES_MAX - 1 && strcmp(name, "other")) {
+    strcpy(name, "other");
+    for (i = 0; i < t->len; ++i)
+      if (!strcmp(t->t[i].name, name)) { t->t[i].n += n; return 1; }
+  }
   if (t->len == t->a) {
     unsigned int a2 = t->a ? 2 * t->a : 16;
     tr_tally *m = realloc(t->t, a2 * sizeof *m);

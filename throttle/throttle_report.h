@@ -12,6 +12,7 @@
 #define TR_LISTS_MAX 64  /* bytes of a host's lists kept */
 #define TR_NAME_MAX 80   /* a tally's name */
 #define TR_HOSTS_MAX (1UL << 17) /* hosts counted one by one (about 90 MB); the rest only in the totals */
+#define TR_TALLIES_MAX 100 /* names in one tally (by list, by reason, ...), "other" included */
 
 typedef struct tr_field { const char *k, *v; size_t klen, vlen; } tr_field;
 

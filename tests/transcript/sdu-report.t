@@ -75,3 +75,14 @@ would take some 300 MB).
   connections refused: 300000 (100.0%)
   sdu-report: warning: more than 131072 hosts: the others are counted in the totals, not one by one
   bounded
+
+A name from the log that a client chose (the "by" of a Received line in a
+double-bounce): at most TR_TALLIES_MAX (100) names a tally, the rest are
+"other" (20000 names made a summary of 20000 lines, in time that grew as
+their square).
+
+  $ awk 'BEGIN { for (i = 0; i < 20000; i++) printf "spamgrab: kind=double ip=- action=pass reason=no-trusted-received by=h%d.example\n", i }' > sg.log
+  > sdu-report -s sg.log > out; echo "exit $?"; sed -n '/^  by:/,$p' out | wc -l; grep -E ' other ' out
+  exit 0
+  101
+      other                             19901  99.5%
