@@ -271,6 +271,9 @@ int tr_html(stralloc *out, const tr_stats *s0, tr_host **worst, long n, unsigned
       || !num(out, s->greyauto) || !cat(out, "</td></tr>\n<tr><td>greylisted triplets that never came back</td>"
         "<td class=\"n\">") || !num(out, gone) || !cat(out, " of ") || !num(out, trips) || !cat(out, " (")
       || !pct(out, gone, trips) || !cat(out, ")</td></tr>\n")) return 0;
+    if (s->tripsover && (!cat(out, "<tr><td>decisions about triplets past the first ") || !num(out, TR_TRIPLETS_MAX)
+        || !cat(out, " (not in the line above)</td><td class=\"n\">") || !num(out, s->tripsover)
+        || !cat(out, "</td></tr>\n"))) return 0;
     if (s->greywould && (!cat(out, "<tr><td>would have been greylisted (harvest)</td><td class=\"n\">")
         || !num(out, s->greywould) || !cat(out, "</td></tr>\n"))) return 0;
     if (!cat(out, "</table>\n")) return 0;

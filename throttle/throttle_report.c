@@ -292,7 +292,7 @@ static tr_triplet *triplet(tr_stats *s, unsigned long long h)
 {
   size_t i;
   if (!h) h = 1; /* 0 marks a free slot */
-  if (2 * (s->triplen + 1) > s->tripcap) {
+  if (2 * (s->triplen + 1) > s->tripcap && s->triplen < TR_TRIPLETS_MAX) {
     size_t cap = s->tripcap ? 2 * s->tripcap : 1024, j;
     tr_triplet *t = calloc(cap, sizeof *t);
     if (!t) return 0;
@@ -306,6 +306,7 @@ static tr_triplet *triplet(tr_stats *s, unsigned long long h)
   }
   for (i = (size_t) (h & (s->tripcap - 1)); s->trip[i].h; i = (i + 1) & (s->tripcap - 1))
     if (s->trip[i].h == h) return &s->trip[i];
+  if (s->triplen >= TR_TRIPLETS_MAX) { ++s->tripsover; return &s->tripover; } /* memory bounded */
   s->trip[i].h = h;
   s->trip[i].flags = 0;
   ++s->triplen;
@@ -657,6 +658,11 @@ int tr_summary(stralloc *out, const tr_stats *s0, unsigned long long now)
     snprintf(line, sizeof line, "  greylisted triplets that never came back: %lu of %lu (%.1f%%)\n", gone, trips,
       trips ? 100.0 * (double) gone / (double) trips : 0.0);
     if (!cat(out, line)) return 0;
+    if (s->tripsover) {
+      snprintf(line, sizeof line, "  (of the first %lu triplets: %lu decisions about more are not in these two figures)\n",
+        (unsigned long) TR_TRIPLETS_MAX, s->tripsover);
+      if (!cat(out, line)) return 0;
+    }
     if (s->greywould) {
       snprintf(line, sizeof line, "  would have been greylisted (harvest): %lu\n", s->greywould);
       if (!cat(out, line)) return 0;

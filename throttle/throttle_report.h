@@ -12,6 +12,7 @@
 #define TR_LISTS_MAX 64  /* bytes of a host's lists kept */
 #define TR_NAME_MAX 80   /* a tally's name */
 #define TR_HOSTS_MAX (1UL << 17) /* hosts counted one by one (about 90 MB); the rest only in the totals */
+#define TR_TRIPLETS_MAX (1UL << 18) /* triplets followed one by one (at most 8 MB) */
 #define TR_TALLIES_MAX 100 /* names in one tally (by list, by reason, ...), "other" included */
 
 typedef struct tr_field { const char *k, *v; size_t klen, vlen; } tr_field;
@@ -91,6 +92,7 @@ typedef struct tr_stats {
   /* throttle's greylisting decisions (grey=), per recipient */
   unsigned long greynew, greyearly, greylate, greypass, greyknown, greyauto, greywould;
   tr_triplet *trip; size_t tripcap, triplen; /* open addressing, tripcap a power of 2 */
+  tr_triplet tripover; unsigned long tripsover; /* the decisions about triplets past TR_TRIPLETS_MAX */
   unsigned long long hourend;     /* the chart's end (a full hour after the clock), 0 no chart */
   tr_hour hour[TR_HOURS];         /* hour[TR_HOURS - 1] ends at hourend */
 } tr_stats;
