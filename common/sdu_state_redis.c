@@ -30,6 +30,11 @@
 #define TTL_MAX (10ULL * 366 * 86400) /* longest Redis expiry, seconds */
 #define SCAN_COUNT 1000
 #define WALK_MAX 4000000       /* keys a walk or a cleanup looks at */
+/* SCAN calls of one walk or cleanup: a real server's call looks at a
+   SCAN_COUNT keys at least (or ten times as many empty buckets), so this
+   is a database of about 10^8 keys; a server whose cursor never comes
+   back to 0, answering no key, would otherwise keep the walk for ever */
+#define SCAN_ROUNDS_MAX 100000
 #define PASS_MAX 512
 /* bytes one call takes from the server: what its answer can be, so that
    an endless one (a bulk of a gigabyte, an array of a hundred million
@@ -733,6 +738,7 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
   char cursor[32] = "0", pat[2 * SDU_STATE_NAME_MAX + 4], count[16];
   const char *av[6];
   size_t al[6], i, j = 0, seen = 0;
+  unsigned long rounds = 0;
   for (i = 0; st->table[i]; ++i) {
     char c = st->table[i];
     if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pat[j++] = '\\';
@@ -743,6 +749,7 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
   do {
     redisReply *rep, *keys;
     int r;
+    if (++rounds > SCAN_ROUNDS_MAX) return failmsg(st, EFBIG, what, "SCAN not done after 100000 calls");
     av[0] = "SCAN"; al[0] = 4;
     av[1] = cursor; al[1] = strlen(cursor);
     av[2] = "MATCH"; al[2] = 5;

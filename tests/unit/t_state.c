@@ -1054,6 +1054,32 @@ static void t_redis_only(pid_t server)
     kill(sp, SIGTERM);
     waitpid(sp, 0, 0);
   }
+  /* a server whose SCAN cursor never comes back to 0, with no key: a walk
+     ends (in a child, stopped after 60 s if it does not; a cleanup goes
+     through the same scan) */
+  {
+    char sp_path[1200];
+    pid_t c;
+    int status = 0;
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    sp = liar(sp_path, "*2\r\n$1\r\n7\r\n*0\r\n");
+    c = fork();
+    if (!c) {
+      struct walked w;
+      int ok;
+      memset(&w, 0, sizeof w);
+      alarm(60);
+      if (sdu_state_open(&st, a, "t", 0) == -1) _exit(2);
+      ok = sdu_state_walk(&st, 1, collect, &w) == -1 && errno == EFBIG && contains(sdu_state_error(&st), "SCAN not done");
+      printf("#   %s\n", sdu_state_error(&st));
+      fflush(stdout);
+      _exit(ok ? 0 : 1);
+    }
+    waitpid(c, &status, 0);
+    T_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a SCAN cursor that never ends: the walk fails, in bounded time");
+    kill(sp, SIGTERM);
+    waitpid(sp, 0, 0);
+  }
   /* the server gone: open or the first call fails, naming it */
   t_redis_stop(server);
   errno = 0;
