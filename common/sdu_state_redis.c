@@ -44,10 +44,25 @@
 #define READ_REPLY(n) ((size_t) (n) * (SDU_STATE_VAL_MAX + HDR + 32) + 1024)
 #define BATCH_REPLY(n) ((size_t) (n) * 32 + 1024)
 #define RKEY_MAX (SDU_STATE_NAME_MAX + 2 + SDU_STATE_KEY_MAX) /* "table:key" */
+/* elements of an array in one answer: what the call asked for (a SCAN of
+   SCAN_COUNT may bring a few more keys), checked at the array's length,
+   before hiredis makes room for them and a reply object for each (as many
+   as a few bytes each can make within the limits above: a gigabyte) */
+#define SCAN_KEYS_MAX (16 * SCAN_COUNT)
 #define WALK_REPLY_MAX ((size_t) SCAN_COUNT * (SDU_STATE_VAL_MAX + 64 + 2 * RKEY_MAX))
+
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+typedef size_t nelem_t;
+#else
+typedef int nelem_t;
+#endif
 
 struct sdu_redis {
   redisContext *c;
+  redisReplyObjectFunctions fn; /* hiredis's, with createArray through ours */
+  void *(*mkarray)(const redisReadTask *task, nelem_t n); /* hiredis's own */
+  size_t maxel;          /* elements an array of the answer may have */
+  long long toomany;     /* an array longer than maxel: its length, or -1 */
   unsigned int refs;
   unsigned int setup;    /* replies to AUTH and SELECT not read yet */
   int dead;
@@ -167,15 +182,24 @@ static int waitfd(int fd, short ev, unsigned long long end)
   }
 }
 
+/* hiredis's createArray, refused past maxel (hiredis then says "Out of memory") */
+static void *limitarray(const redisReadTask *task, nelem_t n)
+{
+  struct sdu_redis *r = task->privdata;
+  if ((size_t) n > r->maxel) { r->toomany = (long long) n; return 0; }
+  return r->mkarray(task, n);
+}
+
 static void freeall(redisReply **rep, unsigned int n)
 {
   unsigned int i;
   for (i = 0; i < n; ++i) if (rep[i]) { freeReplyObject(rep[i]); rep[i] = 0; }
 }
 
-/* send what is appended, read n replies (after those of AUTH and SELECT),
-   all before the deadline: 0, or -1 with the connection given up */
-static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max)
+/* send what is appended, read n replies (after those of AUTH and SELECT)
+   of at most max bytes and no array longer than maxel, all before the
+   deadline: 0, or -1 with the connection given up */
+static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max, size_t maxel)
 {
   struct sdu_redis *r = st->rd;
   unsigned long long end = sdu_ms() + r->timeout;
@@ -184,6 +208,8 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep,
   int done = 0, w;
   char why[200];
   for (i = 0; i < n; ++i) rep[i] = 0;
+  r->maxel = maxel;
+  r->toomany = -1;
   if (r->dead) return failmsg(st, EIO, what, "connection failed earlier");
   if (r->pid != getpid()) return lost(st, EIO, what, "connection of another process");
   /* bytes before our question: a reply to nothing, or the server gone
@@ -205,7 +231,11 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep,
     void *p = 0;
     if (redisGetReplyFromReader(r->c, &p) == REDIS_ERR) {
       freeall(rep, got);
-      snprintf(why, sizeof why, "bad answer: %s", r->c->errstr);
+      if (r->toomany >= 0)
+        snprintf(why, sizeof why, "bad answer: an array of %lld elements, at most %lu expected", r->toomany,
+          (unsigned long) maxel);
+      else
+        snprintf(why, sizeof why, "bad answer: %s", r->c->errstr);
       return lost(st, EPROTO, what, why);
     }
     if (p) {
@@ -250,9 +280,9 @@ timeout:
   return lost(st, ETIMEDOUT, what, why);
 }
 
-/* one command, one reply of at most max bytes */
+/* one command, one reply of at most max bytes and maxel elements an array */
 static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **argv, const size_t *len,
-  size_t max)
+  size_t max, size_t maxel)
 {
   redisReply *rep;
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
@@ -260,7 +290,7 @@ static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **a
     failmsg(st, ENOMEM, what, "out of memory");
     return 0;
   }
-  if (rt(st, what, 1, &rep, max) == -1) return 0;
+  if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
 }
@@ -268,20 +298,20 @@ static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **a
 /* run script which: argv[0] and argv[1] are filled in here (EVALSHA sha),
    argv[2] (the number of keys) and the rest by the caller */
 static redisReply *script(sdu_state *st, const char *what, int which, int argc, const char **argv, size_t *len,
-  size_t max)
+  size_t max, size_t maxel)
 {
   redisReply *rep;
   argv[0] = "EVALSHA"; len[0] = 7;
   argv[1] = shas[which]; len[1] = strlen(shas[which]);
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
   if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-  if (rt(st, what, 1, &rep, max) == -1) return 0;
+  if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)) {
     freeReplyObject(rep);
     argv[0] = "EVAL"; len[0] = 4;
     argv[1] = scripts[which]; len[1] = strlen(scripts[which]);
     if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-    if (rt(st, what, 1, &rep, max) == -1) return 0;
+    if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
   }
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
@@ -481,6 +511,11 @@ int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags
     return -1;
   }
   fcntl(r->c->fd, F_SETFD, FD_CLOEXEC);
+  r->fn = *r->c->reader->fn;
+  r->mkarray = r->fn.createArray;
+  r->fn.createArray = limitarray;
+  r->c->reader->fn = &r->fn;
+  r->c->reader->privdata = r;
   r->pid = getpid();
   r->refs = 1;
   st->rd = r;
@@ -561,7 +596,7 @@ int sdu_redis_getn(sdu_state *st, sdu_state_read *r, unsigned int n, unsigned lo
   if (!n) return 0;
   av[0] = "MGET"; al[0] = 4;
   for (i = 0; i < n; ++i) { av[1 + i] = k[i]; al[1 + i] = rkey(k[i], st, r[i].key, r[i].klen); }
-  rep = cmd(st, "read", (int) n + 1, av, al, READ_REPLY(n));
+  rep = cmd(st, "read", (int) n + 1, av, al, READ_REPLY(n), n);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);
   for (i = 0; i < n; ++i) {
@@ -610,7 +645,7 @@ int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
   if (!writable(st) || !keyok(st, klen)) return -1;
   av[0] = "DEL"; al[0] = 3;
   av[1] = k; al[1] = rkey(k, st, key, klen);
-  rep = cmd(st, "write", 2, av, al, SMALL_REPLY);
+  rep = cmd(st, "write", 2, av, al, SMALL_REPLY, 0);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
   n = rep->integer;
@@ -685,7 +720,7 @@ int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
     p += 24;
   }
   av[2] = nk; al[2] = strlen(nk);
-  rep = script(st, "write", S_BATCH, (int) argc, av, al, BATCH_REPLY(n));
+  rep = script(st, "write", S_BATCH, (int) argc, av, al, BATCH_REPLY(n), n);
   if (!rep) goto out;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) { garbage(st, "write", rep); goto out; }
   for (i = 0; i < n; ++i)
@@ -723,7 +758,7 @@ int sdu_redis_swap(sdu_state *st, const char *key, size_t klen, const char *old,
   av[7] = v; al[7] = HDR + vlen;
   av[8] = px; al[8] = strlen(px);
   av[2] = "1"; al[2] = 1;
-  rep = script(st, "write", S_SWAP, 9, av, al, SMALL_REPLY);
+  rep = script(st, "write", S_SWAP, 9, av, al, SMALL_REPLY, 0);
   free(o); free(v);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
@@ -756,7 +791,7 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
     av[3] = pat; al[3] = j;
     av[4] = "COUNT"; al[4] = 5;
     av[5] = count; al[5] = strlen(count);
-    rep = cmd(st, what, 6, av, al, WALK_REPLY_MAX);
+    rep = cmd(st, what, 6, av, al, WALK_REPLY_MAX, SCAN_KEYS_MAX);
     if (!rep) return -1;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING
       || rep->element[0]->len >= sizeof cursor || rep->element[1]->type != REDIS_REPLY_ARRAY)
@@ -792,7 +827,7 @@ static int cleanfn(sdu_state *st, redisReply *keys, void *ctx)
   for (i = 0; i < n; ++i) { av[3 + i] = keys->element[i]->str; al[3 + i] = keys->element[i]->len; }
   pack64(nowb, cl->now);
   av[3 + n] = nowb; al[3 + n] = HDR;
-  rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al, SMALL_REPLY);
+  rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al, SMALL_REPLY, 0);
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "clean up", rep);
@@ -827,7 +862,7 @@ static int walkfn(sdu_state *st, redisReply *keys, void *ctx)
   if (!av || !al) { free(av); free(al); return failmsg(st, ENOMEM, "read", "out of memory"); }
   av[0] = "MGET"; al[0] = 4;
   for (i = 0; i < n; ++i) { av[1 + i] = keys->element[i]->str; al[1 + i] = keys->element[i]->len; }
-  rep = cmd(st, "read", (int) (n + 1), av, al, WALK_REPLY_MAX);
+  rep = cmd(st, "read", (int) (n + 1), av, al, WALK_REPLY_MAX, n);
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);

@@ -1017,6 +1017,8 @@ static void t_redis_only(pid_t server)
       { "-OOM command not allowed when used memory > 'maxmemory'.\r\n", "OOM", ENOSPC },
       { "!garbage\r\n", "bad answer", EPROTO },
       { ":12\r\n", "unexpected type", EPROTO },
+      /* refused at its length, before hiredis makes room for it */
+      { "*100000000\r\n:1\r\n", "an array of 100000000 elements, at most 1 expected", EPROTO },
       { 0, "no answer within 50 ms", ETIMEDOUT },
     };
     char sp_path[1200];
@@ -1054,6 +1056,23 @@ static void t_redis_only(pid_t server)
     kill(sp, SIGTERM);
     waitpid(sp, 0, 0);
   }
+  /* a SCAN answer of more keys than asked for is refused at its length */
+  {
+    char sp_path[1200];
+    struct walked w;
+    memset(&w, 0, sizeof w);
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    sp = liar(sp_path, "*2\r\n$1\r\n0\r\n*20000\r\n");
+    T_EQI(sdu_state_open(&st, a, "t", 0), 0, "SCAN of 20000 keys: open");
+    errno = 0;
+    T_EQI(sdu_state_walk(&st, 1, collect, &w), -1, "SCAN of 20000 keys: the walk fails");
+    T_OK(errno == EPROTO && contains(sdu_state_error(&st), "an array of 20000 elements, at most 16000 expected"),
+      "SCAN of 20000 keys: at its length");
+    printf("#   %s\n", sdu_state_error(&st));
+    sdu_state_close(&st);
+    kill(sp, SIGTERM);
+    waitpid(sp, 0, 0);
+  }
   /* a server whose SCAN cursor never comes back to 0, with no key: a walk
      ends (in a child, stopped after 60 s if it does not; a cleanup goes
      through the same scan) */
@@ -1063,6 +1082,7 @@ static void t_redis_only(pid_t server)
     int status = 0;
     snprintf(sp_path, sizeof sp_path, "%s", a + 5);
     sp = liar(sp_path, "*2\r\n$1\r\n7\r\n*0\r\n");
+    fflush(stdout);
     c = fork();
     if (!c) {
       struct walked w;
