@@ -779,6 +779,12 @@ static void t_batch(void)
   op[0].hold = 10;
   T_OK(sdu_state_batch(op, 1, 1603) == 0 && sdu_state_batch(op, 1, 1604) == 0 && sdu_state_get(&b, "held", 4, 0, 1604, &exp) == 1
     && op[0].count == 3 && exp == 1662, "hold: shorter than the window: the window's end stays");
+  /* a hold past the end of time (a duration of ULONG_MAX seconds) holds for ever, as on Redis */
+  op[0].key = "held2"; op[0].klen = 5; op[0].limit = 1; op[0].hold = (unsigned long) -1;
+  T_OK(sdu_state_batch(op, 1, 2000) == 0 && sdu_state_batch(op, 1, 2001) == 0 && op[0].count == 2
+    && sdu_state_get(&b, "held2", 5, 0, 2001, &exp) == 1 && exp == (unsigned long long) -1,
+    "hold: of ULONG_MAX seconds: until the end of time");
+  T_OK(sdu_state_batch(op, 1, 2100) == 0 && op[0].count == 3, "hold: of ULONG_MAX seconds: counted on after the window");
   {
     sdu_state_read rd[3];
     stralloc v0 = {0}, v2 = {0};
