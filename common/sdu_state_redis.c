@@ -79,14 +79,16 @@ enum { S_BATCH, S_SWAP, S_CLEAN, S_N };
 static const char *const scripts[S_N] = {
   /* KEYS: the keys; ARGV[1] now; then per key: 'i' or 'p', the value (for an
      incr the window's end, and with a hold its end and the limit), the Redis
-     expiry in ms (0 none; a hold's "window:hold"). A counter of the wrong
-     size fails the whole batch before anything is written. */
+     expiry in ms (0 none; a hold's "window:hold"). A live counter of the
+     wrong size fails the whole batch before anything is written (an
+     expired one is absent, as in LMDB). */
   LT "local function enc(n) local t={} for i=8,1,-1 do t[i]=string.char(n%256) n=math.floor(n/256) end "
   "return table.concat(t) end "
   "local function dec(s,a) local n=0 for i=a,a+7 do n=n*256+string.byte(s,i) end return n end "
   "local now=ARGV[1] "
   "for i=1,#KEYS do if ARGV[3*i-1]=='i' then local v=redis.call('GET',KEYS[i]) "
-  "if v and #v~=16 then return redis.error_reply('NOTCOUNTER entry is not a counter') end end end "
+  "if v and #v~=16 and (#v<8 or string.sub(v,1,8)==z or lt(now,string.sub(v,1,8))) then "
+  "return redis.error_reply('NOTCOUNTER entry is not a counter') end end end "
   "local out={} "
   "for i=1,#KEYS do local k,v,t=KEYS[i],ARGV[3*i],ARGV[3*i+1] "
   "if ARGV[3*i-1]=='i' then local o=redis.call('GET',k) local e=o and string.sub(o,1,8) local n,px "
@@ -110,7 +112,7 @@ static const char *const scripts[S_N] = {
   "redis.call('DEL',KEYS[i]) n=n+1 end end return n",
 };
 static const char *const shas[S_N] = {
-  "2275ea464d8fdde2f4a47f0b11f15e0b31ce1fac",
+  "22365129965dc75910003747351bc242e5329526",
   "32940bb176083789d6bfe78780ba5cbda885429c",
   "3acc2748fef1ce9c7ff60feec38000155f8dfe23",
 };

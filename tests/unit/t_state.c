@@ -270,6 +270,9 @@ static void t_incr(void)
   T_EQI(sdu_state_incr(&st, "p", 1, 1, 60, &c), -1, "incr of a plain entry fails");
   T_EQI(errno, EPROTO, "incr of a plain entry: EPROTO");
   T_OK(contains(sdu_state_error(&st), "not a counter"), "incr of a plain entry: reason");
+  T_EQI(PUTS(&st, "q", "expired, not a counter", 50), 0, "put a plain entry that expires");
+  T_OK(sdu_state_incr(&st, "q", 1, 100, 60, &c) == 0 && c == 1, "incr of an expired plain entry: absent, counts 1");
+  T_OK(sdu_state_incr(&st, "q", 1, 101, 60, &c) == 0 && c == 2, "incr of an expired plain entry: a counter since");
   T_OK(sdu_state_incr(&st, "big", 3, 18446744073709551615ULL - 5, 60, &c) == 0 && c == 1, "window end past 2^64 is capped");
   T_OK(sdu_state_incr(&st, "big", 3, 18446744073709551615ULL - 1, 60, &c) == 0 && c == 2, "capped window still counts");
   sdu_state_close(&st);
