@@ -874,6 +874,9 @@ static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long lon
   unsigned char buf[HDR + 8];
   int rc = mdb_get(txn, dbi, k, &d);
   if (rc && rc != MDB_NOTFOUND) return rc;
+  /* an expired entry is an absent one, whatever its size: one of another
+     kind is in the way only while it lives */
+  if (!rc && d.mv_size >= HDR && !live(sdu_state_unpack64(d.mv_data), now)) rc = MDB_NOTFOUND;
   if (!rc) {
     if (d.mv_size != sizeof buf) return NOTCOUNTER;
     exp = sdu_state_unpack64(d.mv_data);
@@ -885,8 +888,12 @@ static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long lon
     n = 1;
     exp = now + window < now ? (unsigned long long) -1 : now + window;
   }
-  /* the event that passes the limit starts the hold */
-  if (hold && n == (unsigned long long) limit + 1 && now + hold > exp) exp = now + hold;
+  /* the event that passes the limit starts the hold (a hold past the
+     end of time is for ever, as on Redis) */
+  if (hold && n == (unsigned long long) limit + 1) {
+    unsigned long long end = now + hold < now ? (unsigned long long) -1 : now + hold;
+    if (end > exp) exp = end;
+  }
   sdu_state_pack64(buf, exp);
   sdu_state_pack64(buf + HDR, n);
   d.mv_data = buf;

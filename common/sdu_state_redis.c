@@ -30,6 +30,11 @@
 #define TTL_MAX (10ULL * 366 * 86400) /* longest Redis expiry, seconds */
 #define SCAN_COUNT 1000
 #define WALK_MAX 4000000       /* keys a walk or a cleanup looks at */
+/* SCAN calls of one walk or cleanup: a real server's call looks at a
+   SCAN_COUNT keys at least (or ten times as many empty buckets), so this
+   is a database of about 10^8 keys; a server whose cursor never comes
+   back to 0, answering no key, would otherwise keep the walk for ever */
+#define SCAN_ROUNDS_MAX 100000
 #define PASS_MAX 512
 /* bytes one call takes from the server: what its answer can be, so that
    an endless one (a bulk of a gigabyte, an array of a hundred million
@@ -39,10 +44,25 @@
 #define READ_REPLY(n) ((size_t) (n) * (SDU_STATE_VAL_MAX + HDR + 32) + 1024)
 #define BATCH_REPLY(n) ((size_t) (n) * 32 + 1024)
 #define RKEY_MAX (SDU_STATE_NAME_MAX + 2 + SDU_STATE_KEY_MAX) /* "table:key" */
+/* elements of an array in one answer: what the call asked for (a SCAN of
+   SCAN_COUNT may bring a few more keys), checked at the array's length,
+   before hiredis makes room for them and a reply object for each (as many
+   as a few bytes each can make within the limits above: a gigabyte) */
+#define SCAN_KEYS_MAX (16 * SCAN_COUNT)
 #define WALK_REPLY_MAX ((size_t) SCAN_COUNT * (SDU_STATE_VAL_MAX + 64 + 2 * RKEY_MAX))
+
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+typedef size_t nelem_t;
+#else
+typedef int nelem_t;
+#endif
 
 struct sdu_redis {
   redisContext *c;
+  redisReplyObjectFunctions fn; /* hiredis's, with createArray through ours */
+  void *(*mkarray)(const redisReadTask *task, nelem_t n); /* hiredis's own */
+  size_t maxel;          /* elements an array of the answer may have */
+  long long toomany;     /* an array longer than maxel: its length, or -1 */
   unsigned int refs;
   unsigned int setup;    /* replies to AUTH and SELECT not read yet */
   int dead;
@@ -59,14 +79,16 @@ enum { S_BATCH, S_SWAP, S_CLEAN, S_N };
 static const char *const scripts[S_N] = {
   /* KEYS: the keys; ARGV[1] now; then per key: 'i' or 'p', the value (for an
      incr the window's end, and with a hold its end and the limit), the Redis
-     expiry in ms (0 none; a hold's "window:hold"). A counter of the wrong
-     size fails the whole batch before anything is written. */
+     expiry in ms (0 none; a hold's "window:hold"). A live counter of the
+     wrong size fails the whole batch before anything is written (an
+     expired one is absent, as in LMDB). */
   LT "local function enc(n) local t={} for i=8,1,-1 do t[i]=string.char(n%256) n=math.floor(n/256) end "
   "return table.concat(t) end "
   "local function dec(s,a) local n=0 for i=a,a+7 do n=n*256+string.byte(s,i) end return n end "
   "local now=ARGV[1] "
   "for i=1,#KEYS do if ARGV[3*i-1]=='i' then local v=redis.call('GET',KEYS[i]) "
-  "if v and #v~=16 then return redis.error_reply('NOTCOUNTER entry is not a counter') end end end "
+  "if v and #v~=16 and (#v<8 or string.sub(v,1,8)==z or lt(now,string.sub(v,1,8))) then "
+  "return redis.error_reply('NOTCOUNTER entry is not a counter') end end end "
   "local out={} "
   "for i=1,#KEYS do local k,v,t=KEYS[i],ARGV[3*i],ARGV[3*i+1] "
   "if ARGV[3*i-1]=='i' then local o=redis.call('GET',k) local e=o and string.sub(o,1,8) local n,px "
@@ -90,7 +112,7 @@ static const char *const scripts[S_N] = {
   "redis.call('DEL',KEYS[i]) n=n+1 end end return n",
 };
 static const char *const shas[S_N] = {
-  "2275ea464d8fdde2f4a47f0b11f15e0b31ce1fac",
+  "22365129965dc75910003747351bc242e5329526",
   "32940bb176083789d6bfe78780ba5cbda885429c",
   "3acc2748fef1ce9c7ff60feec38000155f8dfe23",
 };
@@ -162,15 +184,24 @@ static int waitfd(int fd, short ev, unsigned long long end)
   }
 }
 
+/* hiredis's createArray, refused past maxel (hiredis then says "Out of memory") */
+static void *limitarray(const redisReadTask *task, nelem_t n)
+{
+  struct sdu_redis *r = task->privdata;
+  if ((size_t) n > r->maxel) { r->toomany = (long long) n; return 0; }
+  return r->mkarray(task, n);
+}
+
 static void freeall(redisReply **rep, unsigned int n)
 {
   unsigned int i;
   for (i = 0; i < n; ++i) if (rep[i]) { freeReplyObject(rep[i]); rep[i] = 0; }
 }
 
-/* send what is appended, read n replies (after those of AUTH and SELECT),
-   all before the deadline: 0, or -1 with the connection given up */
-static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max)
+/* send what is appended, read n replies (after those of AUTH and SELECT)
+   of at most max bytes and no array longer than maxel, all before the
+   deadline: 0, or -1 with the connection given up */
+static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max, size_t maxel)
 {
   struct sdu_redis *r = st->rd;
   unsigned long long end = sdu_ms() + r->timeout;
@@ -179,6 +210,8 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep,
   int done = 0, w;
   char why[200];
   for (i = 0; i < n; ++i) rep[i] = 0;
+  r->maxel = maxel;
+  r->toomany = -1;
   if (r->dead) return failmsg(st, EIO, what, "connection failed earlier");
   if (r->pid != getpid()) return lost(st, EIO, what, "connection of another process");
   /* bytes before our question: a reply to nothing, or the server gone
@@ -200,7 +233,11 @@ static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep,
     void *p = 0;
     if (redisGetReplyFromReader(r->c, &p) == REDIS_ERR) {
       freeall(rep, got);
-      snprintf(why, sizeof why, "bad answer: %s", r->c->errstr);
+      if (r->toomany >= 0)
+        snprintf(why, sizeof why, "bad answer: an array of %lld elements, at most %lu expected", r->toomany,
+          (unsigned long) maxel);
+      else
+        snprintf(why, sizeof why, "bad answer: %s", r->c->errstr);
       return lost(st, EPROTO, what, why);
     }
     if (p) {
@@ -245,9 +282,9 @@ timeout:
   return lost(st, ETIMEDOUT, what, why);
 }
 
-/* one command, one reply of at most max bytes */
+/* one command, one reply of at most max bytes and maxel elements an array */
 static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **argv, const size_t *len,
-  size_t max)
+  size_t max, size_t maxel)
 {
   redisReply *rep;
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
@@ -255,7 +292,7 @@ static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **a
     failmsg(st, ENOMEM, what, "out of memory");
     return 0;
   }
-  if (rt(st, what, 1, &rep, max) == -1) return 0;
+  if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
 }
@@ -263,20 +300,20 @@ static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **a
 /* run script which: argv[0] and argv[1] are filled in here (EVALSHA sha),
    argv[2] (the number of keys) and the rest by the caller */
 static redisReply *script(sdu_state *st, const char *what, int which, int argc, const char **argv, size_t *len,
-  size_t max)
+  size_t max, size_t maxel)
 {
   redisReply *rep;
   argv[0] = "EVALSHA"; len[0] = 7;
   argv[1] = shas[which]; len[1] = strlen(shas[which]);
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
   if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-  if (rt(st, what, 1, &rep, max) == -1) return 0;
+  if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)) {
     freeReplyObject(rep);
     argv[0] = "EVAL"; len[0] = 4;
     argv[1] = scripts[which]; len[1] = strlen(scripts[which]);
     if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-    if (rt(st, what, 1, &rep, max) == -1) return 0;
+    if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
   }
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
@@ -476,6 +513,11 @@ int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags
     return -1;
   }
   fcntl(r->c->fd, F_SETFD, FD_CLOEXEC);
+  r->fn = *r->c->reader->fn;
+  r->mkarray = r->fn.createArray;
+  r->fn.createArray = limitarray;
+  r->c->reader->fn = &r->fn;
+  r->c->reader->privdata = r;
   r->pid = getpid();
   r->refs = 1;
   st->rd = r;
@@ -556,7 +598,7 @@ int sdu_redis_getn(sdu_state *st, sdu_state_read *r, unsigned int n, unsigned lo
   if (!n) return 0;
   av[0] = "MGET"; al[0] = 4;
   for (i = 0; i < n; ++i) { av[1 + i] = k[i]; al[1 + i] = rkey(k[i], st, r[i].key, r[i].klen); }
-  rep = cmd(st, "read", (int) n + 1, av, al, READ_REPLY(n));
+  rep = cmd(st, "read", (int) n + 1, av, al, READ_REPLY(n), n);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);
   for (i = 0; i < n; ++i) {
@@ -605,7 +647,7 @@ int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
   if (!writable(st) || !keyok(st, klen)) return -1;
   av[0] = "DEL"; al[0] = 3;
   av[1] = k; al[1] = rkey(k, st, key, klen);
-  rep = cmd(st, "write", 2, av, al, SMALL_REPLY);
+  rep = cmd(st, "write", 2, av, al, SMALL_REPLY, 0);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
   n = rep->integer;
@@ -680,7 +722,7 @@ int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
     p += 24;
   }
   av[2] = nk; al[2] = strlen(nk);
-  rep = script(st, "write", S_BATCH, (int) argc, av, al, BATCH_REPLY(n));
+  rep = script(st, "write", S_BATCH, (int) argc, av, al, BATCH_REPLY(n), n);
   if (!rep) goto out;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) { garbage(st, "write", rep); goto out; }
   for (i = 0; i < n; ++i)
@@ -718,7 +760,7 @@ int sdu_redis_swap(sdu_state *st, const char *key, size_t klen, const char *old,
   av[7] = v; al[7] = HDR + vlen;
   av[8] = px; al[8] = strlen(px);
   av[2] = "1"; al[2] = 1;
-  rep = script(st, "write", S_SWAP, 9, av, al, SMALL_REPLY);
+  rep = script(st, "write", S_SWAP, 9, av, al, SMALL_REPLY, 0);
   free(o); free(v);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
@@ -733,6 +775,7 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
   char cursor[32] = "0", pat[2 * SDU_STATE_NAME_MAX + 4], count[16];
   const char *av[6];
   size_t al[6], i, j = 0, seen = 0;
+  unsigned long rounds = 0;
   for (i = 0; st->table[i]; ++i) {
     char c = st->table[i];
     if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pat[j++] = '\\';
@@ -743,13 +786,14 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
   do {
     redisReply *rep, *keys;
     int r;
+    if (++rounds > SCAN_ROUNDS_MAX) return failmsg(st, EFBIG, what, "SCAN not done after 100000 calls");
     av[0] = "SCAN"; al[0] = 4;
     av[1] = cursor; al[1] = strlen(cursor);
     av[2] = "MATCH"; al[2] = 5;
     av[3] = pat; al[3] = j;
     av[4] = "COUNT"; al[4] = 5;
     av[5] = count; al[5] = strlen(count);
-    rep = cmd(st, what, 6, av, al, WALK_REPLY_MAX);
+    rep = cmd(st, what, 6, av, al, WALK_REPLY_MAX, SCAN_KEYS_MAX);
     if (!rep) return -1;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING
       || rep->element[0]->len >= sizeof cursor || rep->element[1]->type != REDIS_REPLY_ARRAY)
@@ -785,7 +829,7 @@ static int cleanfn(sdu_state *st, redisReply *keys, void *ctx)
   for (i = 0; i < n; ++i) { av[3 + i] = keys->element[i]->str; al[3 + i] = keys->element[i]->len; }
   pack64(nowb, cl->now);
   av[3 + n] = nowb; al[3 + n] = HDR;
-  rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al, SMALL_REPLY);
+  rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al, SMALL_REPLY, 0);
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "clean up", rep);
@@ -820,7 +864,7 @@ static int walkfn(sdu_state *st, redisReply *keys, void *ctx)
   if (!av || !al) { free(av); free(al); return failmsg(st, ENOMEM, "read", "out of memory"); }
   av[0] = "MGET"; al[0] = 4;
   for (i = 0; i < n; ++i) { av[1 + i] = keys->element[i]->str; al[1 + i] = keys->element[i]->len; }
-  rep = cmd(st, "read", (int) (n + 1), av, al, WALK_REPLY_MAX);
+  rep = cmd(st, "read", (int) (n + 1), av, al, WALK_REPLY_MAX, n);
   free(av); free(al);
   if (!rep) return -1;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) return garbage(st, "read", rep);

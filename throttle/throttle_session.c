@@ -214,7 +214,9 @@ void throttle_session_reply(throttle_session *s, int verb, int code,
     if (ok) ++s->msgs;
     else if (s->blacklist && s->st && s->msg.open && !s->msg.bounce
              && throttle_refuses_content(code, text, len)) {
-      if (throttle_bl_add(s->st, s->ckey, s->cklen, s->msg.sender, s->msg.senderlen, now + s->blhold) == -1)
+      /* a hold past the end of time (-b of ULONG_MAX seconds) is for ever, not expired at once */
+      unsigned long long until = now + s->blhold < now ? (unsigned long long) -1 : now + s->blhold;
+      if (throttle_bl_add(s->st, s->ckey, s->cklen, s->msg.sender, s->msg.senderlen, until) == -1)
         storefail(s);
       else
         ++s->remembered;

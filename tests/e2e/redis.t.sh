@@ -164,7 +164,7 @@ for mode in hang error oom wrongtype huge array close inject noaccept; do
     oom) why="server says: OOM command not allowed" ;;
     wrongtype) why="answer of an unexpected type" ;;
     huge) why="answer longer than" ;;
-    array) why="answer longer than" ;;
+    array) why="bad answer: an array of 100000000 elements" ;;
     close) why="Server closed the connection" ;;
     inject) why="server says: ERR bad?throttle: ip=6.6.6.6 lists=- action=forged" ;;
   esac

@@ -5,7 +5,7 @@
 #   oom        -OOM (maxmemory reached)
 #   wrongtype  an integer where a string or an array is due
 #   huge       a bulk of a gigabyte, sent as fast as the client reads it
-#   array      an array of a hundred million integers, likewise
+#   array      an array of a hundred million integers, likewise (refused at its length)
 #   close      half a bulk reply, then the connection closed
 #   inject     an error whose text holds a newline and a forged log line
 #   noaccept   (tcp) never accepts: its backlog is full, connect() waits

@@ -270,6 +270,9 @@ static void t_incr(void)
   T_EQI(sdu_state_incr(&st, "p", 1, 1, 60, &c), -1, "incr of a plain entry fails");
   T_EQI(errno, EPROTO, "incr of a plain entry: EPROTO");
   T_OK(contains(sdu_state_error(&st), "not a counter"), "incr of a plain entry: reason");
+  T_EQI(PUTS(&st, "q", "expired, not a counter", 50), 0, "put a plain entry that expires");
+  T_OK(sdu_state_incr(&st, "q", 1, 100, 60, &c) == 0 && c == 1, "incr of an expired plain entry: absent, counts 1");
+  T_OK(sdu_state_incr(&st, "q", 1, 101, 60, &c) == 0 && c == 2, "incr of an expired plain entry: a counter since");
   T_OK(sdu_state_incr(&st, "big", 3, 18446744073709551615ULL - 5, 60, &c) == 0 && c == 1, "window end past 2^64 is capped");
   T_OK(sdu_state_incr(&st, "big", 3, 18446744073709551615ULL - 1, 60, &c) == 0 && c == 2, "capped window still counts");
   sdu_state_close(&st);
@@ -779,6 +782,12 @@ static void t_batch(void)
   op[0].hold = 10;
   T_OK(sdu_state_batch(op, 1, 1603) == 0 && sdu_state_batch(op, 1, 1604) == 0 && sdu_state_get(&b, "held", 4, 0, 1604, &exp) == 1
     && op[0].count == 3 && exp == 1662, "hold: shorter than the window: the window's end stays");
+  /* a hold past the end of time (a duration of ULONG_MAX seconds) holds for ever, as on Redis */
+  op[0].key = "held2"; op[0].klen = 5; op[0].limit = 1; op[0].hold = (unsigned long) -1;
+  T_OK(sdu_state_batch(op, 1, 2000) == 0 && sdu_state_batch(op, 1, 2001) == 0 && op[0].count == 2
+    && sdu_state_get(&b, "held2", 5, 0, 2001, &exp) == 1 && exp == (unsigned long long) -1,
+    "hold: of ULONG_MAX seconds: until the end of time");
+  T_OK(sdu_state_batch(op, 1, 2100) == 0 && op[0].count == 3, "hold: of ULONG_MAX seconds: counted on after the window");
   {
     sdu_state_read rd[3];
     stralloc v0 = {0}, v2 = {0};
@@ -1017,6 +1026,8 @@ static void t_redis_only(pid_t server)
       { "-OOM command not allowed when used memory > 'maxmemory'.\r\n", "OOM", ENOSPC },
       { "!garbage\r\n", "bad answer", EPROTO },
       { ":12\r\n", "unexpected type", EPROTO },
+      /* refused at its length, before hiredis makes room for it */
+      { "*100000000\r\n:1\r\n", "an array of 100000000 elements, at most 1 expected", EPROTO },
       { 0, "no answer within 50 ms", ETIMEDOUT },
     };
     char sp_path[1200];
@@ -1051,6 +1062,50 @@ static void t_redis_only(pid_t server)
     T_OK(errno == EPROTO && contains(sdu_state_error(&st), "out of step"), "server answering twice: out of step");
     printf("#   %s\n", sdu_state_error(&st));
     sdu_state_close(&st);
+    kill(sp, SIGTERM);
+    waitpid(sp, 0, 0);
+  }
+  /* a SCAN answer of more keys than asked for is refused at its length */
+  {
+    char sp_path[1200];
+    struct walked w;
+    memset(&w, 0, sizeof w);
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    sp = liar(sp_path, "*2\r\n$1\r\n0\r\n*20000\r\n");
+    T_EQI(sdu_state_open(&st, a, "t", 0), 0, "SCAN of 20000 keys: open");
+    errno = 0;
+    T_EQI(sdu_state_walk(&st, 1, collect, &w), -1, "SCAN of 20000 keys: the walk fails");
+    T_OK(errno == EPROTO && contains(sdu_state_error(&st), "an array of 20000 elements, at most 16000 expected"),
+      "SCAN of 20000 keys: at its length");
+    printf("#   %s\n", sdu_state_error(&st));
+    sdu_state_close(&st);
+    kill(sp, SIGTERM);
+    waitpid(sp, 0, 0);
+  }
+  /* a server whose SCAN cursor never comes back to 0, with no key: a walk
+     ends (in a child, stopped after 60 s if it does not; a cleanup goes
+     through the same scan) */
+  {
+    char sp_path[1200];
+    pid_t c;
+    int status = 0;
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    sp = liar(sp_path, "*2\r\n$1\r\n7\r\n*0\r\n");
+    fflush(stdout);
+    c = fork();
+    if (!c) {
+      struct walked w;
+      int ok;
+      memset(&w, 0, sizeof w);
+      alarm(60);
+      if (sdu_state_open(&st, a, "t", 0) == -1) _exit(2);
+      ok = sdu_state_walk(&st, 1, collect, &w) == -1 && errno == EFBIG && contains(sdu_state_error(&st), "SCAN not done");
+      printf("#   %s\n", sdu_state_error(&st));
+      fflush(stdout);
+      _exit(ok ? 0 : 1);
+    }
+    waitpid(c, &status, 0);
+    T_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a SCAN cursor that never ends: the walk fails, in bounded time");
     kill(sp, SIGTERM);
     waitpid(sp, 0, 0);
   }

@@ -308,6 +308,16 @@ static void run(const char *store)
   one(&s, SDU_V_MAIL, "FROM:<spam@example.com>", 250, t0 + 10800);
   T_OK(RCPT(&s, "x@example.net", t0 + 10800) == SDU_PASS, "bl session: the pair passes again after expiry");
   rep(&s, SDU_V_RCPT, 250, t0 + 10800);
+  /* a hold of ULONG_MAX seconds (the duration parser takes it) is for ever, not expired at once */
+  throttle_session_init(&s);
+  s.st = &st; s.blacklist = 1; s.blhold = (unsigned long) -1;
+  memcpy(s.ckey, k2, n2); s.cklen = n2;
+  one(&s, SDU_V_MAIL, "FROM:<forever@example.com>", 250, t0);
+  one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0);
+  one(&s, SDU_V_DATA, "", 354, t0);
+  rep(&s, SDU_V_DOT, 554, t0);
+  one(&s, SDU_V_MAIL, "FROM:<forever@example.com>", 250, t0 + 60);
+  T_OK(s.remembered == 1 && REFUSED(RCPT(&s, "x@example.net", t0 + 60), "550"), "bl session: a hold of ULONG_MAX seconds holds");
   /* pipelined: where a RCPT lands depends on MAILs in flight */
   throttle_session_init(&s);
   s.st = &st; s.blacklist = 1; s.blhold = 10800;
@@ -456,6 +466,21 @@ static void run(const char *store)
     T_EQI(throttle_grey_check(&st, &g, h2, g0 + 86400), THROTTLE_GREY_LATE, "grey store: a retry after the lifetime is late");
     T_EQI(throttle_grey_check(&st, &g, h2, g0 + 86400 + 299), THROTTLE_GREY_EARLY, "grey store: and starts again from there");
     T_EQI(throttle_grey_check(&st, &g, h2, g0 + 86400 + 300), THROTTLE_GREY_PASS, "grey store: and passes after the delay");
+    {
+      /* a lifetime and a D of ULONG_MAX seconds, which the duration parser
+         takes: the entries live on, they do not wrap to expired at once */
+      throttle_grey gb = { 300, (unsigned long) -1, 1, (unsigned long) -1 };
+      unsigned char h3[THROTTLE_GREY_HASH];
+      char net3[THROTTLE_GREY_NET_MAX];
+      size_t nl3;
+      sdu_ip_parse(&ip, "198.18.7.7"); nl3 = throttle_grey_net(net3, &ip);
+      throttle_grey_triplet(h3, net3, nl3, "long@b.example", 14, "c@d.example", 11);
+      T_EQI(throttle_grey_check(&st, &gb, h3, g0), THROTTLE_GREY_NEW, "grey store, times of ULONG_MAX s: new");
+      T_EQI(throttle_grey_check(&st, &gb, h3, g0 + 300), THROTTLE_GREY_PASS, "grey store, times of ULONG_MAX s: the retry passes");
+      T_EQI(throttle_grey_check(&st, &gb, h3, g0 + 400), THROTTLE_GREY_KNOWN, "grey store, times of ULONG_MAX s: then known");
+      T_OK(throttle_grey_count(&st, &gb, net3, nl3, g0 + 400) == 0 && throttle_grey_auto(&st, &gb, net3, nl3, g0 + 500) == 1,
+        "grey store, times of ULONG_MAX s: the network's count lives on");
+    }
 
     /* sessions: first 451, too early 451, in the window 250, too late 451 */
     rc = greytx(&st, "203.0.113.5", "bot@spam.example", "joe@example.net", g0);
