@@ -158,13 +158,16 @@ for mode in hang error oom wrongtype huge array close inject noaccept; do
     noaccept) where=tcp:$bad_ip:$bad_port; store=redis://$bad_ip:$bad_port ;;
     *) where=$D/badredis-$mode.sock; store=unix:$where ;;
   esac
+  alt=
   case $mode in
     hang|noaccept) why="no answer within 50 ms" ;;
     error) why="server says: READONLY" ;;
     oom) why="server says: OOM command not allowed" ;;
     wrongtype) why="answer of an unexpected type" ;;
     huge) why="answer longer than" ;;
-    array) why="bad answer: an array of 100000000 elements" ;;
+    # refused at its length, or at the call's byte limit when the first
+    # read already holds more than the call's answer can be
+    array) why="bad answer: an array of 100000000 elements"; alt="answer longer than" ;;
     close) why="Server closed the connection" ;;
     inject) why="server says: ERR bad?throttle: ip=6.6.6.6 lists=- action=forged" ;;
   esac
@@ -186,8 +189,8 @@ for mode in hang error oom wrongtype huge array close inject noaccept; do
   t1=$(date +%s%N)
   e2e_check "a Redis that answers $mode: the message is taken" 'grep -q "^<-  250 OK id=" "$E2E_LAST"'
   E2E_LAST=$D/tcpserver.log
-  e2e_check "a Redis that answers $mode: a warning naming it: $why" \
-    'grep -F "throttle: warning: " "$D/tcpserver.log" | grep -F "${where#tcp:}" | grep -F "$why" | grep -q "passing on"'
+  e2e_check "a Redis that answers $mode: a warning naming it: $why${alt:+ (or: $alt)}" \
+    'grep -F "throttle: warning: " "$D/tcpserver.log" | grep -F "${where#tcp:}" | grep -F -e "$why" -e "${alt:-$why}" | grep -q "passing on"'
   echo "# a session against a Redis that answers $mode: $(( (t1 - t0) / 1000000 )) ms"
   e2e_stop "$E2E_TCPSERVER_PID"
   case $mode in
