@@ -11,6 +11,7 @@
    the connection is not used again by this process. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 #define HDR 8
 #define TIMEOUT_MS 50          /* default deadline of one round trip */
+#define TIMEOUT_MAX_MS 600000  /* longest: a server slower than that is down */
 #define FLOOR_MS 60000         /* Redis expiry of an entry already expired by the server's clock */
 #define SLACK_MS 1000          /* Redis expiry past the entry's own */
 #define TTL_MAX (10ULL * 366 * 86400) /* longest Redis expiry, seconds */
@@ -178,7 +180,9 @@ static int waitfd(int fd, short ev, unsigned long long end)
     int r;
     if (now >= end) return 0;
     p.fd = fd; p.events = ev; p.revents = 0;
-    r = poll(&p, 1, (int) (end - now));
+    /* at most INT_MAX ms a poll (the loop waits the rest): a longer wait
+       cast to int would be negative (for ever) or a wrapped short one */
+    r = poll(&p, 1, end - now > INT_MAX ? INT_MAX : (int) (end - now));
     if (r == -1 && errno == EINTR) continue;
     return r;
   }
@@ -406,7 +410,8 @@ static int bad(sdu_state *st, const char *why)
   return -1;
 }
 
-/* a decimal number with an optional unit ms or s, in ms */
+/* a decimal number with an optional unit ms or s, in ms, from 1 ms to
+   TIMEOUT_MAX_MS */
 static int scanms(const char *s, unsigned long *ms)
 {
   unsigned long n = 0;
@@ -418,7 +423,7 @@ static int scanms(const char *s, unsigned long *ms)
   if (p == s) return 0;
   if (!strcmp(p, "s")) n *= 1000;
   else if (*p && strcmp(p, "ms")) return 0;
-  if (!n) return 0;
+  if (!n || n > TIMEOUT_MAX_MS) return 0;
   *ms = n;
   return 1;
 }
@@ -438,7 +443,7 @@ int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags
   if (!r) { snprintf(st->err, sizeof st->err, "out of memory"); errno = ENOMEM; return -1; }
   r->timeout = TIMEOUT_MS;
   e = sdu_env_get("SDU_REDIS_TIMEOUT");
-  if (e && *e && !scanms(e, &r->timeout)) { free(r); return bad(st, "SDU_REDIS_TIMEOUT is not a duration such as 50ms"); }
+  if (e && *e && !scanms(e, &r->timeout)) { free(r); return bad(st, "SDU_REDIS_TIMEOUT is not a duration of at most 600s such as 50ms"); }
   passfile = sdu_env_get("SDU_REDIS_PASSFILE");
   snprintf(r->local, sizeof r->local, "/var/lib/sdu");
   opts = strchr(buf, '?');
@@ -488,7 +493,7 @@ int sdu_redis_open(sdu_state *st, const char *addr, const char *table, int flags
   for (o = opts; o && *o; o = next) {
     next = strchr(o, '&');
     if (next) *next++ = 0;
-    if (!strncmp(o, "timeout=", 8)) { if (!scanms(o + 8, &r->timeout)) { free(r); return bad(st, "timeout is not a duration such as 50ms"); } }
+    if (!strncmp(o, "timeout=", 8)) { if (!scanms(o + 8, &r->timeout)) { free(r); return bad(st, "timeout is not a duration of at most 600s such as 50ms"); } }
     else if (!strncmp(o, "db=", 3)) {
       char *end;
       v = strtoul(o + 3, &end, 10);

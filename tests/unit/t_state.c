@@ -1109,6 +1109,32 @@ static void t_redis_only(pid_t server)
     kill(sp, SIGTERM);
     waitpid(sp, 0, 0);
   }
+  /* a deadline of at most 600 s: a longer one is a configuration error (a
+     poll of 2147484 s or more, cast to int, wrapped to a negative or short
+     wait), in the address as in SDU_REDIS_TIMEOUT */
+  {
+    static const char *const tmo[] = { "601s", "600001ms", "2147484s", "999999999s", 0 };
+    char ad[1600], name[200];
+    snprintf(ad, sizeof ad, "unix:%s?timeout=600s", rsock);
+    T_EQI(sdu_state_open(&st, ad, "t", 0), 0, "timeout=600s: taken");
+    sdu_state_close(&st);
+    for (i = 0; tmo[i]; ++i) {
+      snprintf(ad, sizeof ad, "unix:%s?timeout=%s", rsock, tmo[i]);
+      errno = 0;
+      snprintf(name, sizeof name, "timeout=%s: refused, EINVAL, the reason says the limit", tmo[i]);
+      if (sdu_state_open(&st, ad, "t", 0) == 0) { sdu_state_close(&st); T_OK(0, name); continue; }
+      T_OK(errno == EINVAL && contains(sdu_state_error(&st), "at most 600s"), name);
+    }
+    printf("#   %s\n", sdu_state_error(&st));
+    setenv("SDU_REDIS_TIMEOUT", "2147484s", 1);
+    snprintf(ad, sizeof ad, "unix:%s", rsock);
+    errno = 0;
+    i = sdu_state_open(&st, ad, "t", 0);
+    if (!i) sdu_state_close(&st);
+    T_OK(i == -1 && errno == EINVAL && contains(sdu_state_error(&st), "SDU_REDIS_TIMEOUT")
+      && contains(sdu_state_error(&st), "at most 600s"), "SDU_REDIS_TIMEOUT=2147484s: refused, the reason says the limit");
+    unsetenv("SDU_REDIS_TIMEOUT");
+  }
   /* the server gone: open or the first call fails, naming it */
   t_redis_stop(server);
   errno = 0;
