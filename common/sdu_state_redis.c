@@ -203,12 +203,12 @@ static void freeall(redisReply **rep, unsigned int n)
 }
 
 /* send what is appended, read n replies (after those of AUTH and SELECT)
-   of at most max bytes and no array longer than maxel, all before the
-   deadline: 0, or -1 with the connection given up */
-static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max, size_t maxel)
+   of at most max bytes and no array longer than maxel, all before end
+   (the caller's deadline, sdu_ms()): 0, or -1 with the connection given up */
+static int rt(sdu_state *st, const char *what, unsigned int n, redisReply **rep, size_t max, size_t maxel,
+  unsigned long long end)
 {
   struct sdu_redis *r = st->rd;
-  unsigned long long end = sdu_ms() + r->timeout;
   unsigned int got = 0, i;
   size_t taken = 0;
   int done = 0, w;
@@ -296,28 +296,30 @@ static redisReply *cmd(sdu_state *st, const char *what, int argc, const char **a
     failmsg(st, ENOMEM, what, "out of memory");
     return 0;
   }
-  if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
+  if (rt(st, what, 1, &rep, max, maxel, sdu_ms() + st->rd->timeout) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;
 }
 
 /* run script which: argv[0] and argv[1] are filled in here (EVALSHA sha),
-   argv[2] (the number of keys) and the rest by the caller */
+   argv[2] (the number of keys) and the rest by the caller. One deadline
+   for both: a server slow to say NOSCRIPT does not get a second one. */
 static redisReply *script(sdu_state *st, const char *what, int which, int argc, const char **argv, size_t *len,
   size_t max, size_t maxel)
 {
+  unsigned long long end = sdu_ms() + st->rd->timeout;
   redisReply *rep;
   argv[0] = "EVALSHA"; len[0] = 7;
   argv[1] = shas[which]; len[1] = strlen(shas[which]);
   if (st->rd->dead) { failmsg(st, EIO, what, "connection failed earlier"); return 0; }
   if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-  if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
+  if (rt(st, what, 1, &rep, max, maxel, end) == -1) return 0;
   if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)) {
     freeReplyObject(rep);
     argv[0] = "EVAL"; len[0] = 4;
     argv[1] = scripts[which]; len[1] = strlen(scripts[which]);
     if (redisAppendCommandArgv(st->rd->c, argc, argv, len) != REDIS_OK) { failmsg(st, ENOMEM, what, "out of memory"); return 0; }
-    if (rt(st, what, 1, &rep, max, maxel) == -1) return 0;
+    if (rt(st, what, 1, &rep, max, maxel, end) == -1) return 0;
   }
   if (rep->type == REDIS_REPLY_ERROR) { refused(st, what, rep); freeReplyObject(rep); return 0; }
   return rep;

@@ -4,7 +4,8 @@
 # the bounce limit and greylisting, while THROTTLE_CONC stays per host; Redis stopped in the middle
 # (sessions pass, logged) and started again (limits apply); a known session's commands
 # (round trips); servers that hang, never accept, answer errors, garbage, endless or
-# half answers (tests/lib/badredis.py: fail open within the deadline, memory bounded);
+# half answers (tests/lib/badredis.py: fail open within the deadline, memory bounded),
+# or NOSCRIPT late (one deadline for the EVALSHA and the EVAL after it);
 # two spamgrab processes given double-bounces of one host at once: one report
 . "${SDU_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/e2e.sh"
 e2e_init redis
@@ -203,6 +204,20 @@ for mode in hang error oom wrongtype huge array close inject noaccept; do
         '[ -n "$kib" ] && [ "$kib" -lt "$maxkib" ]' ;;
   esac
 done
+
+# 6a. a server slow to say NOSCRIPT, then as slow to answer the EVAL (0.8 s each): one
+# call to the store has one deadline (1 s), the EVAL only what the EVALSHA left of it
+where=$D/badredis-noscript.sock
+setsid python3 "$E2E_TOP/tests/lib/badredis.py" "$where" noscript 0.8 < /dev/null > /dev/null 2>&1 &
+e2e_remember $! badredis
+e2e_wait 50 test -S "$where"
+t0=$(date +%s%N)
+TCPREMOTEIP=192.0.2.98 THROTTLE_CONN=1/60 SDU_REDIS_TIMEOUT=1s throttle -d "unix:$where" true < /dev/null > /dev/null 2> "$D/noscript.log"
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+E2E_LAST=$D/noscript.log
+e2e_check "NOSCRIPT after 0.8 s, the EVAL's answer 0.8 s later: the call fails at its one 1 s deadline ($ms ms, not 1600)" \
+  'grep -q "throttle: warning: .*badredis-noscript.sock: no answer within 1000 ms; passing on" "$D/noscript.log" && [ "$ms" -lt 1500 ]'
 
 # 7. two spamgrab processes (two MX hosts) with double-bounces of one host at once: one report
 cat > "$D/inject" <<'EOF'

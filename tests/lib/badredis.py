@@ -9,8 +9,12 @@
 #   close      half a bulk reply, then the connection closed
 #   inject     an error whose text holds a newline and a forged log line
 #   noaccept   (tcp) never accepts: its backlog is full, connect() waits
+#   noscript   -NOSCRIPT to an EVALSHA and a count (*1 :1) to an EVAL, each
+#              after SECONDS (a third argument, default 0.8): a call that
+#              gave the EVAL a deadline of its own took their sum
 import os, socket, sys, threading, time
 where, mode = sys.argv[1], sys.argv[2]
+delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.8
 if where.startswith("tcp:"):
     host, port = where[4:].rsplit(":", 1)
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((host, int(port)))
@@ -38,6 +42,9 @@ def serve(c):
             b = c.recv(65536)
             if not b: break
             if mode in ANSWER: c.sendall(ANSWER[mode])
+            elif mode == "noscript": # the command's name is the array's first bulk
+                if b"\r\n$7\r\nEVALSHA\r\n" in b[:32]: time.sleep(delay); c.sendall(b"-NOSCRIPT No matching script.\r\n")
+                elif b"\r\n$4\r\nEVAL\r\n" in b[:32]: time.sleep(delay); c.sendall(b"*1\r\n:1\r\n")
             elif mode == "close": c.sendall(b"$100\r\nabc"); break
             elif mode == "huge":
                 c.sendall(b"$1000000000\r\n")
