@@ -656,7 +656,8 @@ int sdu_redis_del(sdu_state *st, const char *key, size_t klen)
   av[1] = k; al[1] = rkey(k, st, key, klen);
   rep = cmd(st, "write", 2, av, al, SMALL_REPLY, 0);
   if (!rep) return -1;
-  if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "write", rep);
+  /* the keys deleted, of one */
+  if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0 || rep->integer > 1) return garbage(st, "write", rep);
   n = rep->integer;
   freeReplyObject(rep);
   return n > 0;
@@ -839,7 +840,9 @@ static int cleanfn(sdu_state *st, redisReply *keys, void *ctx)
   rep = script(st, "clean up", S_CLEAN, (int) (n + 4), av, al, SMALL_REPLY, 0);
   free(av); free(al);
   if (!rep) return -1;
-  if (rep->type != REDIS_REPLY_INTEGER) return garbage(st, "clean up", rep);
+  /* the keys deleted, of the n given: a negative count cast would be a huge one */
+  if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0 || (unsigned long long) rep->integer > n)
+    return garbage(st, "clean up", rep);
   cl->removed += (unsigned long) rep->integer;
   freeReplyObject(rep);
   return 0;

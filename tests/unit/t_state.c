@@ -854,10 +854,10 @@ static void t_leave(void)
   stralloc_free(&val);
 }
 
-/* a misbehaving Redis: a real server on a unix socket that answers every
-   read with answer (wrong types, errors, two answers to one question), or with
-   nothing when answer is 0 (a server that hangs); its pid */
-static pid_t liar(const char *sockpath, const char *answer)
+/* a misbehaving Redis: a real server on a unix socket that answers its
+   connection's read i with answers[i] (the last one for every read after
+   n), or with nothing when that is 0 (a server that hangs); its pid */
+static pid_t liars(const char *sockpath, const char *const *answers, unsigned int n)
 {
   struct sockaddr_un sa;
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -874,14 +874,24 @@ static pid_t liar(const char *sockpath, const char *answer)
     for (;;) {
       int c = accept(fd, 0, 0);
       char buf[4096];
+      unsigned int i = 0;
       if (c == -1) _exit(0);
-      while (read(c, buf, sizeof buf) > 0)
+      while (read(c, buf, sizeof buf) > 0) {
+        const char *answer = answers[i < n - 1 ? i++ : n - 1];
         if (answer && write(c, answer, strlen(answer)) < 0) break;
+      }
       close(c);
     }
   }
   close(fd);
   return pid;
+}
+
+/* one that answers every read with answer (wrong types, errors, two
+   answers to one question) */
+static pid_t liar(const char *sockpath, const char *answer)
+{
+  return liars(sockpath, &answer, 1);
 }
 
 static void t_redis_only(pid_t server)
@@ -1081,6 +1091,39 @@ static void t_redis_only(pid_t server)
     sdu_state_close(&st);
     kill(sp, SIGTERM);
     waitpid(sp, 0, 0);
+  }
+  /* a count of keys deleted below 0 (cast, a huge one) or above the keys
+     given: a bad answer, the connection given up */
+  {
+    static const char *const bad[] = { ":-5\r\n", ":2\r\n" };
+    char sp_path[1200], name[200];
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    for (i = 0; i < 2; ++i) {
+      const char *clean[2];
+      clean[0] = "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nt:k\r\n"; /* SCAN: one key */
+      clean[1] = bad[i];
+      sp = liars(sp_path, clean, 2);
+      T_EQI(sdu_state_open(&st, a, "t", 0), 0, "a bad count: open");
+      errno = 0;
+      n = 0;
+      snprintf(name, sizeof name, "cleanup answered %.3s for one key: refused, nothing counted", bad[i]);
+      T_OK(sdu_state_cleanup(&st, 1, &n) == -1 && errno == EPROTO && n == 0
+        && contains(sdu_state_error(&st), "unexpected"), name);
+      printf("#   %s (removed=%lu)\n", sdu_state_error(&st), n);
+      snprintf(name, sizeof name, "cleanup answered %.3s: the connection is given up", bad[i]);
+      T_OK(PUTS(&st, "k", "v", 0) == -1 && contains(sdu_state_error(&st), "failed earlier"), name);
+      sdu_state_close(&st);
+      kill(sp, SIGTERM);
+      waitpid(sp, 0, 0);
+      sp = liar(sp_path, i ? ":2\r\n" : ":-1\r\n");
+      T_EQI(sdu_state_open(&st, a, "t", 0), 0, "a bad count: open");
+      errno = 0;
+      snprintf(name, sizeof name, "DEL of one key answered %s: refused", i ? "2" : "-1");
+      T_OK(sdu_state_del(&st, "k", 1) == -1 && errno == EPROTO && contains(sdu_state_error(&st), "unexpected"), name);
+      sdu_state_close(&st);
+      kill(sp, SIGTERM);
+      waitpid(sp, 0, 0);
+    }
   }
   /* a server whose SCAN cursor never comes back to 0, with no key: a walk
      ends (in a child, stopped after 60 s if it does not; a cleanup goes
