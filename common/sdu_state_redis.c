@@ -782,7 +782,7 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
 {
   char cursor[32] = "0", pat[2 * SDU_STATE_NAME_MAX + 4], count[16];
   const char *av[6];
-  size_t al[6], i, j = 0, seen = 0;
+  size_t al[6], i, j = 0, seen = 0, pre = strlen(st->table);
   unsigned long rounds = 0;
   for (i = 0; st->table[i]; ++i) {
     char c = st->table[i];
@@ -809,8 +809,18 @@ static int scan(sdu_state *st, const char *what, int (*fn)(sdu_state *st, redisR
     memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
     cursor[rep->element[0]->len] = 0;
     keys = rep->element[1];
-    for (i = 0; i < keys->elements; ++i)
-      if (keys->element[i]->type != REDIS_REPLY_STRING) return garbage(st, what, rep);
+    for (i = 0; i < keys->elements; ++i) {
+      redisReply *k = keys->element[i];
+      if (k->type != REDIS_REPLY_STRING) return garbage(st, what, rep);
+      /* MATCH answers none but "table:..."; one that does not start so is
+         another table's (or another program's), and the server not to be
+         trusted: a walk would cut its first bytes off blindly, a cleanup
+         delete it */
+      if (k->len <= pre || memcmp(k->str, st->table, pre) || k->str[pre] != ':') {
+        freeReplyObject(rep);
+        return lost(st, EPROTO, what, "bad answer: a key outside the table");
+      }
+    }
     seen += keys->elements;
     r = keys->elements ? fn(st, keys, ctx) : 0;
     freeReplyObject(rep);

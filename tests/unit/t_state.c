@@ -1125,6 +1125,47 @@ static void t_redis_only(pid_t server)
       waitpid(sp, 0, 0);
     }
   }
+  /* SCAN MATCH "t:*" answering a key outside the table (another table's,
+     or shorter than "t:"): a bad answer, before the walk reads it or the
+     cleanup deletes it */
+  {
+    static const char *const scanned[] = {
+      "*2\r\n$1\r\n0\r\n*2\r\n$3\r\nt:a\r\n$4\r\nxx:b\r\n",
+      "*2\r\n$1\r\n0\r\n*2\r\n$3\r\nt:a\r\n$1\r\nt\r\n",
+    };
+    char sp_path[1200], name[200];
+    snprintf(sp_path, sizeof sp_path, "%s", a + 5);
+    for (i = 0; i < 2; ++i) {
+      struct walked w;
+      const char *walk[2];
+      walk[0] = scanned[i];
+      /* MGET: two live entries (an expiry far ahead) */
+      walk[1] = "*2\r\n$9\r\n\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f" "1\r\n$9\r\n\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f" "2\r\n";
+      sp = liars(sp_path, walk, 2);
+      memset(&w, 0, sizeof w);
+      T_EQI(sdu_state_open(&st, a, "t", 0), 0, "a key outside the table: open");
+      errno = 0;
+      snprintf(name, sizeof name, "walk: SCAN answers %s: refused, nothing walked", i ? "t" : "xx:b");
+      T_OK(sdu_state_walk(&st, 1, collect, &w) == -1 && errno == EPROTO && w.calls == 0
+        && contains(sdu_state_error(&st), "outside the table"), name);
+      printf("#   %s (walked: %.*s)\n", sdu_state_error(&st), (int) w.sa.len, w.sa.s ? w.sa.s : "");
+      sdu_state_close(&st);
+      stralloc_free(&w.sa);
+      kill(sp, SIGTERM);
+      waitpid(sp, 0, 0);
+      walk[1] = ":2\r\n"; /* the clean script: both deleted */
+      sp = liars(sp_path, walk, 2);
+      T_EQI(sdu_state_open(&st, a, "t", 0), 0, "a key outside the table: open");
+      errno = 0;
+      n = 0;
+      snprintf(name, sizeof name, "cleanup: SCAN answers %s: refused, nothing deleted", i ? "t" : "xx:b");
+      T_OK(sdu_state_cleanup(&st, 1, &n) == -1 && errno == EPROTO && n == 0
+        && contains(sdu_state_error(&st), "outside the table"), name);
+      sdu_state_close(&st);
+      kill(sp, SIGTERM);
+      waitpid(sp, 0, 0);
+    }
+  }
   /* a server whose SCAN cursor never comes back to 0, with no key: a walk
      ends (in a child, stopped after 60 s if it does not; a cleanup goes
      through the same scan) */
