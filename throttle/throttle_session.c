@@ -23,9 +23,9 @@ static void storefail(throttle_session *s)
 
 /* The sender as qmail-smtpd takes it from a MAIL that is not RFC 5321's
    (MAIL FROM:a@b.example): from '<' to '>', or without '<' the word after
-   the colon; a source route, quotes and backslashes dropped; cut to
-   SDU_ADDR_MAX. "" is the null sender, as for qmail. */
-static size_t looseaddr(const char *arg, size_t len, char *out)
+   the colon; a source route, quotes and backslashes dropped; cut to max
+   bytes. "" is the null sender, as for qmail. */
+static size_t looseaddr(const char *arg, size_t len, char *out, size_t max)
 {
   const char *lt = memchr(arg, '<', len);
   size_t i, o = 0;
@@ -48,7 +48,7 @@ static size_t looseaddr(const char *arg, size_t len, char *out)
       if (c == '\\') { esc = 1; continue; }
       if (c == '"') { quoted = !quoted; continue; }
     }
-    if (o < SDU_ADDR_MAX) out[o++] = c;
+    if (o < max) out[o++] = c;
   }
   out[o] = 0;
   return o;
@@ -63,19 +63,31 @@ static void mailtx(throttle_session *s, throttle_tx *t, const char *arg, size_t 
   t->open = 1;
   t->listed = 0;
   t->greycounted = 0;
+  t->senderlong = 0;
   if (!sdu_smtp_path(arg, len, 1, &p)) {
     memcpy(t->sender, p.addr, p.len + 1);
     t->senderlen = p.len;
     t->bounce = p.null;
   } else {
     /* downstream may take what we cannot parse: count it all the same, and
-       remember it under the address downstream would take */
-    t->senderlen = looseaddr(arg, len, t->sender);
-    t->bounce = !t->senderlen;
+       remember it under the address downstream would take, whole: one
+       longer than SDU_ADDR_MAX (no command line is longer than the
+       buffer) by its hash too, or two alike in their first bytes would
+       share the blacklist's pair */
+    char whole[SDU_SMTP_LINE_MAX];
+    size_t n = looseaddr(arg, len, whole, sizeof whole - 1);
+    sdu_addr_lower(whole, n);
+    t->senderlen = n > SDU_ADDR_MAX ? SDU_ADDR_MAX : n;
+    memcpy(t->sender, whole, t->senderlen);
+    t->sender[t->senderlen] = 0;
+    t->bounce = !n;
+    t->senderlong = n > SDU_ADDR_MAX;
+    if (t->senderlong) throttle_sender_hash(t->senderhash, whole, n);
   }
   sdu_addr_lower(t->sender, t->senderlen);
   if (s->blacklist && !t->bounce && s->st) {
-    r = throttle_bl_check(s->st, s->ckey, s->cklen, t->sender, t->senderlen, now);
+    r = throttle_bl_check(s->st, s->ckey, s->cklen, t->sender, t->senderlen,
+      t->senderlong ? t->senderhash : 0, now);
     if (r == -1) storefail(s);
     else t->listed = r;
   }
@@ -105,7 +117,7 @@ static int greylist(throttle_session *s, throttle_tx *t, const char *arg, size_t
   sdu_path p;
   int d;
   if (!sdu_smtp_path(arg, len, 0, &p)) { memcpy(rcpt, p.addr, p.len + 1); rlen = p.len; }
-  else rlen = looseaddr(arg, len, rcpt);
+  else rlen = looseaddr(arg, len, rcpt, SDU_ADDR_MAX);
   sdu_addr_lower(rcpt, rlen);
   if (throttle_grey_exempt(rcpt, rlen)) return 0;
   if (!t->bounce && s->greysenders && throttle_addrs_match(s->greysenders, t->sender, t->senderlen)) return 0;
@@ -216,7 +228,8 @@ void throttle_session_reply(throttle_session *s, int verb, int code,
              && throttle_refuses_content(code, text, len)) {
       /* a hold past the end of time (-b of ULONG_MAX seconds) is for ever, not expired at once */
       unsigned long long until = now + s->blhold < now ? (unsigned long long) -1 : now + s->blhold;
-      if (throttle_bl_add(s->st, s->ckey, s->cklen, s->msg.sender, s->msg.senderlen, until) == -1)
+      if (throttle_bl_add(s->st, s->ckey, s->cklen, s->msg.sender, s->msg.senderlen,
+        s->msg.senderlong ? s->msg.senderhash : 0, until) == -1)
         storefail(s);
       else
         ++s->remembered;

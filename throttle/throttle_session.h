@@ -22,7 +22,9 @@ typedef struct throttle_tx {
   int bounce;  /* the sender is <> */
   int listed;  /* (client, sender) is on the blacklist */
   int greycounted; /* a triplet of it passed greylisting and was counted */
-  char sender[SDU_ADDR_MAX + 1]; size_t senderlen; /* lower case */
+  char sender[SDU_ADDR_MAX + 1]; size_t senderlen; /* lower case, cut to SDU_ADDR_MAX */
+  int senderlong; /* it was longer: ... */
+  unsigned char senderhash[THROTTLE_SENDER_HASH]; /* ... the hash of it all, for the blacklist */
 } throttle_tx;
 
 typedef struct throttle_session {

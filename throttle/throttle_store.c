@@ -8,7 +8,7 @@
 #include "sdu_addr.h"
 #include "throttle_store.h"
 
-#define KEYMAX (1 + THROTTLE_CKEY_MAX + SDU_ADDR_MAX + 1)
+#define KEYMAX (1 + THROTTLE_CKEY_MAX + SDU_ADDR_MAX + THROTTLE_SENDER_HASH + 1)
 
 /* what byte 0 of a key says */
 #define K_RATE 'r'
@@ -159,24 +159,30 @@ int throttle_conc_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned 
   return r == -1 ? -1 : (r & THROTTLE_OVER_CONC) != 0;
 }
 
-int throttle_bl_check(sdu_state *st, const char *ckey, size_t cklen,
-  const char *sender, size_t slen, unsigned long long now)
+/* the pair's key: a long sender's hash after its first SDU_ADDR_MAX
+   bytes, a key longer than any sender that fits can make */
+static size_t senderkey(char *k, const char *ckey, size_t cklen, const char *sender, size_t slen,
+  const unsigned char *longhash)
 {
-  char k[KEYMAX];
   size_t n;
   if (slen > SDU_ADDR_MAX) slen = SDU_ADDR_MAX;
   n = mkkey(k, K_SENDER, ckey, cklen, sender, slen);
-  return sdu_state_get(st, k, n, 0, now, 0);
+  if (longhash) { memcpy(k + n, longhash, THROTTLE_SENDER_HASH); n += THROTTLE_SENDER_HASH; }
+  return n;
+}
+
+int throttle_bl_check(sdu_state *st, const char *ckey, size_t cklen,
+  const char *sender, size_t slen, const unsigned char *longhash, unsigned long long now)
+{
+  char k[KEYMAX];
+  return sdu_state_get(st, k, senderkey(k, ckey, cklen, sender, slen, longhash), 0, now, 0);
 }
 
 int throttle_bl_add(sdu_state *st, const char *ckey, size_t cklen,
-  const char *sender, size_t slen, unsigned long long expires)
+  const char *sender, size_t slen, const unsigned char *longhash, unsigned long long expires)
 {
   char k[KEYMAX];
-  size_t n;
-  if (slen > SDU_ADDR_MAX) slen = SDU_ADDR_MAX;
-  n = mkkey(k, K_SENDER, ckey, cklen, sender, slen);
-  return sdu_state_put(st, k, n, "", 0, expires);
+  return sdu_state_put(st, k, senderkey(k, ckey, cklen, sender, slen, longhash), "", 0, expires);
 }
 
 /* one counter per recipient, held once over the limit: one write, one
@@ -227,22 +233,38 @@ static void fnv(unsigned long long *h, const void *p, size_t len)
   }
 }
 
-void throttle_grey_triplet(unsigned char *out, const char *net, size_t nlen,
-  const char *sender, size_t slen, const char *rcpt, size_t rlen)
+/* the two lanes' last mix into 16 bytes, so that every output bit depends
+   on every input byte */
+static void fnvout(unsigned char *out, const unsigned long long *h)
 {
-  unsigned long long h[2] = { 0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL };
-  unsigned char len[2];
   int i, j;
-  /* each part behind its length, so that no two triplets read alike */
-  len[0] = (unsigned char) nlen; fnv(h, len, 1); fnv(h, net, nlen);
-  len[0] = (unsigned char) (slen >> 8); len[1] = (unsigned char) slen; fnv(h, len, 2); fnv(h, sender, slen);
-  len[0] = (unsigned char) (rlen >> 8); len[1] = (unsigned char) rlen; fnv(h, len, 2); fnv(h, rcpt, rlen);
-  /* a last mix, so that every output bit depends on every input byte */
   for (i = 0; i < 2; ++i) {
     unsigned long long x = h[i] ^ (h[1 - i] >> 29);
     x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
     for (j = 0; j < 8; ++j) out[i * 8 + j] = (unsigned char) (x >> (56 - 8 * j));
   }
+}
+
+void throttle_grey_triplet(unsigned char *out, const char *net, size_t nlen,
+  const char *sender, size_t slen, const char *rcpt, size_t rlen)
+{
+  unsigned long long h[2] = { 0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL };
+  unsigned char len[2];
+  /* each part behind its length, so that no two triplets read alike */
+  len[0] = (unsigned char) nlen; fnv(h, len, 1); fnv(h, net, nlen);
+  len[0] = (unsigned char) (slen >> 8); len[1] = (unsigned char) slen; fnv(h, len, 2); fnv(h, sender, slen);
+  len[0] = (unsigned char) (rlen >> 8); len[1] = (unsigned char) rlen; fnv(h, len, 2); fnv(h, rcpt, rlen);
+  fnvout(out, h);
+}
+
+/* as a triplet's, not keyed: a sender crafted to share another's key
+   must come from the same client and begin with the same SDU_ADDR_MAX
+   bytes */
+void throttle_sender_hash(unsigned char *out, const char *sender, size_t slen)
+{
+  unsigned long long h[2] = { 0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL };
+  fnv(h, sender, slen);
+  fnvout(out, h);
 }
 
 void throttle_grey_hex(char *out, const unsigned char *hash)

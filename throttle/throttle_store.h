@@ -43,11 +43,17 @@ int throttle_conn_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned 
 /* kill(pid, 0) finds it (or it belongs to another user) */
 int throttle_alive(unsigned long pid);
 
-/* the (client, sender) pair: 1 remembered, 0 not */
+/* the (client, sender) pair: 1 remembered, 0 not. sender is at most
+   SDU_ADDR_MAX bytes; one that was longer is keyed by those first bytes
+   and long, the hash of it all (throttle_sender_hash), so that two long
+   senders alike in their first SDU_ADDR_MAX bytes are two pairs; long is
+   0 for a sender that fits (its key as before the hash was added) */
+#define THROTTLE_SENDER_HASH 16
 int throttle_bl_check(sdu_state *st, const char *ckey, size_t cklen,
-  const char *sender, size_t slen, unsigned long long now);
+  const char *sender, size_t slen, const unsigned char *longhash, unsigned long long now);
 int throttle_bl_add(sdu_state *st, const char *ckey, size_t cklen,
-  const char *sender, size_t slen, unsigned long long expires);
+  const char *sender, size_t slen, const unsigned char *longhash, unsigned long long expires);
+void throttle_sender_hash(unsigned char *out, const char *sender, size_t slen);
 
 /* a bounce to rcpt (lower case): 1 refuse it (held, or the one over the
    limit, which starts a hold until now + hold), 0 let it pass */

@@ -164,12 +164,12 @@ static void run(const char *store)
   }
 
   /* blacklist */
-  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, t0), 0, "bl: not yet");
-  T_EQI(throttle_bl_add(&st, k1, n1, "a@example.org", 13, t0 + 100), 0, "bl: added");
-  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, t0 + 99), 1, "bl: remembered");
-  T_EQI(throttle_bl_check(&st, k2, n2, "a@example.org", 13, t0 + 99), 0, "bl: not for another client");
-  T_EQI(throttle_bl_check(&st, k1, n1, "b@example.org", 13, t0 + 99), 0, "bl: not for another sender");
-  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, t0 + 100), 0, "bl: gone at expiry");
+  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, 0, t0), 0, "bl: not yet");
+  T_EQI(throttle_bl_add(&st, k1, n1, "a@example.org", 13, 0, t0 + 100), 0, "bl: added");
+  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, 0, t0 + 99), 1, "bl: remembered");
+  T_EQI(throttle_bl_check(&st, k2, n2, "a@example.org", 13, 0, t0 + 99), 0, "bl: not for another client");
+  T_EQI(throttle_bl_check(&st, k1, n1, "b@example.org", 13, 0, t0 + 99), 0, "bl: not for another sender");
+  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, 0, t0 + 100), 0, "bl: gone at expiry");
 
   /* bounce limit: more than 2 in 600 s, hold 3600 s */
   T_EQI(throttle_bounce(&st, "v@example.net", 13, t0, &b, 3600), 0, "bounce 1 passes");
@@ -308,6 +308,34 @@ static void run(const char *store)
   one(&s, SDU_V_MAIL, "FROM:<spam@example.com>", 250, t0 + 10800);
   T_OK(RCPT(&s, "x@example.net", t0 + 10800) == SDU_PASS, "bl session: the pair passes again after expiry");
   rep(&s, SDU_V_RCPT, 250, t0 + 10800);
+  {
+    /* a sender that fits is keyed as before: 's', the client, the sender (stores of before still work) */
+    char k[64];
+    k[0] = 's'; memcpy(k + 1, k2, n2); memcpy(k + 1 + n2, "spam@example.com", 16);
+    T_EQI(sdu_state_get(&st, k, 1 + n2 + 16, 0, t0 + 60, 0), 1, "bl session: the key of a short sender is as before");
+  }
+  /* two long senders (not RFC 5321's: taken loose) alike in their first
+     SDU_ADDR_MAX bytes are two pairs: the one refused does not list the other */
+  {
+    char m1[400], m2[400], m1u[400], pad[300];
+    memset(pad, 'x', 280); pad[280] = 0;
+    snprintf(m1, sizeof m1, "FROM:<%s1@example.com>", pad);
+    snprintf(m2, sizeof m2, "FROM:<%s2@example.com>", pad);
+    snprintf(m1u, sizeof m1u, "FROM:<%s1@EXAMPLE.com>", pad);
+    throttle_session_init(&s);
+    s.st = &st; s.blacklist = 1; s.blhold = 10800;
+    memcpy(s.ckey, k2, n2); s.cklen = n2;
+    one(&s, SDU_V_MAIL, m1, 250, t0);
+    one(&s, SDU_V_RCPT, "TO:<x@example.net>", 250, t0);
+    one(&s, SDU_V_DATA, "", 354, t0);
+    rep(&s, SDU_V_DOT, 554, t0);
+    T_EQI(s.remembered, 1, "bl long sender: remembered");
+    one(&s, SDU_V_MAIL, m2, 250, t0 + 60);
+    T_OK(RCPT(&s, "x@example.net", t0 + 60) == SDU_PASS, "bl long sender: another with the same first 280 bytes passes");
+    rep(&s, SDU_V_RCPT, 250, t0 + 60);
+    one(&s, SDU_V_MAIL, m1u, 250, t0 + 60);
+    T_OK(REFUSED(RCPT(&s, "x@example.net", t0 + 60), "550"), "bl long sender: the same one (in other case) is refused");
+  }
   /* a hold of ULONG_MAX seconds (the duration parser takes it) is for ever, not expired at once */
   throttle_session_init(&s);
   s.st = &st; s.blacklist = 1; s.blhold = (unsigned long) -1;
@@ -351,8 +379,8 @@ static void run(const char *store)
   rep(&s, SDU_V_RCPT, 250, t0);
   rep(&s, SDU_V_DATA, 354, t0);
   rep(&s, SDU_V_DOT, 550, t0);
-  T_EQI(throttle_bl_check(&st, k2, n2, "first@example.com", 17, t0 + 1), 0, "bl pipelined: the accepted message's sender is not remembered");
-  T_EQI(throttle_bl_check(&st, k2, n2, "second@example.com", 18, t0 + 1), 1, "bl pipelined: the refused one's is");
+  T_EQI(throttle_bl_check(&st, k2, n2, "first@example.com", 17, 0, t0 + 1), 0, "bl pipelined: the accepted message's sender is not remembered");
+  T_EQI(throttle_bl_check(&st, k2, n2, "second@example.com", 18, 0, t0 + 1), 1, "bl pipelined: the refused one's is");
   T_EQI(s.msgs, 1, "bl pipelined: one message passed");
   /* <> is never remembered */
   throttle_session_init(&s);
@@ -390,7 +418,7 @@ static void run(const char *store)
       one(&s, SDU_V_DATA, "", 354, t0);
       reptext(&s, SDU_V_DOT, keep[i], t0);
     }
-    T_OK(s.remembered == 0 && throttle_bl_check(&st, k2, n2, "big@example.com", 15, t0 + 1) == 0,
+    T_OK(s.remembered == 0 && throttle_bl_check(&st, k2, n2, "big@example.com", 15, 0, t0 + 1) == 0,
       "bl: 552, size and storage codes and 4xx at the end of data are not remembered");
   }
   /* harvest: nothing refused, counted */
