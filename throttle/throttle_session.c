@@ -121,8 +121,16 @@ static int greylist(throttle_session *s, throttle_tx *t, const char *arg, size_t
   sdu_addr_lower(rcpt, rlen);
   if (throttle_grey_exempt(rcpt, rlen)) return 0;
   if (!t->bounce && s->greysenders && throttle_addrs_match(s->greysenders, t->sender, t->senderlen)) return 0;
-  /* a bounce is keyed without the sender: its sender is "" */
-  throttle_grey_triplet(hash, s->gnet, s->gnlen, t->sender, t->bounce ? 0 : t->senderlen, rcpt, rlen);
+  /* a bounce is keyed without the sender: its sender is ""; a sender
+     longer than SDU_ADDR_MAX by its first bytes and the hash of it all,
+     as in the blacklist, so that two alike in their first bytes differ */
+  if (t->senderlong && !t->bounce) {
+    char whole[SDU_ADDR_MAX + THROTTLE_SENDER_HASH];
+    memcpy(whole, t->sender, t->senderlen);
+    memcpy(whole + t->senderlen, t->senderhash, THROTTLE_SENDER_HASH);
+    throttle_grey_triplet(hash, s->gnet, s->gnlen, whole, t->senderlen + THROTTLE_SENDER_HASH, rcpt, rlen);
+  } else
+    throttle_grey_triplet(hash, s->gnet, s->gnlen, t->sender, t->bounce ? 0 : t->senderlen, rcpt, rlen);
   throttle_grey_hex(hex, hash);
   /* the network's count goes up once per transaction that passes; it lives D days since */
   d = throttle_grey_decide(s->st, &s->grey, s->gnet, s->gnlen, hash, !t->greycounted, now);

@@ -69,7 +69,7 @@ static void greysession(throttle_session *s, sdu_state *st, const char *ipstr)
 static int greytx(sdu_state *st, const char *ipstr, const char *from, const char *to, unsigned long long now)
 {
   throttle_session s;
-  char a[300];
+  char a[600];
   int r;
   greysession(&s, st, ipstr);
   snprintf(a, sizeof a, "FROM:<%s>", from);
@@ -526,6 +526,20 @@ static void run(const char *store)
     T_OK(GREYLISTED(rc) && !strcmp(greyseen, "late!"), "grey: a retry after 24 hours: 451 again, logged late");
     rc = greytx(&st, "203.0.113.5", "other@spam.example", "joe@example.net", g0 + 86400 + 5 + 300);
     T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey: and passes after the delay from the late retry");
+
+    /* two long senders (taken loose) alike in their first SDU_ADDR_MAX
+       bytes are two triplets: the one that waited does not pass the other */
+    {
+      char l1[400], l2[400];
+      memset(l1, 'y', 280); memcpy(l1 + 280, "1@spam.example", 15);
+      memcpy(l2, l1, 400); l2[280] = '2';
+      rc = greytx(&st, "203.0.113.5", l1, "joe@example.net", g0);
+      T_OK(GREYLISTED(rc) && !strcmp(greyseen, "new!"), "grey long sender: first sight 451");
+      rc = greytx(&st, "203.0.113.5", l2, "joe@example.net", g0 + 301);
+      T_OK(GREYLISTED(rc) && !strcmp(greyseen, "new!"), "grey long sender: another with the same first 280 bytes is new");
+      rc = greytx(&st, "203.0.113.5", l1, "joe@example.net", g0 + 302);
+      T_OK(rc == SDU_PASS && !strcmp(greyseen, "pass"), "grey long sender: the one that waited passes");
+    }
 
     /* every recipient of a transaction is its own triplet */
     {
