@@ -886,12 +886,12 @@ static int incr_in(MDB_txn *txn, unsigned int dbi, MDB_val *k, unsigned long lon
     if (n < (unsigned long) -1) ++n;
   } else {
     n = 1;
-    exp = now + window < now ? (unsigned long long) -1 : now + window;
+    exp = sdu_later(now, window);
   }
   /* the event that passes the limit starts the hold (a hold past the
      end of time is for ever, as on Redis) */
   if (hold && n == (unsigned long long) limit + 1) {
-    unsigned long long end = now + hold < now ? (unsigned long long) -1 : now + hold;
+    unsigned long long end = sdu_later(now, hold);
     if (end > exp) exp = end;
   }
   sdu_state_pack64(buf, exp);

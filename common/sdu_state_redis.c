@@ -702,14 +702,14 @@ int sdu_redis_batch(sdu_state_op *ops, unsigned int n, unsigned long long now)
     unsigned int a = 4 + n + 3 * i;
     av[a] = op->incr ? "i" : "p"; al[a] = 1;
     if (op->incr) {
-      exp = now + op->window < now ? (unsigned long long) -1 : now + op->window;
+      exp = sdu_later(now, op->window);
       pack64(p, exp);
       av[a + 1] = p; al[a + 1] = HDR;
       p += HDR;
       ttl = (unsigned long long) (op->window > TTL_MAX ? TTL_MAX : op->window) * 1000 + SLACK_MS;
       if (op->hold) { /* the hold's end and the limit; its Redis expiry after the window's */
         unsigned long long h = (unsigned long long) (op->hold > TTL_MAX ? TTL_MAX : op->hold) * 1000 + SLACK_MS;
-        pack64(p, now + op->hold < now ? (unsigned long long) -1 : now + op->hold);
+        pack64(p, sdu_later(now, op->hold));
         pack64(p + HDR, op->limit);
         al[a + 1] += 2 * HDR;
         p += 2 * HDR;

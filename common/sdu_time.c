@@ -57,3 +57,8 @@ unsigned long long sdu_ms(void)
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (unsigned long long) ts.tv_sec * 1000 + (unsigned long long) ts.tv_nsec / 1000000;
 }
+
+unsigned long long sdu_later(unsigned long long t, unsigned long long d)
+{
+  return t + d < t ? (unsigned long long) -1 : t + d;
+}

@@ -9,5 +9,8 @@ unsigned long long sdu_now(void);
 unsigned long long sdu_ms(void);
 /* "90", "90s", "10m", "3h", "7d" into seconds: 1 ok, 0 bad syntax or overflow */
 int sdu_parse_duration(const char *s, unsigned long *secs);
+/* t + d, at most the end of time: a duration the parser takes (up to
+   ULONG_MAX seconds) must not wrap to a time long past */
+unsigned long long sdu_later(unsigned long long t, unsigned long long d);
 
 #endif

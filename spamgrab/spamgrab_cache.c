@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include "sdu_time.h"
 #include "spamgrab_cache.h"
 
 /* root (its cron's -z, a person's -n, -r or -s) opening the state of
@@ -212,7 +213,7 @@ int sg_cache_claim(sg_cache *c, const sdu_ip *ip, unsigned long long now, unsign
     if (found == -1) break;
     memset(&h, 0, sizeof h);
     if (found == 1 && !sg_host_scan(old.s, old.len, &h)) memset(&h, 0, sizeof h); /* malformed: as if absent */
-    if (!force && h.reported && now < h.reported + interval) { r = 0; break; }
+    if (!force && h.reported && now < sdu_later(h.reported, interval)) { r = 0; break; }
     if (!h.first) h.first = now;
     h.reported = now;
     len = sg_host_fmt(buf, sizeof buf, &h);

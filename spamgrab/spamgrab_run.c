@@ -171,7 +171,7 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
     sg_cache_close(&cache); free(p);
     return r;
   }
-  due = manual || !known || !h.reported || now >= h.reported + c->interval;
+  due = manual || !known || !h.reported || now >= sdu_later(h.reported, c->interval);
   dialup = !manual && p->client.tag && isdialup(c, p->client.lists);
   sdu_log_kvu(&l, "known", (unsigned long) (known == 1));
   sdu_log_kv(&l, "decision", dialup ? "dialup" : "relay");
@@ -256,7 +256,7 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
     /* several double-bounces of one spam run arrive at once: one process
        reports; the others see its claim and only count the host */
     int claimed;
-    if (sg_cache_claim(&cache, &p->client.ip, now, c->interval, now + c->hold, 0, &claimed) == -1) {
+    if (sg_cache_claim(&cache, &p->client.ip, now, c->interval, sdu_later(now, c->hold), 0, &claimed) == -1) {
       r = tempfail(&l, "state", sg_cache_error(&cache));
       goto fail;
     }
@@ -273,7 +273,7 @@ int sg_run(const sg_conf *c, const char *msg, size_t len, int manual, int dry)
   ++h.seen;
   if (p->client.tag) { memcpy(h.lists, p->client.lists, sizeof h.lists); h.lists[SG_CACHE_LISTS] = 0; }
   if (nrep || other) h.reported = now;  /* ours, or the claimer's give or take a second */
-  if (sg_cache_put(&cache, &p->client.ip, &h, now + c->hold, to, nrep, now, c->cap, ok) == -1) {
+  if (sg_cache_put(&cache, &p->client.ip, &h, sdu_later(now, c->hold), to, nrep, now, c->cap, ok) == -1) {
     r = tempfail(&l, "state", sg_cache_error(&cache));
     goto fail;
   }

@@ -1,6 +1,7 @@
 /* throttle_session.c: what throttle does inside one SMTP session (no sockets) */
 #include <string.h>
 #include "sdu_smtp.h"
+#include "sdu_time.h"
 #include "throttle_store.h"
 #include "throttle_session.h"
 
@@ -235,9 +236,8 @@ void throttle_session_reply(throttle_session *s, int verb, int code,
     else if (s->blacklist && s->st && s->msg.open && !s->msg.bounce
              && throttle_refuses_content(code, text, len)) {
       /* a hold past the end of time (-b of ULONG_MAX seconds) is for ever, not expired at once */
-      unsigned long long until = now + s->blhold < now ? (unsigned long long) -1 : now + s->blhold;
       if (throttle_bl_add(s->st, s->ckey, s->cklen, s->msg.sender, s->msg.senderlen,
-        s->msg.senderlong ? s->msg.senderhash : 0, until) == -1)
+        s->msg.senderlong ? s->msg.senderhash : 0, sdu_later(now, s->blhold)) == -1)
         storefail(s);
       else
         ++s->remembered;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <lmdb.h>
 #include "sdu_addr.h"
+#include "sdu_time.h"
 #include "throttle_store.h"
 
 #define KEYMAX (1 + THROTTLE_CKEY_MAX + SDU_ADDR_MAX + THROTTLE_SENDER_HASH + 1)
@@ -289,13 +290,6 @@ static void put32(char *p, unsigned long v)
   p[0] = (char) (v >> 24); p[1] = (char) (v >> 16); p[2] = (char) (v >> 8); p[3] = (char) v;
 }
 
-/* now + d, at most the end of time: a duration the parser takes (up to
-   ULONG_MAX seconds) must not wrap to an entry that is expired at once */
-static unsigned long long later(unsigned long long now, unsigned long long d)
-{
-  return now + d < now ? (unsigned long long) -1 : now + d;
-}
-
 /* the entries' bytes are read into buffers kept for the process */
 static stralloc rbuf, abuf;
 
@@ -322,7 +316,7 @@ static int awlcount(sdu_state *st, const throttle_grey *g, const char *k, size_t
   put32(v, count);
   sdu_state_pack64((unsigned char *) v + 4, now);
   memset(op, 0, sizeof *op);
-  op->st = st; op->key = k; op->klen = kn; op->val = v; op->vlen = 12; op->expires = later(now, g->awltime);
+  op->st = st; op->key = k; op->klen = kn; op->val = v; op->vlen = 12; op->expires = sdu_later(now, g->awltime);
   return 1;
 }
 
@@ -344,7 +338,7 @@ static int tripdecide(sdu_state *st, const throttle_grey *g, const char *k, cons
     /* remembered awltime since its last use: the expiry moves on at most
        once per awltime / 35 (a day of 35), so that a known triplet is
        mostly a read */
-    if (expires && expires >= later(now, g->awltime - g->awltime / 35)) return THROTTLE_GREY_KNOWN;
+    if (expires && expires >= sdu_later(now, g->awltime - g->awltime / 35)) return THROTTLE_GREY_KNOWN;
     d = THROTTLE_GREY_KNOWN;
   }
   else if (state != 'p' || first > now) d = THROTTLE_GREY_NEW;
@@ -357,11 +351,11 @@ static int tripdecide(sdu_state *st, const throttle_grey *g, const char *k, cons
     /* kept a lifetime past the window, so that a late retry is told from a new triplet */
     v[0] = 'p';
     sdu_state_pack64((unsigned char *) v + 1, now);
-    op->expires = later(later(now, g->lifetime), g->lifetime);
+    op->expires = sdu_later(sdu_later(now, g->lifetime), g->lifetime);
   } else {
     v[0] = 'P';
     sdu_state_pack64((unsigned char *) v + 1, first);
-    op->expires = later(now, g->awltime);
+    op->expires = sdu_later(now, g->awltime);
   }
   *put = 1;
   return d;

@@ -228,6 +228,14 @@ sg $((86400 + 7 * 86400 - 1)) "$DATA/db01.eml"
 e2e_check "seen again within 7 days: known" 'grep -q "known=1" "$C/log"'
 sg $((86400 + 14 * 86400)) "$DATA/db01.eml"
 e2e_check "7 days after it was last seen: forgotten, reported anew" 'grep -q "known=0 .*action=report" "$C/log"'
+# a hold and an interval of the end of time (the duration parser takes up to
+# ULONG_MAX seconds): remembered and reported once for ever, not wrapped to a
+# time long past (a report for every double-bounce, a host forgotten at once)
+setup forever "hold 18446744073709551615" "interval 18446744073709551615"
+sg 0 "$DATA/db01.eml"
+e2e_check "hold and interval of ULONG_MAX s: the first double-bounce reported" 'grep -q "known=0.*sent=1 saved=2 action=report" "$C/log"'
+sg 3600 "$DATA/db01.eml"
+e2e_check "hold and interval of ULONG_MAX s: an hour later known, nothing sent" 'grep -q "known=1 decision=relay sent=0 saved=0 action=discard" "$C/log"'
 
 # eight double-bounces of one new host at the same moment, as qmail-local runs
 # them side by side: one process reports, the others only count the host
