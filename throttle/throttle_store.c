@@ -9,7 +9,7 @@
 #include "sdu_time.h"
 #include "throttle_store.h"
 
-#define KEYMAX (1 + THROTTLE_CKEY_MAX + SDU_ADDR_MAX + THROTTLE_SENDER_HASH + 1)
+#define KEYMAX (1 + THROTTLE_CKEY_MAX + THROTTLE_SENDER_KEY + 1)
 
 /* what byte 0 of a key says */
 #define K_RATE 'r'
@@ -160,30 +160,24 @@ int throttle_conc_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned 
   return r == -1 ? -1 : (r & THROTTLE_OVER_CONC) != 0;
 }
 
-/* the pair's key: a long sender's hash after its first SDU_ADDR_MAX
-   bytes, a key longer than any sender that fits can make */
-static size_t senderkey(char *k, const char *ckey, size_t cklen, const char *sender, size_t slen,
-  const unsigned char *longhash)
+static size_t pairkey(char *k, const char *ckey, size_t cklen, const char *skey, size_t sklen)
 {
-  size_t n;
-  if (slen > SDU_ADDR_MAX) slen = SDU_ADDR_MAX;
-  n = mkkey(k, K_SENDER, ckey, cklen, sender, slen);
-  if (longhash) { memcpy(k + n, longhash, THROTTLE_SENDER_HASH); n += THROTTLE_SENDER_HASH; }
-  return n;
+  if (sklen > THROTTLE_SENDER_KEY) sklen = THROTTLE_SENDER_KEY;
+  return mkkey(k, K_SENDER, ckey, cklen, skey, sklen);
 }
 
 int throttle_bl_check(sdu_state *st, const char *ckey, size_t cklen,
-  const char *sender, size_t slen, const unsigned char *longhash, unsigned long long now)
+  const char *skey, size_t sklen, unsigned long long now)
 {
   char k[KEYMAX];
-  return sdu_state_get(st, k, senderkey(k, ckey, cklen, sender, slen, longhash), 0, now, 0);
+  return sdu_state_get(st, k, pairkey(k, ckey, cklen, skey, sklen), 0, now, 0);
 }
 
 int throttle_bl_add(sdu_state *st, const char *ckey, size_t cklen,
-  const char *sender, size_t slen, const unsigned char *longhash, unsigned long long expires)
+  const char *skey, size_t sklen, unsigned long long expires)
 {
   char k[KEYMAX];
-  return sdu_state_put(st, k, senderkey(k, ckey, cklen, sender, slen, longhash), "", 0, expires);
+  return sdu_state_put(st, k, pairkey(k, ckey, cklen, skey, sklen), "", 0, expires);
 }
 
 /* one counter per recipient, held once over the limit: one write, one
@@ -258,14 +252,17 @@ void throttle_grey_triplet(unsigned char *out, const char *net, size_t nlen,
   fnvout(out, h);
 }
 
-/* as a triplet's, not keyed: a sender crafted to share another's key
-   must come from the same client and begin with the same SDU_ADDR_MAX
+/* the hash as a triplet's, not keyed: a sender crafted to share another's
+   key must come from the same client and begin with the same SDU_ADDR_MAX
    bytes */
-void throttle_sender_hash(unsigned char *out, const char *sender, size_t slen)
+size_t throttle_sender_key(char *out, const char *sender, size_t slen)
 {
   unsigned long long h[2] = { 0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL };
+  if (slen <= SDU_ADDR_MAX) { memcpy(out, sender, slen); return slen; }
+  memcpy(out, sender, SDU_ADDR_MAX);
   fnv(h, sender, slen);
-  fnvout(out, h);
+  fnvout((unsigned char *) out + SDU_ADDR_MAX, h);
+  return THROTTLE_SENDER_KEY;
 }
 
 void throttle_grey_hex(char *out, const unsigned char *hash)

@@ -3,6 +3,7 @@
 #define THROTTLE_STORE_H
 
 #include <stddef.h>
+#include "sdu_addr.h"
 #include "sdu_state.h"
 #include "throttle_rules.h"
 
@@ -43,17 +44,18 @@ int throttle_conn_enter(sdu_state *st, const char *ckey, size_t cklen, unsigned 
 /* kill(pid, 0) finds it (or it belongs to another user) */
 int throttle_alive(unsigned long pid);
 
-/* the (client, sender) pair: 1 remembered, 0 not. sender is at most
-   SDU_ADDR_MAX bytes; one that was longer is keyed by those first bytes
-   and long, the hash of it all (throttle_sender_hash), so that two long
-   senders alike in their first SDU_ADDR_MAX bytes are two pairs; long is
-   0 for a sender that fits (its key as before the hash was added) */
+/* a sender's key (lower case) into out (THROTTLE_SENDER_KEY bytes): the
+   sender, or for one longer than SDU_ADDR_MAX its first SDU_ADDR_MAX bytes
+   and a hash of it all, a key longer than any that fits can have; its
+   length */
 #define THROTTLE_SENDER_HASH 16
+#define THROTTLE_SENDER_KEY (SDU_ADDR_MAX + THROTTLE_SENDER_HASH)
+size_t throttle_sender_key(char *out, const char *sender, size_t slen);
+/* the (client, sender key) pair: 1 remembered, 0 not */
 int throttle_bl_check(sdu_state *st, const char *ckey, size_t cklen,
-  const char *sender, size_t slen, const unsigned char *longhash, unsigned long long now);
+  const char *skey, size_t sklen, unsigned long long now);
 int throttle_bl_add(sdu_state *st, const char *ckey, size_t cklen,
-  const char *sender, size_t slen, const unsigned char *longhash, unsigned long long expires);
-void throttle_sender_hash(unsigned char *out, const char *sender, size_t slen);
+  const char *skey, size_t sklen, unsigned long long expires);
 
 /* a bounce to rcpt (lower case): 1 refuse it (held, or the one over the
    limit, which starts a hold until now + hold), 0 let it pass */

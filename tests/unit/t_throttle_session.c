@@ -164,12 +164,12 @@ static void run(const char *store)
   }
 
   /* blacklist */
-  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, 0, t0), 0, "bl: not yet");
-  T_EQI(throttle_bl_add(&st, k1, n1, "a@example.org", 13, 0, t0 + 100), 0, "bl: added");
-  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, 0, t0 + 99), 1, "bl: remembered");
-  T_EQI(throttle_bl_check(&st, k2, n2, "a@example.org", 13, 0, t0 + 99), 0, "bl: not for another client");
-  T_EQI(throttle_bl_check(&st, k1, n1, "b@example.org", 13, 0, t0 + 99), 0, "bl: not for another sender");
-  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, 0, t0 + 100), 0, "bl: gone at expiry");
+  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, t0), 0, "bl: not yet");
+  T_EQI(throttle_bl_add(&st, k1, n1, "a@example.org", 13, t0 + 100), 0, "bl: added");
+  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, t0 + 99), 1, "bl: remembered");
+  T_EQI(throttle_bl_check(&st, k2, n2, "a@example.org", 13, t0 + 99), 0, "bl: not for another client");
+  T_EQI(throttle_bl_check(&st, k1, n1, "b@example.org", 13, t0 + 99), 0, "bl: not for another sender");
+  T_EQI(throttle_bl_check(&st, k1, n1, "a@example.org", 13, t0 + 100), 0, "bl: gone at expiry");
 
   /* bounce limit: more than 2 in 600 s, hold 3600 s */
   T_EQI(throttle_bounce(&st, "v@example.net", 13, t0, &b, 3600), 0, "bounce 1 passes");
@@ -379,8 +379,8 @@ static void run(const char *store)
   rep(&s, SDU_V_RCPT, 250, t0);
   rep(&s, SDU_V_DATA, 354, t0);
   rep(&s, SDU_V_DOT, 550, t0);
-  T_EQI(throttle_bl_check(&st, k2, n2, "first@example.com", 17, 0, t0 + 1), 0, "bl pipelined: the accepted message's sender is not remembered");
-  T_EQI(throttle_bl_check(&st, k2, n2, "second@example.com", 18, 0, t0 + 1), 1, "bl pipelined: the refused one's is");
+  T_EQI(throttle_bl_check(&st, k2, n2, "first@example.com", 17, t0 + 1), 0, "bl pipelined: the accepted message's sender is not remembered");
+  T_EQI(throttle_bl_check(&st, k2, n2, "second@example.com", 18, t0 + 1), 1, "bl pipelined: the refused one's is");
   T_EQI(s.msgs, 1, "bl pipelined: one message passed");
   /* <> is never remembered */
   throttle_session_init(&s);
@@ -418,7 +418,7 @@ static void run(const char *store)
       one(&s, SDU_V_DATA, "", 354, t0);
       reptext(&s, SDU_V_DOT, keep[i], t0);
     }
-    T_OK(s.remembered == 0 && throttle_bl_check(&st, k2, n2, "big@example.com", 15, 0, t0 + 1) == 0,
+    T_OK(s.remembered == 0 && throttle_bl_check(&st, k2, n2, "big@example.com", 15, t0 + 1) == 0,
       "bl: 552, size and storage codes and 4xx at the end of data are not remembered");
   }
   /* harvest: nothing refused, counted */
@@ -618,6 +618,19 @@ static void run(const char *store)
       T_OK(RCPT(&gs, "joe@example.net", g0) == SDU_WAIT, "grey: the RCPT waits: which sender is not known yet");
       rep(&gs, SDU_V_MAIL, 250, g0);
       T_OK(GREYLISTED(RCPT(&gs, "joe@example.net", g0)), "grey: and is decided when the MAIL's reply is in");
+
+      /* two long senders alike in their first SDU_ADDR_MAX bytes are two
+         senders: the RCPT waits for the second MAIL's reply here too */
+      {
+        char m1[400], m2[400], pad[300];
+        memset(pad, 'z', 280); pad[280] = 0;
+        snprintf(m1, sizeof m1, "FROM:<%s1@one.example>", pad);
+        snprintf(m2, sizeof m2, "FROM:<%s2@one.example>", pad);
+        greysession(&gs, &st, "192.0.2.84");
+        one(&gs, SDU_V_MAIL, m1, 250, g0);
+        T_OK(cmd(&gs, SDU_V_MAIL, m2, g0) == SDU_PASS, "grey long senders: a second MAIL in flight");
+        T_OK(RCPT(&gs, "joe@example.net", g0) == SDU_WAIT, "grey long senders: the RCPT waits: they are two senders");
+      }
 
       greysession(&gs, &st, "192.0.2.83");
       gs.greylist = 0;
