@@ -639,6 +639,21 @@ static int inject(sdu_proxy *p, int fold)
   return 1;
 }
 
+/* the client's first line reaches downstream as a continuation line: it
+   begins with a blank once the client's dot stuffing is undone and a bare
+   CR is a space (" X", "\tX", "\rX", ". X", ".\tX", ".\rX"; the scanner
+   below makes those changes). 1 it does, 0 it does not, -1 the bytes so
+   far cannot tell */
+static int foldsfirst(const char *s, size_t n)
+{
+  size_t i = n && s[0] == '.';
+  if (i >= n) return -1;
+  if (s[i] == ' ' || s[i] == '\t') return 1;
+  if (s[i] != '\r') return 0;
+  if (i + 1 >= n) return -1;
+  return s[i + 1] != '\n';
+}
+
 /* a bare LF in a message: refused (SDU_BARELF=reject), downstream is cut
    off before the end of data, so that it takes nothing */
 static void dbad(sdu_proxy *p)
@@ -665,7 +680,9 @@ static void data(sdu_proxy *p)
 
   p->dhold = 0;
   if (p->dfirst) {
-    if (!n || !inject(p, s[0] == ' ' || s[0] == '\t')) return;
+    int fold = foldsfirst(s, n);
+    if (fold < 0) { p->dhold = n > 0; return; }
+    if (!inject(p, fold)) return;
     p->dfirst = 0;
   }
   while (i < n && p->dout.len + (i - from) < BUFSZ - 8) {

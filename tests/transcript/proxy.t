@@ -470,9 +470,12 @@ and arrives byte for byte (tests/lib/bigdata.py).
 The injected lines end so that no client line can continue them (issue 13):
 a message whose first line begins with a space or a tab folds into an empty
 X-Sdu-Continuation: field, not into the last injected line; other messages
-get nothing more, nor does a message when no link injects anything.
+get nothing more, nor does a message when no link injects anything. A first
+line that begins with a blank only once the client's dot stuffing is undone
+or its bare CR is a space (". x", ".<TAB>x", "<CR>x", ".<CR>x") is one too;
+a stuffed dot or an empty first line is not.
 
-  $ mkdir fold; for first in ' folded' '\tfolded' 'Subject: plain'; do
+  $ mkdir fold; for first in ' folded' '\tfolded' 'Subject: plain' '. stuffed' '.\tstuffed' '\rbarecr' '.\rstuffedcr' '..dot' ''; do
   >   printf "HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n$first\r\n\r\nbody\r\n.\r\nQUIT\r\n" | sdu-testproxy -q -H 'X-Test: yes' smtpsink -d fold 2>/dev/null >/dev/null
   > done
   > printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n folded\r\n\r\nbody\r\n.\r\nQUIT\r\n' | sdu-testproxy -q smtpsink -d fold 2>/dev/null >/dev/null
@@ -489,6 +492,33 @@ get nothing more, nor does a message when no link injects anything.
   --
   X-Test: yes^M
   Subject: plain^M
+  ^M
+  --
+  X-Test: yes^M
+  X-Sdu-Continuation:^M
+   stuffed^M
+  ^M
+  --
+  X-Test: yes^M
+  X-Sdu-Continuation:^M
+  ^Istuffed^M
+  ^M
+  --
+  X-Test: yes^M
+  X-Sdu-Continuation:^M
+   barecr^M
+  ^M
+  --
+  X-Test: yes^M
+  X-Sdu-Continuation:^M
+   stuffedcr^M
+  ^M
+  --
+  X-Test: yes^M
+  .dot^M
+  ^M
+  --
+  X-Test: yes^M
   ^M
   --
    folded^M
