@@ -112,6 +112,9 @@ echo "  rblcheck, then prog  $r_rbl conn/s"
 echo "  floor, then prog     $r_floor conn/s (bench/rblcheck_floor: the same 4 queries, no policy, no log, then exec)"
 echo "$r_rbl $r_exec $r_alone $ratio" | awk '{ printf "  rblcheck / bare exec = %.3f (target >= 0.95; median of the rounds'"'"' ratios %.3f); rblcheck / prog alone = %.3f\n", $1 / $2, $4, $1 / $3 }'
 echo "  floor / bare exec = $fratio, rblcheck / floor = $rfratio (medians of the rounds' ratios: what the 4 round trips cost, what rblcheck adds to them)"
+# each round, for the spread: one client at a time, so a round's rate moves with
+# every wake-up of the machine (the floor's rounds have ranged over 2x in one run)
+awk '{ printf "%s%s/%s/%s/%s", (NR > 1 ? ", " : "  rounds (rblcheck/bare exec/alone/floor conn/s): "), $1, $2, $3, $4 } END { print "" }' "$work/rates"
 
 # --- 3. time to the complete greeting, the pregreet watch on (the default) and off (-P)
 latn=${LATN:-1000}

@@ -5,7 +5,8 @@
 # every message answered 250 is stored once, as the client sent it (under the
 # documented changes: a bare LF a line end, a bare CR a space), below the
 # injected lines and never folded into them; no bare CR or LF reaches the
-# server; nothing else is stored; no session stalls (tests/lib/sessionfuzz.py).
+# server; nothing else is stored, nor a message the client left in the middle;
+# no session stalls (tests/lib/sessionfuzz.py).
 # Through sdu-testproxy (bare LF normalized, and refused with SDU_BARELF=reject)
 # (a third of the sessions authenticated) and through the chain (rblcheck's
 # tag, throttle, rcptcheck in one process),
@@ -26,14 +27,14 @@ mkdir -p "$D/sink" "$D/sink2" "$D/sink3" "$D/state"
 e2e_tcpserver 0 "$T/tests/sdu-testproxy" -q -H 'X-Test: injected' -r bad "$T/tests/smtpsink" -x auth -d "$D/sink" || exit 1
 # shellcheck disable=SC2086
 e2e_ok "sdu-testproxy, bare LF normalized: $n sessions (a third authenticated: no injected line), every message stored as told" \
-  fuzz "$D/sink" --sessions "$n" $seed --header 'X-Test: injected' --refuse bad --big --auth 0.3
+  fuzz "$D/sink" --sessions "$n" $seed --header 'X-Test: injected' --refuse bad --big --auth 0.3 --cut 0.1
 e2e_stop "$E2E_TCPSERVER_PID"
 
 # shellcheck disable=SC2086
 e2e_tcpserver 0 env SDU_BARELF=reject "$T/tests/sdu-testproxy" -q -H 'X-Test: injected' "$T/tests/smtpsink" -d "$D/sink2" || exit 1
 # shellcheck disable=SC2086
 e2e_ok "sdu-testproxy, SDU_BARELF=reject: $n sessions, a bare LF refused and nothing stored, the rest as told" \
-  fuzz "$D/sink2" --sessions "$n" $seed --header 'X-Test: injected' --barelf reject
+  fuzz "$D/sink2" --sessions "$n" $seed --header 'X-Test: injected' --barelf reject --cut 0.1
 e2e_stop "$E2E_TCPSERVER_PID"
 
 # the chain: the client is on a list whose rule tags, so rblcheck's tag is
@@ -55,5 +56,5 @@ e2e_tcpserver 0 env TCPREMOTEIP="$client" SDU_TLS_CERT="$D/ec.crt" SDU_TLS_KEY="
 e2e_ok "the chain, half the sessions in STARTTLS: $n sessions, every message stored as told below the tag" \
   fuzz "$D/sink3" --sessions "$n" $seed --header-re '^X-RBLCheck: ip='"$client"' lists=rbl ' \
     --starttls 0.5 --tls-header-re '^X-Sdu-TLS: ' \
-    --rcpt one@example.net --rcpt two@example.net --rcpt nobody@example.net --big
+    --rcpt one@example.net --rcpt two@example.net --rcpt nobody@example.net --big --cut 0.1
 e2e_check "the chain logged no fatal error" '! grep -q "fatal" "$D/tcpserver.log"'

@@ -20,6 +20,8 @@
 #   --refuse WORD: a recipient with WORD in it gets 5xx (sdu-testproxy -r)
 #   --rcpt ADDR: recipients are drawn from these (default: made up)
 #   --big: some messages are hundreds of kilobytes, lines of 100 KB among them
+#   --cut P: a share P of the messages (not in TLS) is cut: the client sends
+#     part of it and leaves (shuts its side down): it must not be stored
 #   --auth P: a share P of the sessions authenticate (AUTH PLAIN, which
 #     smtpsink -x auth takes) after EHLO: their messages get no injected line
 # Prints one line "N sessions, M messages stored as told, ..." and exits 0;
@@ -32,7 +34,7 @@ if len(args) < 3:
              "[--barelf normalize|reject] [--refuse WORD] [--rcpt ADDR]... [--big]")
 host, port, sink = args[0], int(args[1]), args[2]
 seed, sessions, headers, reject, refuse, rcpts, big = None, 100, [], False, None, [], False
-starttls, tls_header, auth = 0.0, None, 0.0
+starttls, tls_header, auth, cut = 0.0, None, 0.0, 0.0
 a = args[3:]
 while a:
     o = a.pop(0)
@@ -47,6 +49,7 @@ while a:
     elif o == "--rcpt": rcpts.append(a.pop(0))
     elif o == "--big": big = True
     elif o == "--auth": auth = float(a.pop(0))
+    elif o == "--cut": cut = float(a.pop(0))
     else: sys.exit("sessionfuzz.py: unknown option " + o)
 if starttls:
     import ssl
@@ -253,6 +256,18 @@ def session(n):
             if codes[0] != 250 or not ok:
                 raise Fail("DATA got 354 with MAIL %r and no RCPT taken" % codes[0])
             s = body()
+            if not tls and rnd.random() < cut:
+                whole = s + b"." + CRLF
+                c.send(whole[:rnd.randrange(0, len(whole))])
+                c.s.shutdown(socket.SHUT_WR)
+                while True:
+                    code, _ = c.reply()
+                    if code is None:
+                        break
+                    if code == 250:
+                        raise Fail("a message the client cut got 250")
+                ended = True
+                break
             c.send(s + b"." + CRLF)
             code, _ = c.reply()
             text, barelf = expect_stored(s)
