@@ -364,7 +364,10 @@ messages = 0
 for n in range(sessions):
     del LOG[:]
     try:
-        stored()
+        late = stored()
+        if late:
+            # every message the client was told of is stored before its 250
+            raise Fail("%d message(s) stored after the session before this one ended: %r" % (len(late), late[0][2][:200]))
         want, tls = session(n)
         got = stored()
         check(n, want, got, tls)
@@ -374,4 +377,9 @@ for n in range(sessions):
         for l in LOG[-12:]:
             print("#   %r" % l)
         sys.exit(1)
+time.sleep(0.3)
+late = stored()
+if late:
+    print("sessionfuzz: seed %d: %d message(s) stored after the last session ended" % (seed, len(late)))
+    sys.exit(1)
 print("%d sessions, %d messages stored as told (seed %d)" % (sessions, messages, seed))
