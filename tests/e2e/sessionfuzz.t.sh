@@ -31,10 +31,13 @@ e2e_ok "sdu-testproxy, bare LF normalized: $n sessions (a third authenticated: n
 e2e_stop "$E2E_TCPSERVER_PID"
 
 # shellcheck disable=SC2086
-e2e_tcpserver 0 env SDU_BARELF=reject "$T/tests/sdu-testproxy" -q -H 'X-Test: injected' "$T/tests/smtpsink" -d "$D/sink2" || exit 1
+# a server that reads 300 bytes at a time and pauses after every 64 KiB: the
+# proxy's buffers fill and it stops reading the client
+e2e_tcpserver 0 env SDU_BARELF=reject "$T/tests/sdu-testproxy" -q -H 'X-Test: injected' \
+  "$T/tests/smtpsink" -x read=300 -x slowread=2 -d "$D/sink2" || exit 1
 # shellcheck disable=SC2086
-e2e_ok "sdu-testproxy, SDU_BARELF=reject: $n sessions, a bare LF refused and nothing stored, the rest as told" \
-  fuzz "$D/sink2" --sessions "$n" $seed --header 'X-Test: injected' --barelf reject --cut 0.1
+e2e_ok "sdu-testproxy, SDU_BARELF=reject, a slow server: $n sessions, a bare LF refused and nothing stored, the rest as told" \
+  fuzz "$D/sink2" --sessions "$n" $seed --header 'X-Test: injected' --barelf reject --cut 0.1 --big
 e2e_stop "$E2E_TCPSERVER_PID"
 
 # the chain: the client is on a list whose rule tags, so rblcheck's tag is
