@@ -66,7 +66,7 @@ static void mailtx(throttle_session *s, throttle_tx *t, const char *arg, size_t 
   t->greycounted = 0;
   if (!sdu_smtp_path(arg, len, 1, &p)) {
     memcpy(t->sender, p.addr, p.len + 1);
-    t->senderlen = t->keylen = p.len;
+    t->senderlen = p.len;
     t->bounce = p.null;
     sdu_addr_lower(t->sender, t->senderlen);
   } else {
@@ -77,13 +77,12 @@ static void mailtx(throttle_session *s, throttle_tx *t, const char *arg, size_t 
     char whole[SDU_SMTP_LINE_MAX];
     size_t n = looseaddr(arg, len, whole, sizeof whole - 1);
     sdu_addr_lower(whole, n);
-    t->keylen = throttle_sender_key(t->sender, whole, n);
-    t->sender[t->keylen] = 0;
-    t->senderlen = n > SDU_ADDR_MAX ? SDU_ADDR_MAX : n;
+    t->senderlen = throttle_sender_key(t->sender, whole, n);
+    t->sender[t->senderlen] = 0;
     t->bounce = !n;
   }
   if (s->blacklist && !t->bounce && s->st) {
-    r = throttle_bl_check(s->st, s->ckey, s->cklen, t->sender, t->keylen, now);
+    r = throttle_bl_check(s->st, s->ckey, s->cklen, t->sender, t->senderlen, now);
     if (r == -1) storefail(s);
     else t->listed = r;
   }
@@ -116,9 +115,13 @@ static int greylist(throttle_session *s, throttle_tx *t, const char *arg, size_t
   else rlen = looseaddr(arg, len, rcpt, SDU_ADDR_MAX);
   sdu_addr_lower(rcpt, rlen);
   if (throttle_grey_exempt(rcpt, rlen)) return 0;
-  if (!t->bounce && s->greysenders && throttle_addrs_match(s->greysenders, t->sender, t->senderlen)) return 0;
+  /* a sender longer than SDU_ADDR_MAX is in no list: its key ends in a
+     hash, and its first bytes, which may end in a listed domain, are not
+     its domain */
+  if (!t->bounce && s->greysenders && t->senderlen <= SDU_ADDR_MAX
+      && throttle_addrs_match(s->greysenders, t->sender, t->senderlen)) return 0;
   /* a bounce is keyed without the sender: its sender is "" */
-  throttle_grey_triplet(hash, s->gnet, s->gnlen, t->sender, t->bounce ? 0 : t->keylen, rcpt, rlen);
+  throttle_grey_triplet(hash, s->gnet, s->gnlen, t->sender, t->bounce ? 0 : t->senderlen, rcpt, rlen);
   throttle_grey_hex(hex, hash);
   /* the network's count goes up once per transaction that passes; it lives D days since */
   d = throttle_grey_decide(s->st, &s->grey, s->gnet, s->gnlen, hash, !t->greycounted, now);
@@ -145,7 +148,7 @@ static int rcpt(throttle_session *s, const char *arg, size_t len, unsigned long 
     if (!t->open) continue;
     mayopen = 1;
     /* greylisting needs the sender: the same in every transaction it may join */
-    if (gt && (gt->keylen != t->keylen || memcmp(gt->sender, t->sender, t->keylen))) greysame = 0;
+    if (gt && (gt->senderlen != t->senderlen || memcmp(gt->sender, t->sender, t->senderlen))) greysame = 0;
     gt = t;
     if (t->listed) maylisted = 1; else mayclean = 1;
     if (t->bounce) maybounce = 1; else maysender = 1;
@@ -223,7 +226,7 @@ void throttle_session_reply(throttle_session *s, int verb, int code,
     else if (s->blacklist && s->st && s->msg.open && !s->msg.bounce
              && throttle_refuses_content(code, text, len)) {
       /* a hold past the end of time (-b of ULONG_MAX seconds) is for ever, not expired at once */
-      if (throttle_bl_add(s->st, s->ckey, s->cklen, s->msg.sender, s->msg.keylen, sdu_later(now, s->blhold)) == -1)
+      if (throttle_bl_add(s->st, s->ckey, s->cklen, s->msg.sender, s->msg.senderlen, sdu_later(now, s->blhold)) == -1)
         storefail(s);
       else
         ++s->remembered;

@@ -22,11 +22,11 @@ typedef struct throttle_tx {
   int bounce;  /* the sender is <> */
   int listed;  /* (client, sender) is on the blacklist */
   int greycounted; /* a triplet of it passed greylisting and was counted */
-  /* lower case, cut to SDU_ADDR_MAX; the bytes that name it in the store
-     are keylen: senderlen, or for one that was longer its first bytes and
-     the hash of it all (throttle_sender_key), so that two alike in their
-     first bytes are two senders to the blacklist and to greylisting */
-  char sender[THROTTLE_SENDER_KEY + 1]; size_t senderlen, keylen;
+  /* the sender's key (throttle_sender_key), lower case: the sender, or for
+     one longer than SDU_ADDR_MAX its first bytes and the hash of it all, so
+     that two alike in their first bytes are two senders to the blacklist
+     and to greylisting; senderlen > SDU_ADDR_MAX tells such a key */
+  char sender[THROTTLE_SENDER_KEY + 1]; size_t senderlen;
 } throttle_tx;
 
 typedef struct throttle_session {

@@ -604,6 +604,18 @@ static void run(const char *store)
       gs.greysenders = &ws;
       one(&gs, SDU_V_MAIL, "FROM:<Someone@Trusted.Example>", 250, g0);
       T_OK(RCPT(&gs, "joe@example.net", g0) == SDU_PASS && !greyseen[0], "grey: a whitelisted sender is never greylisted");
+      /* a loose sender longer than SDU_ADDR_MAX whose first SDU_ADDR_MAX
+         bytes end in the whitelisted domain is of another domain */
+      {
+        char m[400], pad[300];
+        memset(pad, 'z', SDU_ADDR_MAX - 16); pad[SDU_ADDR_MAX - 16] = 0;
+        snprintf(m, sizeof m, "FROM:<%s@trusted.examplex.evil.example>", pad);
+        greysession(&gs, &st, "192.0.2.85");
+        gs.greysenders = &ws;
+        one(&gs, SDU_V_MAIL, m, 250, g0);
+        T_OK(GREYLISTED(RCPT(&gs, "joe@example.net", g0)),
+          "grey: a long sender whose cut ends in a whitelisted domain is greylisted all the same");
+      }
       throttle_addrs_free(&ws);
 
       greysession(&gs, &st, "192.0.2.81");
