@@ -154,7 +154,9 @@ tests/unit/t_msg: tests/unit/t_msg.o common/libsdu.a
 
 THROTTLE_OBJS = throttle/throttle_rules.o throttle/throttle_store.o throttle/throttle_session.o
 REPORT_OBJS = throttle/throttle_report.o throttle/throttle_logread.o throttle/throttle_metrics.o throttle/throttle_html.o
-$(THROTTLE_OBJS) $(REPORT_OBJS) throttle/throttle.o throttle/sdu-report.o throttle/sdu-state-copy.o: throttle/*.h $(HEADERS)
+# the tests and benchmarks that include a program's headers are built again with them
+$(THROTTLE_OBJS) $(REPORT_OBJS) throttle/throttle.o throttle/sdu-report.o throttle/sdu-state-copy.o \
+  $(UNIT_THROTTLE:=.o) bench/greylist.o: throttle/*.h $(HEADERS)
 
 throttle/throttle: chain/sdu-chain
 	ln -f chain/sdu-chain $@
@@ -238,7 +240,8 @@ RCPTCHECK_OBJS = rcptcheck/rcptcheck_table.o rcptcheck/rcptcheck_rules.o \
   rcptcheck/rcptcheck_expire.o rcptcheck/rcptcheck_session.o rcptcheck/rcptcheck_count.o \
   rcptcheck/rcptcheck_ipme.o
 RCPTBUILD_OBJS = rcptcheck/rcptcheck_build.o rcptcheck/rcptcheck_qmail.o
-$(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) rcptcheck/rcptcheck.o rcptcheck/rcptcheck-build.o: rcptcheck/*.h $(HEADERS)
+$(RCPTCHECK_OBJS) $(RCPTBUILD_OBJS) rcptcheck/rcptcheck.o rcptcheck/rcptcheck-build.o $(UNIT_RCPTCHECK:=.o): \
+  rcptcheck/*.h $(HEADERS)
 
 rcptcheck/rcptcheck: chain/sdu-chain
 	ln -f chain/sdu-chain $@
