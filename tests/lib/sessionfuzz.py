@@ -189,12 +189,7 @@ def body():
             return s
 
 
-def expect_stored(s):
-    text, barelf = stored_text(s)
-    return text, barelf
-
-
-def session(n):
+def session():
     c = Conn()
     want = []    # (mail, [rcpt], text) the client was told were taken
     try:
@@ -270,7 +265,7 @@ def session(n):
                 break
             c.send(s + b"." + CRLF)
             code, _ = c.reply()
-            text, barelf = expect_stored(s)
+            text, barelf = stored_text(s)
             if reject and barelf:
                 if code is None or code < 500:
                     raise Fail("a bare LF with SDU_BARELF=reject: %r, not 5xx" % code)
@@ -308,7 +303,6 @@ def session(n):
 def stored():
     """the messages the sink took, oldest first, and the files removed"""
     out = []
-    deadline = time.time() + 5
     names = sorted(f for f in os.listdir(sink) if f.startswith("msg."))
     for f in names:
         p = os.path.join(sink, f)
@@ -332,7 +326,7 @@ def stored():
     return out
 
 
-def check(n, want, got, tls):
+def check(want, got, tls):
     if len(want) != len(got):
         raise Fail("%d messages answered 250, %d stored" % (len(want), len(got)))
     for (mail, ok, text, authed), (gmail, grc, data) in zip(want, got):
@@ -368,9 +362,9 @@ for n in range(sessions):
         if late:
             # every message the client was told of is stored before its 250
             raise Fail("%d message(s) stored after the session before this one ended: %r" % (len(late), late[0][2][:200]))
-        want, tls = session(n)
+        want, tls = session()
         got = stored()
-        check(n, want, got, tls)
+        check(want, got, tls)
         messages += len(want)
     except (Fail, OSError) as e:
         print("sessionfuzz: seed %d, session %d: %s" % (seed, n, e))
