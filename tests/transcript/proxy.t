@@ -225,6 +225,16 @@ A downstream program that cannot be run.
   421 4.3.0 the mail server is not available, closing connection^M
   sdu-testproxy: action=end
 
+The downstream program starts with the signals as a program expects them,
+whatever the proxy did with its own: SIGPIPE not ignored (the proxy ignores
+it), nothing blocked (the proxy blocks every signal while it starts the
+child, which shares its memory until it execs). The program is found on PATH.
+
+  $ printf 'QUIT\r\n' | sdu-testproxy sed -n '/^Sig[IB]/w /dev/stderr' /proc/self/status 2>&1 >/dev/null |
+  > awk '/^SigBlk/ { print "blocked: " $2 } /^SigIgn/ { print "SIGPIPE ignored: " (index("13579bdf", substr($2, 13, 1)) ? "yes" : "no") }'
+  blocked: 0000000000000000
+  SIGPIPE ignored: no
+
 A hook that ends the session: its 421 is the last thing the client gets, and
 nothing after that command reaches downstream.
 
