@@ -48,6 +48,9 @@ CPUID_WRAP_ = common/sdu_cpuid.o -Wl,--wrap=OPENSSL_cpuid_setup
 CPUID_WRAP_0 = $(CPUID_WRAP_)
 CPUID_WRAP_1 =
 CPUID_WRAP = $(CPUID_WRAP_$(SANITIZE))
+# and libowfat's taia_now through sdu_clock (common/sdu_time.c says why):
+# dns_resolvconfip reads the clock at every connection
+TAIA_WRAP = -Wl,--wrap=taia_now
 LIBS = -lhiredis -llmdb -lowfat $(TLS_LIBS) -lpthread
 # libpsl linked statically needs what it was built with (musl.sh builds it without IDNA)
 PSL_LIBS_ = -lpsl -lidn2 -lunistring
@@ -251,7 +254,7 @@ CHAIN_OBJS = rblcheck/rblcheck.o rblcheck/rblcheck_policy.o throttle/throttle.o 
   rcptcheck/rcptcheck.o $(RCPTCHECK_OBJS)
 chain/sdu-chain.o: $(HEADERS)
 chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a common/sdu_cpuid.o
-	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) $(CPUID_WRAP) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
+	$(LINK) chain/sdu-chain.o $(CHAIN_OBJS) $(CPUID_WRAP) $(TAIA_WRAP) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a
 	$(LINK) rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a $(LIBS)

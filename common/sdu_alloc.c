@@ -55,16 +55,18 @@ struct freeblock { struct freeblock *next; };
 #define KEEP 4                     /* freed large blocks kept */
 #define KEEPMAX (8 << 20)          /* and their bytes at most */
 
-static struct freeblock *freelist[NCLASS];
-static char *pagearea[PAGEAREAS];  /* areas of whole pages, no header in them */
-static unsigned int npageareas;
-static size_t pageleft;            /* in the last page area */
-static struct freeblock *freepages;
-static struct head *kept[KEEP];    /* freed mappings, whole */
-static size_t keptbytes;
-static char *area;
-static size_t arealeft;
-static volatile int lock;
+/* in the section of the variables every exec writes (sdu_msg.h: SDU_HOT) */
+#define HOT __attribute__((section("sdu_hot")))
+HOT static struct freeblock *freelist[NCLASS];
+HOT static char *pagearea[PAGEAREAS];  /* areas of whole pages, no header in them */
+HOT static unsigned int npageareas;
+HOT static size_t pageleft;            /* in the last page area */
+HOT static struct freeblock *freepages;
+HOT static struct head *kept[KEEP];    /* freed mappings, whole */
+HOT static size_t keptbytes;
+HOT static char *area;
+HOT static size_t arealeft;
+HOT static volatile int lock;
 
 static void take(void) { while (__atomic_test_and_set(&lock, __ATOMIC_ACQUIRE)) ; }
 static void give(void) { __atomic_clear(&lock, __ATOMIC_RELEASE); }

@@ -10,10 +10,10 @@
 
 #define APPLETS_MAX 16
 
-static const sdu_applet *applets;
-static unsigned int ran;      /* bit i: applet i ran in this process */
-static int self = 0;          /* 1 known, -1 unknowable */
-static struct stat selfst;
+SDU_HOT static const sdu_applet *applets;
+SDU_HOT static unsigned int ran;      /* bit i: applet i ran in this process */
+SDU_HOT static int self = 0;          /* 1 known, -1 unknowable */
+SDU_HOT static struct stat selfst;
 
 static const char *base(const char *path)
 {

@@ -13,16 +13,21 @@
 #define MSG_NAME_MAX 200
 #define MSG_TEXT_MAX 300
 
+/* the words arrays are sized from the file: a line of L bytes holds at most
+   (L + 1) / 2 words, and L is at most the file's length. A chain link reads
+   its config at every connection: a 16 KiB array for a 100-byte file is
+   pages touched (page faults) for nothing */
 static int prepare(sdu_config *c, const char *name)
 {
+  size_t max = c->len / 2 + 2 < WORDS_MAX ? c->len / 2 + 2 : WORDS_MAX;
   c->file = name;
   c->line = 0;
   c->pos = 0;
   c->n = 0;
   c->err = 0;
-  c->max = WORDS_MAX;
-  c->words = malloc(WORDS_MAX * sizeof *c->words);
-  c->quoted = malloc(WORDS_MAX);
+  c->max = (unsigned int) max;
+  c->words = malloc(max * sizeof *c->words);
+  c->quoted = malloc(max);
   if (!c->words || !c->quoted) {
     free(c->words); free(c->quoted); free(c->buf);
     c->words = 0; c->quoted = 0; c->buf = 0;
@@ -51,10 +56,17 @@ int sdu_config_open(sdu_config *c, const char *file)
   size_t cap = 8192, len = 0;
   char *b, *nb;
   int fd, e;
+  off_t end;
 
   c->buf = 0; c->words = 0; c->quoted = 0; c->len = 0;
   fd = open(file, O_RDONLY | O_CLOEXEC);
   if (fd == -1) return -1;
+  /* a file that seeks: its size, and one byte more (the read that says end
+     of file); the loop below still grows the buffer if the file grew. lseek,
+     not fstat: musl's fstat reads a string constant from a page of its own */
+  end = lseek(fd, 0, SEEK_END);
+  if (end > 0 && lseek(fd, 0, SEEK_SET) != 0) { e = errno; close(fd); errno = e; return -1; }
+  if (end >= 0 && (unsigned long long) end < SDU_CONFIG_FILE_MAX) cap = (size_t) end + 1;
   b = malloc(cap);
   if (!b) { close(fd); errno = ENOMEM; return -1; }
   for (;;) {

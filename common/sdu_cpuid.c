@@ -15,7 +15,7 @@ void __real_OPENSSL_cpuid_setup(void);
 
 void __wrap_OPENSSL_cpuid_setup(void)
 {
-  static int atexec = 1;
+  static int atexec __attribute__((section("sdu_hot"))) = 1;  /* sdu_msg.h: SDU_HOT */
   if (atexec) { atexec = 0; return; }
   __real_OPENSSL_cpuid_setup();
 }

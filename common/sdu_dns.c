@@ -13,6 +13,7 @@
 #include <iopause.h>
 #include <taia.h>
 #include "sdu_dns.h"
+#include "sdu_time.h"
 
 void sdu_dnsq_init(sdu_dnsq *q, const char *name, int type)
 {
@@ -125,6 +126,24 @@ bad:
   return q->status = SDU_DNS_FAIL;
 }
 
+/* libowfat's taia_now through sdu_clock (a link's few reads of the clock
+   never map the vDSO): the real-time clock, as libowfat's dns_transmit sets
+   its deadlines from it and compares them with ours */
+void sdu_taia_now(struct taia *t)
+{
+  struct timespec ts;
+  sdu_clock(CLOCK_REALTIME, &ts);
+  tai_unix(&t->sec, (uint64) ts.tv_sec);
+  t->nano = (uint32) ts.tv_nsec;
+  t->atto = 0;
+}
+
+/* the chain's binary is linked with --wrap=taia_now (Makefile, TAIA_WRAP):
+   libowfat's own reads of the clock, dns_resolvconfip's at every
+   connection among them, come here too */
+void __wrap_taia_now(struct taia *t);
+void __wrap_taia_now(struct taia *t) { sdu_taia_now(t); }
+
 static unsigned long ms_since(const struct taia *start, const struct taia *now)
 {
   struct taia d;
@@ -162,7 +181,7 @@ static void randbytes(char *buf, size_t len)
     size_t i;
     if (fd != -1) { r = read(fd, buf, len); close(fd); }
     if (r != (ssize_t) len) {
-      taia_now(&t);
+      sdu_taia_now(&t);
       for (i = 0; i < len; ++i)
         buf[i] ^= (char) (t.nano >> (8 * (i % 4))) ^ (char) (getpid() >> (8 * (i % 2)));
     }
@@ -408,7 +427,7 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
   int stop = 0, timedout = 0, more, late = w && w->late, watch = w ? w->fd : -1;
   ssize_t len;
 
-  taia_now(&r.begin);
+  sdu_taia_now(&r.begin);
   r.now = r.begin;
   for (i = 0; i < n; ++i) {
     q[i].status = SDU_DNS_PENDING;
@@ -454,14 +473,14 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
   if (stop) late = 0;
   else if (late && !w->late_ms) { late = 0; w->late(ctx); }
   else if (late) {
-    taia_now(&r.now);
+    sdu_taia_now(&r.now);
     taia_uint(&lateat, (unsigned int) (w->late_ms / 1000));
     lateat.nano = (uint32) (w->late_ms % 1000) * 1000000;
     taia_add(&lateat, &lateat, &r.now);
   }
 
   while (!stop) {
-    taia_now(&r.now);
+    sdu_taia_now(&r.now);
     if (!taia_less(&r.now, &deadline)) { timedout = 1; break; }
     stamp = deadline;
     k = 0;
@@ -490,7 +509,7 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
       x[k].revents = 0;
     }
     iopause(x, watch >= 0 ? k + 1 : k, &stamp, &r.now);
-    taia_now(&r.now);
+    sdu_taia_now(&r.now);
 
     /* the watched descriptor, after the rest: once (it stays readable) */
     if (watch >= 0 && x[k].revents) {

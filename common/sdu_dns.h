@@ -69,6 +69,10 @@ void sdu_dnsq_free(sdu_dnsq *q, unsigned int n);
 int sdu_dns_run(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx);
 
+/* the real-time clock as libowfat's taia_now, read through sdu_clock */
+struct taia;
+void sdu_taia_now(struct taia *t);
+
 /* the same with the servers given: up to 16 addresses of 16 bytes each
    (v4 as ::ffff:a.b.c.d), unused ones all zero, port 53 */
 int sdu_dns_run_servers(const char servers[256], sdu_dnsq *q, unsigned int n,

@@ -75,7 +75,7 @@ void sdu_log_kvu(sdu_log *l, const char *key, unsigned long value)
   sdu_log_kvb(l, key, num, sdu_fmt_ulong(num, value));
 }
 
-static char session_fields[256];
+SDU_HOT static char session_fields[256];
 
 void sdu_log_session(const char *fields)
 {

@@ -981,8 +981,8 @@ static int handshake(sdu_proxy *p)
 
 /* links waiting to stand in the middle: the rest of the chain runs in this
    process until something has to be started (sdu-chain(1)) */
-static struct { const sdu_proxy_cfg *cfg; const sdu_hooks *h; const char *name; } pending[LEVELS];
-static int npending;
+SDU_HOT static struct { const sdu_proxy_cfg *cfg; const sdu_hooks *h; const char *name; } pending[LEVELS];
+SDU_HOT static int npending;
 
 static int session(char **argv, int (*fn)(void *), void *arg);
 

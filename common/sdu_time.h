@@ -2,6 +2,12 @@
 #ifndef SDU_TIME_H
 #define SDU_TIME_H
 
+#include <time.h>
+
+/* clock_gettime, by system call for the first few calls of a process
+   (sdu_time.c says why) */
+void sdu_clock(clockid_t id, struct timespec *ts);
+
 /* seconds since the epoch; SDU_TEST_NOW, when it holds a decimal number,
    is returned instead (a testing aid; anything else there is ignored) */
 unsigned long long sdu_now(void);

@@ -31,16 +31,16 @@
    trip to reach us: in that time they could not have come anyway */
 #define GREETLATE 5
 
-static rblcheck_policy policy;
-static rblcheck_ctx ctx;
-static rblcheck_verdict verdict;
+SDU_HOT static rblcheck_policy policy;
+SDU_HOT static rblcheck_ctx ctx;
+SDU_HOT static rblcheck_verdict verdict;
 static sdu_dnsq q[2 * RBLCHECK_LISTS_MAX];
-static stralloc names[RBLCHECK_LISTS_MAX];
-static stralloc header;
-static stralloc errsa, reply_sa;  /* here, not in main: still reachable at exit */
+SDU_HOT static stralloc names[RBLCHECK_LISTS_MAX];
+SDU_HOT static stralloc header;
+SDU_HOT static stralloc errsa, reply_sa;  /* here, not in main: still reachable at exit */
 static const char *keyfile;       /* -k: the site key that signs the tag, 0 for none */
 static sdu_tagkeys keys;
-static unsigned long waited;      /* ms of greetwait, for the log */
+SDU_HOT static unsigned long waited;      /* ms of greetwait, for the log */
 
 static int enough(void *unused, sdu_dnsq *qq, unsigned int n)
 {
@@ -110,7 +110,7 @@ static void watch(void)
    -g ms after the queries went out) or before a greetwait: when they come at
    once, the next program's 220 is the whole greeting, with no second
    segment for the client to wake up for */
-static int greeted;
+SDU_HOT static int greeted;
 static void greet(void *unused)
 {
   char line[HOST_MAX + 16], *host = line + 4;

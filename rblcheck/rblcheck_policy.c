@@ -167,6 +167,17 @@ static int number(const char *w, unsigned long *u, unsigned long max)
   return *u <= max;
 }
 
+/* room for one more entry in an array of *cap entries of size bytes: the
+   array, realloc'd with *cap doubled (up to max); 0 with no memory, the old
+   array then still the caller's */
+static void *room(void *a, unsigned int *cap, unsigned int max, size_t size)
+{
+  unsigned int c = *cap ? (*cap * 2 > max ? max : *cap * 2) : 4;
+  void *m = realloc(a, (size_t) c * size);
+  if (m) *cap = c;
+  return m;
+}
+
 static int parse_list(struct parser *ps, char **w, unsigned int n)
 {
   rblcheck_policy *p = ps->p;
@@ -178,6 +189,11 @@ static int parse_list(struct parser *ps, char **w, unsigned int n)
   for (i = 0; i < p->nlists; ++i)
     if (!strcmp(p->list[i].name, w[1])) return badw(ps, "list defined twice: ", w[1]);
   if (p->nlists >= RBLCHECK_LISTS_MAX) return badw(ps, "too many lists: ", w[1]);
+  if (p->nlists == p->listcap) {
+    rblcheck_list *m = room(p->list, &p->listcap, RBLCHECK_LISTS_MAX, sizeof *m);
+    if (!m) return -1;
+    p->list = m;
+  }
   l = &p->list[p->nlists];
   memset(l, 0, sizeof *l);
   strcpy(l->name, w[1]);
@@ -242,6 +258,11 @@ static int node(struct parser *ps, int op, unsigned int a, unsigned int b, unsig
 {
   rblcheck_policy *p = ps->p;
   if (p->nnodes >= RBLCHECK_NODES_MAX) return bad(ps, "conditions too long in all", 0, 0);
+  if (p->nnodes == p->nodecap) {
+    rblcheck_node *m = room(p->node, &p->nodecap, RBLCHECK_NODES_MAX, sizeof *m);
+    if (!m) return -1;
+    p->node = m;
+  }
   p->node[p->nnodes].op = op;
   p->node[p->nnodes].a = a;
   p->node[p->nnodes].b = b;
@@ -376,7 +397,7 @@ static int andexpr(struct parser *ps, unsigned int *out)
   while (ps->tok[ps->pos].t == T_AND) {
     ++ps->pos;
     if ((r = primary(ps, &b)) != 1) return r;
-    if (!node(ps, N_AND, a, b, 0, &a)) return 0;
+    if ((r = node(ps, N_AND, a, b, 0, &a)) != 1) return r;
   }
   *out = a;
   return 1;
@@ -390,7 +411,7 @@ static int expr(struct parser *ps, unsigned int *out)
   while (ps->tok[ps->pos].t == T_OR) {
     ++ps->pos;
     if ((r = andexpr(ps, &b)) != 1) return r;
-    if (!node(ps, N_OR, a, b, 0, &a)) return 0;
+    if ((r = node(ps, N_OR, a, b, 0, &a)) != 1) return r;
   }
   *out = a;
   return 1;
@@ -437,6 +458,11 @@ static int parse_rule(struct parser *ps, sdu_config *c, char **w, unsigned int n
   if (a == 1) return bad(ps, "rule without a condition", 0, 0);
   if (a == n) return bad(ps, "rule without an action", 0, 0);
   if (p->nrules >= RBLCHECK_RULES_MAX) return bad(ps, "too many rules", 0, 0);
+  if (p->nrules == p->rulecap) {
+    rblcheck_rule *m = room(p->rule, &p->rulecap, RBLCHECK_RULES_MAX, sizeof *m);
+    if (!m) return -1;
+    p->rule = m;
+  }
   r = &p->rule[p->nrules];
   memset(r, 0, sizeof *r);
   r->line = line;
@@ -491,9 +517,9 @@ int rblcheck_policy_parse(rblcheck_policy *p, sdu_config *c, stralloc *err)
   unsigned int n;
   int r = 1;
 
-  /* counters only: the big arrays are filled as they are used, and pages
-     nobody touches cost a clean client nothing */
   p->nlists = p->nzones = p->nrules = p->nnodes = 0;
+  p->listcap = p->rulecap = p->nodecap = 0;
+  p->list = 0; p->rule = 0; p->node = 0;
   p->nglobs = 0;
   p->needtxt = 0;
   p->globs.s = p->texts.s = 0;
@@ -548,6 +574,10 @@ void rblcheck_policy_free(rblcheck_policy *p)
 {
   stralloc_free(&p->globs);
   stralloc_free(&p->texts);
+  free(p->list); free(p->rule); free(p->node);
+  p->list = 0; p->rule = 0; p->node = 0;
+  p->listcap = p->rulecap = p->nodecap = 0;
+  p->nlists = p->nzones = p->nrules = p->nnodes = 0;
 }
 
 /* --- one connection -------------------------------------------------- */

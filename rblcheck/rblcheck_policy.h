@@ -73,19 +73,21 @@ typedef struct rblcheck_rule {
   unsigned long line;
 } rblcheck_rule;
 
-/* the counters first, then each array from its start: a short policy
-   touches few pages of it (read anew for every connection: each page
-   touched is a fault) */
+/* the arrays grow as they fill, from the heap (rblcheck_policy.c): a
+   short policy, read anew for every connection, then lies in a page or two
+   instead of touching the start of each array of the largest size (a page
+   fault each) */
 typedef struct rblcheck_policy {
   unsigned int nlists, nzones, nrules, nnodes;
+  unsigned int listcap, rulecap, nodecap;  /* entries allocated */
   unsigned long nglobs;
   int needtxt;      /* a refusal text uses %txt: ask TXT too */
   stralloc globs;   /* NUL-terminated globs, lowercase */
   stralloc texts;   /* NUL-terminated texts of rules */
   unsigned int zonelist[RBLCHECK_LISTS_MAX]; /* per zone: the first list on it */
-  rblcheck_list list[RBLCHECK_LISTS_MAX];
-  rblcheck_rule rule[RBLCHECK_RULES_MAX];
-  rblcheck_node node[RBLCHECK_NODES_MAX];
+  rblcheck_list *list;   /* at most RBLCHECK_LISTS_MAX */
+  rblcheck_rule *rule;   /* at most RBLCHECK_RULES_MAX */
+  rblcheck_node *node;   /* at most RBLCHECK_NODES_MAX */
 } rblcheck_policy;
 
 #define RBLCHECK_DEFAULT_REJECT "553 5.7.1 %ip is listed in %lists"

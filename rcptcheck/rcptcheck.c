@@ -54,7 +54,7 @@ static void unusable(rc_table *t, int failclosed, const char *file, const char *
 
 int rcptcheck_main(int argc, char **argv)
 {
-  static rc_table t;
+  SDU_HOT static rc_table t;
   static rc_rules rules;
   static rc_senders senders;
   static rc_count count;

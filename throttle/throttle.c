@@ -20,14 +20,14 @@
 #define T_CONC "421 4.7.0 too many connections at once from your address: try again later"
 #define CONC_TTL 3600 /* a slot outlives no session, even if its pid is reused */
 
-static sdu_state st;
-static int stopen;
-static throttle_session s;
-static char ipbuf[SDU_IP_FMT] = "unknown";
-static char lists[SDU_LOG_VALUE_MAX + 1];
-static unsigned long conncount, conccount;
-static int connlimit, conclimit;
-static const char *would; /* SDU_HARVEST: why the connection would have been refused */
+SDU_HOT static sdu_state st;
+SDU_HOT static int stopen;
+SDU_HOT static throttle_session s;
+SDU_HOT static char ipbuf[SDU_IP_FMT] = "unknown";
+SDU_HOT static char lists[SDU_LOG_VALUE_MAX + 1];
+SDU_HOT static unsigned long conncount, conccount;
+SDU_HOT static int connlimit, conclimit;
+SDU_HOT static const char *would; /* SDU_HARVEST: why the connection would have been refused */
 
 static void logstart(sdu_log *l, const char *action)
 {

@@ -185,6 +185,41 @@ int main(void)
   }
   T_EQI(sdu_config_open(&c, dir), -1, "a directory is refused");
 
+  /* the words arrays are sized from the file's length: the densest lines
+     (one-byte words, one blank between, quoted empty words) all fit */
+  {
+    static const char *const dense[] = { "a", "a b", "a b c\n", "a b c d e f g h i j k l m n o p",
+      "\"\" \"\" \"\"", "a\nb c\nd e f", "x \"\" y \"\" z\n", "" };
+    static const char *const want[] = { "a;", "a|b;", "a|b|c;", "a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p;",
+      "[]|[]|[];", "a;b|c;d|e|f;", "x|[]|y|[]|z;", "" };
+    unsigned int k;
+    snprintf(path, sizeof path, "%s/dense", dir);
+    for (k = 0; k < sizeof dense / sizeof *dense; ++k) {
+      t_writefile(path, dense[k], strlen(dense[k]));
+      T_EQI(sdu_config_open(&c, path), 0, "dense file opens");
+      dump(&c, &sa, &r);
+      T_EQB(sa.s, sa.len, want[k], "dense file: every word");
+      T_EQI(r, 0, "dense file: clean end");
+      sdu_config_free(&c);
+    }
+  }
+  /* a file that does not seek (a FIFO) is read as before, to its end */
+  snprintf(path, sizeof path, "%s/fifo", dir);
+  if (mkfifo(path, 0600) == 0) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd = open(path, O_WRONLY);
+      static const char text[] = "list a b.example\nrule a reject\n";
+      if (fd == -1 || write(fd, text, sizeof text - 1) != (ssize_t) sizeof text - 1) _exit(1);
+      _exit(0);
+    }
+    T_EQI(sdu_config_open(&c, path), 0, "FIFO opens");
+    dump(&c, &sa, &r);
+    T_EQB(sa.s, sa.len, "list|a|b.example;rule|a|reject;", "FIFO: every line");
+    sdu_config_free(&c);
+    waitpid(pid, 0, 0);
+  } else T_OK(0, "mkfifo");
+
   /* messages */
   from(&c, "a\n\n\n\n\n\nlist orbz\n");
   sdu_config_next(&c, &w, &n);

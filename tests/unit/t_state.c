@@ -113,6 +113,26 @@ static void t_time(void)
   now = sdu_now();
   T_OK(now >= (unsigned long long) t && now <= (unsigned long long) t + 2, "sdu_now is the real clock without SDU_TEST_NOW");
 
+  /* sdu_clock: the first calls by system call, the rest through the vDSO;
+     across the switch both clocks agree with the C library's */
+  {
+    struct timespec a, b, c;
+    unsigned long long prev = 0, ms;
+    int agree = 1, mono = 1, k;
+    for (k = 0; k < 40; ++k) {
+      clock_gettime(CLOCK_REALTIME, &a);
+      sdu_clock(CLOCK_REALTIME, &b);
+      clock_gettime(CLOCK_REALTIME, &c);
+      if (b.tv_sec < a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec < a.tv_nsec)
+          || c.tv_sec < b.tv_sec || (c.tv_sec == b.tv_sec && c.tv_nsec < b.tv_nsec)) agree = 0;
+      ms = sdu_ms();
+      if (ms < prev) mono = 0;
+      prev = ms;
+    }
+    T_OK(agree, "sdu_clock(CLOCK_REALTIME) lies between two clock_gettime calls, before and after the switch");
+    T_OK(mono, "sdu_ms never goes back across the switch");
+  }
+
   T_OK(sdu_parse_duration("90", &s) && s == 90, "duration 90");
   T_OK(sdu_parse_duration("90s", &s) && s == 90, "duration 90s");
   T_OK(sdu_parse_duration("10m", &s) && s == 600, "duration 10m");
