@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <fmt.h>
 #include <scan.h>
 #include <str.h>
@@ -54,11 +55,17 @@ static int enough(void *unused, sdu_dnsq *qq, unsigned int n)
    The bytes waiting, 0 none yet, -1 no socket or the client left */
 static long peek(void)
 {
-  char buf[PEEK_MAX];
+  /* one byte tells; then FIONREAD how many. A buffer of PEEK_MAX on the
+     stack is a page of stack touched (a page fault) at every connection */
+  char c;
+  int n;
   ssize_t r;
-  do r = recv(0, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  do r = recv(0, &c, 1, MSG_PEEK | MSG_DONTWAIT);
   while (r == -1 && errno == EINTR);
-  if (r > 0) return (long) r;
+  if (r > 0) {
+    if (ioctl(0, FIONREAD, &n) == -1 || n < 1) return 1;
+    return n > PEEK_MAX ? PEEK_MAX : (long) n;
+  }
   return r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
 }
 
