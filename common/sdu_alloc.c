@@ -29,6 +29,7 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/mman.h>
+#include "sdu_hot.h"
 #ifdef SDU_ALLOC_TEST
 #define API static  /* the test's own copy, beside the library's */
 #else
@@ -55,8 +56,8 @@ struct freeblock { struct freeblock *next; };
 #define KEEP 4                     /* freed large blocks kept */
 #define KEEPMAX (8 << 20)          /* and their bytes at most */
 
-/* in the section of the variables every exec writes (sdu_msg.h: SDU_HOT) */
-#define HOT __attribute__((section("sdu_hot")))
+/* in the section of the variables every exec writes (sdu_hot.h) */
+#define HOT SDU_HOT
 HOT static struct freeblock *freelist[NCLASS];
 HOT static char *pagearea[PAGEAREAS];  /* areas of whole pages, no header in them */
 HOT static unsigned int npageareas;

@@ -10,16 +10,18 @@
    OPENSSL_init_ssl and SSL_CTX_new run before any TLS code) calls it again,
    and the probe runs then, once, as it always did, for the sessions that use
    TLS. Nothing else in sdu calls libcrypto. */
+#include "sdu_hot.h"
+
 void __wrap_OPENSSL_cpuid_setup(void);
 void __real_OPENSSL_cpuid_setup(void);
 
 void __wrap_OPENSSL_cpuid_setup(void)
 {
-  /* the first variable of the section of hot variables (sdu_msg.h: SDU_HOT)
+  /* the first variable of the section of hot variables (sdu_hot.h)
      in the chain's binary, whose link starts with this object: aligned to a
      page, so that rblcheck's hot variables after it (3 KB) lie in one page,
      not across two */
-  static int atexec __attribute__((section("sdu_hot"), aligned(4096))) = 1;
+  SDU_HOT static int atexec __attribute__((aligned(4096))) = 1;
   if (atexec) { atexec = 0; return; }
   __real_OPENSSL_cpuid_setup();
 }

@@ -70,7 +70,6 @@ int sdu_dns_run(sdu_dnsq *q, unsigned int n, unsigned long timeout_ms,
   int (*enough)(void *ctx, sdu_dnsq *q, unsigned int n), void *ctx);
 
 /* the real-time clock as libowfat's taia_now, read through sdu_clock */
-struct taia;
 void sdu_taia_now(struct taia *t);
 
 /* the same with the servers given: up to 16 addresses of 16 bytes each

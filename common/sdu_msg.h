@@ -5,13 +5,8 @@
 #include <stddef.h>
 #include <errmsg.h>
 #include <stralloc.h>
+#include "sdu_hot.h"
 
-/* The small variables a chain link writes at every connection, in one
-   section of their own (sdu_hot) that the linker places whole after .data:
-   spread over .bss between the DNS state, the policy and the stdio
-   buffers they cost a page fault each (~9 us on a virtual machine) at
-   every exec; together one or two. Only writable, non-const variables. */
-#define SDU_HOT __attribute__((section("sdu_hot")))
 
 #define SDU_EXIT_PERM 100 /* usage or permanent configuration error */
 #define SDU_EXIT_TEMP 111 /* temporary or system error */

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include "sdu_env.h"
 #include "sdu_time.h"
+#include "sdu_hot.h"
 
 /* decimal digits up to the first non-digit; 0 on no digits or overflow */
 static const char *scan_ull(const char *s, unsigned long long max, unsigned long long *u)
@@ -28,7 +29,7 @@ static const char *scan_ull(const char *s, unsigned long long max, unsigned long
    a few times by system call (~1 us each); glibc faults the data pages in. A
    long session (the proxy's) goes on to the vDSO after the first few. */
 #define SYSCALLS 16
-static unsigned int syscalls __attribute__((section("sdu_hot")));  /* sdu_msg.h: SDU_HOT */
+SDU_HOT static unsigned int syscalls;
 
 void sdu_clock(clockid_t id, struct timespec *ts)
 {
