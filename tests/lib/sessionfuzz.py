@@ -223,7 +223,14 @@ def session():
             cmds = [b"MAIL FROM:<" + mail.encode() + b">" + eol()] + [b"RCPT TO:<" + r.encode() + b">" + eol() for r in rc] + [b"DATA" + eol()]
             if rnd.random() < 0.5:
                 c.send(b"".join(cmds))
-                codes = [c.reply()[0] for _ in cmds]
+                # nothing is read after a 421: the server has closed with
+                # the rest of the pipelined commands unread, and the
+                # kernel answers them with a reset (qmail-smtpd alike)
+                codes = []
+                for _ in cmds:
+                    codes.append(c.reply()[0])
+                    if codes[-1] in (421, None):
+                        break
             else:
                 codes = []
                 for cmd in cmds:
