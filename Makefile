@@ -20,6 +20,9 @@ LIBDIR_musl = -L$(MUSL)/lib
 # the musl build drops what nothing calls (musl.sh builds OpenSSL so too): a
 # TLS session's RSS is mostly the program's own pages (bench/tls.sh)
 SECT_musl = -ffunction-sections -fdata-sections
+# the glibc build: each function and variable in a section of its own, for the chain's
+# link order (CHAIN_ORDER)
+SECT_ = -ffunction-sections -fdata-sections
 GC_musl = -Wl,--gc-sections
 WARN = -std=c99 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
   -Wold-style-definition -Wshadow
@@ -131,7 +134,7 @@ HEADERS = common/*.h
 # mix of musl and glibc objects; make install installs what was built with
 # the variables it is given, or refuses. Every object depends on it (ALL_OBJS,
 # at the end: an object of a program goes in its program's list).
-BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(NOMERGE) $(NOPIE_$(SANITIZE)) $(INC_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
+BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(NOMERGE) $(NOPIE_$(SANITIZE)) $(INC_$(LIBC)) $(SECT_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
 
 all: $(PROGS) $(TEST_PROGS) $(BENCH_PROGS)
 
@@ -273,9 +276,18 @@ CHAIN_HOT = common/sdu_msg.o common/sdu_env.o common/sdu_exec.o common/sdu_chain
 EARLY_LIBC_ = -lc
 EARLY_LIBC_0 = -lc
 EARLY_LIBC_1 =
+# The glibc build is linked by lld in the order of chain/hot.order, which
+# tools/hotorder.sh writes from what a clean connection runs (libc's start-up,
+# the IFUNC resolvers, the links, LMDB): that text in a few windows, not 18
+# (libc's objects are whole sections: the link order above cannot reach
+# them). musl's keeps GNU ld (lld makes a dynamic program of musl-gcc's
+# static link); the sanitizers' build links libc dynamically.
+ORDER_ = -fuse-ld=lld -Wl,--symbol-ordering-file=chain/hot.order -Wl,--no-warn-symbol-ordering
+ORDER_0 = $(ORDER_)
+CHAIN_ORDER = $(ORDER_$(LIBC)$(SANITIZE))
 chain/sdu-chain.o: $(HEADERS)
-chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a common/sdu_cpuid.o
-	$(LINK) chain/sdu-chain.o $(CPUID_WRAP) $(TAIA_WRAP) $(CHAIN_RBLCHECK) $(CHAIN_HOT) \
+chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a common/sdu_cpuid.o chain/hot.order
+	$(LINK) $(CHAIN_ORDER) chain/sdu-chain.o $(CPUID_WRAP) $(TAIA_WRAP) $(CHAIN_RBLCHECK) $(CHAIN_HOT) \
 	  -lowfat $(EARLY_LIBC_$(SANITIZE)) $(CHAIN_REST) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 
 rcptcheck/rcptcheck-build: rcptcheck/rcptcheck-build.o $(RCPTBUILD_OBJS) rcptcheck/rcptcheck_table.o common/libsdu.a

@@ -6,7 +6,7 @@
 
 pkgs="build-essential gcc make libc6-dev libowfat-dev tinycdb liblmdb-dev libhiredis-dev redis-server
   libpsl-dev libidn2-dev libunistring-dev libsodium-dev libssl-dev openssl publicsuffix ucspi-tcp-ipv6 rbldnsd swaks exim4-daemon-light
-  bind9-dnsutils mandoc clang libclang-rt-14-dev valgrind hyperfine python3
+  bind9-dnsutils mandoc clang libclang-rt-14-dev lld valgrind hyperfine python3
   iproute2 procps psmisc nftables daemontools
   prometheus chromium debhelper lintian dpkg-dev fakeroot systemd"
 

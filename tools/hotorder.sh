@@ -1,0 +1,146 @@
+#!/bin/sh
+# tools/hotorder.sh: write chain/hot.order, the order in which the glibc
+# build's link (lld, --symbol-ordering-file) lays out the text of
+# chain/sdu-chain: the functions a clean connection runs, together.
+#
+# Why: each 64 KB window of text a connection touches is a page fault of its
+# own (the kernel maps text around a fault 16 pages at a time), and on a
+# virtual machine a fault and the page-table work behind it are the largest
+# cost of a short-lived process. In link order the start-up of libc, the
+# IFUNC resolvers, LMDB and the links' code lay over 18 windows of a 4 MB
+# text; in this order over a few.
+#
+# How: one clean SMTP session (EHLO, MAIL, RCPT, DATA, QUIT) through
+# rblcheck, throttle and rcptcheck into tests/smtpsink, under callgrind,
+# which names every function each process ran (valgrind runs each link as
+# its own process: the union is the same). rblcheck's functions come first
+# (a connection that rblcheck alone serves runs those only), then the
+# others'. Added to them: every IFUNC resolver (glibc runs them all at
+# start-up), the variants of the string functions callgrind saw for the
+# other vector extensions (valgrind's CPU is not the machine's), and the
+# start-up code callgrind calls "(below main)" or never sees (the vDSO's
+# set-up: valgrind gives a program none). Then the data: the same session
+# under lackey, which names every address each process reads or writes;
+# the variables of the binary's writable segments that were touched, small
+# ones first (a big array touched at its start goes last), so that libc's,
+# LMDB's and the links' variables lie in a few pages (the hot section of
+# sdu_hot.h keeps the links' own per-connection ones together already).
+#
+# usage: sh tools/hotorder.sh   (after make, as root: a DNS server on port 53
+# of a loopback address). Run it again when the chain's code changes much;
+# a stale order still links (names that are gone are ignored) and only
+# costs page faults.
+top=$(cd "$(dirname "$0")/.." && pwd)
+fatal() { echo "hotorder.sh: fatal: $*" >&2; exit 111; }
+[ "$(id -u)" -eq 0 ] || fatal "needs root (a DNS server on port 53)"
+command -v valgrind > /dev/null || fatal "valgrind not installed"
+command -v python3 > /dev/null || fatal "python3 not installed"
+bin=$top/chain/sdu-chain
+[ -x "$bin" ] && [ -x "$top/tests/smtpsink" ] && [ -x "$top/bench/rblcheck_dnsdelay" ] ||
+  fatal "build first (make)"
+work=$(mktemp -d) || fatal "no temporary directory"
+dnspid=
+trap '[ -n "$dnspid" ] && kill "$dnspid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'exit 111' INT TERM
+
+# a loopback address with nothing on port 53, and a server that answers
+# every query at once (the client is on no list)
+while :; do
+  dns=127.$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 1 )).$(od -An -N1 -tu1 /dev/urandom | tr -d ' ').$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 1 ))
+  [ -z "$(ss -Hluan "src $dns:53" 2>/dev/null)" ] && break
+done
+"$top/bench/rblcheck_dnsdelay" -d 0 "$dns" 2> /dev/null &
+dnspid=$!
+i=0; while [ $i -lt 50 ] && [ -z "$(ss -Hluan "src $dns:53" 2>/dev/null)" ]; do sleep 0.1; i=$((i + 1)); done
+
+printf 'list orbs relays.order.test\nlist dul dialups.order.test\nrule orbs reject\nrule dul throttle 1\n' > "$work/policy"
+echo rcpt@example.net > "$work/valid"
+"$top/rcptcheck/rcptcheck-build" -f "$work/rcpt.cdb" "$work/valid" || fatal "rcptcheck-build failed"
+mkdir "$work/state"
+session() {
+  sleep 1; printf 'EHLO client.example\r\n'
+  sleep 0.3; printf 'MAIL FROM:<sender@example.org>\r\nRCPT TO:<rcpt@example.net>\r\nDATA\r\n'
+  sleep 0.3; printf 'Subject: order\r\n\r\nhello\r\n.\r\n'
+  sleep 0.3; printf 'QUIT\r\n'; sleep 0.5
+}
+export TCPREMOTEIP=192.0.2.7 TCPLOCALIP=127.0.0.1 DNSCACHEIP="$dns"
+delivered() { grep -q '^250 ok queued' "$work/out" || { cat "$work/err" >&2; fatal "the session under $1 did not deliver"; }; }
+# the links from throttle on, or from rblcheck (its options first), under valgrind's options
+rest() {
+  session | valgrind -q "$@" "$top/throttle/throttle" -d "$work/state" -b 3h -B 20/10m \
+    "$top/rcptcheck/rcptcheck" -f "$work/rcpt.cdb" "$top/tests/smtpsink" -x nodir > "$work/out" 2> "$work/err"
+}
+chain() { rest "$@" "$top/rblcheck/rblcheck" -f "$work/policy"; }
+chain --tool=callgrind --trace-children=yes --dump-before=execve --callgrind-out-file="$work/cg.%p.%n"
+delivered callgrind
+# lackey's log of a process starts again at its exec: rblcheck alone (its
+# next program not traced), then the rest from throttle on
+session | valgrind -q --tool=lackey --trace-mem=yes --log-file="$work/mem.rbl" \
+  "$top/rblcheck/rblcheck" -f "$work/policy" "$top/tests/smtpsink" -x nodir > "$work/out" 2> "$work/err"
+delivered lackey
+rest --tool=lackey --trace-mem=yes --trace-children=yes --trace-children-skip='*/smtpsink' --log-file="$work/mem.%p"
+delivered lackey
+
+# the functions one process ran (callgrind names each once, the first time)
+names() { sed -n 's/^c\{0,1\}fn=([0-9]*) //p' "$@" | sed "s/'[0-9]*\$//" | grep -v '^0x\|^(below main)$'; }
+rbl= others=
+for f in "$work"/cg.*; do
+  cmd=$(sed -n 's/^cmd: *//p' "$f")
+  case $cmd in
+    "$top/rblcheck/rblcheck "*) rbl="$rbl $f" ;;
+    "$top/tests/smtpsink "*) ;;
+    *) others="$others $f" ;;
+  esac
+done
+[ -n "$rbl" ] && [ -n "$others" ] || fatal "callgrind wrote no profile of rblcheck or of the proxy"
+nm "$bin" | awk '{ print $NF }' | sort -u > "$work/syms"
+{
+  # start-up: callgrind's "(below main)", and the vDSO's set-up
+  printf '%s\n' _start __libc_start_main __libc_start_main_impl __libc_start_call_main \
+    _init frame_dummy register_tm_clones deregister_tm_clones __do_global_dtors_aux \
+    _dl_relocate_static_pie __libc_init_secure __libc_setup_tls _dl_non_dynamic_init \
+    setup_vdso setup_vdso_pointers _dl_new_object _dl_add_to_namespace_list _dl_setup_hash \
+    _dl_important_hwcaps _dl_init_paths _dl_vdso_vsym
+  # the IFUNC resolvers
+  nm "$bin" | awk '$2 == "i" { print $3 }'
+  names $rbl
+  # the string functions' other variants: __strlen_avx2 seen, __strlen_evex run
+  names $rbl $others | sed -n 's/^\(__[a-z0-9]*\)_\(sse2\|sse42\|ssse3\|avx2\|avx\|evex\|avx512\).*/\1/p' | sort -u |
+    while read -r s; do grep -E "^${s}_(avx2|evex|avx512)" "$work/syms"; done
+  names $others
+  # the variables, from the addresses lackey saw in the writable segments
+  readelf -lW "$bin" | awk '$1 == "LOAD" && $7 ~ /W/ { print $3, $6 }' |
+    python3 -c '
+import sys, bisect, subprocess
+segs = [(int(a, 16), int(a, 16) + int(n, 16)) for a, n in (l.split() for l in sys.stdin)]
+inseg = lambda a: any(lo <= a < hi for lo, hi in segs)
+syms = []
+for l in subprocess.run(["nm", "-n", "-S", sys.argv[1]], capture_output=True, text=True).stdout.splitlines():
+    f = l.split()
+    if len(f) == 4 and inseg(int(f[0], 16)):
+        syms.append((int(f[0], 16), int(f[1], 16), f[3]))
+syms.sort()
+keys = [x[0] for x in syms]
+seen, small, big = set(), [], []
+for fn in sys.argv[2:]:
+    for l in open(fn):
+        if len(l) < 4 or l[1] not in "LSM":
+            continue
+        a = int(l[3:].split(",")[0], 16)
+        i = bisect.bisect_right(keys, a) - 1
+        if i < 0 or not inseg(a) or a >= syms[i][0] + syms[i][1] or syms[i][2] in seen:
+            continue
+        seen.add(syms[i][2])
+        (small if syms[i][1] < 4096 else big).append(syms[i][2])
+print("\n".join(small + big))
+' "$bin" "$work/mem.rbl" $(ls "$work"/mem.* | grep -v 'mem.rbl$')
+} | awk '!seen[$0]++' | grep -x -F -f "$work/syms" > "$work/order"
+n=$(wc -l < "$work/order")
+[ "$n" -gt 200 ] || fatal "only $n functions and variables found"
+{
+  echo "# chain/hot.order: written by tools/hotorder.sh (do not edit): the functions a"
+  echo "# clean connection runs and the variables it touches, in the order the glibc"
+  echo "# build's link lays them out"
+  cat "$work/order"
+} > "$top/chain/hot.order"
+echo "hotorder.sh: chain/hot.order: $n functions and variables"
