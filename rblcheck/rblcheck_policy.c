@@ -16,8 +16,9 @@ enum { T_END, T_WORD, T_LP, T_RP, T_AND, T_OR, T_NOT, T_TILDE, T_GE };
 
 struct tok { int t; const char *s; size_t len; };
 
-/* the tokens last: a short policy touches one page of it (a clean
-   client's rblcheck reads the policy anew: every page is a fault) */
+/* the tokens of one condition grow from the heap (room(), below): a
+   24 KB array of TOKS_MAX spread the heap over six more pages, each a
+   page fault of a clean client's rblcheck, which reads the policy anew */
 struct parser {
   rblcheck_policy *p;
   unsigned int n, pos, depth;
@@ -25,7 +26,8 @@ struct parser {
   stralloc *err;         /* a mistake in a glob file is already written here */
   int nested;
   char word[256];        /* the word named in the mistake */
-  struct tok tok[TOKS_MAX];
+  struct tok *tok;
+  unsigned int tokcap;
 };
 
 static const char *const keywords[] = {
@@ -219,15 +221,28 @@ static int parse_list(struct parser *ps, char **w, unsigned int n)
 
 /* --- conditions ----------------------------------------------------- */
 
+/* room for one more token and the T_END after it: 1, -1 no memory */
+static int tokroom(struct parser *ps)
+{
+  struct tok *m;
+  if (ps->n + 2 <= ps->tokcap) return 1;
+  m = room(ps->tok, &ps->tokcap, TOKS_MAX, sizeof *m);
+  if (!m) return -1;
+  ps->tok = m;
+  return 1;
+}
+
 static int tokenize(struct parser *ps, char **w, unsigned int n)
 {
   unsigned int i;
   ps->n = ps->pos = 0;
+  if (tokroom(ps) == -1) return -1;
   for (i = 0; i < n; ++i) {
     const char *s = w[i];
     while (*s) {
       struct tok *t;
       if (ps->n >= TOKS_MAX - 1) return bad(ps, "condition too long", 0, 0);
+      if (tokroom(ps) == -1) return -1;
       t = &ps->tok[ps->n++];
       t->s = s;
       t->len = 1;
@@ -468,7 +483,7 @@ static int parse_rule(struct parser *ps, sdu_config *c, char **w, unsigned int n
   r->line = line;
   r->action = action_of(w[a]);
   r->percent = 100;
-  if (!tokenize(ps, w + 1, a - 1)) return 0;
+  if ((rc = tokenize(ps, w + 1, a - 1)) != 1) return rc;
   ps->depth = 0;
   if ((rc = expr(ps, &r->cond)) != 1) return rc;
   if (ps->tok[ps->pos].t != T_END) return bad(ps, "unexpected ", ps->tok[ps->pos].s, ps->tok[ps->pos].len);
@@ -531,6 +546,8 @@ int rblcheck_policy_parse(rblcheck_policy *p, sdu_config *c, stralloc *err)
   ps->n = ps->pos = ps->depth = 0;
   ps->m1 = ps->m2 = 0;
   ps->nested = 0;
+  ps->tok = 0;
+  ps->tokcap = 0;
   for (;;) {
     int st = sdu_config_next(c, &w, &n);
     if (st == 0) { r = 1; break; }
@@ -553,6 +570,7 @@ int rblcheck_policy_parse(rblcheck_policy *p, sdu_config *c, stralloc *err)
     if (!stralloc_0(err)) r = -1;
     else --err->len;
   }
+  free(ps->tok);
   free(ps);
   if (r == 1 || r == 0) return r;
   return -1;
