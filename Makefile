@@ -276,17 +276,26 @@ CHAIN_HOT = common/sdu_msg.o common/sdu_env.o common/sdu_exec.o common/sdu_chain
 EARLY_LIBC_ = -lc
 EARLY_LIBC_0 = -lc
 EARLY_LIBC_1 =
-# The glibc build is linked by lld in the order of chain/hot.order, which
-# tools/hotorder.sh writes from what a clean connection runs (libc's start-up,
-# the IFUNC resolvers, the links, LMDB): that text in a few windows, not 18
+# The static builds are linked by lld in the order of chain/hot.order
+# (chain/hot-musl.order with musl), which tools/hotorder.sh writes from what
+# a clean connection runs (libc's start-up, the IFUNC resolvers, the links,
+# LMDB) and the variables it touches: that text in a few windows, not 18
 # (libc's objects are whole sections: the link order above cannot reach
-# them). musl's keeps GNU ld (lld makes a dynamic program of musl-gcc's
-# static link); the sanitizers' build links libc dynamically.
-ORDER_ = -fuse-ld=lld -Wl,--symbol-ordering-file=chain/hot.order -Wl,--no-warn-symbol-ordering
+# them), those variables in a few pages; chain/front.ld puts the small
+# sections of code a connection runs (.init, .iplt, LMDB's) in front. musl-gcc names a dynamic linker
+# that lld would honour in a static program: --no-dynamic-linker. The
+# sanitizers' build links libc dynamically, in link order.
+ORDERFILE_ = chain/hot.order
+ORDERFILE_musl = chain/hot-musl.order
+ORDERFILE = $(ORDERFILE_$(LIBC))
+ORDER_ = -fuse-ld=lld -Wl,--symbol-ordering-file=$(ORDERFILE) -Wl,--no-warn-symbol-ordering \
+  -Wl,-T,chain/front.ld
 ORDER_0 = $(ORDER_)
+ORDER_musl = $(ORDER_) -Wl,--no-dynamic-linker
+ORDER_musl0 = $(ORDER_musl)
 CHAIN_ORDER = $(ORDER_$(LIBC)$(SANITIZE))
 chain/sdu-chain.o: $(HEADERS)
-chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a common/sdu_cpuid.o chain/hot.order
+chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a common/sdu_cpuid.o $(ORDERFILE) chain/front.ld
 	$(LINK) $(CHAIN_ORDER) chain/sdu-chain.o $(CPUID_WRAP) $(TAIA_WRAP) $(CHAIN_RBLCHECK) $(CHAIN_HOT) \
 	  -lowfat $(EARLY_LIBC_$(SANITIZE)) $(CHAIN_REST) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 

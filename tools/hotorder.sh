@@ -1,7 +1,8 @@
 #!/bin/sh
-# tools/hotorder.sh: write chain/hot.order, the order in which the glibc
-# build's link (lld, --symbol-ordering-file) lays out the text of
-# chain/sdu-chain: the functions a clean connection runs, together.
+# tools/hotorder.sh: write chain/hot.order (chain/hot-musl.order after make
+# LIBC=musl), the order in which the link (lld, --symbol-ordering-file)
+# lays out chain/sdu-chain: the functions a clean connection runs and the
+# variables it touches, together.
 #
 # Why: each 64 KB window of text a connection touches is a page fault of its
 # own (the kernel maps text around a fault 16 pages at a time), and on a
@@ -36,6 +37,11 @@ fatal() { echo "hotorder.sh: fatal: $*" >&2; exit 111; }
 command -v valgrind > /dev/null || fatal "valgrind not installed"
 command -v python3 > /dev/null || fatal "python3 not installed"
 bin=$top/chain/sdu-chain
+out=$top/chain/hot.order
+case $(cat "$top/common/build-flags" 2> /dev/null) in
+  musl-gcc*) out=$top/chain/hot-musl.order ;;
+esac
+readelf -l "$bin" 2> /dev/null | grep -q INTERP && fatal "a static build first (not SANITIZE=1)"
 [ -x "$bin" ] && [ -x "$top/tests/smtpsink" ] && [ -x "$top/bench/rblcheck_dnsdelay" ] ||
   fatal "build first (make)"
 work=$(mktemp -d) || fatal "no temporary directory"
@@ -95,12 +101,16 @@ done
 [ -n "$rbl" ] && [ -n "$others" ] || fatal "callgrind wrote no profile of rblcheck or of the proxy"
 nm "$bin" | awk '{ print $NF }' | sort -u > "$work/syms"
 {
-  # start-up: callgrind's "(below main)", and the vDSO's set-up
+  # start-up: callgrind's "(below main)", and the vDSO's set-up (glibc's
+  # names; musl's start-up callgrind names itself)
   printf '%s\n' _start __libc_start_main __libc_start_main_impl __libc_start_call_main \
     _init frame_dummy register_tm_clones deregister_tm_clones __do_global_dtors_aux \
     _dl_relocate_static_pie __libc_init_secure __libc_setup_tls _dl_non_dynamic_init \
     setup_vdso setup_vdso_pointers _dl_new_object _dl_add_to_namespace_list _dl_setup_hash \
-    _dl_important_hwcaps _dl_init_paths _dl_vdso_vsym
+    _dl_important_hwcaps _dl_init_paths _dl_vdso_vsym \
+    execve __execve __set_thread_area
+  # (execve: callgrind's profile ends before it; __set_thread_area: musl's,
+  # in assembler)
   # the IFUNC resolvers
   nm "$bin" | awk '$2 == "i" { print $3 }'
   names $rbl
@@ -138,9 +148,9 @@ print("\n".join(small + big))
 n=$(wc -l < "$work/order")
 [ "$n" -gt 200 ] || fatal "only $n functions and variables found"
 {
-  echo "# chain/hot.order: written by tools/hotorder.sh (do not edit): the functions a"
-  echo "# clean connection runs and the variables it touches, in the order the glibc"
+  echo "# chain/${out##*/}: written by tools/hotorder.sh (do not edit): the functions a"
+  echo "# clean connection runs and the variables it touches, in the order the"
   echo "# build's link lays them out"
   cat "$work/order"
-} > "$top/chain/hot.order"
-echo "hotorder.sh: chain/hot.order: $n functions and variables"
+} > "$out"
+echo "hotorder.sh: chain/${out##*/}: $n functions and variables"
