@@ -1030,6 +1030,9 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
 }
 
 /* the session with the links pending, downstream argv or fn(arg) */
+static char bufs[4 * BUFSZ] __attribute__((aligned(4096)));
+static int bufsbusy;
+
 static int session(char **argv, int (*fn)(void *), void *arg)
 {
   sdu_proxy *p;
@@ -1053,9 +1056,12 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       sdu_warn("SDU_BARELF is neither normalize nor reject: bare LF normalized");
   }
   p->tochild = p->fromchild = -1;
-  /* the four buffers in one block: one mapping to make and drop, not four */
-  p->bufs = malloc(4 * BUFSZ);
-  if (!p->bufs) sdu_nomem();
+  /* the four buffers in one block; the first session of a process (the
+     only one of a link under tcpserver) takes it from .bss: glibc's malloc
+     maps a block this big and unmaps it at the end, two system calls and a
+     region of its own at every connection */
+  if (!bufsbusy) { p->bufs = bufs; bufsbusy = 1; }
+  else if (!(p->bufs = malloc(4 * BUFSZ))) sdu_nomem();
   p->cin.s = p->bufs; p->cout.s = p->bufs + BUFSZ;
   p->din.s = p->bufs + 2 * BUFSZ; p->dout.s = p->bufs + 3 * BUFSZ;
   signal(SIGPIPE, SIG_IGN);
@@ -1227,7 +1233,8 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   close(p->fdin);
   reap(p);
   for (i = 0; i < QMAX; ++i) free(p->q[i].text);
-  free(p->bufs);
+  if (p->bufs == bufs) bufsbusy = 0;
+  else free(p->bufs);
   for (i = 0; i < p->nlev; ++i) stralloc_free(&p->lev[i].header);
   stralloc_free(&p->answer);
   stralloc_free(&p->reply); stralloc_free(&p->tmp);
