@@ -32,6 +32,8 @@
 # a stale order still links (names that are gone are ignored) and only
 # costs page faults.
 top=$(cd "$(dirname "$0")/.." && pwd)
+SDU_TOP=$top; export SDU_TOP
+. "$top/tests/lib/e2e.sh"  # e2e_free_addr, e2e_wait (no e2e_init: nothing of it runs)
 fatal() { echo "hotorder.sh: fatal: $*" >&2; exit 111; }
 [ "$(id -u)" -eq 0 ] || fatal "needs root (a DNS server on port 53)"
 command -v valgrind > /dev/null || fatal "valgrind not installed"
@@ -49,15 +51,13 @@ dnspid=
 trap '[ -n "$dnspid" ] && kill "$dnspid" 2>/dev/null; rm -rf "$work"' EXIT
 trap 'exit 111' INT TERM
 
-# a loopback address with nothing on port 53, and a server that answers
-# every query at once (the client is on no list)
-while :; do
-  dns=127.$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 1 )).$(od -An -N1 -tu1 /dev/urandom | tr -d ' ').$(( $(od -An -N1 -tu1 /dev/urandom) % 250 + 1 ))
-  [ -z "$(ss -Hluan "src $dns:53" 2>/dev/null)" ] && break
-done
+# a loopback address with nothing on it, and a server that answers every
+# query at once (the client is on no list)
+dns=$(e2e_free_addr) || fatal "no free loopback address"
 "$top/bench/rblcheck_dnsdelay" -d 0 "$dns" 2> /dev/null &
 dnspid=$!
-i=0; while [ $i -lt 50 ] && [ -z "$(ss -Hluan "src $dns:53" 2>/dev/null)" ]; do sleep 0.1; i=$((i + 1)); done
+e2e_wait 50 sh -c '[ -n "$(ss -Hluan "src $1:53" 2> /dev/null)" ]' sh "$dns" ||
+  fatal "the DNS server on $dns did not start"
 
 printf 'list orbs relays.order.test\nlist dul dialups.order.test\nrule orbs reject\nrule dul throttle 1\n' > "$work/policy"
 echo rcpt@example.net > "$work/valid"
@@ -89,15 +89,17 @@ delivered lackey
 
 # the functions one process ran (callgrind names each once, the first time)
 names() { sed -n 's/^c\{0,1\}fn=([0-9]*) //p' "$@" | sed "s/'[0-9]*\$//" | grep -v '^0x\|^(below main)$'; }
-rbl= others=
+# rblcheck's first, then throttle's and rcptcheck's, whatever their pids
+rbl= thr= rcpt=
 for f in "$work"/cg.*; do
   cmd=$(sed -n 's/^cmd: *//p' "$f")
   case $cmd in
     "$top/rblcheck/rblcheck "*) rbl="$rbl $f" ;;
-    "$top/tests/smtpsink "*) ;;
-    *) others="$others $f" ;;
+    "$top/throttle/throttle "*) thr="$thr $f" ;;
+    "$top/rcptcheck/rcptcheck "*) rcpt="$rcpt $f" ;;
   esac
 done
+others="$thr $rcpt"
 [ -n "$rbl" ] && [ -n "$others" ] || fatal "callgrind wrote no profile of rblcheck or of the proxy"
 nm "$bin" | awk '{ print $NF }' | sort -u > "$work/syms"
 {
