@@ -22,6 +22,9 @@ void __wrap_OPENSSL_cpuid_setup(void)
      page, so that rblcheck's hot variables after it (3 KB) lie in one page,
      not across two */
   SDU_HOT static int atexec __attribute__((aligned(4096))) = 1;
-  if (atexec) { atexec = 0; return; }
+  /* an exchange, not a test and a store: the page's first touch is a
+     write, one fault (a private copy at once), not a read and then a
+     write, two */
+  if (__atomic_exchange_n(&atexec, 0, __ATOMIC_RELAXED)) return;
   __real_OPENSSL_cpuid_setup();
 }

@@ -1,5 +1,6 @@
 /* sdu_proxy.c: the SMTP proxy engine: run the next program on pipes, relay,
    let hooks answer the commands they care about, keep replies in order */
+#include <stddef.h>
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include "sdu_time.h"
 
 #define BUFSZ 65536           /* each of the four buffers */
+#define SMALL 640             /* where each begins: the four in the state's first page */
 #define HIGHWATER (BUFSZ / 2) /* stop reading a side whose output is this full */
 #define QMAX 256              /* commands in flight; the client waits beyond */
 #define REPLY_MAX 16384       /* longest downstream reply kept whole */
@@ -58,7 +60,13 @@ enum { D_BOL, D_LFBOL, D_MID };
 /* what a bare LF in the message data gets (SDU_BARELF) */
 enum { BARELF_NORMALIZE, BARELF_REJECT };
 
-struct buf { char *s; size_t len; };
+/* A buffer holds up to BUFSZ bytes. The first session of a process starts
+   each in a small part (SMALL bytes, in the page of the session's state)
+   and moves it to its big one when more is needed: a session of short
+   commands and replies touches one page for its state and buffers, not
+   five. A buffer keeps its big part when it trades places with another
+   (data()). */
+struct buf { char *s; size_t len, cap; char *big; };
 
 /* one link's hooks; links that run in one process (sdu-chain(1)) share one
    proxy: level 0 is the client's side, the last level downstream's */
@@ -76,9 +84,9 @@ struct sdu_proxy {
   int tochild, fromchild;
   pid_t pid;
   struct buf cin, cout, din, dout;
-  char *bufs;          /* the four above, in one block */
-  struct pend q[QMAX];
-  unsigned int qhead, qlen;
+  char *bufs;          /* their big parts, in one block */
+  unsigned int qhead, qlen;  /* of q, below */
+  unsigned int qused;  /* q's entries ever used: its first ones */
   int mode, dstate, skipping;
   int authed;          /* downstream accepted AUTH: no hook sees the rest */
   int dfirst;          /* the message data has not begun: the lines to inject wait */
@@ -113,6 +121,10 @@ struct sdu_proxy {
   stralloc grefusal;        /* downstream's refusal at the greeting: the
                                answer to every command (len 0: none) */
   unsigned long long last, start; /* milliseconds, monotonic */
+  unsigned long long now;   /* the clock when the last wait ended */
+  char small[4 * SMALL];    /* the buffers' small parts (first session) */
+  /* last: the part of the ring a session uses is its first entries */
+  struct pend q[QMAX];
 };
 
 /* the hooks of level i run under that link's name; the engine's own
@@ -157,6 +169,11 @@ int sdu_proxy_header(sdu_proxy *p, const char *lines)
 
 int sdu_proxy_authenticated(const sdu_proxy *p) { return p->authed; }
 
+unsigned long long sdu_proxy_now(const sdu_proxy *p)
+{
+  return sdu_now_at(p->now);
+}
+
 /* libowfat's byte_chr and byte_copy go a byte at a time; the data path
    wants libc's vectorised memchr and memmove */
 static size_t findnl(const char *s, size_t len)
@@ -165,10 +182,36 @@ static size_t findnl(const char *s, size_t len)
   return p ? (size_t) (p - s) : len;
 }
 
+/* a buffer's bytes into its big part */
+static void grow(struct buf *b)
+{
+  if (b->cap == BUFSZ) return;
+  memcpy(b->big, b->s, b->len);
+  b->s = b->big;
+  b->cap = BUFSZ;
+}
+
+/* room for a read of up to max bytes into b: what is left of its small
+   part, the big one once that is full */
+static size_t readroom(struct buf *b, size_t max)
+{
+  if (b->len == b->cap) grow(b);
+  return b->cap - b->len < max ? b->cap - b->len : max;
+}
+
+/* after a read of got bytes into room: a read that filled the small part
+   moves the buffer to the big one, so that a long message goes on in big
+   pieces, not a small part at a time */
+static void readdone(struct buf *b, ssize_t got, size_t room)
+{
+  if (got > 0 && (size_t) got == room) grow(b);
+}
+
 static int addb(struct buf *b, const char *s, size_t len)
 {
   /* the writers stop reading before a buffer can overflow; this is the bound */
   if (len > BUFSZ - b->len) return 0;
+  if (len > b->cap - b->len) grow(b);
   memmove(b->s + b->len, s, len);
   b->len += len;
   return 1;
@@ -185,6 +228,7 @@ static struct pend *qtail_add(sdu_proxy *p, int verb)
 {
   struct pend *e;
   e = &p->q[(p->qhead + p->qlen) % QMAX];
+  if ((unsigned int) (e - p->q) >= p->qused) p->qused = (unsigned int) (e - p->q) + 1;
   ++p->qlen;
   e->verb = verb; e->local = 0; e->close = 0; e->seen = 0; e->textlen = 0;
   return e;
@@ -795,9 +839,10 @@ static int readclient(sdu_proxy *p, unsigned long long now)
   size_t room = BUFSZ - p->cin.len;
   ssize_t got;
   if (p->mode == M_DATA && room > 16) room -= 16;
+  room = readroom(&p->cin, room);
   got = cread(p, p->cin.s + p->cin.len, room);
   p->cinready = got > 0;
-  if (got > 0) { p->cin.len += (size_t) got; p->last = now; return 1; }
+  if (got > 0) { p->cin.len += (size_t) got; readdone(&p->cin, got, room); p->last = now; return 1; }
   if (got == 0 || (errno != EAGAIN && errno != EINTR)) { p->cineof = 1; return -1; }
   return 0;
 }
@@ -966,7 +1011,7 @@ static int handshake(sdu_proxy *p)
     p->tlsdl = sdu_ms() + (unsigned long long) sdu_tls_timeout(p->tls) * 1000;
   }
   r = sdu_tls_handshake(p->tls);
-  if (r == 1) { tls_on(p); p->last = sdu_ms(); return 1; }
+  if (r == 1) { tls_on(p); p->now = p->last = sdu_ms(); return 1; }
   if (r < 0) return -1;
   now = sdu_ms();
   if (now >= p->tlsdl) { sdu_warn("TLS handshake timed out"); return -1; }
@@ -1029,9 +1074,15 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
   return sdu_chain_next(argv);
 }
 
-/* the session with the links pending, downstream argv or fn(arg) */
+/* the session with the links pending, downstream argv or fn(arg). The
+   first session of a process (the only one of a link under tcpserver)
+   takes its state and buffers from .bss: glibc's calloc would clear the
+   9 KB of the state (three pages touched, where a session uses the first
+   of them) and map a block as big as the buffers at every connection and
+   unmap it at the end; pages of .bss never touched cost nothing */
+static sdu_proxy first __attribute__((aligned(4096)));
 static char bufs[4 * BUFSZ] __attribute__((aligned(4096)));
-static int bufsbusy;
+SDU_HOT static int firstbusy;
 
 static int session(char **argv, int (*fn)(void *), void *arg)
 {
@@ -1039,8 +1090,8 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   const sdu_proxy_cfg *cfg = pending[0].cfg;
   int r = 0, i;
 
-  p = calloc(1, sizeof *p);
-  if (!p) sdu_nomem();
+  if (!firstbusy) { p = &first; firstbusy = 1; memset(p, 0, offsetof(sdu_proxy, small)); }
+  else if (!(p = calloc(1, sizeof *p))) sdu_nomem();
   p->cfg = cfg;
   for (i = 0; i < npending; ++i) { p->lev[i].h = pending[i].h; p->lev[i].name = pending[i].name; }
   p->nlev = npending;
@@ -1056,16 +1107,21 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       sdu_warn("SDU_BARELF is neither normalize nor reject: bare LF normalized");
   }
   p->tochild = p->fromchild = -1;
-  /* the four buffers in one block; the first session of a process (the
-     only one of a link under tcpserver) takes it from .bss: glibc's malloc
-     maps a block this big and unmaps it at the end, two system calls and a
-     region of its own at every connection */
-  if (!bufsbusy) { p->bufs = bufs; bufsbusy = 1; }
-  else if (!(p->bufs = malloc(4 * BUFSZ))) sdu_nomem();
-  p->cin.s = p->bufs; p->cout.s = p->bufs + BUFSZ;
-  p->din.s = p->bufs + 2 * BUFSZ; p->dout.s = p->bufs + 3 * BUFSZ;
+  {
+    /* the big parts in one block; the first session's small parts too */
+    struct buf *b[4];
+    b[0] = &p->cin; b[1] = &p->cout; b[2] = &p->din; b[3] = &p->dout;
+    if (p == &first) p->bufs = bufs;
+    else if (!(p->bufs = malloc(4 * BUFSZ))) sdu_nomem();
+    for (i = 0; i < 4; ++i) {
+      b[i]->big = p->bufs + i * BUFSZ;
+      b[i]->s = b[i]->big;
+      b[i]->cap = BUFSZ;
+      if (p == &first) { b[i]->s = p->small + i * SMALL; b[i]->cap = SMALL; }
+    }
+  }
   signal(SIGPIPE, SIG_IGN);
-  p->start = p->last = sdu_ms();
+  p->now = p->start = p->last = sdu_ms();
 
   if (startchild(p, argv, fn, arg) == -1) {
     sdu_warnsys("unable to run ", argv ? argv[0] : "a child");
@@ -1173,7 +1229,9 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       if (p->childgone || p->coutdead) break;
       if (p->cineof && p->tochild < 0 && p->fromchild < 0) break;
     }
-    now = sdu_ms();
+    /* the clock as the last wait left it: what ran since took no time to
+       speak of, and each wait costs one reading of the clock, not two */
+    now = p->now;
     {
       unsigned long long dl = p->last + (unsigned long long) cfg->idle * 1000;
       if (p->start + (unsigned long long) cfg->session * 1000 < dl)
@@ -1200,7 +1258,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       r = 111;
       break;
     }
-    now = sdu_ms();
+    now = p->now = sdu_ms();
     if (co >= 0 && pf[co].revents) {
       if (cflush(p) == -1) { p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0; }
     }
@@ -1209,8 +1267,9 @@ static int session(char **argv, int (*fn)(void *), void *arg)
     }
     if (ci >= 0 && pf[ci].revents) readclient(p, now);
     if (di >= 0 && pf[di].revents) {
-      ssize_t got = read(p->fromchild, p->din.s + p->din.len, BUFSZ - p->din.len);
-      if (got > 0) { p->last = now; p->din.len += (size_t) got; }
+      size_t room = readroom(&p->din, BUFSZ - p->din.len);
+      ssize_t got = read(p->fromchild, p->din.s + p->din.len, room);
+      if (got > 0) { p->last = now; p->din.len += (size_t) got; readdone(&p->din, got, room); }
       else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
         drain(p);
         /* after its 221 (or a 421 of its own) downstream may go; otherwise it failed */
@@ -1232,13 +1291,15 @@ static int session(char **argv, int (*fn)(void *), void *arg)
   close(p->fdout);
   close(p->fdin);
   reap(p);
-  for (i = 0; i < QMAX; ++i) free(p->q[i].text);
-  if (p->bufs == bufs) bufsbusy = 0;
-  else free(p->bufs);
+  /* the entries used only: the rest of the first session's are pages
+     of .bss never touched */
+  for (i = 0; i < (int) p->qused; ++i) { free(p->q[i].text); p->q[i].text = 0; }
+  if (p->bufs != bufs) free(p->bufs);
   for (i = 0; i < p->nlev; ++i) stralloc_free(&p->lev[i].header);
   stralloc_free(&p->answer);
   stralloc_free(&p->reply); stralloc_free(&p->tmp);
   stralloc_free(&p->grefusal);
-  free(p);
+  if (p == &first) firstbusy = 0;
+  else free(p);
   return r;
 }

@@ -116,6 +116,9 @@ void sdu_proxy_answer(sdu_proxy *p, const char *reply);
 int sdu_proxy_header(sdu_proxy *p, const char *lines);
 /* 1 after downstream accepted AUTH: everything passes unchecked */
 int sdu_proxy_authenticated(const sdu_proxy *p);
+/* seconds since the epoch as of the end of the proxy's last wait for
+   input (sdu_now_at): a hook's time without a reading of the clock */
+unsigned long long sdu_proxy_now(const sdu_proxy *p);
 
 /* --- links in one process (sdu-chain(1)) ----------------------------
    sdu_proxy_run does not start the next program at once: when it is a link

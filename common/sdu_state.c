@@ -455,6 +455,16 @@ static void denied(sdu_state *st, const char *dir, int rdonly, int rc)
   snprintf(st->err, sizeof st->err, "unable to open %s as user %s: %s", what, who, mdb_strerror(rc));
 }
 
+/* at most max bytes of s into buf from pos, cut at its size and always
+   terminated; the new pos. Not snprintf: the path a connection takes
+   calls no printf, whose code and tables are pages of their own */
+static size_t put(char *buf, size_t size, size_t pos, const char *s, size_t max)
+{
+  while (*s && max && pos + 1 < size) { buf[pos++] = *s++; --max; }
+  buf[pos] = 0;
+  return pos;
+}
+
 /* Make lock.mdb whole before LMDB maps it: LMDB makes it with ftruncate,
    a file of holes, and on a full file system the first touch of a hole is
    a SIGBUS (with the reader mutex held, if it was a reader slot). A new
@@ -469,7 +479,8 @@ static int lockfile(sdu_state *st, const char *dir, struct stat *s)
   unsigned long long n = LOCK_BYTES, done;
   long pg = sysconf(_SC_PAGESIZE);
   int fd, r;
-  if (snprintf(lock, sizeof lock, "%s/lock.mdb", dir) >= (int) sizeof lock) return -1;
+  if (strlen(dir) + sizeof "/lock.mdb" > sizeof lock) return -1;
+  put(lock, sizeof lock, put(lock, sizeof lock, 0, dir, (size_t) -1), "/lock.mdb", (size_t) -1);
   if (stat(lock, s) == 0) {
     /* one made by LMDB itself: fill its holes once (never by writing,
        as posix_fallocate may: other processes use the file) */
@@ -592,11 +603,15 @@ static int redis(sdu_state *st, int r)
 int sdu_state_open_size(sdu_state *st, const char *dir, const char *table, int flags, size_t mapsize)
 {
   struct openargs a;
+  size_t n;
   memset(st, 0, sizeof *st);
   st->flags = flags;
   st->ownenv = 1;
-  snprintf(st->dir, sizeof st->dir, "%s", dir);
-  snprintf(st->where, sizeof st->where, "table %.64s in %.240s", table, st->dir);
+  put(st->dir, sizeof st->dir, 0, dir, (size_t) -1);
+  n = put(st->where, sizeof st->where, 0, "table ", (size_t) -1);
+  n = put(st->where, sizeof st->where, n, table, 64);
+  n = put(st->where, sizeof st->where, n, " in ", (size_t) -1);
+  put(st->where, sizeof st->where, n, st->dir, 240);
   if (!nameok(st, table)) return -1;
   if (sdu_redis_is(dir)) return redis(st, sdu_redis_open(st, dir, table, flags));
   a.dir = dir; a.table = table; a.mapsize = mapsize;

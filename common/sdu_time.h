@@ -11,6 +11,11 @@ void sdu_clock(clockid_t id, struct timespec *ts);
 /* seconds since the epoch; SDU_TEST_NOW, when it holds a decimal number,
    is returned instead (a testing aid; anything else there is ignored) */
 unsigned long long sdu_now(void);
+/* sdu_now() when the monotonic clock read ms (sdu_ms()): the wall clock is
+   read at the first call and followed by the monotonic one from there on,
+   so that a caller with a fresh reading in hand (the proxy's hooks, after
+   each wait) reads no clock; SDU_TEST_NOW as for sdu_now() */
+unsigned long long sdu_now_at(unsigned long long ms);
 /* milliseconds of the monotonic clock (deadlines, durations in logs) */
 unsigned long long sdu_ms(void);
 /* "90", "90s", "10m", "3h", "7d" into seconds: 1 ok, 0 bad syntax or overflow */

@@ -50,15 +50,15 @@ static int command(void *ctx, sdu_proxy *p, const sdu_cmd *c)
   int r;
   (void) ctx;
   if (sdu_proxy_authenticated(p)) return SDU_PASS;
-  r = throttle_session_command(&s, c->verb, c->arg, c->arglen, sdu_now(), &t);
+  r = throttle_session_command(&s, c->verb, c->arg, c->arglen, sdu_proxy_now(p), &t);
   if (r == SDU_ANSWER) sdu_proxy_answer(p, t);
   return r;
 }
 
 static void reply(void *ctx, sdu_proxy *p, const sdu_cmd *c, int code, const char *text, size_t len)
 {
-  (void) ctx; (void) p;
-  throttle_session_reply(&s, c->verb, code, text, len, sdu_now());
+  (void) ctx;
+  throttle_session_reply(&s, c->verb, code, text, len, sdu_proxy_now(p));
 }
 
 /* one line per greylisting decision */

@@ -102,6 +102,32 @@ e2e_wait 50 delivered
 e2e_check "the message has its lines, the dot after a bare LF as text" \
   '[ "$(sed -n "/^\$/,\$p" "$mail"/* | tr -d "\r" | sed 1d | tr "\n" " ")" = "first second . third " ]'
 rm -f "$mail"/*
+
+# messages around the size of a buffer's small part (640 bytes: the first
+# session starts each buffer there and moves it to its 64 KB part when it
+# fills) and past the 64 KB part, one connection, all in one write: exim
+# stores each body as sent
+body() { awk -v n="$1" 'BEGIN { while (n > 0) { l = n > 72 ? 70 : n - 2; if (l < 0) l = 0; s = ""; for (i = 0; i < l; i++) s = s sprintf("%c", 97 + (i + n) % 26); printf "%s\r\n", s; n -= l + 2 } }'; }
+sizes="600 639 640 641 700 1279 1280 1281 5000 70000"  # exim queues an 11th for later
+{ printf 'EHLO x\r\n'
+  for n in $sizes; do
+    printf 'MAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nDATA\r\nSubject: size %s\r\n\r\n' "$n"
+    body "$n"; printf '.\r\n'
+  done
+  printf 'QUIT\r\n'; } > "$E2E_DIR/sizes"
+raw "$E2E_DIR/sizes" | tr -d '\r' > "$E2E_DIR/sizes.out"
+E2E_LAST=$E2E_DIR/sizes.out
+e2e_check "messages of 600 bytes to 70,000 in one write: a 250 for each" \
+  '[ "$(grep -c "^250 OK id=" "$E2E_DIR/sizes.out")" -eq 10 ] && grep -q "^221 " "$E2E_DIR/sizes.out"'
+ten() { [ "$(e2e_count "$mail")" -ge 10 ]; }
+e2e_wait 100 ten
+bad=
+for n in $sizes; do
+  m=$(grep -l "^Subject: size $n\$" "$mail"/* | head -n 1)
+  [ -n "$m" ] && [ "$(tr -d '\r' < "$m" | sed '1,/^$/d' | cksum)" = "$(body "$n" | tr -d '\r' | cksum)" ] || bad="$bad $n"
+done
+e2e_check "  ... and exim stores each body as sent (wrong:${bad:- none})" '[ -z "$bad" ]'
+rm -f "$mail"/*
 e2e_stop "$E2E_TCPSERVER_PID"
 
 # a silent client is dropped at the idle time, exim behind

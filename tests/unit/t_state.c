@@ -133,6 +133,25 @@ static void t_time(void)
     T_OK(mono, "sdu_ms never goes back across the switch");
   }
 
+  /* sdu_now_at: the wall clock from a monotonic reading, read once */
+  {
+    unsigned long long ms, a0, a1, a2, ab;
+    setenv("SDU_TEST_NOW", "1234567890", 1);
+    T_OK(sdu_now_at(sdu_ms()) == 1234567890ULL && sdu_now_at(sdu_ms() + 99000) == 1234567890ULL,
+      "sdu_now_at: SDU_TEST_NOW, whatever the reading");
+    unsetenv("SDU_TEST_NOW");
+    t = time(0);
+    ms = sdu_ms();
+    a0 = sdu_now_at(ms);
+    T_OK(a0 >= (unsigned long long) t && a0 <= (unsigned long long) t + 2, "sdu_now_at: the real clock at the first reading");
+    a1 = sdu_now_at(ms + 5000);
+    a2 = sdu_now_at(ms + 3600000);
+    ab = sdu_now_at(ms > 5000 ? ms - 5000 : 0);
+    T_OK(a1 >= a0 + 4 && a1 <= a0 + 5, "sdu_now_at: 5 s of the monotonic clock later, 5 s later");
+    T_OK(a2 >= a0 + 3599 && a2 <= a0 + 3600, "sdu_now_at: an hour later");
+    T_OK(ab == a0 || ab + 1 == a0, "sdu_now_at: a reading before the first one is taken as the first");
+  }
+
   T_OK(sdu_parse_duration("90", &s) && s == 90, "duration 90");
   T_OK(sdu_parse_duration("90s", &s) && s == 90, "duration 90s");
   T_OK(sdu_parse_duration("10m", &s) && s == 600, "duration 10m");
