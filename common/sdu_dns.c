@@ -423,7 +423,11 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
   iopause_fd *x;
   unsigned int *which;
   unsigned int i, j, k, nsock;
-  char buf[4097];
+  /* a UDP answer to a query without EDNS is 512 bytes at most (RFC 1035
+     4.2.1; a longer one comes truncated, and goes again over TCP): MSG_TRUNC
+     tells a longer datagram's length, which is no such answer. 4 KB here
+     was a page of stack touched at every connection */
+  char buf[513];
   int stop = 0, timedout = 0, more, late = w && w->late, watch = w ? w->fd : -1;
   ssize_t len;
 
@@ -521,12 +525,12 @@ int sdu_dns_run_servers_watch(const char servers[256], sdu_dnsq *q, unsigned int
     for (j = 0; j < nsock && !stop; ++j) {
       if (!x[j].revents) continue;
       for (;;) {
-        len = recv(x[j].fd, buf, sizeof buf, 0);
+        len = recv(x[j].fd, buf, sizeof buf, MSG_TRUNC);
         if (len == -1) {
           if (errno == EINTR) continue;
           if (errno != ECONNREFUSED) break;
           unreachable(&r, q, n, which[j]);
-        } else if (len < (ssize_t) sizeof buf) /* longer: not DNS over UDP */
+        } else if (len < (ssize_t) sizeof buf) /* longer: not DNS over UDP without EDNS */
           got(&r, q, n, which[j], buf, (unsigned int) len);
         if ((stop = tell(q, n, n, enough, ctx))) break;
       }

@@ -117,9 +117,9 @@ nm "$bin" | awk '{ print $NF }' | sort -u > "$work/syms"
     setup_vdso setup_vdso_pointers _dl_new_object _dl_add_to_namespace_list _dl_setup_hash \
     _dl_important_hwcaps _dl_init_paths _dl_vdso_vsym _dl_lookup_symbol_x do_lookup_x \
     check_match _dl_name_match_p \
-    execve __execve __set_thread_area
-  # (execve: callgrind's profile ends before it; __set_thread_area: musl's,
-  # in assembler)
+    execve __execve __set_thread_area memcpy memset memmove
+  # (execve: callgrind's profile ends before it; __set_thread_area, memcpy,
+  # memset and memmove: musl's, in assembler, which callgrind does not name)
   # the IFUNC resolvers
   nm "$bin" | awk '$2 == "i" { print $3 }'
   names $rbl

@@ -425,6 +425,11 @@ static void fake(int us, int ts, int forger)
     /* not a response */
     o = reply(out, in[0], inlen[0], 0, 0x01, 0, 1, "\177\000\000\141", 4);
     sendto(us, out, o, 0, (struct sockaddr *) &from[0], fl);
+    /* a's answer in a datagram of 600 bytes: no answer to a query without
+       EDNS is longer than 512 (RFC 1035 4.2.1) */
+    o = reply(out, in[0], inlen[0], 0, 0x81, 0, 1, "\177\000\000\140", 4);
+    memset(out + o, 0, 600 - o);
+    sendto(us, out, 600, 0, (struct sockaddr *) &from[0], fl);
     /* then b, then a */
     o = reply(out, in[1], inlen[1], 0, 0x81, 0, 1, "\177\000\000\003", 4);
     sendto(us, out, o, 0, (struct sockaddr *) &from[1], fl);
@@ -511,7 +516,7 @@ static void scripted(const char *addr, int forger)
   norder = 0;
   sdu_dns_run_servers(srv, q, 2, 3000, record_order, 0);
   T_EQI(q[0].status, SDU_DNS_OK, "scripted: a answered");
-  T_BIN(q[0].answer, "\177\000\000\002", "scripted: a's answer, not a forged, mismatched or non-response one");
+  T_BIN(q[0].answer, "\177\000\000\002", "scripted: a's answer, not a forged, mismatched, non-response or oversized one");
   T_EQI(q[1].status, SDU_DNS_OK, "scripted: b answered");
   T_BIN(q[1].answer, "\177\000\000\003", "scripted: b's answer");
   T_OK(norder == 2 && order[0] == 1 && order[1] == 0, "scripted: answers taken in the order they came (b, then a)");
