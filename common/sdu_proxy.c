@@ -121,7 +121,7 @@ struct sdu_proxy {
   stralloc grefusal;        /* downstream's refusal at the greeting: the
                                answer to every command (len 0: none) */
   unsigned long long last, start; /* milliseconds, monotonic */
-  unsigned long long now;   /* the clock when the last wait ended */
+  unsigned long long now;   /* the clock, read once a turn of the loop */
   char small[4 * SMALL];    /* the buffers' small parts (first session) */
   /* last: the part of the ring a session uses is its first entries */
   struct pend q[QMAX];
@@ -1011,7 +1011,7 @@ static int handshake(sdu_proxy *p)
     p->tlsdl = sdu_ms() + (unsigned long long) sdu_tls_timeout(p->tls) * 1000;
   }
   r = sdu_tls_handshake(p->tls);
-  if (r == 1) { tls_on(p); p->now = p->last = sdu_ms(); return 1; }
+  if (r == 1) { tls_on(p); p->last = sdu_ms(); return 1; }
   if (r < 0) return -1;
   now = sdu_ms();
   if (now >= p->tlsdl) { sdu_warn("TLS handshake timed out"); return -1; }
@@ -1088,7 +1088,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
 {
   sdu_proxy *p;
   const sdu_proxy_cfg *cfg = pending[0].cfg;
-  int r = 0, i;
+  int r = 0, i, waited;
 
   if (!firstbusy) { p = &first; firstbusy = 1; memset(p, 0, offsetof(sdu_proxy, small)); }
   else if (!(p = calloc(1, sizeof *p))) sdu_nomem();
@@ -1142,10 +1142,19 @@ static int session(char **argv, int (*fn)(void *), void *arg)
     setsockopt(p->fdout, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
 
+  /* the clock is read once a turn of the loop: after its wait, or here
+     at the top of a turn that came round without one (a read that found
+     bytes waiting, a write that made room, the TLS handshake): the
+     deadlines below always see the time as it is, however long the data
+     keeps coming without a pause */
+  waited = 1;
   while (!p->finished) {
     struct pollfd pf[4];
     int n = 0, ci = -1, co = -1, di = -1, dw = -1, timeout;
     unsigned long long now;
+
+    if (!waited) p->now = sdu_ms();
+    waited = 0;
 
     /* answering commands may make room for more: go on while input moves */
     for (;;) {
@@ -1229,8 +1238,6 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       if (p->childgone || p->coutdead) break;
       if (p->cineof && p->tochild < 0 && p->fromchild < 0) break;
     }
-    /* the clock as the last wait left it: what ran since took no time to
-       speak of, and each wait costs one reading of the clock, not two */
     now = p->now;
     {
       unsigned long long dl = p->last + (unsigned long long) cfg->idle * 1000;
@@ -1259,6 +1266,7 @@ static int session(char **argv, int (*fn)(void *), void *arg)
       break;
     }
     now = p->now = sdu_ms();
+    waited = 1;
     if (co >= 0 && pf[co].revents) {
       if (cflush(p) == -1) { p->coutdead = 1; p->cineof = p->cingone = 1; p->cout.len = 0; }
     }

@@ -116,8 +116,8 @@ void sdu_proxy_answer(sdu_proxy *p, const char *reply);
 int sdu_proxy_header(sdu_proxy *p, const char *lines);
 /* 1 after downstream accepted AUTH: everything passes unchecked */
 int sdu_proxy_authenticated(const sdu_proxy *p);
-/* seconds since the epoch as of the end of the proxy's last wait for
-   input (sdu_now_at): a hook's time without a reading of the clock */
+/* seconds since the epoch as the proxy last read the clock, once a turn
+   of its loop (sdu_now_at): a hook's time without a reading of its own */
 unsigned long long sdu_proxy_now(const sdu_proxy *p);
 
 /* --- links in one process (sdu-chain(1)) ----------------------------

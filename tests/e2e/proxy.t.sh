@@ -150,6 +150,38 @@ e2e_check "silent client through to exim: 421 timeout after about 1 s" \
   'grep -q "^421 4.4.2" "$E2E_DIR/idle.out" && awk "/^elapsed/ { exit !(\$2 >= 0.9 && \$2 < 3) }" "$E2E_DIR/idle.out"'
 
 e2e_stop "$E2E_TCPSERVER_PID"
+
+# the session's limit holds while message data streams in without a pause
+# (the proxy reads again at once while bytes wait, without polling): a
+# client that sends for 8 s is cut off at the 2 s of -s 2
+e2e_tcpserver 0 sdu-testproxy -s 2 "$E2E_TOP/tests/smtpsink" -x nodir || exit 1
+python3 - "$E2E_PORT" > "$E2E_DIR/stream.out" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"EHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+chunk = (b"x" * 70 + b"\r\n") * 900
+t = time.time()
+try:
+    while time.time() - t < 8:
+        s.sendall(chunk)
+    cut = "not cut"
+except OSError:
+    cut = "cut"
+out = b""
+s.settimeout(2)
+try:
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        out += b
+except OSError:
+    pass
+sys.stdout.write(out.decode(errors="replace") + "%s after %.1f\n" % (cut, time.time() - t))
+PY
+E2E_LAST=$E2E_DIR/stream.out
+e2e_check "a client streaming message data for 8 s is cut off at the session's 2 s" \
+  'awk "/after/ { exit !(\$1 == \"cut\" && \$3 < 5) }" "$E2E_DIR/stream.out" && grep -q "^421 4.4.2" "$E2E_DIR/stream.out"'
+e2e_stop "$E2E_TCPSERVER_PID"
 e2e_check "nothing left running" '! pgrep -f "sdu-testproxy -r bad .*$E2E_DIR/" > /dev/null'  # this test's own: others may run side by side
 
 # SMTP smuggling (issue 13) through the chain links that stand in the middle,
