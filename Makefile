@@ -282,7 +282,8 @@ EARLY_LIBC_1 =
 # LMDB) and the variables it touches: that text in a few windows, not 18
 # (libc's objects are whole sections: the link order above cannot reach
 # them), those variables in a few pages; chain/front.ld puts the small
-# sections of code a connection runs (.init, .iplt, LMDB's) in front. musl-gcc names a dynamic linker
+# sections of code a connection runs (.init, .iplt, LMDB's) in front (chain/musl.ld
+# lays out the musl build's whole image). musl-gcc names a dynamic linker
 # that lld would honour in a static program: --no-dynamic-linker. The
 # sanitizers' build links libc dynamically, in link order.
 ORDERFILE_ = chain/hot.order
@@ -291,11 +292,13 @@ ORDERFILE = $(ORDERFILE_$(LIBC))
 ORDER_ = -fuse-ld=lld -Wl,--symbol-ordering-file=$(ORDERFILE) -Wl,--no-warn-symbol-ordering \
   -Wl,-T,chain/front.ld
 ORDER_0 = $(ORDER_)
-ORDER_musl = $(ORDER_) -Wl,--no-dynamic-linker
+# musl: chain/musl.ld lays out the whole image (it says why), RELRO given up
+ORDER_musl = -fuse-ld=lld -Wl,--symbol-ordering-file=$(ORDERFILE) -Wl,--no-warn-symbol-ordering \
+  -Wl,-T,chain/musl.ld -Wl,-z,norelro -Wl,--no-dynamic-linker
 ORDER_musl0 = $(ORDER_musl)
 CHAIN_ORDER = $(ORDER_$(LIBC)$(SANITIZE))
 chain/sdu-chain.o: $(HEADERS)
-chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a common/sdu_cpuid.o $(ORDERFILE) chain/front.ld
+chain/sdu-chain: chain/sdu-chain.o $(CHAIN_OBJS) common/libsdu.a common/sdu_cpuid.o $(ORDERFILE) chain/front.ld chain/musl.ld
 	$(LINK) $(CHAIN_ORDER) chain/sdu-chain.o $(CPUID_WRAP) $(TAIA_WRAP) $(CHAIN_RBLCHECK) $(CHAIN_HOT) \
 	  -lowfat $(EARLY_LIBC_$(SANITIZE)) $(CHAIN_REST) common/libsdu.a $(SODIUM_LIBS) $(LIBS)
 

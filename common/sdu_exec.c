@@ -2,6 +2,7 @@
    object of its own, so that a program that never runs a next one (spamgrab)
    does not link the proxy and TLS that a link of the chain may need */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <buffer.h>
 #include "sdu_env.h"
@@ -18,6 +19,9 @@ void sdu_exec_next(char **argv)
      start the program themselves (sdu-chain(1)) */
   r = sdu_chain_next(argv);
   if (r >= 0) exit(r);
-  execvp(argv[0], argv);
+  /* a path: no search (musl's execvp reads $PATH first all the same, its
+     name a string on a page a connection touches for nothing else) */
+  if (strchr(argv[0], '/')) execve(argv[0], argv, environ);
+  else execvp(argv[0], argv);
   sdu_fatalsys(SDU_EXIT_TEMP, "unable to run ", argv[0]);
 }

@@ -22,8 +22,9 @@
 # start-up code callgrind calls "(below main)" or never sees (the vDSO's
 # set-up: valgrind gives a program none). Then the data: the same session
 # under lackey, which names every address each process reads or writes;
-# the variables of the binary's writable segments that were touched, small
-# ones first (a big array touched at its start goes last), so that libc's,
+# the variables and named constants of the binary's data segments that were
+# touched, small ones first, then the big ones (arrays touched at their start)
+# smallest first, so that libc's,
 # LMDB's and the links' variables lie in a few pages (the hot section of
 # sdu_hot.h keeps the links' own per-connection ones together already).
 #
@@ -127,8 +128,11 @@ nm "$bin" | awk '{ print $NF }' | sort -u > "$work/syms"
   names $rbl $others | sed -n 's/^\(__[a-z0-9]*\)_\(sse2\|sse42\|ssse3\|avx2\|avx\|evex\|avx512\).*/\1/p' | sort -u |
     while read -r s; do grep -E "^${s}_(avx2|evex|avx512)" "$work/syms"; done
   names $others
-  # the variables, from the addresses lackey saw in the writable segments
-  readelf -lW "$bin" | awk '$1 == "LOAD" && $7 ~ /W/ { print $3, $6 }' |
+  # the variables, from the addresses lackey saw in the data segments: the
+  # writable ones, and the read-only ones' named constants (libowfat's
+  # V4mappedprefix and V6any lay 85 KB into musl's .rodata, a fault of
+  # their own; the text segment, flags "R E", is not one)
+  readelf -lW "$bin" | awk '$1 == "LOAD" && ($7 ~ /W/ || $8 != "E") { print $3, $6 }' |
     python3 -c '
 import sys, bisect, subprocess
 segs = [(int(a, 16), int(a, 16) + int(n, 16)) for a, n in (l.split() for l in sys.stdin)]
@@ -140,8 +144,14 @@ for l in subprocess.run(["nm", "-n", "-S", sys.argv[1]], capture_output=True, te
         syms.append((int(f[0], 16), int(f[1], 16), f[3]))
 syms.sort()
 keys = [x[0] for x in syms]
+# the order file names symbols, and the link orders every one of a name:
+# a name goes with the small ones if one of its symbols is small (the 5 KB
+# session "s" of rcptcheck comes along with the small one of throttle)
+size = {}
+for _, n, name in syms:
+    size[name] = min(size.get(name, n), n)
 seen, small, big = set(), [], []
-for fn in sys.argv[2:]:
+for k, fn in enumerate(sys.argv[2:]):
     for l in open(fn):
         if len(l) < 4 or l[1] not in "LSM":
             continue
@@ -150,8 +160,15 @@ for fn in sys.argv[2:]:
         if i < 0 or not inseg(a) or a >= syms[i][0] + syms[i][1] or syms[i][2] in seen:
             continue
         seen.add(syms[i][2])
-        (small if syms[i][1] < 4096 else big).append(syms[i][2])
-print("\n".join(small + big))
+        if size[syms[i][2]] < 4096:
+            small.append(syms[i][2])
+        else:
+            big.append((k > 0, size[syms[i][2]], syms[i][2]))
+# the big ones that rblcheck touches first, each group smallest first: the
+# first of them (the DNS queries, of which a connection uses the first
+# few) begins in the page of the small ones
+big.sort()
+print("\n".join(small + [b[2] for b in big]))
 ' "$bin" "$work/mem.rbl" $(ls "$work"/mem.* | grep -v 'mem.rbl$')
 } | awk '!seen[$0]++' | grep -x -F -f "$work/syms" > "$work/order"
 n=$(wc -l < "$work/order")
