@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/rblcheck.sh: rblcheck against rblsmtpd with 4 lists that answer after 50 ms, and the cost
 # of a clean client (connections per second through rblcheck, a bare exec, prog alone, and
-# bench/rblcheck_floor: the same 4 queries then exec, the least a link that asks can cost), and the
+# bench/rblcheck_floor: the same 4 queries then exec, the least a link that asks can cost; each as a
+# rate and as the CPU of the server's whole process tree a connection, bench/treecpu), and the
 # time to the complete greeting for a client on no list with the pregreet watch on and off, in one run.
 # usage: sh bench/rblcheck.sh [ runs [ connections [ parallel clients ] ] ]   (after make; needs root: DNS on port 53)
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,13 +62,25 @@ echo "$rc $rs $base $delay $logged" | awk '{
 # --- 2. connections per second, lookups answered at once
 export DNSCACHEIP=$fast
 unset TCPREMOTEIP
-serve() { # PORTFILE prog...
+serve() { # prog...: tcpserver on a free port under bench/treecpu (the CPU
+  # of its whole tree into $work/cpu.PORT when it stops); prints the port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null)
   [ -n "$port" ] || port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 10000 ))
-  tcpserver -RHl0 -c 100 127.0.0.1 "$port" "$@" 2>> "$work/tcpserver.log" &
-  echo $! >> "$work/pids"
+  setsid "$top/bench/treecpu" "$work/cpu.$port" tcpserver -RHl0 -c 100 127.0.0.1 "$port" "$@" > /dev/null 2>> "$work/tcpserver.log" &
+  _tc=$!
   i=0; while [ $i -lt 50 ] && [ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; do sleep 0.1; i=$((i + 1)); done
+  # treecpu waits out SIGTERM: tcpserver is the one to stop
+  echo "$(pgrep -P "$_tc")" >> "$work/pids"
   echo "$port"
+}
+stopcpu() { # port...: stop their tcpservers; prints each tree's CPU seconds
+  for _p in "$@"; do
+    pkill -TERM -f "tcpserver -RHl0 -c 100 127.0.0.1 $_p " 2>/dev/null
+  done
+  for _p in "$@"; do
+    _i=0; while [ $_i -lt 50 ] && [ ! -s "$work/cpu.$_p" ]; do sleep 0.1; _i=$((_i + 1)); done
+    sed -n 's/^cpu=\([0-9.]*\) .*/\1/p' "$work/cpu.$_p"
+  done
 }
 sink="$top/tests/smtpsink -x nodir"
 p_rbl=$(serve "$top/rblcheck/rblcheck" -f "$work/policy" $sink)
@@ -76,6 +89,7 @@ p_g0=$(serve "$top/rblcheck/rblcheck" -g 0 -f "$work/policy" $sink)
 p_exec=$(serve "$top/bench/rblcheck_exec" $sink)
 p_floor=$(serve "$top/bench/rblcheck_floor" l1.bench.test l2.bench.test l3.bench.test l4.bench.test -- $sink)
 p_alone=$(serve $sink)
+p_lat=$(serve "$top/rblcheck/rblcheck" -f "$work/policy" $sink)
 rate() { # port: connections per second, $par clients at once
   _t0=$(ms); _j=0; _cp=
   while [ $_j -lt "$par" ]; do
@@ -115,10 +129,16 @@ echo "  floor / bare exec = $fratio, rblcheck / floor = $rfratio (medians of the
 # each round, for the spread: one client at a time, so a round's rate moves with
 # every wake-up of the machine (the floor's rounds have ranged over 2x in one run)
 awk '{ printf "%s%s/%s/%s/%s", (NR > 1 ? ", " : "  rounds (rblcheck/bare exec/alone/floor conn/s): "), $1, $2, $3, $4 } END { print "" }' "$work/rates"
+# the CPU of each server's whole tree (tcpserver, the link, the program) a
+# connection, over all the rounds: the figure that does not swing with what
+# else the machine does while a client waits
+sleep 0.5
+cpu=$(stopcpu "$p_rbl" "$p_exec" "$p_alone" "$p_floor" | tr '\n' ' ')
+echo "$cpu" | awk -v c=$((conns / par * par * rounds)) 'NF == 4 { printf "  CPU a connection, the whole tree: rblcheck %.3f ms, bare exec %.3f, alone %.3f, floor %.3f; floor / rblcheck = %.3f (as the rates)\n", 1000 * $1 / c, 1000 * $2 / c, 1000 * $3 / c, 1000 * $4 / c, $4 / $1 }'
 
 # --- 3. time to the complete greeting, the pregreet watch on (the default) and off (-P)
 latn=${LATN:-1000}
-lat=$("$top/bench/greetlat" -n "$latn" 127.0.0.1 "$p_rbl" "$p_off") || exit 111
+lat=$("$top/bench/greetlat" -n "$latn" 127.0.0.1 "$p_lat" "$p_off") || exit 111
 echo "time to the complete greeting, a client on none of 4 lists answered at once ($latn connections each, taken in turn):"
 echo "$lat" | awk 'NR == 1 { on = $2; printf "  watch on  (the default: 220- only if the answers take 5 ms): median %.1f us (quartiles %.1f .. %.1f)\n", $2, $1, $3 }
   NR == 2 { off = $2; printf "  watch off (-P):           median %.1f us (quartiles %.1f .. %.1f)\n", $2, $1, $3 }
