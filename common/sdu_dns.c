@@ -144,32 +144,34 @@ void sdu_taia_now(struct taia *t)
 void __wrap_taia_now(struct taia *t);
 void __wrap_taia_now(struct taia *t) { sdu_taia_now(t); }
 
-/* in whole milliseconds, without floating point: libowfat's taia_approx
-   and iopause read their double constants from a page of rodata that a
-   connection touches for nothing else (a page fault of every link's start) */
-static unsigned long ms_since(const struct taia *start, const struct taia *now)
+/* the time from a to b in whole milliseconds, 0 if b is not later, rounded
+   up or down, at most 1000 s; without floating point: libowfat's
+   taia_approx and iopause read their double constants from a page of
+   rodata that a connection touches for nothing else (a page fault of every
+   link's start) */
+static unsigned long ms_between(const struct taia *a, const struct taia *b, int up)
 {
   struct taia d;
-  if (taia_less(now, start)) return 0;
-  taia_sub(&d, now, start);
-  return (unsigned long) (d.sec.x * 1000 + d.nano / 1000000);
+  if (!taia_less(a, b)) return 0;
+  taia_sub(&d, b, a);
+  if (d.sec.x >= 1000) return 1000000;
+  return (unsigned long) (d.sec.x * 1000 + (d.nano + (up ? 999999 : 0)) / 1000000);
+}
+
+static unsigned long ms_since(const struct taia *start, const struct taia *now)
+{
+  return ms_between(start, now, 0);
 }
 
 /* iopause's wait: poll until the deadline, rounded up to the next
-   millisecond (iopause added 20 ms, a greeting's first line 5 ms after the
-   queries went out 25 ms after), at most 1000 s */
+   millisecond (iopause added 20 ms: a greeting's first line due 5 ms after
+   the queries went out went 25 ms after) */
 static void pause_until(iopause_fd *x, unsigned int len, const struct taia *deadline,
   const struct taia *now)
 {
-  struct taia d;
   unsigned int i;
-  int ms = 0;
-  if (!taia_less(deadline, now)) {
-    taia_sub(&d, deadline, now);
-    ms = d.sec.x >= 1000 ? 1000000 : (int) (d.sec.x * 1000 + (d.nano + 999999) / 1000000);
-  }
   for (i = 0; i < len; ++i) x[i].revents = 0;
-  poll(x, len, ms);
+  poll(x, len, (int) ms_between(now, deadline, 1));
 }
 
 /* how long each round of the server list waits for an answer: djbdns's

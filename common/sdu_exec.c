@@ -1,6 +1,7 @@
 /* sdu_exec.c: the exec of the next program in the chain (sdu_env.h); an
    object of its own, so that a program that never runs a next one (spamgrab)
    does not link the proxy and TLS that a link of the chain may need */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,8 +21,10 @@ void sdu_exec_next(char **argv)
   r = sdu_chain_next(argv);
   if (r >= 0) exit(r);
   /* a path: no search (musl's execvp reads $PATH first all the same, its
-     name a string on a page a connection touches for nothing else) */
-  if (strchr(argv[0], '/')) execve(argv[0], argv, environ);
-  else execvp(argv[0], argv);
+     name a string on a page a connection touches for nothing else); a
+     file the kernel does not run (a script without #!) goes on to execvp,
+     which runs it as glibc's does, with /bin/sh */
+  if (!strchr(argv[0], '/') || (execve(argv[0], argv, environ) == -1 && errno == ENOEXEC))
+    execvp(argv[0], argv);
   sdu_fatalsys(SDU_EXIT_TEMP, "unable to run ", argv[0]);
 }

@@ -226,3 +226,17 @@ if ip -6 addr show lo 2>/dev/null | grep -q "::1"; then
 else
   e2e_skip "IPv6 through tcpserver" "no ::1 on lo"
 fi
+
+# the next program named by a path is run with execve; a script without #!
+# (ENOEXEC) still runs as execvp runs it: with /bin/sh under glibc (musl's
+# execvp has no such fallback: skipped there)
+case $(cat "$E2E_TOP/common/build-flags" 2> /dev/null) in
+  musl-gcc*) e2e_skip "a script without #! as the next program" "musl's execvp does not run it either" ;;
+  *)
+    printf 'echo ran-without-shebang\n' > "$D/noshebang"
+    chmod 755 "$D/noshebang"
+    RELAYCLIENT= TCPREMOTEIP=192.0.2.9 "$E2E_TOP/rblcheck/rblcheck" -f "$D/policy" "$D/noshebang" < /dev/null > "$D/noshebang.out" 2> "$D/noshebang.err"
+    e2e_check "a script without #! named by its path runs (execve, then execvp's /bin/sh)" \
+      'grep -qx ran-without-shebang "$D/noshebang.out"'
+    ;;
+esac
