@@ -5,8 +5,11 @@
    first reply, and every munmap on a machine with more than one CPU is a TLB
    shootdown to the others: ~60 us a start on the test machines. This one
    keeps what it got:
-   - a free list per size class (powers of two, 32 B to 64 KiB, header
-     included), blocks carved from 256 KiB areas, reused LIFO, never returned;
+   - a free list per size class (powers of two and the halfway steps
+     between them: 32, 48, 64, 96, ... 64 KiB, header included; a block
+     wastes an eighth of itself on average, not a quarter, so that a link's
+     start-up fits in fewer pages), blocks carved from 256 KiB areas, reused
+     LIFO, never returned;
    - requests of 2,033 to 4,096 bytes (LMDB's pages) a page each, from areas
      of pages, no header in them: a 4 KiB block behind a header would touch
      two pages; free knows them by their address;
@@ -40,7 +43,7 @@
 #define ALIGN 16
 #define MINSHIFT 5                 /* 32 bytes, header included: room for the free list link */
 #define MAXSHIFT 16                /* 64 KiB: larger blocks are mappings */
-#define NCLASS (MAXSHIFT - MINSHIFT + 1)
+#define NCLASS (2 * (MAXSHIFT - MINSHIFT) + 1) /* 2^k, then 3 * 2^(k-1) */
 #define AREA (256 * 1024)
 
 /* every block starts with this, ALIGN bytes before the pointer handed out */
@@ -84,14 +87,24 @@ static void give(void) { __atomic_clear(&lock, __ATOMIC_RELEASE); }
 
 static struct head *headof(void *p) { return (struct head *) ((char *) p - ALIGN); }
 
+/* the bytes of class c's blocks: 32, 48, 64, 96, 128, ... (all multiples of ALIGN) */
+static size_t classsize(unsigned int c)
+{
+  return (c & 1 ? (size_t) 3 << (MINSHIFT - 1) : (size_t) 1 << MINSHIFT) << (c / 2);
+}
+
 /* the class whose blocks hold n bytes and the header; NCLASS: too large */
 static unsigned int classof(size_t n)
 {
-  unsigned int c = 0;
-  size_t b = (size_t) 1 << MINSHIFT;
+  size_t b;
+  unsigned int k;
   if (n > ((size_t) 1 << MAXSHIFT) - ALIGN) return NCLASS;
-  while (b < n + ALIGN) { b <<= 1; ++c; }
-  return c;
+  b = n + ALIGN;
+  if (b <= (size_t) 1 << MINSHIFT) return 0;
+  /* 2^k < b <= 2^(k+1): 3 * 2^(k-1) if that holds it, else 2^(k+1) */
+  k = (unsigned int) (sizeof (unsigned long) * 8 - 1) - (unsigned int) __builtin_clzl((unsigned long) (b - 1));
+  if (b <= (size_t) 3 << (k - 1)) return 2 * (k - MINSHIFT) + 1;
+  return 2 * (k + 1 - MINSHIFT);
 }
 
 /* zero: the bytes must be zero (a kept mapping is not) */
@@ -130,7 +143,7 @@ static void *maplarge(size_t n, size_t align, int zero)
 /* *fresh: the block was never handed out, its bytes are zero */
 static void *small(unsigned int c, int *fresh)
 {
-  size_t b = (size_t) 1 << (c + MINSHIFT);
+  size_t b = classsize(c);
   struct head *h;
   take();
   if (freelist[c]) {
@@ -143,11 +156,11 @@ static void *small(unsigned int c, int *fresh)
   *fresh = 1;
   if (arealeft < b) {
     /* what is left of the old area goes to the lists, largest first */
-    while (arealeft >= ((size_t) 1 << MINSHIFT)) {
+    while (arealeft >= classsize(0)) {
       unsigned int k = NCLASS - 1;
-      while (((size_t) 1 << (k + MINSHIFT)) > arealeft) --k;
+      while (classsize(k) > arealeft) --k;
       h = (struct head *) area;
-      h->size = (size_t) 1 << (k + MINSHIFT);
+      h->size = classsize(k);
       h->base = 0;
       ((struct freeblock *) (area + ALIGN))->next = freelist[k];
       freelist[k] = (struct freeblock *) (area + ALIGN);
@@ -263,7 +276,7 @@ API void sdu_a_free(void *p)
     for (i = 0; i < n; ++i) munmap(old[i], old[i]->size);
     return;
   }
-  for (c = 0; ((size_t) 1 << (c + MINSHIFT)) < h->size; ++c) ;
+  c = classof(h->size - ALIGN);
   take();
   ((struct freeblock *) p)->next = freelist[c];
   freelist[c] = p;

@@ -107,6 +107,31 @@ int main(void)
   T_OK(p == q, "a freed block is reused by the next request of its class");
   sdu_a_free(q);
 
+  /* the classes: powers of two and the halfway steps, header included;
+     every size gets the least that holds it */
+  {
+    size_t n, b, want, badc = 0, c;
+    for (n = 1; n <= 65520; ++n) {
+      if (pageclass(n)) continue;
+      c = classof(n);
+      b = c < NCLASS ? classsize(c) : 0;
+      for (want = 32; want < n + ALIGN; ) want = (want & (want - 1)) ? (want / 3) * 4 : want / 2 * 3;
+      if (b != want || b % ALIGN || (c && classsize(c - 1) >= n + ALIGN)) ++badc;
+    }
+    T_EQI(badc, 0, "each size in the least class of 32, 48, 64, 96, ... 64 KiB that holds it and the header");
+    T_OK(classof(65521) == NCLASS, "65521 bytes and more: a mapping of their own");
+    p = sdu_a_malloc(1408);
+    T_EQI(sdu_a_usable(p), 1536 - ALIGN, "1408 bytes take a block of 1536, not 2048");
+    sdu_a_free(p);
+    p = sdu_a_malloc(328);
+    q = sdu_a_malloc(328);
+    T_OK(p && q && sdu_a_usable(p) == 384 - ALIGN, "328 bytes take a block of 384");
+    sdu_a_free(p);
+    T_OK(sdu_a_malloc(300) == p, "a freed 384 block is the next one of its class");
+    sdu_a_free(p);
+    sdu_a_free(q);
+  }
+
   /* calloc zeroes a reused block; its overflow check */
   p = sdu_a_malloc(200);
   memset(p, 0xab, 200);
