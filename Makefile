@@ -20,6 +20,8 @@ LIBDIR_musl = -L$(MUSL)/lib
 # the musl build drops what nothing calls (musl.sh builds OpenSSL so too): a
 # TLS session's RSS is mostly the program's own pages (bench/tls.sh)
 SECT_musl = -ffunction-sections -fdata-sections
+# and puts the arrays on pages of their own after .bss (sdu_hot.h, chain/musl.ld)
+LAYOUT_musl = -DSDU_PAGES_SECTION
 # the glibc build: each function and variable in a section of its own, for the chain's
 # link order (CHAIN_ORDER)
 SECT_ = -ffunction-sections -fdata-sections
@@ -45,7 +47,7 @@ NOMERGE = -fno-merge-constants
 NOPIE_ = -fno-pie
 NOPIE_0 = -fno-pie
 NOPIE_1 =
-SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(NOMERGE) $(NOPIE_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC)) $(SECT_$(LIBC))
+SDU_CFLAGS = $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(NOMERGE) $(NOPIE_$(SANITIZE)) -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon $(INC_$(LIBC)) $(SECT_$(LIBC)) $(LAYOUT_$(LIBC))
 LDFLAGS =
 SDU_LDFLAGS = $(SAN_$(SANITIZE)) $(STATIC_$(SANITIZE)) $(LIBDIR_$(LIBC)) $(GC_$(LIBC))
 # OpenSSL's libssl (STARTTLS in the proxy, common/sdu_tls.c): static like the
@@ -134,7 +136,7 @@ HEADERS = common/*.h
 # mix of musl and glibc objects; make install installs what was built with
 # the variables it is given, or refuses. Every object depends on it (ALL_OBJS,
 # at the end: an object of a program goes in its program's list).
-BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(NOMERGE) $(NOPIE_$(SANITIZE)) $(INC_$(LIBC)) $(SECT_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
+BUILD_FLAGS = $(CC) $(CFLAGS) $(SAN_$(SANITIZE)) $(NOMERGE) $(NOPIE_$(SANITIZE)) $(INC_$(LIBC)) $(SECT_$(LIBC)) $(LAYOUT_$(LIBC)) $(LDFLAGS) $(SDU_LDFLAGS) $(LIBS) $(PSL_LIBS)
 
 all: $(PROGS) $(TEST_PROGS) $(BENCH_PROGS)
 

@@ -78,8 +78,8 @@ HOT static volatile int lock;
    page fault's cost each on a virtual machine), and each mmap is a system
    call and a mapping more to undo at exec. Pages of .bss never touched
    cost nothing. */
-static char firstarea[AREA] __attribute__((aligned(PAGE)));
-static char firstpages[AREA] __attribute__((aligned(PAGE)));
+SDU_PAGES static char firstarea[AREA];
+SDU_PAGES static char firstpages[AREA];
 HOT static int firstused, firstpagesused;
 
 static void take(void) { while (__atomic_test_and_set(&lock, __ATOMIC_ACQUIRE)) ; }

@@ -1080,8 +1080,8 @@ int sdu_proxy_run(char **argv, const sdu_proxy_cfg *cfg, const sdu_hooks *h)
    9 KB of the state (three pages touched, where a session uses the first
    of them) and map a block as big as the buffers at every connection and
    unmap it at the end; pages of .bss never touched cost nothing */
-static sdu_proxy first __attribute__((aligned(4096)));
-static char bufs[4 * BUFSZ] __attribute__((aligned(4096)));
+SDU_PAGES static sdu_proxy first;
+SDU_PAGES static char bufs[4 * BUFSZ];
 SDU_HOT static int firstbusy;
 
 static int session(char **argv, int (*fn)(void *), void *arg)

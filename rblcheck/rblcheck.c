@@ -37,7 +37,7 @@ SDU_HOT static rblcheck_ctx ctx;
 SDU_HOT static rblcheck_verdict verdict;
 /* on a page of its own: the first 8 queries (a policy's few lists) are one
    page fault, wherever the link puts the variables before it */
-static sdu_dnsq q[2 * RBLCHECK_LISTS_MAX] __attribute__((aligned(4096)));
+SDU_PAGES static sdu_dnsq q[2 * RBLCHECK_LISTS_MAX];
 SDU_HOT static stralloc names[RBLCHECK_LISTS_MAX];
 SDU_HOT static stralloc header;
 SDU_HOT static stralloc errsa, reply_sa;  /* here, not in main: still reachable at exit */

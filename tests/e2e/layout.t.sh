@@ -44,9 +44,10 @@ e2e_check "${O##*/} names the start-up, rblcheck, the proxy and LMDB" \
   '[ "$(grep -cx -e _start -e rblcheck_main -e session -e throttle_main -e mdb_txn_begin -e environ "$O")" -eq 6 ]'
 # musl: chain/musl.ld puts the writable segment before the text, so that the ELF header,
 # the hot rodata and text and the variables a connection touches lie in the image's first
-# 2 MB (one page table, ~14 us a process on a virtual machine); .init_array in the page of
-# .data's first variables; the file's data ending on a page boundary (no partial page for
-# the kernel to clear at exec)
+# 2 MB (one page table, ~14 us a process on a virtual machine); .init_array, .data and
+# the start of .bss (libc's __environ) in one page, the last of the file's data, which the
+# kernel writes at exec (one fault for what libc reads and writes at start-up, not three);
+# the hot section on a page of its own; the page-aligned arrays after .bss
 case $(cat "$E2E_TOP/common/build-flags" 2> /dev/null) in
   musl-gcc*)
     readelf -lW "$B" | awk '$1 == "LOAD" { print $3, $5, $7 $8 }' > "$E2E_DIR/loads"
@@ -60,11 +61,17 @@ case $(cat "$E2E_TOP/common/build-flags" 2> /dev/null) in
       '[ -n "$start" ] && [ -n "$first" ] && [ $(( 0x$start - first )) -lt 2097152 ]'
     e2e_check ".bss ends before the text" \
       '[ -n "$bssend" ] && [ $(( 0x${bssend% *} + 0x${bssend#* } )) -le $(( rx )) ]'
-    ia=$(section .init_array); da=$(section .data)
-    e2e_check ".init_array in the page of .data's start" \
-      '[ -n "$ia" ] && [ -n "$da" ] && [ $(( 0x$ia / 4096 )) -eq $(( 0x$da / 4096 )) ]'
+    ia=$(section .init_array); da=$(section .data); env=$(addr __environ)
+    e2e_check ".init_array, .data and libc's __environ in one page" \
+      '[ -n "$ia" ] && [ -n "$da" ] && [ -n "$env" ] && [ $(( 0x$ia / 4096 )) -eq $(( 0x$da / 4096 )) ] && [ $(( 0x$ia / 4096 )) -eq $(( 0x$env / 4096 )) ]'
     fs=$(readelf -lW "$B" | awk '$1 == "LOAD" && $7 ~ /W/ { print $3, $5; exit }')
-    e2e_check "the file's data ends on a page boundary" \
-      '[ -n "$fs" ] && [ $(( (${fs% *} + ${fs#* }) % 4096 )) -eq 0 ]'
+    e2e_check "that page is the last of the file's data (the kernel writes it at exec)" \
+      '[ -n "$fs" ] && [ -n "$ia" ] && [ $(( (${fs% *} + ${fs#* } - 1) / 4096 )) -eq $(( 0x$ia / 4096 )) ]'
+    hot=$(section sdu_hot)
+    e2e_check "the hot section begins a page, before that one" \
+      '[ -n "$hot" ] && [ $(( 0x$hot % 4096 )) -eq 0 ] && [ $(( 0x$hot / 4096 )) -lt $(( 0x$ia / 4096 )) ]'
+    lb=$(section .lbss); q=$(addr firstarea)
+    e2e_check "the arrays on pages of their own after .bss (.lbss)" \
+      '[ -n "$lb" ] && [ -n "$q" ] && [ -n "$bssend" ] && [ $(( 0x$lb )) -ge $(( 0x${bssend% *} + 0x${bssend#* } )) ] && [ $(( 0x$q )) -ge $(( 0x$lb )) ]'
     ;;
 esac
