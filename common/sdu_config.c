@@ -59,18 +59,22 @@ int sdu_config_open(sdu_config *c, const char *file)
   off_t end;
 
   c->buf = 0; c->words = 0; c->quoted = 0; c->len = 0;
-  fd = open(file, O_RDONLY | O_CLOEXEC);
+  /* no O_CLOEXEC: the descriptor is closed before this returns, in a
+     program of one thread (and musl's open sets it with one system call
+     more, at every connection of a chain link) */
+  fd = open(file, O_RDONLY);
   if (fd == -1) return -1;
   /* a file that seeks: its size, and one byte more (the read that says end
-     of file); the loop below still grows the buffer if the file grew. lseek,
-     not fstat: musl's fstat reads a string constant from a page of its own */
+     of file), read with pread from the start (no seek back); the loop still
+     grows the buffer if the file grew. lseek, not fstat: musl's fstat reads
+     a string constant from a page of its own */
   end = lseek(fd, 0, SEEK_END);
-  if (end > 0 && lseek(fd, 0, SEEK_SET) != 0) { e = errno; close(fd); errno = e; return -1; }
   if (end >= 0 && (unsigned long long) end < SDU_CONFIG_FILE_MAX) cap = (size_t) end + 1;
   b = malloc(cap);
   if (!b) { close(fd); errno = ENOMEM; return -1; }
   for (;;) {
     ssize_t r;
+    size_t want;
     if (len == cap) {
       /* never grow past FILE_MAX + 1: one byte more tells that it is too big */
       if (cap > SDU_CONFIG_FILE_MAX) { e = EFBIG; goto fail; }
@@ -79,10 +83,15 @@ int sdu_config_open(sdu_config *c, const char *file)
       if (!nb) { e = ENOMEM; goto fail; }
       b = nb;
     }
-    r = read(fd, b + len, cap - len);
+    want = cap - len;
+    r = end >= 0 ? pread(fd, b + len, want, (off_t) len) : read(fd, b + len, want);
     if (r == -1) { if (errno == EINTR) continue; e = errno; goto fail; }
     if (r == 0) break;
     len += (size_t) r;
+    /* a file that seeks gave fewer bytes than asked, and all it had when
+       its size was taken: that is its end, without a read more that says
+       so (it grew: the read filled the buffer, and the loop goes on) */
+    if (end >= 0 && (size_t) r < want && len == (size_t) end) break;
   }
   close(fd);
   if (len > SDU_CONFIG_FILE_MAX) { free(b); errno = EFBIG; return -1; }

@@ -184,6 +184,21 @@ int main(void)
     free(big);
   }
   T_EQI(sdu_config_open(&c, dir), -1, "a directory is refused");
+  /* the descriptor (opened without O_CLOEXEC) is closed on every path */
+  {
+    int lo = dup(0), after;
+    const char *const files[] = { "policy", "none", "big", "max", "" };
+    unsigned int k, leaked = 0;
+    close(lo);
+    for (k = 0; k < sizeof files / sizeof *files; ++k) {
+      snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+      if (sdu_config_open(&c, path) == 0) sdu_config_free(&c);
+      after = dup(0);
+      if (after != lo) ++leaked;
+      close(after);
+    }
+    T_EQI(leaked, 0, "no descriptor left open: a file, a missing one, one too big, FILE_MAX, a directory");
+  }
 
   /* the words arrays are sized from the file's length: the densest lines
      (one-byte words, one blank between, quoted empty words) all fit */
