@@ -179,8 +179,8 @@ throttle/throttle: chain/sdu-chain
 throttle/sdu-report: throttle/sdu-report.o $(REPORT_OBJS) throttle/throttle_rules.o common/libsdu.a
 	$(LINK) throttle/sdu-report.o $(REPORT_OBJS) throttle/throttle_rules.o common/libsdu.a $(LIBS)
 
-throttle/sdu-state-copy: throttle/sdu-state-copy.o common/libsdu.a
-	$(LINK) throttle/sdu-state-copy.o common/libsdu.a $(LIBS)
+throttle/sdu-state-copy: throttle/sdu-state-copy.o $(THROTTLE_OBJS) common/libsdu.a
+	$(LINK) throttle/sdu-state-copy.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)
 
 tests/unit/t_throttle_rules: tests/unit/t_throttle_rules.o $(THROTTLE_OBJS) common/libsdu.a
 	$(LINK) tests/unit/t_throttle_rules.o $(THROTTLE_OBJS) common/libsdu.a $(LIBS)

@@ -73,23 +73,19 @@ static void greylog(void *ctx, int d, int refused, const char *hex)
   sdu_log_emit(&l, logfd);
 }
 
-/* triplets from .. to as throttle_grey_check writes them, in one batch */
+/* triplets from .. to as throttle_grey_check writes them, in one write */
 static void fill(sdu_state *st, unsigned long from, unsigned long to)
 {
-  static char k[FILL][1 + THROTTLE_GREY_HASH], v[FILL][9];
-  static sdu_state_op op[FILL];
+  static throttle_grey_entry e[FILL];
   unsigned long i;
   unsigned int n = 0;
-  memset(op, 0, sizeof op);
   for (i = from; i < to; ++i, ++n) {
-    k[n][0] = 'g';
-    hash((unsigned char *) k[n] + 1, i);
-    v[n][0] = (i & 1) ? 'P' : 'p';
-    sdu_state_pack64((unsigned char *) v[n] + 1, NOW - 3600 + 200); /* first seen 60 s before the lookups below */
-    op[n].st = st; op[n].key = k[n]; op[n].klen = sizeof k[n]; op[n].val = v[n]; op[n].vlen = 9;
-    op[n].expires = (i & 1) ? NOW + G.awltime : NOW + 86400;
+    hash(e[n].hash, i);
+    e[n].passed = (i & 1) != 0;
+    e[n].first = NOW - 3600 + 200; /* first seen 60 s before the lookups below */
+    e[n].expires = (i & 1) ? NOW + G.awltime : NOW + 86400;
   }
-  if (sdu_state_batch(op, n, NOW) == -1) sdu_fatal(111, sdu_state_error(st));
+  if (throttle_grey_put(st, e, n, NOW - 3600 + 200) == -1) sdu_fatal(111, sdu_state_error(st));
 }
 
 static double secs(void)

@@ -387,7 +387,7 @@ static void rdone(sdu_state *st)
   curtxn = 0;
 }
 
-static int opendbi(sdu_state *st, const char *table)
+static int opendbi(sdu_state *st, const char *table, unsigned int *out)
 {
   MDB_txn *txn;
   MDB_dbi dbi;
@@ -406,7 +406,7 @@ static int opendbi(sdu_state *st, const char *table)
   }
   if (rc == MDB_INCOMPATIBLE) return failmsg(st, EPROTO, "database corrupt: table is not a table");
   if (rc) return fail(st, "open", rc);
-  st->dbi = dbi;
+  *out = dbi;
   return 0;
 }
 
@@ -536,7 +536,7 @@ static int open_in(sdu_state *st, void *arg)
       st->env = e->env;
       st->ownenv = 0;
       st->shared = i + 1;
-      if (opendbi(st, a->table) == -1) { st->env = 0; st->shared = 0; return -1; }
+      if (opendbi(st, a->table, &st->dbi) == -1) { st->env = 0; st->shared = 0; return -1; }
       ++e->refs;
       return 0;
     }
@@ -575,7 +575,7 @@ static int open_in(sdu_state *st, void *arg)
   /* LMDB 0.9 opens data.mdb without O_CLOEXEC: the next program in the
      chain must not inherit it */
   if (!mdb_env_get_fd(st->env, &fd)) fcntl(fd, F_SETFD, FD_CLOEXEC);
-  if (!sizeok(st) || opendbi(st, a->table) == -1) {
+  if (!sizeok(st) || opendbi(st, a->table, &st->dbi) == -1) {
     int e = errno;
     mdb_env_close(st->env);
     st->env = 0;
@@ -628,7 +628,7 @@ int sdu_state_open(sdu_state *st, const char *dir, const char *table, int flags)
 
 static int opentable_in(sdu_state *st, void *table)
 {
-  return opendbi(st, table);
+  return opendbi(st, table, &st->dbi);
 }
 
 int sdu_state_open_table(sdu_state *st, sdu_state *base, const char *table)
@@ -705,6 +705,7 @@ static void release(sdu_state *st, int leave)
     guarded(st, closeenv_in, 0);
   st->env = 0;
   st->shared = 0;
+  st->sub[0] = 0;
   disarm(st);
 }
 
@@ -1049,6 +1050,42 @@ int sdu_state_txn_incr(struct MDB_txn *txn, unsigned int dbi, const char *key, s
 }
 
 struct txnargs { int (*fn)(void *ctx, MDB_txn *txn, unsigned int dbi); void *ctx; };
+
+static int view_in(sdu_state *st, void *arg)
+{
+  struct txnargs *a = arg;
+  int rc = rbegin(st);
+  if (rc) return fail(st, "read", rc);
+  rc = a->fn(a->ctx, st->rtxn, st->dbi);
+  rdone(st);
+  return rc ? fail(st, "read", rc) : 0;
+}
+
+static int sub_in(sdu_state *st, void *table)
+{
+  return opendbi(st, table, &st->subdbi);
+}
+
+int sdu_state_sub(sdu_state *st, const char *table, unsigned int *dbi)
+{
+  if (st->rd) return failmsg(st, EINVAL, "no direct access to a Redis store");
+  if (!nameok(st, table)) return -1;
+  if (!st->env) return fail(st, "read", MDB_BAD_TXN);
+  if (strcmp(st->sub, table)) {
+    if (guarded(st, sub_in, (void *) table) == -1) return errno == ENOENT && (st->flags & SDU_STATE_RDONLY) ? 0 : -1;
+    memcpy(st->sub, table, strlen(table) + 1);
+  }
+  *dbi = st->subdbi;
+  return 1;
+}
+
+int sdu_state_view(sdu_state *st, int (*fn)(void *ctx, struct MDB_txn *txn, unsigned int dbi), void *ctx)
+{
+  struct txnargs a;
+  if (st->rd) return failmsg(st, EINVAL, "no direct access to a Redis store");
+  a.fn = fn; a.ctx = ctx;
+  return guarded(st, view_in, &a);
+}
 
 static int txn_in(sdu_state *st, void *arg)
 {

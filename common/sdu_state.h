@@ -59,6 +59,8 @@ typedef struct sdu_state {
   struct sdu_redis *rd; /* a Redis store's connection, or 0 */
   struct sdu_state *local; /* Redis: this host's own table, for sdu_state_txn */
   char table[SDU_STATE_NAME_MAX + 1];
+  char sub[SDU_STATE_NAME_MAX + 1]; /* the table sdu_state_sub opened, or "" */
+  unsigned int subdbi;
   char dir[256];        /* for messages, cut */
   char where[320];      /* "table t in dir" for messages */
   char err[512];
@@ -155,6 +157,18 @@ int sdu_state_swap(sdu_state *st, const char *key, size_t klen, const char *old,
    must be set afresh each time. 0 committed, -1 error (fn's, or the store's) */
 int sdu_state_txn(sdu_state *st, int (*fn)(void *ctx, struct MDB_txn *txn, unsigned int dbi),
   void *ctx);
+/* the same for reads, in one read transaction of an LMDB store (-1, EINVAL,
+   for Redis): what mdb_get gives fn points into the map, no copy made,
+   valid until fn returns; fn returns 0, MDB_CORRUPTED for an entry it
+   cannot read, or another LMDB error. 0 done, -1 error */
+int sdu_state_view(sdu_state *st, int (*fn)(void *ctx, struct MDB_txn *txn, unsigned int dbi),
+  void *ctx);
+/* another table of st's directory (LMDB only), for the fn of
+   sdu_state_view and sdu_state_txn to use beside st's own: its dbi in
+   *dbi, the table opened (made, unless RDONLY) at the first call and kept
+   in st for the later ones (one such table a store). 1 open, 0 no such
+   table (RDONLY), -1 error */
+int sdu_state_sub(sdu_state *st, const char *table, unsigned int *dbi);
 /* sdu_state_incr inside fn: 0, SDU_STATE_NOTCOUNTER or an LMDB error, for fn to return */
 #define SDU_STATE_NOTCOUNTER (-30000) /* outside LMDB's error codes */
 /* every value starts with its expiry, 8 bytes big-endian (0: never):

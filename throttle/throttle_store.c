@@ -287,18 +287,53 @@ static void put32(char *p, unsigned long v)
   p[0] = (char) (v >> 24); p[1] = (char) (v >> 16); p[2] = (char) (v >> 8); p[3] = (char) v;
 }
 
+/* The triplets of an LMDB store lie in a hash table of their own, not in
+   an entry each: among a million triplets an entry of its own cost the
+   binary searches of a branch and a leaf page, 6-8 cache lines from memory
+   (bench/greylist). The table is n chunks, the entries of the table
+   THROTTLE_GREY_TABLE (n is its count of entries, which the transaction
+   knows without a page read): chunk c under 4 bytes, c big-endian, a
+   value of one page: past its expiry (0: a cleanup leaves it) GPAD bytes,
+   then GSLOTS slots of 32 bytes, each in one cache line of the page: the
+   hash (16 bytes), the expiry (8; 0 an empty slot), the first sight (8;
+   the top bit set once the triplet passed). A triplet's chunk is linear
+   hashing's: the hash's first 4 bytes modulo 2^(L+1), or modulo 2^L when
+   that is n or more (2^L <= n < 2^(L+1)); its slot the next 4 bytes modulo
+   GSLOTS, or the first one after that holds it or is empty (linear
+   probing). A lookup reads the chunk's node and the slot's line. A write
+   rebuilds the chunk from its live slots (the expired ones go, so that
+   probing never runs over dead slots) and, when the chunk it wrote looks
+   full enough, splits chunk n - 2^L into itself and chunk n: n grows by
+   one, the table with the triplets a chunk at a time (it never shrinks).
+   Full enough: GSPLIT slots in use, or half as many in a chunk split
+   already at this level (it holds half the hashes an unsplit one holds).
+   The chunks not split yet end up at about 70 slots in use on average,
+   where 127 is 6 standard deviations away: a full chunk, which loses the
+   slot that expires first, is rare enough. Redis stores keep an entry a
+   triplet, 'g' and the hash in the table itself (its value: 'p' pending
+   or 'P' passed, then the first sight, 8 bytes), as LMDB stores did before
+   2026-12: those are still read when the hash table does not hold the
+   triplet. */
+#define GSLOT 32
+#define GSLOTS THROTTLE_GREY_CHUNK
+#define GVAL (GSLOTS * GSLOT) /* 2016: with the expiry and the key, a node of 2036 bytes, two in a leaf */
+#define GSPLIT 44
+#define GCHUNKS_MAX 0x80000000UL
+#define PASSED 0x8000000000000000ULL
+#define ENTRY 8            /* the store's expiry before every value */
+
 /* the entries' bytes are read into buffers kept for the process */
 static stralloc rbuf, abuf;
 
 /* the network's entry: the count of its passes, 4 bytes, then when the
    last was counted, 8 bytes */
-static void awlscan(const stralloc *v, int found, unsigned long *count, unsigned long long *last)
+static void awlscan(const char *v, size_t len, int found, unsigned long *count, unsigned long long *last)
 {
   *count = 0;
   *last = 0;
-  if (found && v->len == 12) {
-    *count = get32(v->s);
-    *last = sdu_state_unpack64((const unsigned char *) v->s + 4);
+  if (found && len == 12) {
+    *count = get32(v);
+    *last = sdu_state_unpack64((const unsigned char *) v + 4);
   }
 }
 
@@ -317,45 +352,364 @@ static int awlcount(sdu_state *st, const throttle_grey *g, const char *k, size_t
   return 1;
 }
 
-/* the triplet's entry, 'p' (pending) or 'P' (passed), then the first
-   sight, 8 bytes: the decision, and in op (its bytes in v) what to write,
+/* the decision on the triplet t (found: live), and in w what to record,
    if anything (*put) */
-static int tripdecide(sdu_state *st, const throttle_grey *g, const char *k, const stralloc *val,
-  int found, unsigned long long expires, unsigned long long now, char *v, sdu_state_op *op, int *put)
+static int tripdecide(const throttle_grey *g, int found, const throttle_grey_entry *t,
+  unsigned long long now, throttle_grey_entry *w, int *put)
 {
-  unsigned long long first = 0;
-  char state = 0;
   int d;
   *put = 0;
-  if (found && val->len == 9) {
-    state = val->s[0];
-    first = sdu_state_unpack64((const unsigned char *) val->s + 1);
-  }
-  if (state == 'P') {
+  if (found && t->passed) {
     /* remembered awltime since its last use: the expiry moves on at most
        once per awltime / 35 (a day of 35), so that a known triplet is
        mostly a read */
-    if (expires && expires >= sdu_later(now, g->awltime - g->awltime / 35)) return THROTTLE_GREY_KNOWN;
+    if (t->expires && t->expires >= sdu_later(now, g->awltime - g->awltime / 35)) return THROTTLE_GREY_KNOWN;
     d = THROTTLE_GREY_KNOWN;
   }
-  else if (state != 'p' || first > now) d = THROTTLE_GREY_NEW;
-  else if (now - first < g->delay) return THROTTLE_GREY_EARLY; /* nothing to write */
-  else if (now - first < g->lifetime) d = THROTTLE_GREY_PASS;
+  else if (!found || t->first > now) d = THROTTLE_GREY_NEW;
+  else if (now - t->first < g->delay) return THROTTLE_GREY_EARLY; /* nothing to write */
+  else if (now - t->first < g->lifetime) d = THROTTLE_GREY_PASS;
   else d = THROTTLE_GREY_LATE;
-  memset(op, 0, sizeof *op);
-  op->st = st; op->key = k; op->klen = 1 + THROTTLE_GREY_HASH; op->val = v; op->vlen = 9;
+  memcpy(w->hash, t->hash, THROTTLE_GREY_HASH);
   if (d == THROTTLE_GREY_NEW || d == THROTTLE_GREY_LATE) {
     /* kept a lifetime past the window, so that a late retry is told from a new triplet */
-    v[0] = 'p';
-    sdu_state_pack64((unsigned char *) v + 1, now);
-    op->expires = sdu_later(sdu_later(now, g->lifetime), g->lifetime);
+    w->passed = 0;
+    w->first = now;
+    w->expires = sdu_later(sdu_later(now, g->lifetime), g->lifetime);
   } else {
-    v[0] = 'P';
-    sdu_state_pack64((unsigned char *) v + 1, first);
-    op->expires = sdu_later(now, g->awltime);
+    w->passed = 1;
+    w->first = t->first;
+    w->expires = sdu_later(now, g->awltime);
   }
   *put = 1;
   return d;
+}
+
+/* a triplet's own entry ('g'): its key, its value, and back */
+static void oldkey(char *k, const unsigned char *hash)
+{
+  k[0] = K_GREY;
+  memcpy(k + 1, hash, THROTTLE_GREY_HASH);
+}
+
+static void oldval(char *v, const throttle_grey_entry *e)
+{
+  v[0] = e->passed ? 'P' : 'p';
+  sdu_state_pack64((unsigned char *) v + 1, e->first);
+}
+
+/* 1 when v (len bytes, expiring at expires) is a triplet's, in *e */
+static int oldscan(const char *v, size_t len, unsigned long long expires, throttle_grey_entry *e)
+{
+  if (len != 9 || (v[0] != 'p' && v[0] != 'P')) return 0;
+  e->passed = v[0] == 'P';
+  e->first = sdu_state_unpack64((const unsigned char *) v + 1);
+  e->expires = expires;
+  return 1;
+}
+
+/* the table's chunks, n (1 to GCHUNKS_MAX), in txn */
+static int tabsize(MDB_txn *txn, unsigned int gdbi, unsigned long *n)
+{
+  MDB_stat ms;
+  int rc = mdb_stat(txn, gdbi, &ms);
+  if (rc) return rc;
+  if (ms.ms_entries > GCHUNKS_MAX) return MDB_CORRUPTED;
+  *n = ms.ms_entries ? (unsigned long) ms.ms_entries : 1;
+  return 0;
+}
+
+/* 2^L */
+static unsigned long level(unsigned long n)
+{
+  unsigned long m = 1;
+  while (m <= n / 2) m <<= 1;
+  return m;
+}
+
+static unsigned long chunkof(const unsigned char *hash, unsigned long n)
+{
+  unsigned long x = get32((const char *) hash), m = level(n);
+  x &= 2 * m - 1;
+  return x < n ? x : x & (m - 1);
+}
+
+
+/* chunk c's slots in txn, or *slots 0 for a chunk never written */
+static int chunkget(MDB_txn *txn, unsigned int dbi, unsigned long c, const unsigned char **slots)
+{
+  char k[4];
+  MDB_val key, d;
+  int rc;
+  put32(k, c);
+  key.mv_size = sizeof k; key.mv_data = k;
+  *slots = 0;
+  rc = mdb_get(txn, dbi, &key, &d);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return rc;
+  if (d.mv_size != ENTRY + GVAL) return MDB_CORRUPTED;
+  *slots = (const unsigned char *) d.mv_data + ENTRY;
+  return 0;
+}
+
+/* the value (its expiry 0) with chunk c's slots; flags MDB_APPEND for a new last chunk */
+static int chunkput(MDB_txn *txn, unsigned int dbi, unsigned long c, unsigned char *val, unsigned int flags)
+{
+  char k[4];
+  MDB_val key, d;
+  put32(k, c);
+  key.mv_size = sizeof k; key.mv_data = k;
+  d.mv_size = ENTRY + GVAL; d.mv_data = val;
+  return mdb_put(txn, dbi, &key, &d, flags);
+}
+
+static unsigned int slot0(const unsigned char *hash)
+{
+  return (unsigned int) (get32((const char *) hash + 4) % GSLOTS);
+}
+
+/* hash's slot in slots, or -1 */
+static int slotfind(const unsigned char *slots, const unsigned char *hash)
+{
+  unsigned int i = slot0(hash), n;
+  for (n = 0; n < GSLOTS; ++n) {
+    const unsigned char *s = slots + i * GSLOT;
+    if (!sdu_state_unpack64(s + 16)) return -1; /* empty: probing ends */
+    if (!memcmp(s, hash, THROTTLE_GREY_HASH)) return (int) i;
+    if (++i == GSLOTS) i = 0;
+  }
+  return -1;
+}
+
+static void slotscan(const unsigned char *s, throttle_grey_entry *e)
+{
+  unsigned long long f = sdu_state_unpack64(s + 24);
+  memcpy(e->hash, s, THROTTLE_GREY_HASH);
+  e->expires = sdu_state_unpack64(s + 16);
+  e->passed = (f & PASSED) != 0;
+  e->first = f & ~PASSED;
+}
+
+/* e into the first empty slot from its own on: slots has one */
+static void slotadd(unsigned char *slots, const unsigned char *hash, unsigned long long expires,
+  unsigned long long first)
+{
+  unsigned int i = slot0(hash);
+  while (sdu_state_unpack64(slots + i * GSLOT + 16)) if (++i == GSLOTS) i = 0;
+  memcpy(slots + i * GSLOT, hash, THROTTLE_GREY_HASH);
+  sdu_state_pack64(slots + i * GSLOT + 16, expires);
+  sdu_state_pack64(slots + i * GSLOT + 24, first);
+}
+
+static void slotcopy(unsigned char *to, const unsigned char *s)
+{
+  slotadd(to, s, sdu_state_unpack64(s + 16), sdu_state_unpack64(s + 24));
+}
+
+static int slotlive(const unsigned char *s, unsigned long long now)
+{
+  return now < sdu_state_unpack64(s + 16);
+}
+
+/* the triplet hash in txn, in the hash table gdbi (0: none) or else in an
+   entry of its own in dbi: *found 1 (and *t) when live */
+static int tripfind(MDB_txn *txn, unsigned int dbi, unsigned int gdbi, const unsigned char *hash,
+  unsigned long long now, int *found, throttle_grey_entry *t)
+{
+  char k[1 + THROTTLE_GREY_HASH];
+  const unsigned char *slots = 0;
+  unsigned long n;
+  MDB_val key, d;
+  int rc, i;
+  *found = 0;
+  memcpy(t->hash, hash, THROTTLE_GREY_HASH);
+  if (gdbi && ((rc = tabsize(txn, gdbi, &n)) || (rc = chunkget(txn, gdbi, chunkof(hash, n), &slots)))) return rc;
+  if (slots && (i = slotfind(slots, hash)) >= 0) {
+    slotscan(slots + i * GSLOT, t);
+    *found = slotlive(slots + i * GSLOT, now);
+    return 0;
+  }
+  oldkey(k, hash);
+  key.mv_size = sizeof k; key.mv_data = k;
+  rc = mdb_get(txn, dbi, &key, &d);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return rc;
+  if (d.mv_size < ENTRY) return MDB_CORRUPTED;
+  if (oldscan((const char *) d.mv_data + ENTRY, d.mv_size - ENTRY, sdu_state_unpack64(d.mv_data), t))
+    *found = !t->expires || now < t->expires;
+  return 0;
+}
+
+/* split chunk n - 2^L into itself and chunk n (made even when empty: the
+   table's entries count its chunks) */
+static int split(MDB_txn *txn, unsigned int gdbi, unsigned long n, unsigned long long now)
+{
+  unsigned char a[ENTRY + GVAL], b[ENTRY + GVAL];
+  const unsigned char *slots;
+  unsigned long s = n - level(n);
+  unsigned int i;
+  int rc;
+  if ((rc = chunkget(txn, gdbi, s, &slots))) return rc;
+  memset(a, 0, sizeof a);
+  memset(b, 0, sizeof b);
+  if (slots)
+    for (i = 0; i < GSLOTS; ++i) {
+      const unsigned char *sl = slots + i * GSLOT;
+      if (slotlive(sl, now)) slotcopy((chunkof(sl, n + 1) == n ? b : a) + ENTRY, sl);
+    }
+  if ((rc = chunkput(txn, gdbi, s, a, 0))) return rc;
+  return chunkput(txn, gdbi, n, b, MDB_APPEND); /* leaves filled, not split in halves */
+}
+
+/* record e in its chunk */
+static int tripput(MDB_txn *txn, unsigned int gdbi, const throttle_grey_entry *e, unsigned long long now)
+{
+  unsigned char val[ENTRY + GVAL];
+  const unsigned char *slots;
+  unsigned long n, c, m;
+  unsigned int i, live = 0, drop = GSLOTS;
+  unsigned long long least = 0;
+  int rc;
+  if ((rc = tabsize(txn, gdbi, &n))) return rc;
+  c = chunkof(e->hash, n);
+  if ((rc = chunkget(txn, gdbi, c, &slots))) return rc;
+  memset(val, 0, sizeof val);
+  if (slots) {
+    /* the live slots but e's; when they fill the chunk, the first to expire goes too */
+    for (i = 0; i < GSLOTS; ++i) {
+      const unsigned char *s = slots + i * GSLOT;
+      if (!slotlive(s, now) || !memcmp(s, e->hash, THROTTLE_GREY_HASH)) continue;
+      if (++live == 1 || sdu_state_unpack64(s + 16) < least) { least = sdu_state_unpack64(s + 16); drop = i; }
+    }
+    if (live < GSLOTS) drop = GSLOTS;
+    else --live;
+    for (i = 0; i < GSLOTS; ++i) {
+      const unsigned char *s = slots + i * GSLOT;
+      if (i != drop && slotlive(s, now) && memcmp(s, e->hash, THROTTLE_GREY_HASH)) slotcopy(val + ENTRY, s);
+    }
+  }
+  slotadd(val + ENTRY, e->hash, e->expires, (e->first & ~PASSED) | (e->passed ? PASSED : 0));
+  if ((rc = chunkput(txn, gdbi, c, val, 0))) return rc;
+  m = level(n);
+  ++live;
+  if (c < n - m || c >= m) live *= 2; /* split at this level already */
+  return live >= GSPLIT && n < GCHUNKS_MAX ? split(txn, gdbi, n, now) : 0;
+}
+
+/* what a decision writes, in one transaction */
+struct greywrite {
+  const throttle_grey_entry *e;
+  unsigned int n, gdbi;
+  const sdu_state_op *awl;
+  unsigned long long now;
+};
+
+static int greywrite_fn(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct greywrite *w = ctx;
+  unsigned int i;
+  int rc = 0;
+  for (i = 0; i < w->n && !rc; ++i)
+    if (w->e[i].expires > w->now) rc = tripput(txn, w->gdbi, &w->e[i], w->now);
+  if (!rc && w->awl) {
+    unsigned char v[ENTRY + 12];
+    MDB_val key, d;
+    sdu_state_pack64(v, w->awl->expires);
+    memcpy(v + ENTRY, w->awl->val, 12);
+    key.mv_size = w->awl->klen; key.mv_data = (void *) w->awl->key;
+    d.mv_size = sizeof v; d.mv_data = v;
+    rc = mdb_put(txn, dbi, &key, &d, 0);
+  }
+  return rc;
+}
+
+#define OPS 64 /* entries of a Redis batch */
+
+/* greywrite on Redis, a function of its own: its arrays (8 KB) stay off
+   the stack of an LMDB store's writes, where they cost page faults */
+static int __attribute__((noinline)) greybatch(sdu_state *st, const throttle_grey_entry *e, unsigned int n,
+  const sdu_state_op *awl, unsigned long long now)
+{
+  char k[OPS][1 + THROTTLE_GREY_HASH], v[OPS][9];
+  sdu_state_op op[OPS + 1];
+  unsigned int i = 0, j, m;
+  do {
+    for (j = 0; j < OPS && i + j < n; ++j) {
+      oldkey(k[j], e[i + j].hash);
+      oldval(v[j], &e[i + j]);
+      memset(&op[j], 0, sizeof op[j]);
+      op[j].st = st; op[j].key = k[j]; op[j].klen = sizeof k[j]; op[j].val = v[j]; op[j].vlen = 9;
+      op[j].expires = e[i + j].expires;
+    }
+    m = j;
+    if (awl && i + j == n) op[m++] = *awl;
+    if (m && sdu_state_batch(op, m, now) == -1) return -1;
+    i += j;
+  } while (i < n);
+  return 0;
+}
+
+/* record the triplets e[0..n) and the network's count awl (unless 0) */
+static int greywrite(sdu_state *st, const throttle_grey_entry *e, unsigned int n, const sdu_state_op *awl,
+  unsigned long long now)
+{
+  struct greywrite w;
+  if (sdu_state_shared(st)) return greybatch(st, e, n, awl, now);
+  w.e = e; w.n = n; w.awl = awl; w.now = now; w.gdbi = 0;
+  if (n && sdu_state_sub(st, THROTTLE_GREY_TABLE, &w.gdbi) == -1) return -1;
+  return sdu_state_txn(st, greywrite_fn, &w);
+}
+
+/* the network's entry (unless ak is 0) and the triplet's, read in one go */
+struct greyread {
+  const char *ak;
+  size_t akn;
+  unsigned int gdbi;
+  const unsigned char *hash;
+  unsigned long long now;
+  int afound, found;
+  char av[12];
+  throttle_grey_entry t;
+};
+
+static int greyread_fn(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct greyread *r = ctx;
+  MDB_val key, d;
+  int rc;
+  r->afound = 0;
+  if (r->ak) {
+    key.mv_size = r->akn; key.mv_data = (void *) r->ak;
+    rc = mdb_get(txn, dbi, &key, &d);
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    if (!rc && d.mv_size == ENTRY + 12 && r->now < sdu_state_unpack64(d.mv_data)) {
+      memcpy(r->av, (const char *) d.mv_data + ENTRY, 12);
+      r->afound = 1;
+    }
+  }
+  return tripfind(txn, dbi, r->gdbi, r->hash, r->now, &r->found, &r->t);
+}
+
+static int greyread(sdu_state *st, struct greyread *r)
+{
+  char kg[1 + THROTTLE_GREY_HASH];
+  sdu_state_read rd[2];
+  unsigned int n = 0;
+  if (!sdu_state_shared(st)) {
+    r->gdbi = 0;
+    if (sdu_state_sub(st, THROTTLE_GREY_TABLE, &r->gdbi) == -1) return -1;
+    return sdu_state_view(st, greyread_fn, r);
+  }
+  memset(rd, 0, sizeof rd);
+  if (r->ak) { rd[0].key = r->ak; rd[0].klen = r->akn; rd[0].val = &abuf; ++n; }
+  oldkey(kg, r->hash);
+  rd[n].key = kg; rd[n].klen = sizeof kg; rd[n].val = &rbuf;
+  if (sdu_state_getn(st, rd, n + 1, r->now) == -1) return -1;
+  r->afound = r->ak && rd[0].found && abuf.len == 12;
+  if (r->afound) memcpy(r->av, abuf.s, 12);
+  memcpy(r->t.hash, r->hash, THROTTLE_GREY_HASH);
+  r->found = rd[n].found && oldscan(rbuf.s, rbuf.len, rd[n].expires, &r->t);
+  return 0;
 }
 
 int throttle_grey_auto(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
@@ -368,7 +722,7 @@ int throttle_grey_auto(sdu_state *st, const throttle_grey *g, const char *net, s
   if (!g->awlcount) return 0;
   r = sdu_state_get(st, k, mkkey(k, K_AWL, net, nlen, 0, 0), &abuf, now, 0);
   if (r == -1) return -1;
-  awlscan(&abuf, r, &count, &last);
+  awlscan(abuf.s, abuf.len, r, &count, &last);
   return count >= g->awlcount;
 }
 
@@ -382,50 +736,60 @@ int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, 
   sdu_state_op op;
   int r = sdu_state_get(st, k, n, &abuf, now, 0);
   if (r == -1) return -1;
-  awlscan(&abuf, r, &count, &last);
+  awlscan(abuf.s, abuf.len, r, &count, &last);
   if (!awlcount(st, g, k, n, count, last, now, v, &op)) return 0;
   return sdu_state_batch(&op, 1, now);
+}
+
+/* the decision on hash, with the network's count unless net is 0 */
+static int decide(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
+  const unsigned char *hash, int count, unsigned long long now)
+{
+  char ka[KEYMAX], va[12];
+  struct greyread r;
+  throttle_grey_entry w;
+  sdu_state_op op;
+  unsigned long passes;
+  unsigned long long last;
+  int d, put = 0, awl = 0;
+  r.ak = net ? ka : 0;
+  r.akn = net ? mkkey(ka, K_AWL, net, nlen, 0, 0) : 0;
+  r.hash = hash; r.now = now;
+  if (greyread(st, &r) == -1) return -1;
+  awlscan(r.av, 12, r.afound, &passes, &last);
+  if (net && g->awlcount && passes >= g->awlcount) d = THROTTLE_GREY_AUTO;
+  else d = tripdecide(g, r.found, &r.t, now, &w, &put);
+  if (net && count && !THROTTLE_GREY_REFUSES(d) && awlcount(st, g, ka, r.akn, passes, last, now, va, &op)) awl = 1;
+  if ((put || awl) && greywrite(st, &w, (unsigned int) put, awl ? &op : 0, now) == -1) return -1;
+  return d;
 }
 
 int throttle_grey_check(sdu_state *st, const throttle_grey *g, const unsigned char *hash,
   unsigned long long now)
 {
-  char k[1 + THROTTLE_GREY_HASH], v[9];
-  unsigned long long expires = 0;
-  sdu_state_op op;
-  int r, d, put;
-  k[0] = K_GREY;
-  memcpy(k + 1, hash, THROTTLE_GREY_HASH);
-  r = sdu_state_get(st, k, sizeof k, &rbuf, now, &expires);
-  if (r == -1) return -1;
-  d = tripdecide(st, g, k, &rbuf, r, expires, now, v, &op, &put);
-  if (put && sdu_state_batch(&op, 1, now) == -1) return -1;
-  return d;
+  return decide(st, g, 0, 0, hash, 0, now);
 }
 
 int throttle_grey_decide(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
   const unsigned char *hash, int count, unsigned long long now)
 {
-  char ka[KEYMAX], kg[1 + THROTTLE_GREY_HASH], va[12], vg[9];
-  sdu_state_read rd[2];
-  sdu_state_op op[2];
-  unsigned long passes;
-  unsigned long long last;
-  unsigned int n = 0;
-  int d, put;
-  memset(rd, 0, sizeof rd);
-  rd[0].key = ka; rd[0].klen = mkkey(ka, K_AWL, net, nlen, 0, 0); rd[0].val = &abuf;
-  kg[0] = K_GREY;
-  memcpy(kg + 1, hash, THROTTLE_GREY_HASH);
-  rd[1].key = kg; rd[1].klen = sizeof kg; rd[1].val = &rbuf;
-  if (sdu_state_getn(st, rd, 2, now) == -1) return -1;
-  awlscan(&abuf, rd[0].found, &passes, &last);
-  if (g->awlcount && passes >= g->awlcount) d = THROTTLE_GREY_AUTO;
-  else {
-    d = tripdecide(st, g, kg, &rbuf, rd[1].found, rd[1].expires, now, vg, &op[0], &put);
-    if (put) ++n;
-  }
-  if (count && !THROTTLE_GREY_REFUSES(d) && awlcount(st, g, ka, rd[0].klen, passes, last, now, va, &op[n])) ++n;
-  if (n && sdu_state_batch(op, n, now) == -1) return -1;
-  return d;
+  return decide(st, g, net, nlen, hash, count, now);
+}
+
+int throttle_grey_put(sdu_state *st, const throttle_grey_entry *e, unsigned int n, unsigned long long now)
+{
+  return n ? greywrite(st, e, n, 0, now) : 0;
+}
+
+int throttle_grey_unpack(const char *key, size_t klen, const char *val, size_t vlen, unsigned long long now,
+  throttle_grey_entry *out)
+{
+  const unsigned char *slots = (const unsigned char *) val;
+  unsigned int i;
+  int n = 0;
+  (void) key;
+  if (klen != 4 || vlen != GVAL) return -1;
+  for (i = 0; i < GSLOTS; ++i)
+    if (slotlive(slots + i * GSLOT, now)) slotscan(slots + i * GSLOT, &out[n++]);
+  return n;
 }

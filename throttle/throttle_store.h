@@ -76,6 +76,13 @@ typedef struct throttle_grey {
   unsigned long awltime;    /* ... passes for this long since its last pass;
                                a passed triplet is remembered as long */
 } throttle_grey;
+/* a triplet as the store holds it */
+typedef struct throttle_grey_entry {
+  unsigned char hash[THROTTLE_GREY_HASH];
+  int passed;                  /* 0 pending since first, 1 passed */
+  unsigned long long first;    /* first sight */
+  unsigned long long expires;
+} throttle_grey_entry;
 /* the decisions, as the log names them (throttle_grey_name) */
 enum { THROTTLE_GREY_NEW, THROTTLE_GREY_EARLY, THROTTLE_GREY_LATE,
   THROTTLE_GREY_PASS, THROTTLE_GREY_KNOWN, THROTTLE_GREY_AUTO };
@@ -107,5 +114,19 @@ int throttle_grey_count(sdu_state *st, const throttle_grey *g, const char *net, 
    decision refuses */
 int throttle_grey_decide(sdu_state *st, const throttle_grey *g, const char *net, size_t nlen,
   const unsigned char *hash, int count, unsigned long long now);
+
+/* record n triplets (those expired at now are left out) in one write: a
+   bulk load (bench/greylist, sdu-state-copy): 0, -1 */
+int throttle_grey_put(sdu_state *st, const throttle_grey_entry *e, unsigned int n, unsigned long long now);
+/* An LMDB store keeps its triplets in a hash table, the table
+   THROTTLE_GREY_TABLE of its directory (throttle_store.c); a Redis store,
+   in an entry each ('g' and the hash) in the throttle table. Given a chunk
+   of that hash table as sdu_state_walk hands it over, its live triplets
+   into out (room for THROTTLE_GREY_CHUNK): their number, or -1 for an
+   entry that is no chunk */
+#define THROTTLE_GREY_TABLE "throttle_grey"
+#define THROTTLE_GREY_CHUNK 63
+int throttle_grey_unpack(const char *key, size_t klen, const char *val, size_t vlen, unsigned long long now,
+  throttle_grey_entry *out);
 
 #endif

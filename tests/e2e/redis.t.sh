@@ -262,6 +262,27 @@ TCPREMOTEIP=192.0.2.77 THROTTLE_CONN=2/3600 throttle -d "unix:$sock?timeout=1s" 
 E2E_LAST=$D/copy.smtp
 e2e_check "the third connection, counted on Redis, is over the rate counted in LMDB" 'grep -q "^421 4.7.0 too many connections" "$D/copy.smtp"'
 e2e_check "the copied counter has an expiry in Redis, as every key" '[ "$(nopx "*")" -eq 0 ]'
+# a greylisted triplet in LMDB's hash table: copied, its retry passes on Redis
+grey() { printf 'HELO x\r\nMAIL FROM:<copy@example.com>\r\nRCPT TO:<one@example.net>\r\nQUIT\r\n' |
+  TCPREMOTEIP=192.0.2.78 THROTTLE_GREYLIST=1 SDU_TEST_NOW=$1 throttle -d "$2" "$E2E_TOP/tests/smtpsink" -x nodir 2>> "$D/copy.log"; }
+T=$(date +%s)
+grey "$T" "$D/lmdb" > "$D/copy.g1"
+E2E_LAST=$D/copy.g1
+e2e_check "LMDB: a new triplet is greylisted (451)" 'grep -q "^451 4.7.1 greylisted" "$D/copy.g1"'
+sdu-state-copy "$D/lmdb" "unix:$sock" 2> "$D/copy.out"
+rc=$?
+E2E_LAST=$D/copy.out
+e2e_check "sdu-state-copy: the greylisting table copied triplet by triplet (1) into Redis" \
+  '[ $rc -eq 0 ] && grep -q "^sdu-state-copy: table=throttle_grey copied=1 result=ok$" "$D/copy.out"'
+grey "$((T + 600))" "unix:$sock?timeout=1s&local=$D/a" > "$D/copy.g2"
+E2E_LAST=$D/copy.g2
+e2e_check "the retry 10 minutes later, on Redis, passes: the triplet was copied" '! grep -q "^451" "$D/copy.g2" && grep -q "^250" "$D/copy.g2"'
+mkdir "$D/lmdb2"
+sdu-state-copy "$D/lmdb" "$D/lmdb2" 2> "$D/copy.out"
+grey "$((T + 600))" "$D/lmdb2" > "$D/copy.g3"
+E2E_LAST=$D/copy.g3
+e2e_check "copied into another LMDB directory, the retry passes there too" \
+  'grep -q "table=throttle_grey copied=1 result=ok" "$D/copy.out" && ! grep -q "^451" "$D/copy.g3"'
 sdu-state-copy "$D/lmdb" "unix:$D/nothing.sock" 2> "$D/copy.out"
 rc=$?
 e2e_check "sdu-state-copy to a Redis that is not there: 111, the server named" '[ $rc -eq 111 ] && grep -q "nothing.sock" "$D/copy.out"'

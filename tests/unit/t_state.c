@@ -623,6 +623,77 @@ static void t_txn(void)
   sdu_state_close(&st);
 }
 
+/* sdu_state_view's fn: the entry "tb" of the table and of the sub table */
+struct viewctx { unsigned int sub; const void *map; size_t len, sublen; int runs; };
+static int viewfn(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct viewctx *c = ctx;
+  MDB_val k, d;
+  int rc;
+  ++c->runs;
+  k.mv_data = "tb"; k.mv_size = 2;
+  rc = mdb_get(txn, dbi, &k, &d);
+  if (rc) return rc;
+  c->map = d.mv_data; c->len = d.mv_size;
+  k.mv_data = "sb"; k.mv_size = 2;
+  rc = mdb_get(txn, c->sub, &k, &d);
+  if (rc) return rc;
+  c->sublen = d.mv_size;
+  return 0;
+}
+
+static int subput(void *ctx, MDB_txn *txn, unsigned int dbi)
+{
+  struct viewctx *c = ctx;
+  MDB_val k, d;
+  unsigned char buf[8 + 3] = { 0, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 'c' };
+  (void) dbi;
+  k.mv_data = "sb"; k.mv_size = 2;
+  d.mv_data = buf; d.mv_size = sizeof buf;
+  return mdb_put(txn, c->sub, &k, &d, 0);
+}
+
+/* 1 when p lies in a mapping of a file whose path ends with name */
+static int inmapping(const void *p, const char *name)
+{
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[1024];
+  int in = 0;
+  if (!f) return 0;
+  while (!in && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    size_t n = strlen(line), m = strlen(name);
+    if (n && line[n - 1] == '\n') line[--n] = 0;
+    if (n < m || strcmp(line + n - m, name) || sscanf(line, "%lx-%lx", &lo, &hi) != 2) continue;
+    in = (unsigned long) p >= lo && (unsigned long) p < hi;
+  }
+  fclose(f);
+  return in;
+}
+
+static void t_view_sub(void)
+{
+  sdu_state st, ro;
+  struct viewctx c;
+  unsigned int d1 = 0, d2 = 0;
+  memset(&c, 0, sizeof c);
+  T_EQI(sdu_state_open(&st, at("txn"), "t", SDU_STATE_NOSYNC), 0, "view: open");
+  T_EQI(sdu_state_open(&ro, at("txn"), "t", SDU_STATE_RDONLY), 0, "view: open read-only");
+  T_EQI(sdu_state_sub(&ro, "t.sub", &d1), 0, "sub: a table not there, read-only: 0");
+  T_EQI(sdu_state_sub(&st, "t.sub", &c.sub), 1, "sub: made");
+  T_OK(sdu_state_sub(&st, "t.sub", &d2) == 1 && d2 == c.sub && c.sub != st.dbi, "sub: kept, another table's dbi");
+  T_EQI(sdu_state_txn(&st, subput, &c), 0, "sub: written in the table's transaction");
+  T_EQI(sdu_state_view(&st, viewfn, &c), 0, "view: read both tables in one transaction");
+  T_OK(c.runs == 1 && c.len == 8 && c.sublen == 11 && inmapping(c.map, "/txn/data.mdb"),
+    "view: what fn got points into the map, no copy");
+  T_EQI(GETS(&st, "sb", 0, 100, 0), 0, "sub: its entries are not the table's");
+  c.sub = 0;
+  T_EQI(sdu_state_view(&st, viewfn, &c), -1, "view: fn's error fails it");
+  sdu_state_close(&ro);
+  sdu_state_close(&st);
+  T_OK(sdu_state_sub(&st, "t.sub", &d1) == -1 && sdu_state_view(&st, viewfn, &c) == -1, "sub, view: a closed store fails");
+}
+
 static void t_open_fail(void)
 {
   sdu_state st;
@@ -1001,6 +1072,14 @@ static void t_redis_only(pid_t server)
   {
     struct txnctx c = { 0, 0, 0, 0 };
     sdu_state l;
+    {
+      unsigned int dd;
+      struct viewctx vc;
+      memset(&vc, 0, sizeof vc);
+      errno = 0;
+      T_OK(sdu_state_sub(&st, "t.sub", &dd) == -1 && errno == EINVAL && sdu_state_view(&st, viewfn, &vc) == -1
+        && vc.runs == 0, "redis: no sub table, no view (EINVAL)");
+    }
     T_EQI(sdu_state_txn(&st, txnfn, &c), 0, "redis: txn runs on this host's own table");
     T_OK(c.a == 1 && c.b == 2, "redis: txn: counted there");
     T_EQI(GETS(&st, "tb", 0, 100, 0), 0, "redis: txn: not in the shared store");
@@ -1694,6 +1773,7 @@ int main(void)
   t_leave();
   t_batch();
   t_txn();
+  t_view_sub();
   t_fault_corrupt();
   t_fault_locks();
   t_lock_holes();

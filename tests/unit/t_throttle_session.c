@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include "sdu_t.h"
 #include "sdu_t_redis.h"
+#include <lmdb.h>
 #include "sdu_smtp.h"
 #include "sdu_msg.h"
 #include "../../throttle/throttle_rules.h"
@@ -508,6 +509,72 @@ static void run(const char *store)
       T_EQI(throttle_grey_check(&st, &gb, h3, g0 + 400), THROTTLE_GREY_KNOWN, "grey store, times of ULONG_MAX s: then known");
       T_OK(throttle_grey_count(&st, &gb, net3, nl3, g0 + 400) == 0 && throttle_grey_auto(&st, &gb, net3, nl3, g0 + 500) == 1,
         "grey store, times of ULONG_MAX s: the network's count lives on");
+    }
+
+    {
+      /* many triplets: the LMDB hash table grows by splitting its chunks
+         (a chunk holds THROTTLE_GREY_CHUNK); every triplet is found after
+         every split, pending and passed alike */
+      static unsigned char hm[3000][THROTTLE_GREY_HASH];
+      unsigned int k, bad = 0;
+      unsigned long long gm = g0 + 200 * 86400ULL;
+      for (k = 0; k < 3000; ++k) {
+        char snd[40];
+        int sl = snprintf(snd, sizeof snd, "many%u@b.example", k);
+        throttle_grey_triplet(hm[k], net1, nl1, snd, (size_t) sl, "c@d.example", 11);
+        bad += throttle_grey_check(&st, &g, hm[k], gm + k % 2) != THROTTLE_GREY_NEW;
+        if (k % 2 && throttle_grey_check(&st, &g, hm[k - 1], gm + 300) != THROTTLE_GREY_PASS) ++bad;
+      }
+      T_EQI(bad, 0, "grey store, 3000 triplets: each new, every second one passed at once");
+      for (k = 0; k < 3000; ++k)
+        bad += throttle_grey_check(&st, &g, hm[k], gm + 300) != (k % 2 ? THROTTLE_GREY_EARLY : THROTTLE_GREY_KNOWN);
+      T_EQI(bad, 0, "grey store, 3000 triplets: all found again, pending and passed");
+      if (!sdu_state_shared(&st)) {
+        unsigned int gdbi;
+        MDB_txn *txn;
+        MDB_stat ms;
+        int orc = sdu_state_sub(&st, THROTTLE_GREY_TABLE, &gdbi) == 1
+          && !mdb_txn_begin(st.env, 0, MDB_RDONLY, &txn);
+        if (orc) { orc = !mdb_stat(txn, gdbi, &ms); mdb_txn_abort(txn); }
+        T_OK(orc && ms.ms_entries > 3000 / THROTTLE_GREY_CHUNK && ms.ms_entries < 3000 * 4 / THROTTLE_GREY_CHUNK,
+          "grey store, 3000 triplets: the hash table has grown to a chunk per 15 to 47 of them");
+      }
+    }
+    if (!sdu_state_shared(&st)) {
+      /* a full chunk: hashes whose first 4 bytes agree share a chunk at
+         every size of the table; the one to expire first makes room */
+      unsigned char hf[THROTTLE_GREY_CHUNK + 1][THROTTLE_GREY_HASH];
+      unsigned int k, bad = 0;
+      unsigned long long gf = g0 + 400 * 86400ULL;
+      for (k = 0; k <= THROTTLE_GREY_CHUNK; ++k) {
+        memset(hf[k], 0x5a, THROTTLE_GREY_HASH);
+        hf[k][14] = (unsigned char) k;
+        bad += throttle_grey_check(&st, &g, hf[k], gf + k) != THROTTLE_GREY_NEW;
+      }
+      T_EQI(bad, 0, "grey store, a chunk's worth and one: each new");
+      for (k = 1; k <= THROTTLE_GREY_CHUNK; ++k) bad += throttle_grey_check(&st, &g, hf[k], gf + 200) != THROTTLE_GREY_EARLY;
+      T_EQI(bad, 0, "grey store, a full chunk: the triplets after the first are all there");
+      T_EQI(throttle_grey_check(&st, &g, hf[0], gf + 200), THROTTLE_GREY_NEW,
+        "grey store, a full chunk: the first, which expires first, made room (new again)");
+    }
+    if (!sdu_state_shared(&st)) {
+      /* a triplet in an entry of its own, as an LMDB store held it before
+         2026-12 (and sdu-state-copy from Redis writes it): still read */
+      unsigned char ho[THROTTLE_GREY_HASH];
+      char ko[1 + THROTTLE_GREY_HASH], vo[9];
+      unsigned long long go = g0 + 500 * 86400ULL;
+      memset(ho, 0x33, sizeof ho);
+      ko[0] = 'g'; memcpy(ko + 1, ho, sizeof ho);
+      vo[0] = 'P'; sdu_state_pack64((unsigned char *) vo + 1, go - 1000);
+      T_OK(sdu_state_put(&st, ko, sizeof ko, vo, sizeof vo, go + 35 * 86400ULL) == 0
+        && throttle_grey_check(&st, &g, ho, go) == THROTTLE_GREY_KNOWN,
+        "grey store: a passed triplet in an entry of its own is known");
+      vo[0] = 'p'; sdu_state_pack64((unsigned char *) vo + 1, go - 100);
+      T_OK(sdu_state_put(&st, ko, sizeof ko, vo, sizeof vo, go + 86400) == 0
+        && throttle_grey_check(&st, &g, ho, go) == THROTTLE_GREY_EARLY
+        && throttle_grey_check(&st, &g, ho, go + 200) == THROTTLE_GREY_PASS
+        && throttle_grey_check(&st, &g, ho, go + 300) == THROTTLE_GREY_KNOWN,
+        "grey store: a pending one: early, then passes, then known from the hash table");
     }
 
     /* sessions: first 451, too early 451, in the window 250, too late 451 */
