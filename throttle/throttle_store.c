@@ -293,10 +293,11 @@ static void put32(char *p, unsigned long v)
    (bench/greylist). The table is n chunks, the entries of the table
    THROTTLE_GREY_TABLE (n is its count of entries, which the transaction
    knows without a page read): chunk c under 4 bytes, c big-endian, a
-   value of one page: past its expiry (0: a cleanup leaves it) GPAD bytes,
-   then GSLOTS slots of 32 bytes, each in one cache line of the page: the
-   hash (16 bytes), the expiry (8; 0 an empty slot), the first sight (8;
-   the top bit set once the triplet passed). A triplet's chunk is linear
+   value small enough to lie in its leaf, two to a page (an overflow page
+   of its own would be one page fault more in a new process): past its
+   expiry (0: a cleanup leaves it) GSLOTS slots of 32 bytes: the hash (16
+   bytes), the expiry (8; 0 an empty slot), the first sight (8; the top
+   bit set once the triplet passed). A triplet's chunk is linear
    hashing's: the hash's first 4 bytes modulo 2^(L+1), or modulo 2^L when
    that is n or more (2^L <= n < 2^(L+1)); its slot the next 4 bytes modulo
    GSLOTS, or the first one after that holds it or is empty (linear
@@ -307,8 +308,8 @@ static void put32(char *p, unsigned long v)
    one, the table with the triplets a chunk at a time (it never shrinks).
    Full enough: GSPLIT slots in use, or half as many in a chunk split
    already at this level (it holds half the hashes an unsplit one holds).
-   The chunks not split yet end up at about 70 slots in use on average,
-   where 127 is 6 standard deviations away: a full chunk, which loses the
+   A million triplets: 33,978 chunks, 29 slots in use on average, the
+   fullest 54 of 63 (bench/greylist's fill): a full chunk, which loses the
    slot that expires first, is rare enough. Redis stores keep an entry a
    triplet, 'g' and the hash in the table itself (its value: 'p' pending
    or 'P' passed, then the first sight, 8 bytes), as LMDB stores did before
@@ -682,7 +683,8 @@ static int greyread_fn(void *ctx, MDB_txn *txn, unsigned int dbi)
     key.mv_size = r->akn; key.mv_data = (void *) r->ak;
     rc = mdb_get(txn, dbi, &key, &d);
     if (rc && rc != MDB_NOTFOUND) return rc;
-    if (!rc && d.mv_size == ENTRY + 12 && r->now < sdu_state_unpack64(d.mv_data)) {
+    /* live as the store says: expiry 0 is never */
+    if (!rc && d.mv_size == ENTRY + 12 && (!sdu_state_unpack64(d.mv_data) || r->now < sdu_state_unpack64(d.mv_data))) {
       memcpy(r->av, (const char *) d.mv_data + ENTRY, 12);
       r->afound = 1;
     }

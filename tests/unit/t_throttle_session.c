@@ -537,7 +537,7 @@ static void run(const char *store)
           && !mdb_txn_begin(st.env, 0, MDB_RDONLY, &txn);
         if (orc) { orc = !mdb_stat(txn, gdbi, &ms); mdb_txn_abort(txn); }
         T_OK(orc && ms.ms_entries > 3000 / THROTTLE_GREY_CHUNK && ms.ms_entries < 3000 * 4 / THROTTLE_GREY_CHUNK,
-          "grey store, 3000 triplets: the hash table has grown to a chunk per 15 to 47 of them");
+          "grey store, 3000 triplets: the hash table has grown to a chunk per 16 to 63 of them");
       }
     }
     if (!sdu_state_shared(&st)) {
